@@ -1,0 +1,135 @@
+// Binding of gemm: checks shapes, dtypes and aliasing once, then calls the kernel without the GIL.
+//
+//   gemm(a, b, bias, out, *, alpha=1.0, beta=0.0, activation="none", activation_param=0.0,
+//        impl="auto")
+//   out[...] = act(alpha * a @ b + beta * out + bias)
+// a: (M, K) or (batch, M, K); b: (K, N) or (batch, K, N); out: (M, N), or (batch, M, N) when a
+// or b is batched (a 2-d operand is broadcast over the batch); bias: None or any shape that
+// broadcasts to out. Any strides (transposed and sliced views) are accepted without copies.
+#include <algorithm>
+#include <string>
+
+#include "bindings.h"
+#include "common.h"
+#include "pyfastdl/cpu_features.h"
+#include "pyfastdl/gemm.h"
+
+namespace pyfastdl::bind {
+namespace {
+
+constexpr const char* kOp = "gemm";
+
+Activation parse_activation(const std::string& name) {
+  if (name == "none" || name == "identity" || name == "linear") return Activation::None;
+  if (name == "relu") return Activation::Relu;
+  if (name == "leaky_relu") return Activation::LeakyRelu;
+  if (name == "elu") return Activation::Elu;
+  if (name == "gelu") return Activation::Gelu;
+  if (name == "gelu_tanh") return Activation::GeluTanh;
+  if (name == "sigmoid") return Activation::Sigmoid;
+  if (name == "tanh") return Activation::Tanh;
+  if (name == "silu") return Activation::Silu;
+  fail_value(kOp, "activation must be one of none, relu, leaky_relu, elu, gelu, gelu_tanh, sigmoid, "
+             "tanh, silu; got '", name, "'");
+}
+
+GemmImpl parse_impl(const std::string& name) {
+  if (name == "auto") return GemmImpl::Auto;
+  CpuPath path;
+  if (!parse_cpu_path(name.c_str(), &path))
+    fail_value(kOp, "impl must be 'auto', 'avx512', 'avx2' or 'generic', got '", name, "'");
+  if (static_cast<int>(path) > static_cast<int>(cpu_path_supported()))
+    fail_value(kOp, "impl '", name, "' is not supported by this processor");
+  return path == CpuPath::Avx512 ? GemmImpl::Avx512
+         : path == CpuPath::Avx2 ? GemmImpl::Avx2 : GemmImpl::Generic;
+}
+
+// The byte range [lo, hi) that a view touches (empty when it has no elements).
+template <class T>
+std::pair<const char*, const char*> byte_range(const ArrayView<T>& v) {
+  if (v.size() == 0) return {nullptr, nullptr};
+  const char* base = reinterpret_cast<const char*>(v.data);
+  int64_t lo = 0, hi = 0;
+  for (int i = 0; i < v.ndim(); ++i) {
+    const int64_t span = (v.shape[i] - 1) * v.strides[i] * static_cast<int64_t>(sizeof(T));
+    (span < 0 ? lo : hi) += span;
+  }
+  return {base + lo, base + hi + static_cast<int64_t>(sizeof(T))};
+}
+
+template <class T>
+bool overlaps(const ArrayView<T>& x, const ArrayView<T>& y) {
+  auto [a0, a1] = byte_range(x);
+  auto [b0, b1] = byte_range(y);
+  return a0 && b0 && a0 < b1 && b0 < a1;
+}
+
+void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle bias_obj, py::handle out_obj,
+                  float alpha, float beta, const std::string& activation, float activation_param,
+                  const std::string& impl_name) {
+  auto a = view<float>(a_obj, kOp, "a", 2, 3);
+  auto b = view<float>(b_obj, kOp, "b", 2, 3);
+  auto out = view<float>(out_obj, kOp, "out", 2, 3, /*writable=*/true);
+  const Activation act = parse_activation(activation);
+  const GemmImpl impl = parse_impl(impl_name);
+
+  const int64_t M = a.shape[a.ndim() - 2], K = a.shape[a.ndim() - 1];
+  const int64_t Kb = b.shape[b.ndim() - 2], N = b.shape[b.ndim() - 1];
+  if (K != Kb)
+    fail_value(kOp, "a and b do not multiply: a has shape ", shape_str(a.shape), ", b has shape ",
+               shape_str(b.shape), " (a's last dim must equal b's second-to-last)");
+  const bool batched = a.ndim() == 3 || b.ndim() == 3;
+  const int64_t batch_a = a.ndim() == 3 ? a.shape[0] : 1, batch_b = b.ndim() == 3 ? b.shape[0] : 1;
+  if (a.ndim() == 3 && b.ndim() == 3 && batch_a != batch_b)
+    fail_value(kOp, "batch sizes differ: a has shape ", shape_str(a.shape), ", b has shape ",
+               shape_str(b.shape));
+  const int64_t batch = std::max(batch_a, batch_b);
+  std::vector<int64_t> want = batched ? std::vector<int64_t>{batch, M, N} : std::vector<int64_t>{M, N};
+  if (out.shape != want)
+    fail_value(kOp, "out must have shape ", shape_str(want), ", got ", shape_str(out.shape));
+  for (int i = 0; i < out.ndim(); ++i)
+    if (out.shape[i] > 1 && out.strides[i] == 0)
+      fail_value(kOp, "out must not be a broadcast view (stride 0 in dim ", i, ")");
+  if (overlaps(out, a) || overlaps(out, b))
+    fail_value(kOp, "out must not share memory with a or b");
+
+  MatrixView A{a.data, a.strides[a.ndim() - 2], a.strides[a.ndim() - 1], a.ndim() == 3 ? a.strides[0] : 0};
+  MatrixView B{b.data, b.strides[b.ndim() - 2], b.strides[b.ndim() - 1], b.ndim() == 3 ? b.strides[0] : 0};
+  MatrixView C{out.data, out.strides[out.ndim() - 2], out.strides[out.ndim() - 1],
+               batched ? out.strides[0] : 0};
+  GemmEpilogue ep;
+  ep.activation = act;
+  ep.activation_param = activation_param;
+  if (!bias_obj.is_none()) {
+    auto bias = view<float>(bias_obj, kOp, "bias", 0, out.ndim());
+    if (overlaps(out, bias)) fail_value(kOp, "out must not share memory with bias");
+    // Right-align bias against out's shape; each dim must match or be 1 (then stride 0).
+    int64_t st[3] = {0, 0, 0};
+    const int off = out.ndim() - bias.ndim();
+    for (int i = 0; i < bias.ndim(); ++i) {
+      const int64_t d = bias.shape[i], want_d = out.shape[off + i];
+      if (d != want_d && d != 1)
+        fail_value(kOp, "bias of shape ", shape_str(bias.shape), " does not broadcast to out's shape ",
+                   shape_str(out.shape));
+      st[3 - out.ndim() + off + i] = d == 1 ? 0 : bias.strides[i];
+    }
+    ep.bias = bias.data;
+    ep.bias_batch_stride = st[0];
+    ep.bias_row_stride = st[1];
+    ep.bias_col_stride = st[2];
+  }
+  py::gil_scoped_release release;
+  gemm(batch, M, N, K, alpha, A, B, beta, C, ep, impl);
+}
+
+}  // namespace
+
+void bind_gemm(py::module_& m) {
+  m.def("gemm", &gemm_binding, py::arg("a"), py::arg("b"), py::arg("bias"), py::arg("out"),
+        py::kw_only(), py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
+        py::arg("activation") = "none", py::arg("activation_param") = 0.0f,
+        py::arg("impl") = "auto",
+        "out = act(alpha * a @ b + beta * out + bias), float32, any strides, optionally batched.");
+}
+
+}  // namespace pyfastdl::bind

@@ -1,0 +1,9 @@
+// pyfastdl._C: the CPU kernels. Each family registers itself from its own bind_*.cpp.
+#include "bindings.h"
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "pyfastdl CPU kernels (C++, OpenMP, AVX-512/AVX2/portable paths chosen at run time)";
+  pyfastdl::bind::bind_system(m);
+  pyfastdl::bind::bind_gemm(m);
+  pyfastdl::bind::bind_softmax(m);
+}

@@ -1,0 +1,56 @@
+"""pyfastdl: a fast, readable deep-learning library with a PyTorch-like API.
+
+Hand-written C++ (CPU) and CUDA (GPU) kernels under a small Python layer: Tensor with reverse-mode
+autograd, ``nn`` modules, optimizers and data loading. Every kernel has a NumPy reference beside
+it (``pyfastdl.kernels``), and any kernel can be swapped for your own.
+
+Example:
+    >>> import pyfastdl as fd
+    >>> x = fd.randn(4, 3, requires_grad=True)
+    >>> (x @ x.T).relu().sum().backward()
+    >>> x.grad.shape
+    (4, 3)
+"""
+
+from __future__ import annotations
+
+from . import _C
+from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, get_default_dtype, int8,
+                     int32, int64, set_default_dtype, uint8)
+from .random import Generator, initial_seed, manual_seed, seed
+from .tensor import *  # noqa: F401,F403
+from .tensor import Tensor
+from . import autograd
+from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
+from .ops import *  # noqa: F401,F403
+from . import cuda, kernels
+
+globals().update(_ALIASES)  # pyfastdl.float, pyfastdl.long, pyfastdl.bool, ...
+
+__version__ = "0.1.0"
+
+
+def cpu_capability() -> str:
+    """The CPU instruction-set path the kernels use: 'avx512', 'avx2' or 'generic'.
+
+    It is the best one the processor supports, unless PYFASTDL_CPU=avx2|generic asked for a lower
+    one at start-up (or :func:`set_cpu_capability` changed it).
+    """
+    return _C.cpu_capability()
+
+
+def set_cpu_capability(name: str) -> None:
+    """Selects the CPU path ('avx512', 'avx2' or 'generic'); one the processor lacks is refused."""
+    _C.set_cpu_capability(name)
+
+
+def get_num_threads() -> int:
+    """How many threads the CPU kernels use."""
+    return _C.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Sets how many threads the CPU kernels use."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"[set_num_threads] n must be an int, got {type(n).__name__}")
+    _C.set_num_threads(n)

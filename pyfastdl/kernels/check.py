@@ -1,0 +1,5 @@
+"""Placeholder, replaced in this issue."""
+
+
+def check(name, fn, device="cpu"):
+    raise NotImplementedError

@@ -1,0 +1,589 @@
+"""Tensor: an array (``numpy.ndarray`` on the CPU, ``cupy.ndarray`` on the GPU) plus autograd state.
+
+The array is ``tensor.data``; operations go through :class:`pyfastdl.autograd.Function` subclasses
+in ``pyfastdl/ops/`` and return new Tensors linked into the graph when gradients are recorded.
+
+Example:
+    >>> import pyfastdl as fd
+    >>> x = fd.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x @ x.T).sum()
+    >>> y.backward()
+    >>> x.grad.shape
+    (2, 2)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import autograd
+from .dtypes import (bool_, check_dtype, float16, float32, float64, get_default_dtype, int32,
+                     int64)
+from .random import Generator, numpy_rng
+
+__all__ = [
+    "Tensor", "device", "tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full",
+    "empty", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like",
+    "randint_like", "arange", "linspace", "eye", "rand", "randn", "randint", "randperm", "is_tensor",
+]
+
+
+class device:
+    """Where a tensor's array lives: ``device('cpu')`` or ``device('cuda')`` / ``device('cuda:0')``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: Any = "cpu", index: Any = None) -> None:
+        if isinstance(spec, device):
+            self.type, self.index = spec.type, spec.index
+            return
+        spec = str(spec)
+        kind, _, idx = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise RuntimeError(f"[device] expected 'cpu' or 'cuda[:N]', got '{spec}'")
+        self.type = kind
+        self.index = int(idx) if idx else index
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and self.type == other.type and (
+            self.index is None or other.index is None or self.index == other.index)
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+
+
+_CPU = device("cpu")
+_CUDA = device("cuda")
+
+
+def _is_numpy(a: Any) -> bool:
+    return type(a) is np.ndarray
+
+
+class Tensor:
+    """A multi-dimensional array with reverse-mode autograd.
+
+    Build tensors with :func:`tensor`, :func:`from_numpy` or the factories (zeros, randn, ...);
+    ``Tensor(array)`` wraps an existing array without copying.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "_retains_grad",
+                 "__weakref__", "__dict__")
+
+    # Let numpy defer to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any = None, requires_grad: bool = False) -> None:
+        if data is None:
+            data = np.empty((0,), dtype=get_default_dtype())
+        elif isinstance(data, Tensor):
+            data = data.data
+        elif not (_is_numpy(data) or _is_cupy(data)):
+            data = _to_array(data, None, "Tensor")
+        self.data = data
+        self.grad: Tensor | None = None
+        self._node = None
+        self._out_index = 0
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_op(cls, data: Any, node: Any, index: int) -> "Tensor":
+        """The output `index` of an operation (node is None when no graph is recorded)."""
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t._node = node
+        t._out_index = index
+        t._retains_grad = False
+        t.requires_grad = node is not None
+        return t
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> device:
+        return _CPU if _is_numpy(self.data) else _CUDA
+
+    @property
+    def is_cuda(self) -> bool:
+        return not _is_numpy(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def grad_fn(self) -> Any:
+        return self._node
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    def size(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_normalize_dim(dim, self.data.ndim, "size")]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("[len] len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # ------------------------------------------------------------------ conversion
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(
+                f"[item] only one-element tensors can be converted to a Python scalar, got shape "
+                f"{tuple(self.data.shape)}")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return _host(self.data).tolist()
+
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The array itself (shared memory) for a CPU tensor."""
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "[numpy] can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+        if not _is_numpy(self.data):
+            if not force:
+                raise TypeError("[numpy] can't convert a cuda tensor to numpy; use tensor.cpu() first")
+            return _host(self.data)
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = _host(self.data)
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            return a.astype(dtype)
+        if copy:
+            return a.copy()
+        return a
+
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.requires_grad:
+            raise RuntimeError("[__dlpack__] can't export a tensor that requires grad; detach() it first")
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self) -> tuple:
+        return self.data.__dlpack_device__()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("[__index__] only integer tensors of one element can be used as an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"[bool] boolean value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data.reshape(()).item())
+
+    __hash__ = object.__hash__
+
+    def to(self, *args: Any, **kwargs: Any) -> "Tensor":
+        """Returns a tensor on another device and/or of another dtype (self when nothing changes)."""
+        dev = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        copy = kwargs.pop("copy", False)
+        if kwargs:
+            raise TypeError(f"[to] unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dev, dtype = a.device, a.dtype
+            elif isinstance(a, (str, device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+                dev = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None:
+            out = _ops().cast(out, check_dtype(dtype, "to"))
+        if dev is not None and device(dev) != out.device:
+            out = _ops().to_device(out, device(dev).type)
+        if copy and out is self:
+            out = _ops().clone(self)
+        return out
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self, device_id: Any = None) -> "Tensor":
+        return self.to("cuda")
+
+    def type(self, dtype: Any = None) -> Any:
+        if dtype is None:
+            return f"pyfastdl.{self.data.dtype}"
+        return self.to(dtype)
+
+    def float(self) -> "Tensor":
+        return self.to(float32)
+
+    def double(self) -> "Tensor":
+        return self.to(float64)
+
+    def half(self) -> "Tensor":
+        return self.to(float16)
+
+    def long(self) -> "Tensor":
+        return self.to(int64)
+
+    def int(self) -> "Tensor":
+        return self.to(int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(bool_)
+
+    # ------------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"[requires_grad_] only floating-point tensors can require gradients, got {self.data.dtype}")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError(
+                "[requires_grad_] can't turn off requires_grad of a non-leaf tensor; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's array, cut out of the graph."""
+        return Tensor._from_op(self.data, None, 0)
+
+    def detach_(self) -> "Tensor":
+        self._node = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keeps ``.grad`` of this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("[retain_grad] can't retain_grad on a tensor that doesn't require grad")
+        self._retains_grad = True
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulates d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+        if create_graph:
+            raise NotImplementedError("[backward] create_graph=True is not supported")
+        autograd.backward(self, gradient, retain_graph)
+
+    # ------------------------------------------------------------------ printing
+    def __repr__(self) -> str:
+        body = np.array2string(_host(self.data), separator=", ", precision=4, threshold=200,
+                               prefix="tensor(")
+        extra = []
+        if self.data.dtype not in (get_default_dtype(), int64, bool_):
+            extra.append(f"dtype=pyfastdl.{self.data.dtype}")
+        if not _is_numpy(self.data):
+            extra.append("device='cuda'")
+        if self._node is not None:
+            extra.append(f"grad_fn=<{self._node.name}Backward>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    # Operators and methods are defined in the section below (see pyfastdl/ops/).
+
+
+def _normalize_dim(dim: Any, ndim: Any, op: str) -> Any:
+    lo = -ndim if ndim else -1
+    hi = ndim - 1 if ndim else 0
+    if not (lo <= dim <= hi):
+        raise IndexError(f"[{op}] dim {dim} is out of range for a tensor of {ndim} dims "
+                         f"(expected {lo}..{hi})")
+    return dim + ndim if dim < 0 else dim
+
+
+def _is_cupy(a: Any) -> bool:
+    return type(a).__module__.startswith("cupy")
+
+
+def _host(a: Any) -> np.ndarray:
+    return a if _is_numpy(a) else a.get()
+
+
+def _ops():
+    from . import ops
+
+    return ops
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+# ---------------------------------------------------------------------- factories
+def _to_array(data: Any, dtype: Any, op: str, copy: bool = True) -> Any:
+    if isinstance(data, Tensor):
+        data = data.data
+    if _is_cupy(data):
+        arr = data.astype(dtype) if dtype is not None else (data.copy() if copy else data)
+        return arr
+    try:
+        arr = np.array(data, copy=copy) if dtype is None else np.array(data, dtype=np.dtype(dtype), copy=copy)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"[{op}] could not make an array of {type(data).__name__}: {e}") from None
+    if dtype is None:
+        kind = arr.dtype.kind
+        if kind == "f":
+            if not isinstance(data, np.ndarray) or arr.dtype == float16:
+                arr = arr.astype(get_default_dtype(), copy=False)
+        elif kind in "iu":
+            if not isinstance(data, np.ndarray):
+                arr = arr.astype(int64, copy=False)
+        elif kind == "b":
+            pass
+        else:
+            raise TypeError(f"[{op}] unsupported data of dtype {arr.dtype}")
+    check_dtype(arr.dtype, op)
+    return arr
+
+
+def _place(arr: Any, dev: Any) -> Any:
+    if dev is None:
+        return arr
+    d = device(dev)
+    if d.type == "cuda" and _is_numpy(arr):
+        import cupy
+
+        return cupy.asarray(arr)
+    if d.type == "cpu" and not _is_numpy(arr):
+        return arr.get()
+    return arr
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data` (nested lists, scalars, arrays or tensors).
+
+    Floating-point data becomes the default dtype (float32) unless `dtype` says otherwise; Python
+    integers become int64.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.tensor([[1, 2], [3, 4]]).dtype
+        dtype('int64')
+    """
+    arr = _place(_to_array(data, dtype, "tensor"), device)
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Like :func:`tensor`, but shares memory with an array of the right dtype."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    if (_is_numpy(data) or _is_cupy(data)) and (dtype is None or np.dtype(dtype) == data.dtype):
+        check_dtype(data.dtype, "as_tensor")
+        return Tensor(_place(data, device))
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (no copy)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"[from_numpy] expected numpy.ndarray, got {type(array).__name__}")
+    check_dtype(array.dtype, "from_numpy")
+    return Tensor(array)
+
+
+def from_dlpack(ext: Any) -> Tensor:
+    """A tensor sharing memory with any object that implements the DLPack protocol."""
+    if not hasattr(ext, "__dlpack__"):
+        raise TypeError(f"[from_dlpack] {type(ext).__name__} does not implement __dlpack__")
+    dev_type, _ = ext.__dlpack_device__()
+    if int(dev_type) == 1:  # kDLCPU
+        arr = np.from_dlpack(ext)
+    else:
+        import cupy
+
+        arr = cupy.from_dlpack(ext)
+    check_dtype(arr.dtype, "from_dlpack")
+    return Tensor(arr)
+
+
+def _shape_arg(size: Sequence[Any], op: str) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    shape = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = s.item()
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"[{op}] size must be a sequence of ints, got {size!r}")
+        if s < 0:
+            raise ValueError(f"[{op}] sizes must be non-negative, got {tuple(size)}")
+        shape.append(int(s))
+    return tuple(shape)
+
+
+def _factory(arr: Any, device: Any, requires_grad: bool) -> Tensor:
+    return Tensor(_place(arr, device), requires_grad=requires_grad)
+
+
+def _float_dtype(dtype: Any, op: str) -> np.dtype:
+    return get_default_dtype() if dtype is None else check_dtype(dtype, op)
+
+
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.zeros(_shape_arg(size, "zeros"), _float_dtype(dtype, "zeros")), device, requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.ones(_shape_arg(size, "ones"), _float_dtype(dtype, "ones")), device, requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.empty(_shape_arg(size, "empty"), _float_dtype(dtype, "empty")), device, requires_grad)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    if dtype is None:
+        dtype = (bool_ if isinstance(fill_value, bool) else
+                 int64 if isinstance(fill_value, (int, np.integer)) else get_default_dtype())
+    shape = _shape_arg((size,) if not isinstance(size, (tuple, list)) else tuple(size), "full")
+    return _factory(np.full(shape, fill_value, check_dtype(dtype, "full")), device, requires_grad)
+
+
+def _like(t: Any, dtype: Any) -> tuple:
+    if not isinstance(t, Tensor):
+        t = as_tensor(t)
+    return t.data.shape, (t.data.dtype if dtype is None else check_dtype(dtype, "like")), t.device
+
+
+def zeros_like(t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dt, dev = _like(t, dtype)
+    return zeros(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+
+
+def ones_like(t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dt, dev = _like(t, dtype)
+    return ones(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+
+
+def empty_like(t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dt, dev = _like(t, dtype)
+    return empty(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+
+
+def full_like(t: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    shape, dt, dev = _like(t, dtype)
+    return full(shape, fill_value, dtype=dt, device=device or dev, requires_grad=requires_grad)
+
+
+def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    dt = _float_dtype(dtype, "rand")
+    arr = numpy_rng(generator).random(_shape_arg(size, "rand"), dtype=np.float64).astype(dt)
+    return _factory(arr, device, requires_grad)
+
+
+def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal samples."""
+    dt = _float_dtype(dtype, "randn")
+    arr = numpy_rng(generator).standard_normal(_shape_arg(size, "randn")).astype(dt)
+    return _factory(arr, device, requires_grad)
+
+
+def randint(low: Any, high: Any = None, size: Any = None, generator: Generator | None = None,
+            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("[randint] expected randint(high, size) or randint(low, high, size)")
+        low, high, size = 0, low, high
+    if high <= low:
+        raise ValueError(f"[randint] high must be greater than low, got low={low}, high={high}")
+    shape = _shape_arg(tuple(size) if isinstance(size, (tuple, list)) else (size,), "randint")
+    arr = numpy_rng(generator).integers(low, high, shape).astype(check_dtype(dtype or int64, "randint"))
+    return _factory(arr, device, requires_grad)
+
+
+def rand_like(t: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    shape, dt, dev = _like(t, dtype)
+    return rand(shape, dtype=dt, device=device or dev)
+
+
+def randn_like(t: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    shape, dt, dev = _like(t, dtype)
+    return randn(shape, dtype=dt, device=device or dev)
+
+
+def randint_like(t: Any, low: Any, high: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+    shape, dt, dev = _like(t, dtype)
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, shape, dtype=dt, device=device or dev)
+
+
+def randperm(n: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
+    if n < 0:
+        raise ValueError(f"[randperm] n must be non-negative, got {n}")
+    arr = numpy_rng(generator).permutation(int(n)).astype(check_dtype(dtype or int64, "randperm"))
+    return _factory(arr, device, False)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Values from `start` to `end` (exclusive) by `step`; ``arange(end)`` starts at 0."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("[arange] step must be nonzero")
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if ints else get_default_dtype()
+    arr = np.arange(start, end, step).astype(check_dtype(dtype, "arange"))
+    return _factory(arr, device, requires_grad)
+
+
+def linspace(start: Any, end: Any, steps: Any, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    if steps < 0:
+        raise ValueError(f"[linspace] steps must be non-negative, got {steps}")
+    arr = np.linspace(start, end, int(steps)).astype(_float_dtype(dtype, "linspace"))
+    return _factory(arr, device, requires_grad)
+
+
+def eye(n: Any, m: Any = None, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    if n < 0 or (m is not None and m < 0):
+        raise ValueError(f"[eye] sizes must be non-negative, got n={n}, m={m}")
+    return _factory(np.eye(n, m, dtype=_float_dtype(dtype, "eye")), device, requires_grad)
