@@ -153,7 +153,7 @@ class Function:
         any_needs = False
         for a in args:
             if isinstance(a, Tensor):
-                raw.append(a.data)
+                raw.append(a.array)
                 r = a.requires_grad
                 needs.append(r)
                 any_needs = any_needs or r
@@ -263,10 +263,10 @@ def _run_backward(outputs: Sequence[Any], grad_outputs: Sequence[Any], retain_gr
         for t, g in zip(node.inputs, in_grads):
             if t is None or g is None or not t.requires_grad:
                 continue
-            if g.shape != t.data.shape:
+            if g.shape != t.array.shape:
                 raise RuntimeError(
                     f"[backward] {node.name}.backward returned a gradient of shape {tuple(g.shape)} "
-                    f"for an input of shape {tuple(t.data.shape)}")
+                    f"for an input of shape {tuple(t.array.shape)}")
             child = t._node
             if child is None:
                 _accumulate_leaf(t, g, leaf_grads, leaves)
@@ -282,12 +282,12 @@ def _run_backward(outputs: Sequence[Any], grad_outputs: Sequence[Any], retain_gr
 
     for key, t in leaves.items():
         g = leaf_grads[key]
-        if g.dtype != t.data.dtype:
-            g = g.astype(t.data.dtype)
+        if g.dtype != t.array.dtype:
+            g = g.astype(t.array.dtype)
         if t.grad is None:
-            t.grad = Tensor(g if g is not t.data else g.copy())
+            t.grad = Tensor(g if g is not t.array else g.copy())
         else:
-            t.grad = Tensor(t.grad.data + g)
+            t.grad = Tensor(t.grad.array + g)
     return None
 
 
@@ -304,19 +304,19 @@ def _as_grad_arrays(outputs: Sequence[Any], grad_outputs: Sequence[Any] | None, 
     for i, t in enumerate(outputs):
         g = None if grad_outputs is None else grad_outputs[i]
         if g is None:
-            if t.data.size != 1:
+            if t.array.size != 1:
                 raise RuntimeError(
                     f"[{op}] grad can be implicitly created only for scalar outputs, got shape "
-                    f"{tuple(t.data.shape)}: pass a gradient")
-            g = _xp(t.data).ones_like(t.data)
+                    f"{tuple(t.array.shape)}: pass a gradient")
+            g = _xp(t.array).ones_like(t.array)
         elif isinstance(g, Tensor):
-            g = g.data
+            g = g.array
         else:
-            g = _xp(t.data).asarray(g, dtype=t.data.dtype)
-        if tuple(g.shape) != tuple(t.data.shape):
+            g = _xp(t.array).asarray(g, dtype=t.array.dtype)
+        if tuple(g.shape) != tuple(t.array.shape):
             raise RuntimeError(
                 f"[{op}] gradient of shape {tuple(g.shape)} does not match the output's shape "
-                f"{tuple(t.data.shape)}")
+                f"{tuple(t.array.shape)}")
         arrays.append(g)
     return arrays
 

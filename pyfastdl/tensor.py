@@ -1,6 +1,6 @@
 """Tensor: an array (``numpy.ndarray`` on the CPU, ``cupy.ndarray`` on the GPU) plus autograd state.
 
-The array is ``tensor.data``; operations go through :class:`pyfastdl.autograd.Function` subclasses
+The array is ``tensor.array``; operations go through :class:`pyfastdl.autograd.Function` subclasses
 in ``pyfastdl/ops/`` and return new Tensors linked into the graph when gradients are recorded.
 
 Example:
@@ -77,7 +77,7 @@ class Tensor:
     ``Tensor(array)`` wraps an existing array without copying.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "_retains_grad",
+    __slots__ = ("array", "requires_grad", "grad", "_node", "_out_index", "_retains_grad",
                  "__weakref__", "__dict__")
 
     # Let numpy defer to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
@@ -87,10 +87,10 @@ class Tensor:
         if data is None:
             data = np.empty((0,), dtype=get_default_dtype())
         elif isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         elif not (_is_numpy(data) or _is_cupy(data)):
             data = _to_array(data, None, "Tensor")
-        self.data = data
+        self.array = data
         self.grad: Tensor | None = None
         self._node = None
         self._out_index = 0
@@ -103,7 +103,7 @@ class Tensor:
     def _from_op(cls, data: Any, node: Any, index: int) -> "Tensor":
         """The output `index` of an operation (node is None when no graph is recorded)."""
         t = Tensor.__new__(Tensor)
-        t.data = data
+        t.array = data
         t.grad = None
         t._node = node
         t._out_index = index
@@ -113,24 +113,36 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
     @property
+    def data(self) -> "Tensor":
+        """A tensor sharing this one's array, outside the graph (PyTorch's ``.data``)."""
+        return Tensor._from_op(self.array, None, 0)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        array = value.array if isinstance(value, Tensor) else value
+        if not (_is_numpy(array) or _is_cupy(array)):
+            raise TypeError(f"[data] expected a Tensor or an array, got {type(value).__name__}")
+        self.array = array
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> device:
-        return _CPU if _is_numpy(self.data) else _CUDA
+        return _CPU if _is_numpy(self.array) else _CUDA
 
     @property
     def is_cuda(self) -> bool:
-        return not _is_numpy(self.data)
+        return not _is_numpy(self.array)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def grad_fn(self) -> Any:
@@ -142,47 +154,47 @@ class Tensor:
 
     def size(self, dim: int | None = None) -> Any:
         if dim is None:
-            return self.data.shape
-        return self.data.shape[_normalize_dim(dim, self.data.ndim, "size")]
+            return self.array.shape
+        return self.array.shape[_normalize_dim(dim, self.array.ndim, "size")]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("[len] len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     # ------------------------------------------------------------------ conversion
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"[item] only one-element tensors can be converted to a Python scalar, got shape "
-                f"{tuple(self.data.shape)}")
-        return self.data.reshape(()).item()
+                f"{tuple(self.array.shape)}")
+        return self.array.reshape(()).item()
 
     def tolist(self) -> Any:
-        return _host(self.data).tolist()
+        return _host(self.array).tolist()
 
     def numpy(self, force: bool = False) -> np.ndarray:
         """The array itself (shared memory) for a CPU tensor."""
         if self.requires_grad and not force:
             raise RuntimeError(
                 "[numpy] can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
-        if not _is_numpy(self.data):
+        if not _is_numpy(self.array):
             if not force:
                 raise TypeError("[numpy] can't convert a cuda tensor to numpy; use tensor.cpu() first")
-            return _host(self.data)
-        return self.data
+            return _host(self.array)
+        return self.array
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        a = _host(self.data)
+        a = _host(self.array)
         if dtype is not None and np.dtype(dtype) != a.dtype:
             return a.astype(dtype)
         if copy:
@@ -192,10 +204,10 @@ class Tensor:
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
         if self.requires_grad:
             raise RuntimeError("[__dlpack__] can't export a tensor that requires grad; detach() it first")
-        return self.data.__dlpack__(*args, **kwargs)
+        return self.array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self) -> tuple:
-        return self.data.__dlpack_device__()
+        return self.array.__dlpack_device__()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -204,15 +216,15 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("[__index__] only integer tensors of one element can be used as an index")
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"[bool] boolean value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data.reshape(()).item())
+                f"[bool] boolean value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.array.reshape(()).item())
 
     __hash__ = object.__hash__
 
@@ -248,7 +260,7 @@ class Tensor:
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
-            return f"pyfastdl.{self.data.dtype}"
+            return f"pyfastdl.{self.array.dtype}"
         return self.to(dtype)
 
     def float(self) -> "Tensor":
@@ -271,9 +283,9 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
-                f"[requires_grad_] only floating-point tensors can require gradients, got {self.data.dtype}")
+                f"[requires_grad_] only floating-point tensors can require gradients, got {self.array.dtype}")
         if not requires_grad and self._node is not None:
             raise RuntimeError(
                 "[requires_grad_] can't turn off requires_grad of a non-leaf tensor; use detach()")
@@ -282,7 +294,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's array, cut out of the graph."""
-        return Tensor._from_op(self.data, None, 0)
+        return Tensor._from_op(self.array, None, 0)
 
     def detach_(self) -> "Tensor":
         self._node = None
@@ -304,12 +316,12 @@ class Tensor:
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
-        body = np.array2string(_host(self.data), separator=", ", precision=4, threshold=200,
+        body = np.array2string(_host(self.array), separator=", ", precision=4, threshold=200,
                                prefix="tensor(")
         extra = []
-        if self.data.dtype not in (get_default_dtype(), int64, bool_):
-            extra.append(f"dtype=pyfastdl.{self.data.dtype}")
-        if not _is_numpy(self.data):
+        if self.array.dtype not in (get_default_dtype(), int64, bool_):
+            extra.append(f"dtype=pyfastdl.{self.array.dtype}")
+        if not _is_numpy(self.array):
             extra.append("device='cuda'")
         if self._node is not None:
             extra.append(f"grad_fn=<{self._node.name}Backward>")
@@ -350,7 +362,7 @@ def is_tensor(obj: Any) -> bool:
 # ---------------------------------------------------------------------- factories
 def _to_array(data: Any, dtype: Any, op: str, copy: bool = True) -> Any:
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if _is_cupy(data):
         arr = data.astype(dtype) if dtype is not None else (data.copy() if copy else data)
         return arr
@@ -482,7 +494,7 @@ def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
 def _like(t: Any, dtype: Any) -> tuple:
     if not isinstance(t, Tensor):
         t = as_tensor(t)
-    return t.data.shape, (t.data.dtype if dtype is None else check_dtype(dtype, "like")), t.device
+    return t.array.shape, (t.array.dtype if dtype is None else check_dtype(dtype, "like")), t.device
 
 
 def zeros_like(t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -1,0 +1,100 @@
+"""Testing helpers: finite-difference gradient checks and tolerant comparisons.
+
+``gradcheck(fn, *inputs)`` compares the analytic gradient of ``fn`` (through autograd) with central
+finite differences in float64, for every input that requires grad, along a random projection of
+the output (so one backward checks the whole Jacobian against ``2 * numel`` evaluations).
+
+Example:
+    >>> import pyfastdl as fd
+    >>> from pyfastdl.testing import gradcheck
+    >>> x = fd.randn(3, 4, dtype=fd.float64, requires_grad=True)
+    >>> gradcheck(lambda t: (t * t).sum(dim=1), x)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["gradcheck", "assert_close", "numerical_grad"]
+
+
+def _as_output(out: Any) -> list[Tensor]:
+    if isinstance(out, Tensor):
+        return [out]
+    return [o for o in out if isinstance(o, Tensor)]
+
+
+def numerical_grad(fn: Callable, inputs: tuple, projections: list, index: int, eps: float) -> np.ndarray:
+    """d/d inputs[index] of sum_k <fn(inputs)_k, projections[k]>, by central differences."""
+    x = inputs[index].array
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat = x.reshape(-1)  # a view: perturbs the input in place
+    gflat = grad.reshape(-1)
+    for i in range(flat.size):
+        orig = flat[i]
+        values = []
+        for sign in (1.0, -1.0):
+            flat[i] = orig + sign * eps
+            outs = _as_output(fn(*inputs))
+            values.append(sum(float(np.sum(o.array * p)) for o, p in zip(outs, projections)))
+        flat[i] = orig
+        gflat[i] = (values[0] - values[1]) / (2 * eps)
+    return grad
+
+
+def gradcheck(fn: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-4, seed: int = 0) -> bool:
+    """Checks autograd's gradient of `fn` against finite differences; raises AssertionError if off.
+
+    `inputs` are Tensors (those with requires_grad=True are checked; they must be float64 and
+    contiguous) or other arguments passed through unchanged. `fn` returns a Tensor or a tuple.
+    """
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("[gradcheck] no input requires grad")
+    for i in checked:
+        if inputs[i].array.dtype != np.float64:
+            raise TypeError(f"[gradcheck] input {i} must be float64, got {inputs[i].array.dtype}")
+        if not inputs[i].array.flags.c_contiguous:
+            raise ValueError(f"[gradcheck] input {i} must be contiguous")
+    rng = np.random.default_rng(seed)
+    outs = _as_output(fn(*inputs))
+    projections = [rng.standard_normal(o.shape) for o in outs]
+    diff_outs = [(o, p) for o, p in zip(outs, projections) if o.requires_grad]
+    if not diff_outs:
+        raise AssertionError("[gradcheck] no output requires grad")
+    from .autograd import grad as autograd_grad
+
+    analytic = autograd_grad([o for o, _ in diff_outs], [inputs[i] for i in checked],
+                             [Tensor(p.astype(o.array.dtype)) for o, p in diff_outs], allow_unused=True)
+    for i, a in zip(checked, analytic):
+        a = np.zeros(inputs[i].shape) if a is None else a.array
+        n = numerical_grad(fn, inputs, projections, i, eps)
+        if not np.allclose(a, n, atol=atol, rtol=rtol):
+            worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
+            raise AssertionError(
+                f"[gradcheck] gradient of input {i} differs from finite differences: max abs error "
+                f"{np.max(np.abs(a - n)):.3g} at {worst} (analytic {a[worst]:.6g}, numeric {n[worst]:.6g})")
+    return True
+
+
+def assert_close(actual: Any, expected: Any, rtol: float | None = None, atol: float | None = None,
+                 msg: str = "") -> None:
+    """Asserts two arrays/tensors are close; default tolerances depend on the dtype (float32 vs 64)."""
+    a = actual.array if isinstance(actual, Tensor) else np.asarray(actual)
+    e = expected.array if isinstance(expected, Tensor) else np.asarray(expected)
+    if hasattr(a, "get"):
+        a = a.get()
+    if hasattr(e, "get"):
+        e = e.get()
+    if a.shape != e.shape:
+        raise AssertionError(f"{msg} shape {a.shape} != expected {e.shape}")
+    low = np.float32 if np.float32 in (a.dtype, e.dtype) else np.float64
+    rtol = rtol if rtol is not None else (1e-4 if low == np.float32 else 1e-7)
+    atol = atol if atol is not None else (1e-5 if low == np.float32 else 1e-9)
+    np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=msg)
