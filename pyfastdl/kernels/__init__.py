@@ -27,7 +27,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-__all__ = ["register", "get", "list", "versions", "use", "current", "check", "Override"]
+__all__ = ["register", "get", "list", "versions", "use", "current", "check", "Override",
+           "reference_of", "builtin_of", "scope"]
 
 _builtin_list = list
 DEVICES = ("cpu", "cuda")
@@ -147,13 +148,23 @@ def _get(name: str, device: str) -> Callable:
     if op in _global:
         fn = _resolve(_global[op], op, device)
     elif op in _defaults[device]:
-        fn = _versions[device][op][_defaults[device][op]]
-    elif op in _defaults["cpu"] and "reference" in _versions["cpu"][op]:
-        fn = _versions["cpu"][op]["reference"]  # the NumPy/CuPy reference serves every device
+        fn = builtin_of(op, device)
     else:
         raise KeyError(f"[kernels] unknown kernel '{op}'; see pyfastdl.kernels.list()")
     _cache[key] = fn
     return fn
+
+
+def reference_of(op: str) -> Callable:
+    """The NumPy reference of `op` (the oracle of tests and of :func:`check`)."""
+    return _lookup(op, "reference", "cpu")
+
+
+def builtin_of(op: str, device: str = "cpu") -> Callable:
+    """The default version of `op` on `device`, ignoring every override."""
+    if op not in _defaults[device]:
+        return reference_of(op)
+    return _versions[device][op][_defaults[device][op]]
 
 
 def current(op: str, device: str = "cpu") -> str:
@@ -230,6 +241,7 @@ class scope:
 
 from . import reference  # noqa: E402
 from . import cpu  # noqa: E402
+from . import cases  # noqa: E402,F401
 from .check import check  # noqa: E402
 
 reference.register_all()  # every op gets op/reference first...

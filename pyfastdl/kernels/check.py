@@ -1,5 +1,200 @@
-"""Placeholder, replaced in this issue."""
+"""``kernels.check(name, fn)``: is my kernel right, and how fast is it?
+
+Runs `fn` on every test case of the op (``kernels/cases.py``) next to the reference and compares
+the outputs with a tolerance that grows with the reduction length; then, if the op has a probe,
+swaps `fn` into autograd and compares a small model's outputs and gradients (forward *and*
+backward) with the reference's; finally times `fn` against the built-in kernel on the largest case,
+interleaving the two.
+
+Example:
+    >>> import numpy as np
+    >>> from pyfastdl import kernels
+    >>> def my_gemm(a, b, bias, out, *, alpha=1.0, beta=0.0, activation="none",
+    ...             activation_param=0.0, impl="auto"):
+    ...     kernels.reference.gemm(a, b, bias, out, alpha=alpha, beta=beta,
+    ...                            activation=activation, activation_param=activation_param)
+    >>> report = kernels.check("gemm", my_gemm, timing=False)
+    >>> report.passed
+    True
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import cases as _cases
+
+__all__ = ["check", "CheckReport", "CaseResult", "tolerance"]
 
 
-def check(name, fn, device="cpu"):
-    raise NotImplementedError
+def tolerance(dtype: np.dtype, reduction: int) -> tuple[float, float]:
+    """(rtol, atol) for comparing a result of `dtype` built from sums of `reduction` terms.
+
+    The rounding error of a sum of n float32 products grows about like sqrt(n) * eps relative to
+    the magnitude of the terms; the bound below leaves a factor ~10 of headroom.
+    """
+    eps = float(np.finfo(dtype).eps) if np.dtype(dtype).kind == "f" else 0.0
+    scale = 10.0 * max(1.0, float(np.sqrt(reduction)))
+    return 4 * eps * scale, 4 * eps * scale
+
+
+@dataclass
+class CaseResult:
+    name: str
+    ok: bool
+    max_abs_error: float = 0.0
+    max_rel_error: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class CheckReport:
+    """What check() found; ``bool(report)`` is ``report.passed``."""
+
+    op: str
+    results: list[CaseResult] = field(default_factory=list)
+    probe: CaseResult | None = None
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.ok for r in self.results) and (self.probe is None or self.probe.ok)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        lines = [f"kernels.check('{self.op}'): {'PASSED' if self.passed else 'FAILED'}"]
+        width = max([len(r.name) for r in self.results] + [10])
+        for r in self.results + ([self.probe] if self.probe else []):
+            status = "ok  " if r.ok else "FAIL"
+            detail = r.error or f"max abs err {r.max_abs_error:.2e}, max rel err {r.max_rel_error:.2e}"
+            lines.append(f"  {status} {r.name:<{width}}  {detail}")
+        if self.timing:
+            t = self.timing
+            lines.append(f"  timing on '{t['case']}': yours {t['yours_ms']:.3f} ms, built-in "
+                         f"{t['builtin_ms']:.3f} ms ({t['builtin_ms'] / t['yours_ms']:.2f}x the built-in's speed)")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _compare(name: str, got: list, want: list, rtol: float, atol: float) -> CaseResult:
+    worst_abs = worst_rel = 0.0
+    ok = True
+    for g, w in zip(got, want):
+        g = np.asarray(g, dtype=np.float64)
+        w = np.asarray(w, dtype=np.float64)
+        if g.shape != w.shape:
+            return CaseResult(name, False, error=f"shape {g.shape}, expected {w.shape}")
+        if g.size == 0:
+            continue
+        both_nan = np.isnan(g) & np.isnan(w)
+        diff = np.where(both_nan, 0.0, np.abs(g - w))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        scale = np.maximum(np.abs(w), 1.0)
+        worst_abs = max(worst_abs, float(diff.max()))
+        worst_rel = max(worst_rel, float((diff / scale).max()))
+        ok = ok and bool(np.all(diff <= atol + rtol * np.abs(w)) or np.all(diff / scale <= rtol + atol))
+    return CaseResult(name, ok, worst_abs, worst_rel)
+
+
+def _copy_args(args: list) -> list:
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def _run_case(fn: Callable, ref: Callable, c: _cases.Case, seed: int) -> CaseResult:
+    args, kwargs = c.make(np.random.default_rng(seed))
+    want_args = _copy_args(args)
+    try:
+        ref(*want_args, **kwargs)
+    except Exception as e:  # pragma: no cover - the reference failing is a bug in pyfastdl
+        return CaseResult(c.name, False, error=f"the reference raised {type(e).__name__}: {e}")
+    got_args = _copy_args(args)
+    # keep non-contiguous inputs non-contiguous: copy() above made them contiguous
+    for i, a in enumerate(args):
+        if isinstance(a, np.ndarray) and i not in c.outputs:
+            got_args[i] = a
+    try:
+        fn(*got_args, **kwargs)
+    except Exception as e:
+        return CaseResult(c.name, False, error=f"raised {type(e).__name__}: {e}")
+    dtype = next(a.dtype for a in args if isinstance(a, np.ndarray))
+    rtol, atol = tolerance(dtype, c.reduction)
+    return _compare(c.name, [got_args[i] for i in c.outputs], [want_args[i] for i in c.outputs],
+                    rtol, atol)
+
+
+def _run_probe(op: str, fn: Callable, probe: Callable, seed: int) -> CaseResult:
+    from . import reference_of, use
+
+    name = "autograd probe (forward and backward)"
+    try:
+        with use(**{op: reference_of(op)}):
+            want = probe(np.random.default_rng(seed))
+        with use(**{op: fn}):
+            got = probe(np.random.default_rng(seed))
+    except Exception as e:
+        return CaseResult(name, False, error=f"raised {type(e).__name__}: {e}")
+    rtol, atol = tolerance(np.float32, 64)
+    return _compare(name, got, want, rtol, atol)
+
+
+def _median_ms(fn: Callable, args: list, kwargs: dict, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(*args, **kwargs)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def _time(fn: Callable, builtin: Callable, c: _cases.Case, rounds: int = 5) -> dict[str, float]:
+    args, kwargs = c.make(np.random.default_rng(0))
+    fn(*args, **kwargs)
+    builtin(*args, **kwargs)  # warm up both
+    t0 = time.perf_counter()
+    fn(*args, **kwargs)
+    repeats = max(1, min(200, int(0.02 / max(time.perf_counter() - t0, 1e-6))))
+    yours, theirs = [], []
+    for _ in range(rounds):  # interleaved, with pauses so that spinning worker threads settle
+        yours.append(_median_ms(fn, args, kwargs, repeats))
+        time.sleep(0.05)
+        theirs.append(_median_ms(builtin, args, kwargs, repeats))
+        time.sleep(0.05)
+    return {"case": c.name, "yours_ms": statistics.median(yours),
+            "builtin_ms": statistics.median(theirs)}
+
+
+def check(name: str, fn: Callable, device: str = "cpu", *, timing: bool = True,
+          seed: int = 0) -> CheckReport:
+    """Runs `fn` through the test cases of kernel `name`; returns a :class:`CheckReport`.
+
+    `fn` must take the same arguments as ``kernels.reference.<name>``. Nothing is registered:
+    call ``kernels.register`` once you are happy with the report.
+    """
+    from . import builtin_of, reference_of
+
+    if not callable(fn):
+        raise TypeError(f"[kernels.check] fn must be callable, got {type(fn).__name__}")
+    op_cases = _cases.cases(name)
+    if not op_cases:
+        raise KeyError(f"[kernels.check] no test cases for kernel '{name}'")
+    if device != "cpu":
+        raise ValueError("[kernels.check] only device='cpu' cases exist so far")
+    ref = reference_of(name)
+    report = CheckReport(name)
+    for i, c in enumerate(op_cases):
+        report.results.append(_run_case(fn, ref, c, seed + i))
+    probe = _cases.probes(name)
+    if probe is not None:
+        report.probe = _run_probe(name, fn, probe, seed)
+    if timing and report.passed:
+        biggest = max(op_cases, key=lambda c: c.flops)
+        report.timing = _time(fn, builtin_of(name, device), biggest)
+    return report

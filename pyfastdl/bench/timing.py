@@ -1,0 +1,131 @@
+"""Paired, interleaved timing of several contenders on one workload.
+
+The machines this suite runs on are shared and noisy, so absolute times drift by 10-20% from one
+second to the next. What stays meaningful is a ratio measured side by side: each *round* times
+every contender once (a batch of repeats sized to ~20-50 ms), one after the other, and a ratio is
+taken within the round; the reported figure is the median of the per-round ratios.
+
+After each contender's batch the timer sleeps (``pause``, ~0.2 s): OpenMP and OpenBLAS worker
+threads spin for a while after their work and would steal the cores from the next library. The
+first contender of each round rotates so that no library always runs right after another one.
+
+Example:
+    >>> import numpy as np
+    >>> from pyfastdl.bench.timing import Contender, measure
+    >>> a = np.ones((32, 32), np.float32)
+    >>> m = measure([Contender("np", lambda: a @ a), Contender("np2", lambda: np.dot(a, a))],
+    ...             rounds=3, target_s=0.001, pause_s=0.0)
+    >>> len(m.times["np"]), m.ratio("np2", "np") > 0
+    (3, True)
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+MAX_REPEATS = 1_000_000
+
+
+@dataclass
+class Contender:
+    """One library's way of running a workload: ``fn()`` performs the work once."""
+
+    name: str
+    fn: Callable[[], object]
+
+
+@dataclass
+class Measurement:
+    """Per-round seconds per call of each contender (``times[name][round]``)."""
+
+    times: dict[str, list[float]]
+    repeats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rounds(self) -> int:
+        return min((len(t) for t in self.times.values()), default=0)
+
+    def median(self, name: str) -> float:
+        """Median seconds per call of one contender."""
+        return statistics.median(self.times[name])
+
+    def per_round_ratios(self, slower: str | list[str], base: str) -> list[float]:
+        """time(slower) / time(base) in each round; with a list, the fastest of them per round."""
+        names = [slower] if isinstance(slower, str) else slower
+        return [min(self.times[n][r] for n in names) / self.times[base][r]
+                for r in range(self.rounds)]
+
+    def ratio(self, slower: str | list[str], base: str) -> float:
+        """Median over rounds of time(slower) / time(base): > 1 means `base` is faster."""
+        return statistics.median(self.per_round_ratios(slower, base))
+
+    def median_difference(self, name: str, base: str) -> float:
+        """Median over rounds of time(name) - time(base), in seconds."""
+        return statistics.median(self.times[name][r] - self.times[base][r]
+                                 for r in range(self.rounds))
+
+
+def time_batch(fn: Callable[[], object], repeats: int) -> float:
+    """Seconds per call of `fn`, over `repeats` back-to-back calls."""
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats
+
+
+def calibrate(fn: Callable[[], object], target_s: float, warmup_s: float | None = None) -> int:
+    """Warms `fn` up and returns how many calls make one batch of about `target_s` seconds.
+
+    The first call pays one-time costs (allocation, packing buffers, thread start-up); it is run
+    and discarded, then the repeat count is estimated from single calls and refined on a batch.
+    """
+    fn()
+    warmup_s = target_s if warmup_s is None else warmup_s
+    t0 = time.perf_counter()
+    calls = 0
+    while True:  # warm-up, which also measures one call
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= warmup_s or calls >= MAX_REPEATS:
+            break
+    per_call = max(elapsed / calls, 1e-9)
+    repeats = max(1, min(MAX_REPEATS, math.ceil(target_s / per_call)))
+    if repeats > 1:  # refine on a batch of the estimated size (caches now warm)
+        per_call = max(time_batch(fn, repeats), 1e-9)
+        repeats = max(1, min(MAX_REPEATS, math.ceil(target_s / per_call)))
+    return repeats
+
+
+def measure(contenders: list[Contender], rounds: int, target_s: float, pause_s: float,
+            on_round: Callable[[], None] | None = None) -> Measurement:
+    """Times `contenders` interleaved over `rounds` rounds (see the module docstring).
+
+    Every contender is warmed up and calibrated first (with a pause after each); the repeat count
+    stays fixed for all rounds so that every round measures the same thing.
+    """
+    if not contenders:
+        raise ValueError("[bench] measure needs at least one contender")
+    if rounds < 1:
+        raise ValueError(f"[bench] rounds must be >= 1, got {rounds}")
+    names = [c.name for c in contenders]
+    if len(set(names)) != len(names):
+        raise ValueError(f"[bench] contender names must be unique, got {names}")
+    repeats: dict[str, int] = {}
+    for c in contenders:
+        repeats[c.name] = calibrate(c.fn, target_s)
+        time.sleep(pause_s)
+    times: dict[str, list[float]] = {c.name: [] for c in contenders}
+    n = len(contenders)
+    for r in range(rounds):
+        for i in range(n):
+            c = contenders[(r + i) % n]
+            times[c.name].append(time_batch(c.fn, repeats[c.name]))
+            time.sleep(pause_s)
+        if on_round is not None:
+            on_round()
+    return Measurement(times, repeats)

@@ -1,0 +1,172 @@
+"""Helpers shared by the op families: array module, broadcasting reduction, dims, type promotion.
+
+Everything here runs on raw arrays (numpy on the CPU, cupy on the GPU) and is called once per op,
+so it stays cheap: type checks by ``type(...) is``, no introspection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import get_default_dtype
+from ..tensor import Tensor
+
+
+def xp(a: Any) -> Any:
+    """The array module (numpy or cupy) of array `a`."""
+    if type(a) is np.ndarray:
+        return np
+    import cupy  # only reachable with GPU arrays
+
+    return cupy
+
+
+def unbroadcast(g: Any, shape: tuple, dtype: Any = None) -> Any:
+    """Sums gradient `g` over the dims that broadcasting added or stretched, to `shape`.
+
+    A broadcast input of shape (3, 1) used in an output of shape (4, 3, 5) gets the sum of the
+    output gradient over dim 0 (added) and dim 2 (stretched from 1), kept as (3, 1).
+    """
+    if g.shape != shape:
+        extra = g.ndim - len(shape)
+        if extra:
+            g = g.sum(axis=tuple(range(extra)))
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if stretched:
+            g = g.sum(axis=stretched, keepdims=True)
+    if dtype is not None and g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def norm_dim(dim: Any, ndim: int, op: str) -> int:
+    """`dim` in 0..ndim-1 (negative counts from the end); IndexError naming `op` otherwise.
+
+    A 0-d tensor accepts dim 0 and -1, as in PyTorch.
+    """
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"[{op}] dim must be an int, got {type(dim).__name__}")
+    n = ndim if ndim else 1
+    if not -n <= dim < n:
+        raise IndexError(f"[{op}] dim {dim} is out of range for a tensor of {ndim} dims "
+                         f"(expected {-n}..{n - 1})")
+    return int(dim) % n
+
+
+def norm_dims(dim: Any, ndim: int, op: str) -> tuple | None:
+    """`dim` (None, an int, or a tuple/list of ints) as a sorted tuple of non-negative axes.
+
+    None (and an empty tuple, as in PyTorch's sum) means every dim; for a 0-d array it is ().
+    """
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        if len(dim) == 0:
+            return None
+        axes = tuple(norm_dim(d, ndim, op) for d in dim)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"[{op}] dim {tuple(dim)} names a dim more than once")
+        return tuple(sorted(axes)) if ndim else ()
+    return (norm_dim(dim, ndim, op),) if ndim else ()
+
+
+def _is_float(dt: np.dtype) -> bool:
+    return dt.kind in "fc"
+
+
+def result_dtype(a: Any, b: Any) -> np.dtype:
+    """PyTorch's result dtype for a binary op on arrays and/or Python scalars.
+
+    Within one category (bool < integer < floating) the larger dtype wins, but a 0-d array only
+    decides when the other operand is also 0-d (so ``float32 tensor * float64 0-d tensor`` stays
+    float32); a higher category always wins, and a Python float with an integer tensor gives the
+    default float dtype.
+    """
+    sa = not hasattr(a, "dtype")
+    sb = not hasattr(b, "dtype")
+    if sa or sb:
+        t, s = (b, a) if sa else (a, b)
+        dt = t.dtype
+        if isinstance(s, bool) or dt.kind in "fc":
+            return dt
+        if isinstance(s, (float, np.floating)):
+            return get_default_dtype()
+        if isinstance(s, complex):
+            raise TypeError("[ops] complex scalars are not supported")
+        if dt.kind == "b":
+            return np.dtype(np.int64)
+        return dt
+    da, db = a.dtype, b.dtype
+    if da == db:
+        return da
+    ca = 2 if da.kind == "f" else (0 if da.kind == "b" else 1)
+    cb = 2 if db.kind == "f" else (0 if db.kind == "b" else 1)
+    if ca != cb:
+        return da if ca > cb else db
+    za, zb = a.ndim == 0, b.ndim == 0
+    if za != zb:
+        return db if za else da
+    return np.promote_types(da, db)
+
+
+def operands(a: Any, b: Any) -> tuple:
+    """Both operands of a binary op, cast to the PyTorch result dtype where they differ.
+
+    Python scalars stay scalars (numpy treats them as weak, so float32 stays float32) unless
+    the tensor is integral and the scalar is a float.
+    """
+    ta = type(a)
+    tb = type(b)
+    if ta is tb and ta is np.ndarray and a.dtype == b.dtype:
+        return a, b
+    dt = result_dtype(a, b)
+    if hasattr(a, "dtype"):
+        if a.dtype != dt:
+            a = a.astype(dt)
+    elif dt.kind == "f":
+        a = float(a)
+    if hasattr(b, "dtype"):
+        if b.dtype != dt:
+            b = b.astype(dt)
+    elif dt.kind == "f":
+        b = float(b)
+    return a, b
+
+
+def arr(x: Any) -> Any:
+    """The array of a Tensor, or `x` itself."""
+    return x.array if isinstance(x, Tensor) else x
+
+
+def as_array(x: Any, like: Any, op: str) -> Any:
+    """`x` (Tensor, array, list or scalar) as an array on the device of `like`."""
+    if isinstance(x, Tensor):
+        return x.array
+    if type(x) is np.ndarray or hasattr(x, "__cuda_array_interface__"):
+        return x
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"[{op}] expected a Tensor, an array or a number, got {type(x).__name__}: "
+                        f"{e}") from None
+    if a.dtype.kind == "f" and a.dtype != get_default_dtype():
+        a = a.astype(get_default_dtype())
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"[{op}] expected numbers, got dtype {a.dtype}")
+    if type(like) is not np.ndarray:
+        a = xp(like).asarray(a)
+    return a
+
+
+def wrap(a: Any) -> Tensor:
+    """A Tensor outside the graph holding array `a` (results that carry no gradient)."""
+    return Tensor._from_op(a, None, 0)
+
+
+def to_tensor(x: Any, op: str) -> Tensor:
+    """`x` as a Tensor (wrapping arrays, lists and scalars)."""
+    if isinstance(x, Tensor):
+        return x
+    return wrap(as_array(x, np.empty(0), op))

@@ -1,0 +1,603 @@
+"""Elementwise arithmetic with autograd: add, sub, mul, div, pow, exp, log, sqrt, abs, clamp, ...
+
+Every binary op broadcasts its operands like PyTorch and takes Python scalars on either side; each
+backward sums its gradient back to the input's shape (``unbroadcast``). Forward and backward work
+on raw arrays; ``np`` ufuncs dispatch to CuPy for GPU arrays, allocation goes through ``xp``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import operands, unbroadcast, wrap, xp
+
+__all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "neg",
+           "negative", "pow", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt",
+           "square", "abs", "sign", "reciprocal", "sin", "cos", "clamp", "clip", "clamp_min",
+           "clamp_max", "maximum", "minimum", "floor", "ceil", "round", "trunc", "floor_divide",
+           "remainder", "fmod", "lerp", "addcmul", "addcdiv"]
+
+
+def _quiet() -> Any:
+    # inf/nan results (log 0, x / 0, sqrt(-1)) are returned silently, as PyTorch does.
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
+def _shape(ctx: Any, i: int, a: Any) -> Any:
+    return (a.shape, a.dtype) if ctx.needs_input_grad[i] else None
+
+
+def _grad(g: Any, meta: Any) -> Any:
+    return None if meta is None else unbroadcast(g, meta[0], meta[1])
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        a, b = operands(a, b)
+        ctx.ma, ctx.mb, ctx.alpha = _shape(ctx, 0, a), _shape(ctx, 1, b), alpha
+        return a + b if alpha == 1 else a + alpha * b
+
+    @staticmethod
+    def backward(ctx, g):
+        gb = _grad(g, ctx.mb)
+        if gb is not None and ctx.alpha != 1:
+            gb = gb * ctx.alpha
+        return _grad(g, ctx.ma), gb
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        a, b = operands(a, b)
+        ctx.ma, ctx.mb, ctx.alpha = _shape(ctx, 0, a), _shape(ctx, 1, b), alpha
+        return a - b if alpha == 1 else a - alpha * b
+
+    @staticmethod
+    def backward(ctx, g):
+        gb = _grad(g, ctx.mb)
+        if gb is not None:
+            gb = -gb if ctx.alpha == 1 else gb * -ctx.alpha
+        return _grad(g, ctx.ma), gb
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = operands(a, b)
+        ctx.ma, ctx.mb = _shape(ctx, 0, a), _shape(ctx, 1, b)
+        ctx.save_for_backward(a if ctx.mb else None, b if ctx.ma else None)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (None if ctx.ma is None else unbroadcast(g * b, *ctx.ma),
+                None if ctx.mb is None else unbroadcast(g * a, *ctx.mb))
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b, rounding_mode=None):
+        a, b = operands(a, b)
+        if a.dtype.kind != "f" if hasattr(a, "dtype") else False:
+            # true division of integers gives the default float dtype, as in PyTorch
+            from ..dtypes import get_default_dtype
+
+            a = a.astype(get_default_dtype())
+        ctx.ma, ctx.mb = _shape(ctx, 0, a), _shape(ctx, 1, b)
+        ctx.save_for_backward(a if ctx.mb else None, b)
+        if hasattr(b, "dtype") or b == 0:
+            with _quiet():
+                out = a / b
+        else:
+            out = a / b
+        if rounding_mode is not None:
+            out = _round_quotient(out, rounding_mode)
+            ctx.ma = ctx.mb = None  # rounded quotients are piecewise constant: zero gradient
+        return out.astype(a.dtype, copy=False) if hasattr(a, "dtype") else out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        if ctx.ma is None and ctx.mb is None:
+            return None, None
+        with _quiet():
+            ga = g / b
+            gb = None if ctx.mb is None else unbroadcast(-ga * a / b, *ctx.mb)
+        return (None if ctx.ma is None else unbroadcast(ga, *ctx.ma)), gb
+
+
+def _round_quotient(q: Any, mode: str) -> Any:
+    if mode == "trunc":
+        return np.trunc(q)
+    if mode == "floor":
+        return np.floor(q)
+    raise ValueError(f"[div] rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = operands(a, b)
+        ctx.ma, ctx.mb = _shape(ctx, 0, a), _shape(ctx, 1, b)
+        with _quiet():
+            out = a ** b
+        ctx.save_for_backward(a, b, out if ctx.mb else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        ga = gb = None
+        with _quiet():
+            if ctx.ma is not None:
+                if not hasattr(b, "dtype"):
+                    ga = g * (b * a ** (b - 1)) if b != 0 else g * 0
+                else:
+                    ga = unbroadcast(g * np.where(b == 0, 0, b * a ** (b - 1)), *ctx.ma)
+            if ctx.mb is not None:
+                # d(a^b)/db = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's choice)
+                gb = unbroadcast(g * np.where((a == 0) & (b >= 0), 0, out * np.log(a)), *ctx.mb)
+        if ga is not None and ga.shape != ctx.ma[0]:
+            ga = unbroadcast(ga, *ctx.ma)
+        return ga, gb
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """input + alpha * other, broadcasting.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.add(fd.tensor([1.0, 2.0]), 1).tolist()
+        [2.0, 3.0]
+    """
+    return Add.apply(input, other, alpha=alpha)
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """input - alpha * other, broadcasting."""
+    return Sub.apply(input, other, alpha=alpha)
+
+
+def mul(input: Any, other: Any) -> Tensor:
+    """input * other, broadcasting."""
+    return Mul.apply(input, other)
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """input / other (true division; rounding_mode 'trunc' or 'floor' rounds the quotient)."""
+    return Div.apply(input, other, rounding_mode=rounding_mode)
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    """input ** exponent; either may be a Python number."""
+    return Pow.apply(input, exponent)
+
+
+subtract, multiply, divide, true_divide = sub, mul, div, div
+
+
+# ---------------------------------------------------------------------- unary ops
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with _quiet():
+            out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0]
+
+
+class Expm1(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with _quiet():
+            out = np.expm1(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.saved_tensors[0] + 1)
+
+
+class Log(Function):
+    # base: None for the natural log, else 2 or 10 (the derivative gains 1 / ln(base))
+    @staticmethod
+    def forward(ctx, a, base=None):
+        a = _float(a)
+        ctx.save_for_backward(a)
+        ctx.scale = 1.0 if base is None else 1.0 / float(np.log(base))
+        with _quiet():
+            return np.log(a) if base is None else (np.log2(a) if base == 2 else np.log10(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        with _quiet():
+            out = g / ctx.saved_tensors[0]
+        return out if ctx.scale == 1.0 else out * ctx.scale
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, a):
+        a = _float(a)
+        ctx.save_for_backward(a)
+        with _quiet():
+            return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        with _quiet():
+            return g / (ctx.saved_tensors[0] + 1)
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with _quiet():
+            out = np.sqrt(_float(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        with _quiet():
+            return g / (2 * ctx.saved_tensors[0])
+
+
+class Rsqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with _quiet():
+            out = 1 / np.sqrt(_float(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.saved_tensors[0]
+        # d(x^-1/2)/dx = -x^-3/2 / 2 = -out^3 / 2
+        return g * (-0.5 * out * out * out)
+
+
+class Square(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * a
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (2 * ctx.saved_tensors[0])
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * np.sign(ctx.saved_tensors[0])
+
+
+class Reciprocal(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with _quiet():
+            out = 1 / _float(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.saved_tensors[0]
+        return g * -(out * out)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        a = _float(a)
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * np.cos(ctx.saved_tensors[0])
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        a = _float(a)
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * -np.sin(ctx.saved_tensors[0])
+
+
+class _PiecewiseConstant(Function):
+    """sign, floor, ceil, round, trunc: the gradient is zero almost everywhere."""
+
+    @staticmethod
+    def forward(ctx, a, fn):
+        ctx.like = (a.shape, a.dtype)
+        return fn(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return xp(g).zeros(*ctx.like), None
+
+
+def _float(a: Any) -> Any:
+    """Integer/bool input of a float-valued op becomes the default float dtype (PyTorch's rule)."""
+    if a.dtype.kind in "fc":
+        return a
+    from ..dtypes import get_default_dtype
+
+    return a.astype(get_default_dtype())
+
+
+def neg(input: Tensor) -> Tensor:
+    """-input."""
+    return Neg.apply(input)
+
+
+negative = neg
+
+
+def exp(input: Tensor) -> Tensor:
+    """e ** input.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.exp(fd.tensor([0.0])).item()
+        1.0
+    """
+    return Exp.apply(_floated(input))
+
+
+def _floated(t: Any) -> Any:
+    a = t.array
+    if a.dtype.kind in "fc":
+        return t
+    from ..dtypes import get_default_dtype
+
+    return wrap(a.astype(get_default_dtype()))
+
+
+def expm1(input: Tensor) -> Tensor:
+    """e ** input - 1, accurate near 0."""
+    return Expm1.apply(_floated(input))
+
+
+def log(input: Tensor) -> Tensor:
+    """Natural logarithm (-inf at 0, nan below 0, without warnings)."""
+    return Log.apply(input)
+
+
+def log2(input: Tensor) -> Tensor:
+    return Log.apply(input, 2)
+
+
+def log10(input: Tensor) -> Tensor:
+    return Log.apply(input, 10)
+
+
+def log1p(input: Tensor) -> Tensor:
+    """log(1 + input), accurate near 0."""
+    return Log1p.apply(input)
+
+
+def sqrt(input: Tensor) -> Tensor:
+    return Sqrt.apply(input)
+
+
+def rsqrt(input: Tensor) -> Tensor:
+    """1 / sqrt(input)."""
+    return Rsqrt.apply(input)
+
+
+def square(input: Tensor) -> Tensor:
+    return Square.apply(input)
+
+
+def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    """|input|; the gradient at 0 is 0, as in PyTorch."""
+    return Abs.apply(input)
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    return Reciprocal.apply(input)
+
+
+def sin(input: Tensor) -> Tensor:
+    return Sin.apply(input)
+
+
+def cos(input: Tensor) -> Tensor:
+    return Cos.apply(input)
+
+
+def sign(input: Tensor) -> Tensor:
+    return _PiecewiseConstant.apply(input, np.sign)
+
+
+def floor(input: Tensor) -> Tensor:
+    return _PiecewiseConstant.apply(input, np.floor)
+
+
+def ceil(input: Tensor) -> Tensor:
+    return _PiecewiseConstant.apply(input, np.ceil)
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Rounds half to even, as PyTorch does."""
+    return _PiecewiseConstant.apply(input, lambda a: np.round(a, decimals))
+
+
+def trunc(input: Tensor) -> Tensor:
+    return _PiecewiseConstant.apply(input, np.trunc)
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    """input / other rounded down (PyTorch's floor_divide / ``//``)."""
+    a, b = operands(_a(input), _a(other))
+    with _quiet():
+        return wrap(np.floor_divide(a, b))
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    """Python's modulus: the result has the sign of the divisor (``%``)."""
+    a, b = operands(_a(input), _a(other))
+    with _quiet():
+        return wrap(np.asarray(np.mod(a, b)))
+
+
+def fmod(input: Any, other: Any) -> Tensor:
+    """C's fmod: the result has the sign of the dividend."""
+    a, b = operands(_a(input), _a(other))
+    with _quiet():
+        return wrap(np.asarray(np.fmod(a, b)))
+
+
+def _a(x: Any) -> Any:
+    return x.array if isinstance(x, Tensor) else x
+
+
+# ---------------------------------------------------------------------- clamp, maximum, minimum
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        if a.dtype.kind in "iub" and any(isinstance(v, float) for v in (lo, hi)):
+            a = _float(a)
+        if lo is not None and hi is not None:
+            # PyTorch: min > max sets every element to max
+            out = np.minimum(np.maximum(a, lo), hi)
+        elif lo is not None:
+            out = np.maximum(a, lo)
+        else:
+            out = np.minimum(a, hi)
+        if ctx.needs_input_grad[0]:
+            mask = True
+            if lo is not None:
+                mask = a >= lo
+            if hi is not None:
+                mask = (a <= hi) if mask is True else (mask & (a <= hi))
+            ctx.save_for_backward(mask)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0], None, None
+
+
+class Maximum(Function):
+    # ties share the gradient equally (PyTorch's choice)
+    @staticmethod
+    def forward(ctx, a, b, is_max=True):
+        a, b = operands(a, b)
+        ctx.ma, ctx.mb = _shape(ctx, 0, a), _shape(ctx, 1, b)
+        ctx.save_for_backward(a, b)
+        ctx.is_max = is_max
+        return np.maximum(a, b) if is_max else np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        wins = (a > b) if ctx.is_max else (a < b)
+        share = wins + 0.5 * (a == b)
+        ga = None if ctx.ma is None else unbroadcast(g * share, *ctx.ma)
+        gb = None if ctx.mb is None else unbroadcast(g * (1 - share), *ctx.mb)
+        return ga, gb
+
+
+def _bound(v: Any) -> Any:
+    if isinstance(v, Tensor):
+        return v
+    if v is None or isinstance(v, (int, float, np.integer, np.floating)):
+        return v
+    raise TypeError(f"[clamp] min and max must be numbers or Tensors, got {type(v).__name__}")
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Limits input to [min, max]; min or max may be None, a number or a Tensor.
+
+    The gradient flows where min <= input <= max.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.clamp(fd.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    min, max = _bound(min), _bound(max)  # noqa: A001
+    if min is None and max is None:
+        raise ValueError("[clamp] at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = Maximum.apply(out, min, True)
+        if max is not None:
+            out = Maximum.apply(out, max, False)
+        return out
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
+    return clamp(input, max=max)
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise max of two tensors (ties share the gradient)."""
+    return Maximum.apply(input, other, True)
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise min of two tensors (ties share the gradient)."""
+    return Maximum.apply(input, other, False)
+
+
+# ---------------------------------------------------------------------- fused helpers
+def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:
+    """input + weight * (end - input)."""
+    return add(input, mul(sub(end, input), weight))
+
+
+def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """input + value * tensor1 * tensor2."""
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """input + value * tensor1 / tensor2."""
+    return add(input, div(tensor1, tensor2), alpha=value)
