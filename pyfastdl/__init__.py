@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import builtins as _builtins
+
 from . import _C
 from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, get_default_dtype, int8,
                      int32, int64, set_default_dtype, uint8)
@@ -23,7 +25,7 @@ from .tensor import Tensor
 from . import autograd
 from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
 from .ops import *  # noqa: F401,F403
-from . import cuda, kernels
+from . import cuda, kernels, nn
 
 globals().update(_ALIASES)  # pyfastdl.float, pyfastdl.long, pyfastdl.bool, ...
 
@@ -51,6 +53,6 @@ def get_num_threads() -> int:
 
 def set_num_threads(n: int) -> None:
     """Sets how many threads the CPU kernels use."""
-    if not isinstance(n, int) or isinstance(n, bool):
+    if not isinstance(n, _builtins.int) or isinstance(n, _builtins.bool):
         raise TypeError(f"[set_num_threads] n must be an int, got {type(n).__name__}")
     _C.set_num_threads(n)

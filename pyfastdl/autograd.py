@@ -22,6 +22,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Iterable, Sequence
 
+from . import kernels as _kernels
+
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "grad", "backward"]
 
@@ -117,11 +119,14 @@ class Context:
 class Node:
     """One application of a Function in the graph."""
 
-    __slots__ = ("function", "ctx", "inputs", "n_outputs", "released")
+    __slots__ = ("function", "ctx", "inputs", "n_outputs", "released", "kernel_overrides")
 
     def __init__(self, function: type, ctx: Context, inputs: tuple, n_outputs: int) -> None:
         self.function = function
         self.ctx = ctx
+        # Scoped kernel choices in force when the op ran (Module.use_kernels, `with kernels.use`):
+        # its backward runs under the same choices.
+        self.kernel_overrides = _kernels.active_scopes()
         # inputs[i] is the Tensor passed as positional argument i, or None for anything else.
         self.inputs = inputs
         self.n_outputs = n_outputs
@@ -145,8 +150,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        from .tensor import Tensor
-
+        Tensor = _Tensor[0] if _Tensor else _tensor_class()
         ctx = Context()
         raw = []
         needs = []
@@ -172,6 +176,18 @@ class Function:
         if record:
             node = Node(cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args), 1)
         return Tensor._from_op(out, node, 0)
+
+
+# The Tensor class, imported on first use (tensor.py imports this module): a per-call import
+# statement costs about a microsecond in the hottest function of the package.
+_Tensor: list = []
+
+
+def _tensor_class() -> type:
+    from .tensor import Tensor
+
+    _Tensor.append(Tensor)
+    return Tensor
 
 
 def _xp(array: Any):
@@ -247,15 +263,11 @@ def _run_backward(outputs: Sequence[Any], grad_outputs: Sequence[Any], retain_gr
                 f"[backward] trying to backward through the graph a second time (through "
                 f"{node.name}); its saved arrays were freed: pass retain_graph=True the first time")
         ctx = node.ctx
-        if node.n_outputs > 1:
-            for i, g in enumerate(grads):
-                if g is None:
-                    grads[i] = None  # backward receives None for outputs that got no gradient
-            in_grads = node.function.backward(ctx, *grads)
+        if node.kernel_overrides is not None:
+            with _kernels.scope(node.kernel_overrides):
+                in_grads = _call_backward(node, grads)
         else:
-            in_grads = node.function.backward(ctx, grads[0])
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
+            in_grads = _call_backward(node, grads)
         if not retain_graph:
             ctx.saved_tensors = ()
             ctx.__dict__.clear()
@@ -280,15 +292,28 @@ def _run_backward(outputs: Sequence[Any], grad_outputs: Sequence[Any], retain_gr
         return [leaf_grads.get(id(t)) for t in inputs]
     from .tensor import Tensor
 
+    handed_out: set[int] = set()
     for key, t in leaves.items():
         g = leaf_grads[key]
         if g.dtype != t.array.dtype:
             g = g.astype(t.array.dtype)
         if t.grad is None:
-            t.grad = Tensor(g if g is not t.array else g.copy())
+            # .grad must own writable memory: a backward may pass one array to several inputs
+            # (add) or return a read-only broadcast view (sum), and optimizers write into .grad.
+            if (g is t.array or id(g) in handed_out or not getattr(g.flags, "writeable", True)
+                    or g.base is not None):
+                g = g.copy()
+            handed_out.add(id(g))
+            t.grad = Tensor(g)
         else:
             t.grad = Tensor(t.grad.array + g)
     return None
+
+
+def _call_backward(node: Node, grads: list) -> tuple:
+    """Runs a node's backward; outputs that received no gradient are passed as None."""
+    in_grads = node.function.backward(node.ctx, *grads)
+    return in_grads if isinstance(in_grads, tuple) else (in_grads,)
 
 
 def _accumulate_leaf(t: Any, g: Any, leaf_grads: dict, leaves: dict) -> None:

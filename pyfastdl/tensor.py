@@ -14,26 +14,49 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from . import autograd
-from .dtypes import (bool_, check_dtype, float16, float32, float64, get_default_dtype, int32,
-                     int64)
+from .dtypes import bool_, check_dtype, float16, float32, float64, get_default_dtype, int32, int64
 from .random import Generator, numpy_rng
 
 __all__ = [
-    "Tensor", "device", "tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full",
-    "empty", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like",
-    "randint_like", "arange", "linspace", "eye", "rand", "randn", "randint", "randperm", "is_tensor",
+    "Tensor",
+    "arange",
+    "as_tensor",
+    "device",
+    "empty",
+    "empty_like",
+    "eye",
+    "from_dlpack",
+    "from_numpy",
+    "full",
+    "full_like",
+    "is_tensor",
+    "linspace",
+    "ones",
+    "ones_like",
+    "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "randn",
+    "randn_like",
+    "randperm",
+    "tensor",
+    "zeros",
+    "zeros_like",
 ]
 
 
 class device:
-    """Where a tensor's array lives: ``device('cpu')`` or ``device('cuda')`` / ``device('cuda:0')``."""
+    """Where a tensor's array lives: ``device('cpu')``, ``device('cuda')`` or ``device('cuda:0')``.
+    """
 
-    __slots__ = ("type", "index")
+    __slots__ = ("index", "type")
 
     def __init__(self, spec: Any = "cpu", index: Any = None) -> None:
         if isinstance(spec, device):
@@ -46,7 +69,7 @@ class device:
         self.type = kind
         self.index = int(idx) if idx else index
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
             other = device(other)
         return isinstance(other, device) and self.type == other.type and (
@@ -59,7 +82,8 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __repr__(self) -> str:
-        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
 
 
 _CPU = device("cpu")
@@ -77,8 +101,16 @@ class Tensor:
     ``Tensor(array)`` wraps an existing array without copying.
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "_node", "_out_index", "_retains_grad",
-                 "__weakref__", "__dict__")
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_node",
+        "_out_index",
+        "_retains_grad",
+        "array",
+        "grad",
+        "requires_grad",
+    )
 
     # Let numpy defer to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
     __array_priority__ = 1000
@@ -88,6 +120,8 @@ class Tensor:
             data = np.empty((0,), dtype=get_default_dtype())
         elif isinstance(data, Tensor):
             data = data.array
+        elif isinstance(data, np.generic):
+            data = np.asarray(data)  # a numpy scalar keeps its dtype
         elif not (_is_numpy(data) or _is_cupy(data)):
             data = _to_array(data, None, "Tensor")
         self.array = data
@@ -100,8 +134,10 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _from_op(cls, data: Any, node: Any, index: int) -> "Tensor":
+    def _from_op(cls, data: Any, node: Any, index: int) -> Tensor:
         """The output `index` of an operation (node is None when no graph is recorded)."""
+        if type(data) is not np.ndarray and isinstance(data, np.generic):
+            data = np.asarray(data)  # numpy arithmetic on 0-d arrays returns scalars
         t = Tensor.__new__(Tensor)
         t.array = data
         t.grad = None
@@ -113,7 +149,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
     @property
-    def data(self) -> "Tensor":
+    def data(self) -> Tensor:
         """A tensor sharing this one's array, outside the graph (PyTorch's ``.data``)."""
         return Tensor._from_op(self.array, None, 0)
 
@@ -186,7 +222,8 @@ class Tensor:
         """The array itself (shared memory) for a CPU tensor."""
         if self.requires_grad and not force:
             raise RuntimeError(
-                "[numpy] can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+                "[numpy] can't call numpy() on a tensor that requires grad; use "
+                "tensor.detach().numpy()")
         if not _is_numpy(self.array):
             if not force:
                 raise TypeError("[numpy] can't convert a cuda tensor to numpy; use tensor.cpu() first")
@@ -228,7 +265,7 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def to(self, *args: Any, **kwargs: Any) -> "Tensor":
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """Returns a tensor on another device and/or of another dtype (self when nothing changes)."""
         dev = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
@@ -252,10 +289,10 @@ class Tensor:
             out = _ops().clone(self)
         return out
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, device_id: Any = None) -> "Tensor":
+    def cuda(self, device_id: Any = None) -> Tensor:
         return self.to("cuda")
 
     def type(self, dtype: Any = None) -> Any:
@@ -263,26 +300,26 @@ class Tensor:
             return f"pyfastdl.{self.array.dtype}"
         return self.to(dtype)
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.to(float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.to(float64)
 
-    def half(self) -> "Tensor":
+    def half(self) -> Tensor:
         return self.to(float16)
 
-    def long(self) -> "Tensor":
+    def long(self) -> Tensor:
         return self.to(int64)
 
-    def int(self) -> "Tensor":
+    def int(self) -> Tensor:
         return self.to(int32)
 
-    def bool(self) -> "Tensor":
+    def bool(self) -> Tensor:
         return self.to(bool_)
 
     # ------------------------------------------------------------------ autograd
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
                 f"[requires_grad_] only floating-point tensors can require gradients, got {self.array.dtype}")
@@ -292,11 +329,11 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing this one's array, cut out of the graph."""
         return Tensor._from_op(self.array, None, 0)
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         self._node = None
         self.requires_grad = False
         return self

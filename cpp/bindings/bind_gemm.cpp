@@ -83,11 +83,11 @@ void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle bias_obj, py::h
   if (a.ndim() == 3 && b.ndim() == 3 && batch_a != batch_b)
     fail_value(kOp, "batch sizes differ: a has shape ", shape_str(a.shape), ", b has shape ",
                shape_str(b.shape));
-  const int64_t batch = std::max(batch_a, batch_b);
+  const int64_t batch = a.ndim() == 3 ? batch_a : batch_b;  // may be 0
   std::vector<int64_t> want = batched ? std::vector<int64_t>{batch, M, N} : std::vector<int64_t>{M, N};
   if (out.shape != want)
     fail_value(kOp, "out must have shape ", shape_str(want), ", got ", shape_str(out.shape));
-  for (int i = 0; i < out.ndim(); ++i)
+  for (int i = 0; i < out.ndim() && out.size() > 0; ++i)  // empty arrays may have stride 0
     if (out.shape[i] > 1 && out.strides[i] == 0)
       fail_value(kOp, "out must not be a broadcast view (stride 0 in dim ", i, ")");
   if (overlaps(out, a) || overlaps(out, b))

@@ -1,6 +1,206 @@
-// PLACEHOLDER: softmax family bindings come with the fused kernels.
+// Bindings of the softmax family: checks dtypes, shapes and targets once, then runs the kernel
+// without the GIL. Rows are the last dim of 2-d (rows, C) float32 arrays with any strides.
+//
+//   softmax_forward(x, out)                     log_softmax_forward(x, out)
+//   softmax_backward(y, grad_y, grad_x)         log_softmax_backward(y, grad_y, grad_x)
+//   cross_entropy_forward(logits, target, weight, losses, lse, ignore_index, label_smoothing)
+//   cross_entropy_backward(logits, target, weight, grad_losses, grad_logits, ignore_index,
+//                          label_smoothing)
+// target: (N,) int64; weight: None or (C,) float32; losses, lse, grad_losses: (N,) float32.
+// An output may be the very same array as an input of its shape (in place); any other overlap
+// between an output and an input is refused.
+#include <string>
+
 #include "bindings.h"
+#include "common.h"
+#include "pyfastdl/softmax.h"
 
 namespace pyfastdl::bind {
-void bind_softmax(pybind11::module_&) {}
+namespace {
+
+// The byte range [lo, hi) a view touches (nullptrs when it has no elements).
+template <class T>
+std::pair<const char*, const char*> byte_range(const ArrayView<T>& v) {
+  if (v.size() == 0) return {nullptr, nullptr};
+  const char* base = reinterpret_cast<const char*>(v.data);
+  int64_t lo = 0, hi = 0;
+  for (int i = 0; i < v.ndim(); ++i) {
+    const int64_t span = (v.shape[i] - 1) * v.strides[i] * static_cast<int64_t>(sizeof(T));
+    (span < 0 ? lo : hi) += span;
+  }
+  return {base + lo, base + hi + static_cast<int64_t>(sizeof(T))};
+}
+
+// Refuses an output that shares memory with an input, unless it is the same view (in place).
+template <class T, class U>
+void check_no_overlap(const char* op, const ArrayView<T>& out, const char* out_name,
+                      const ArrayView<U>& in, const char* in_name, bool same_ok) {
+  if (same_ok && static_cast<const void*>(out.data) == static_cast<const void*>(in.data) &&
+      out.shape == in.shape && out.strides == in.strides)
+    return;
+  auto [a0, a1] = byte_range(out);
+  auto [b0, b1] = byte_range(in);
+  if (a0 && b0 && a0 < b1 && b0 < a1)
+    fail_value(op, out_name, " must not share memory with ", in_name,
+               same_ok ? " (except as the very same array)" : "");
+}
+
+template <class T>
+void check_output(const char* op, const ArrayView<T>& out, const char* name) {
+  if (out.size() == 0) return;
+  for (int i = 0; i < out.ndim(); ++i)
+    if (out.shape[i] > 1 && out.strides[i] == 0)
+      fail_value(op, name, " must not be a broadcast view (stride 0 in dim ", i, ")");
+}
+
+template <class T>
+void check_same_shape(const char* op, const ArrayView<T>& v, const char* name,
+                      const std::vector<int64_t>& want, const char* want_name) {
+  if (v.shape != want)
+    fail_value(op, name, " must have the shape of ", want_name, " ", shape_str(want), ", got ",
+               shape_str(v.shape));
+}
+
+ConstRows const_rows(const ArrayView<float>& v) { return {v.data, v.strides[0], v.strides[1]}; }
+Rows rows_of(const ArrayView<float>& v) { return {v.data, v.strides[0], v.strides[1]}; }
+
+// y = f(x) over rows: softmax_forward, log_softmax_forward.
+template <void (*Kernel)(int64_t, int64_t, ConstRows, Rows)>
+void forward_binding(const char* op, py::handle x_obj, py::handle out_obj) {
+  auto x = view<float>(x_obj, op, "x", 2, 2);
+  auto out = view<float>(out_obj, op, "out", 2, 2, /*writable=*/true);
+  check_same_shape(op, out, "out", x.shape, "x");
+  check_output(op, out, "out");
+  check_no_overlap(op, out, "out", x, "x", true);
+  py::gil_scoped_release release;
+  Kernel(x.shape[0], x.shape[1], const_rows(x), rows_of(out));
+}
+
+// grad_x = f(y, grad_y) over rows: softmax_backward, log_softmax_backward.
+template <void (*Kernel)(int64_t, int64_t, ConstRows, ConstRows, Rows)>
+void backward_binding(const char* op, py::handle y_obj, py::handle gy_obj, py::handle gx_obj) {
+  auto y = view<float>(y_obj, op, "y", 2, 2);
+  auto gy = view<float>(gy_obj, op, "grad_y", 2, 2);
+  auto gx = view<float>(gx_obj, op, "grad_x", 2, 2, /*writable=*/true);
+  check_same_shape(op, gy, "grad_y", y.shape, "y");
+  check_same_shape(op, gx, "grad_x", y.shape, "y");
+  check_output(op, gx, "grad_x");
+  check_no_overlap(op, gx, "grad_x", y, "y", false);
+  check_no_overlap(op, gx, "grad_x", gy, "grad_y", true);
+  py::gil_scoped_release release;
+  Kernel(y.shape[0], y.shape[1], const_rows(y), const_rows(gy), rows_of(gx));
+}
+
+// Checks logits, target and weight; returns the targets description for the kernel.
+CrossEntropyTargets ce_targets(const char* op, const ArrayView<float>& logits,
+                               py::handle target_obj, py::handle weight_obj, int64_t ignore_index,
+                               double label_smoothing) {
+  const int64_t n = logits.shape[0], c = logits.shape[1];
+  auto target = view<int64_t>(target_obj, op, "target", 0, 32);
+  if (target.ndim() != 1 || target.shape[0] != n)
+    fail_value(op, "expected target of shape (", n, ",), got ", shape_str(target.shape));
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+    fail_value(op, "label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
+  CrossEntropyTargets t;
+  t.target = {target.data, target.strides[0]};
+  t.ignore_index = ignore_index;
+  t.label_smoothing = static_cast<float>(label_smoothing);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t k = t.target[i];
+    if (k != ignore_index && (k < 0 || k >= c)) {
+      std::ostringstream s;
+      s << "[" << op << "] target " << k << " is out of range for " << c << " classes";
+      throw py::index_error(s.str());
+    }
+  }
+  if (!weight_obj.is_none()) {
+    auto weight = view<float>(weight_obj, op, "weight", 1, 1);
+    if (weight.shape[0] != c)
+      fail_value(op, "weight must have one value per class: expected shape (", c, ",), got ",
+                 shape_str(weight.shape));
+    t.weight = {weight.data, weight.strides[0]};
+  }
+  return t;
+}
+
+void cross_entropy_forward_binding(py::handle logits_obj, py::handle target_obj,
+                                   py::handle weight_obj, py::handle losses_obj,
+                                   py::handle lse_obj, int64_t ignore_index,
+                                   double label_smoothing) {
+  const char* op = "cross_entropy";
+  auto logits = view<float>(logits_obj, op, "logits", 2, 2);
+  auto t = ce_targets(op, logits, target_obj, weight_obj, ignore_index, label_smoothing);
+  auto losses = view<float>(losses_obj, op, "losses", 1, 1, /*writable=*/true);
+  auto lse = view<float>(lse_obj, op, "lse", 1, 1, /*writable=*/true);
+  const std::vector<int64_t> want{logits.shape[0]};
+  check_same_shape(op, losses, "losses", want, "target");
+  check_same_shape(op, lse, "lse", want, "target");
+  check_output(op, losses, "losses");
+  check_output(op, lse, "lse");
+  check_no_overlap(op, losses, "losses", logits, "logits", false);
+  check_no_overlap(op, lse, "lse", logits, "logits", false);
+  check_no_overlap(op, lse, "lse", losses, "losses", false);
+  py::gil_scoped_release release;
+  cross_entropy_forward(logits.shape[0], logits.shape[1], const_rows(logits), t,
+                        {losses.data, losses.strides[0]}, {lse.data, lse.strides[0]});
+}
+
+void cross_entropy_backward_binding(py::handle logits_obj, py::handle target_obj,
+                                    py::handle weight_obj, py::handle grad_losses_obj,
+                                    py::handle grad_logits_obj, int64_t ignore_index,
+                                    double label_smoothing) {
+  const char* op = "cross_entropy";
+  auto logits = view<float>(logits_obj, op, "logits", 2, 2);
+  auto t = ce_targets(op, logits, target_obj, weight_obj, ignore_index, label_smoothing);
+  auto gl = view<float>(grad_losses_obj, op, "grad_losses", 1, 1);
+  auto gx = view<float>(grad_logits_obj, op, "grad_logits", 2, 2, /*writable=*/true);
+  check_same_shape(op, gl, "grad_losses", {logits.shape[0]}, "target");
+  check_same_shape(op, gx, "grad_logits", logits.shape, "logits");
+  check_output(op, gx, "grad_logits");
+  check_no_overlap(op, gx, "grad_logits", logits, "logits", false);
+  check_no_overlap(op, gx, "grad_logits", gl, "grad_losses", false);
+  py::gil_scoped_release release;
+  cross_entropy_backward(logits.shape[0], logits.shape[1], const_rows(logits), t,
+                         {gl.data, gl.strides[0]}, rows_of(gx));
+}
+
+}  // namespace
+
+void bind_softmax(py::module_& m) {
+  m.def(
+      "softmax_forward",
+      [](py::handle x, py::handle out) {
+        forward_binding<softmax_forward>("softmax", x, out);
+      },
+      py::arg("x"), py::arg("out"), "out = softmax(x) over the rows of a (rows, C) float32 array.");
+  m.def(
+      "softmax_backward",
+      [](py::handle y, py::handle gy, py::handle gx) {
+        backward_binding<softmax_backward>("softmax", y, gy, gx);
+      },
+      py::arg("y"), py::arg("grad_y"), py::arg("grad_x"),
+      "grad_x = y * (grad_y - sum(grad_y * y)) per row, y the softmax output.");
+  m.def(
+      "log_softmax_forward",
+      [](py::handle x, py::handle out) {
+        forward_binding<log_softmax_forward>("log_softmax", x, out);
+      },
+      py::arg("x"), py::arg("out"), "out = log_softmax(x) over the rows of a (rows, C) array.");
+  m.def(
+      "log_softmax_backward",
+      [](py::handle y, py::handle gy, py::handle gx) {
+        backward_binding<log_softmax_backward>("log_softmax", y, gy, gx);
+      },
+      py::arg("y"), py::arg("grad_y"), py::arg("grad_x"),
+      "grad_x = grad_y - exp(y) * sum(grad_y) per row, y the log_softmax output.");
+  m.def("cross_entropy_forward", &cross_entropy_forward_binding, py::arg("logits"),
+        py::arg("target"), py::arg("weight"), py::arg("losses"), py::arg("lse"),
+        py::arg("ignore_index") = -100, py::arg("label_smoothing") = 0.0,
+        "Per-row cross-entropy losses and log-sum-exp of (N, C) logits and (N,) int64 targets.");
+  m.def("cross_entropy_backward", &cross_entropy_backward_binding, py::arg("logits"),
+        py::arg("target"), py::arg("weight"), py::arg("grad_losses"), py::arg("grad_logits"),
+        py::arg("ignore_index") = -100, py::arg("label_smoothing") = 0.0,
+        "grad_logits of the per-row cross-entropy losses, given their gradients grad_losses.");
+}
+
 }  // namespace pyfastdl::bind

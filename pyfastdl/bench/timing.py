@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 MAX_REPEATS = 1_000_000
 
@@ -81,22 +81,25 @@ def calibrate(fn: Callable[[], object], target_s: float, warmup_s: float | None 
     """Warms `fn` up and returns how many calls make one batch of about `target_s` seconds.
 
     The first call pays one-time costs (allocation, packing buffers, thread start-up); it is run
-    and discarded, then the repeat count is estimated from single calls and refined on a batch.
+    and discarded. The warm-up times calls one by one and takes their median, so that one call
+    that lost its core to another process does not shrink the batch; a batch of the estimated
+    size then refines the figure (the smaller of the two estimates wins, for the same reason).
     """
     fn()
     warmup_s = target_s if warmup_s is None else warmup_s
-    t0 = time.perf_counter()
-    calls = 0
-    while True:  # warm-up, which also measures one call
+    singles: list[float] = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
         fn()
-        calls += 1
-        elapsed = time.perf_counter() - t0
-        if elapsed >= warmup_s or calls >= MAX_REPEATS:
+        t1 = time.perf_counter()
+        singles.append(t1 - t0)
+        if t1 - start >= warmup_s or len(singles) >= MAX_REPEATS:
             break
-    per_call = max(elapsed / calls, 1e-9)
+    per_call = max(statistics.median(singles), 1e-9)
     repeats = max(1, min(MAX_REPEATS, math.ceil(target_s / per_call)))
-    if repeats > 1:  # refine on a batch of the estimated size (caches now warm)
-        per_call = max(time_batch(fn, repeats), 1e-9)
+    if repeats > 1:
+        per_call = max(min(per_call, time_batch(fn, repeats)), 1e-9)
         repeats = max(1, min(MAX_REPEATS, math.ceil(target_s / per_call)))
     return repeats
 

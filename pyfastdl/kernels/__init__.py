@@ -28,7 +28,7 @@ import threading
 from typing import Any, Callable
 
 __all__ = ["register", "get", "list", "versions", "use", "current", "check", "Override",
-           "reference_of", "builtin_of", "scope"]
+           "reference_of", "builtin_of", "scope", "validate", "active_scopes"]
 
 _builtin_list = list
 DEVICES = ("cpu", "cuda")
@@ -177,18 +177,38 @@ def current(op: str, device: str = "cpu") -> str:
     return f"{op}/{getattr(fn, '__name__', 'custom')}"
 
 
+def validate(overrides: dict[str, Any]) -> None:
+    """Checks kernel choices as :func:`use` takes them, without applying them.
+
+    Each key must be a registered op and each value a function or the name of a registered
+    version (``"reference"`` or ``"gemm/reference"``).
+    """
+    for op, choice in overrides.items():
+        if not callable(choice) and not isinstance(choice, str):
+            raise TypeError(f"[kernels.use] {op} must be a version name or a function, "
+                            f"got {type(choice).__name__}")
+        if op not in _versions["cpu"] and op not in _versions["cuda"]:
+            raise KeyError(f"[kernels.use] unknown kernel '{op}'; see pyfastdl.kernels.list()")
+        if not callable(choice):
+            _resolve(choice, op, "cpu")  # fail now on a misspelled version
+
+
+def active_scopes() -> dict[str, Any] | None:
+    """The scoped overrides in force on this thread, merged (innermost wins), or None."""
+    stack = _scopes.stack
+    if not stack:
+        return None
+    merged: dict[str, Any] = {}
+    for overrides in stack:
+        merged.update(overrides)
+    return merged
+
+
 class Override:
     """What :func:`use` returns: already in force globally; as a context manager, scoped instead."""
 
     def __init__(self, overrides: dict[str, Any]) -> None:
-        for op, choice in overrides.items():
-            if not callable(choice) and not isinstance(choice, str):
-                raise TypeError(f"[kernels.use] {op} must be a version name or a function, "
-                                f"got {type(choice).__name__}")
-            if op not in _versions["cpu"] and op not in _versions["cuda"]:
-                raise KeyError(f"[kernels.use] unknown kernel '{op}'; see pyfastdl.kernels.list()")
-            if not callable(choice):
-                _resolve(choice, op, "cpu")  # fail now on a misspelled version
+        validate(overrides)
         self.overrides = dict(overrides)
         self._saved = {op: _global.get(op, _MISSING) for op in overrides}
         _global.update(overrides)

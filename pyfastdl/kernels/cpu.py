@@ -12,7 +12,15 @@ import functools
 from .. import _C
 
 # op -> whether it has per-instruction-set versions selectable with impl=...
-NATIVE_OPS = {"gemm": True}
+NATIVE_OPS = {
+    "gemm": True,
+    "softmax_forward": False,
+    "softmax_backward": False,
+    "log_softmax_forward": False,
+    "log_softmax_backward": False,
+    "cross_entropy_forward": False,
+    "cross_entropy_backward": False,
+}
 
 _PATHS = ("generic", "avx2", "avx512")
 

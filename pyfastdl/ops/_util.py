@@ -16,7 +16,7 @@ from ..tensor import Tensor
 
 def xp(a: Any) -> Any:
     """The array module (numpy or cupy) of array `a`."""
-    if type(a) is np.ndarray:
+    if type(a) is np.ndarray or isinstance(a, np.generic):
         return np
     import cupy  # only reachable with GPU arrays
 

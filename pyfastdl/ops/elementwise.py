@@ -15,11 +15,49 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import operands, unbroadcast, wrap, xp
 
-__all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "neg",
-           "negative", "pow", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt",
-           "square", "abs", "sign", "reciprocal", "sin", "cos", "clamp", "clip", "clamp_min",
-           "clamp_max", "maximum", "minimum", "floor", "ceil", "round", "trunc", "floor_divide",
-           "remainder", "fmod", "lerp", "addcmul", "addcdiv"]
+__all__ = [
+    "abs",
+    "add",
+    "addcdiv",
+    "addcmul",
+    "ceil",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "clip",
+    "cos",
+    "div",
+    "divide",
+    "exp",
+    "expm1",
+    "floor",
+    "floor_divide",
+    "fmod",
+    "lerp",
+    "log",
+    "log1p",
+    "log2",
+    "log10",
+    "maximum",
+    "minimum",
+    "mul",
+    "multiply",
+    "neg",
+    "negative",
+    "pow",
+    "reciprocal",
+    "remainder",
+    "round",
+    "rsqrt",
+    "sign",
+    "sin",
+    "sqrt",
+    "square",
+    "sub",
+    "subtract",
+    "true_divide",
+    "trunc",
+]
 
 
 def _quiet() -> Any:
@@ -84,22 +122,23 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b, rounding_mode=None):
         a, b = operands(a, b)
-        if a.dtype.kind != "f" if hasattr(a, "dtype") else False:
-            # true division of integers gives the default float dtype, as in PyTorch
-            from ..dtypes import get_default_dtype
-
-            a = a.astype(get_default_dtype())
+        if rounding_mode is not None:
+            # rounded quotients are piecewise constant: no gradient flows
+            ctx.ma = ctx.mb = None
+            dt = a.dtype if hasattr(a, "dtype") else b.dtype
+            with _quiet():
+                q = np.true_divide(a, b)
+            return _round_quotient(q, rounding_mode).astype(dt, copy=False)
+        if hasattr(a, "dtype") and a.dtype.kind != "f":
+            a = _float(a)  # true division of integers gives the default float dtype
+        if hasattr(b, "dtype") and b.dtype.kind != "f":
+            b = _float(b)
         ctx.ma, ctx.mb = _shape(ctx, 0, a), _shape(ctx, 1, b)
         ctx.save_for_backward(a if ctx.mb else None, b)
         if hasattr(b, "dtype") or b == 0:
             with _quiet():
-                out = a / b
-        else:
-            out = a / b
-        if rounding_mode is not None:
-            out = _round_quotient(out, rounding_mode)
-            ctx.ma = ctx.mb = None  # rounded quotients are piecewise constant: zero gradient
-        return out.astype(a.dtype, copy=False) if hasattr(a, "dtype") else out
+                return a / b
+        return a / b
 
     @staticmethod
     def backward(ctx, g):
@@ -136,15 +175,16 @@ class Pow(Function):
         ga = gb = None
         with _quiet():
             if ctx.ma is not None:
-                if not hasattr(b, "dtype"):
-                    ga = g * (b * a ** (b - 1)) if b != 0 else g * 0
+                if hasattr(b, "dtype"):
+                    d = np.where(b == 0, 0, b * a ** (b - 1))
+                elif b == 2:
+                    d = 2 * a
                 else:
-                    ga = unbroadcast(g * np.where(b == 0, 0, b * a ** (b - 1)), *ctx.ma)
+                    d = b * a ** (b - 1) if b != 0 else 0 * a
+                ga = unbroadcast(g * d, *ctx.ma)
             if ctx.mb is not None:
                 # d(a^b)/db = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's choice)
                 gb = unbroadcast(g * np.where((a == 0) & (b >= 0), 0, out * np.log(a)), *ctx.mb)
-        if ga is not None and ga.shape != ctx.ma[0]:
-            ga = unbroadcast(ga, *ctx.ma)
         return ga, gb
 
 
@@ -174,7 +214,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     return Div.apply(input, other, rounding_mode=rounding_mode)
 
 
-def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+def pow(input: Any, exponent: Any) -> Tensor:
     """input ** exponent; either may be a Python number."""
     return Pow.apply(input, exponent)
 
@@ -425,7 +465,7 @@ def square(input: Tensor) -> Tensor:
     return Square.apply(input)
 
 
-def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+def abs(input: Tensor) -> Tensor:
     """|input|; the gradient at 0 is 0, as in PyTorch."""
     return Abs.apply(input)
 
@@ -454,7 +494,7 @@ def ceil(input: Tensor) -> Tensor:
     return _PiecewiseConstant.apply(input, np.ceil)
 
 
-def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Rounds half to even, as PyTorch does."""
     return _PiecewiseConstant.apply(input, lambda a: np.round(a, decimals))
 
@@ -543,7 +583,7 @@ def _bound(v: Any) -> Any:
     raise TypeError(f"[clamp] min and max must be numbers or Tensors, got {type(v).__name__}")
 
 
-def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Limits input to [min, max]; min or max may be None, a number or a Tensor.
 
     The gradient flows where min <= input <= max.
@@ -553,7 +593,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
         >>> fd.clamp(fd.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0).tolist()
         [0.0, 0.5, 1.0]
     """
-    min, max = _bound(min), _bound(max)  # noqa: A001
+    min, max = _bound(min), _bound(max)
     if min is None and max is None:
         raise ValueError("[clamp] at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -569,11 +609,11 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
 clip = clamp
 
 
-def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002
+def clamp_min(input: Tensor, min: Any) -> Tensor:
     return clamp(input, min=min)
 
 
-def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
+def clamp_max(input: Tensor, max: Any) -> Tensor:
     return clamp(input, max=max)
 
 

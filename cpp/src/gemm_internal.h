@@ -1,0 +1,179 @@
+// GEMM internals shared by the portable framework (gemm.cpp) and the per-ISA micro-kernels
+// (gemm_avx2.cpp, gemm_avx512.cpp).
+//
+// The micro-kernel computes one MR x NR tile of C over a K block of length kc:
+//
+//   C[0:MR, 0:NR] = alpha * sum_k a(i, k) * b(k, j) + beta * C        (beta == 0: C is not read)
+//
+// a(i, k) is read as a[i * rsa + k * csa]: a packed A panel has rsa = 1, csa = MR (MR values per
+// k, contiguous); an A read in place passes the operand's own strides. b(k, j) is b[k * rsb + j]:
+// a packed B panel has rsb = NR; a B with unit column stride is read in place with its row
+// stride. C is row-major with row stride ldc (unit column stride); the framework hands a
+// temporary tile for edges and for a C with other strides.
+//
+// The template is written once over a small SIMD type V (width floats per register: zero, load,
+// store, set1, fma, mul); each instruction-set file supplies V and instantiates the kernels it
+// offers. Per k step the kernel does NV vector loads of b, MR broadcasts of a and MR * NV FMAs,
+// all accumulators living in registers for the whole K block.
+#pragma once
+
+#include <cstdint>
+
+#include "pyfastdl/gemm.h"
+
+namespace pyfastdl::detail {
+
+// Micro-kernel with a packed A panel (rsa = 1, csa = MR known at compile time).
+using PackedAKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t rsb, float* c,
+                               int64_t ldc, float alpha, float beta);
+// Micro-kernel reading A in place through its strides (full MR rows must exist).
+using StridedAKernel = void (*)(int64_t kc, const float* a, int64_t rsa, int64_t csa,
+                                const float* b, int64_t rsb, float* c, int64_t ldc, float alpha,
+                                float beta);
+// Bias + activation on one tile of C (row-major, unit column stride, row stride ldc) after the
+// last K block: c[i, j] = act(c[i, j] + bias(i, j)); `bias` points at bias(0, 0) of the tile or
+// is null.
+using EpilogueKernel = void (*)(float* c, int64_t ldc, int64_t m, int64_t n, const float* bias,
+                                int64_t bias_rs, int64_t bias_cs, Activation act, float param);
+
+// One instruction set's kernels and block sizes (see the header of each ISA file for why).
+struct KernelSet {
+  int mr, nr;            // register tile
+  int64_t mc, kc, nc;    // cache blocks: A block mc x kc, B block kc x nc
+  PackedAKernel packed_a;
+  StridedAKernel strided_a;
+  EpilogueKernel epilogue;
+};
+
+const KernelSet& kernels_generic();
+const KernelSet& kernels_avx2();
+const KernelSet& kernels_avx512();
+
+// The micro-kernel template (see the file comment). kPackedA: a is a packed panel.
+template <class V, int MR, int NV, bool kPackedA>
+inline void microkernel(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b,
+                        int64_t rsb, float* c, int64_t ldc, float alpha, float beta) {
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  R acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  // Bring the C tile towards L1 (for writing) while the K loop runs.
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(c + i * ldc, 1, 3);
+    __builtin_prefetch(c + i * ldc + NV * W - 1, 1, 3);
+  }
+  if constexpr (kPackedA) {
+    for (int64_t k = 0; k < kc; ++k) {
+      R bv[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * W);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i) {
+        const R av = V::set1(a[i]);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+      }
+      a += MR;
+      b += rsb;
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      R bv[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * W);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i) {
+        const R av = V::set1(a[i * rsa]);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+      }
+      a += csa;
+      b += rsb;
+    }
+  }
+  const R va = V::set1(alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) V::store(c + i * ldc + j * W, V::mul(va, acc[i][j]));
+  } else {
+    const R vb = V::set1(beta);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        float* p = c + i * ldc + j * W;
+        V::store(p, V::fma(vb, V::load(p), V::mul(va, acc[i][j])));
+      }
+  }
+}
+
+template <class V, int MR, int NV>
+void microkernel_packed(int64_t kc, const float* a, const float* b, int64_t rsb, float* c,
+                        int64_t ldc, float alpha, float beta) {
+  microkernel<V, MR, NV, true>(kc, a, 1, MR, b, rsb, c, ldc, alpha, beta);
+}
+
+template <class V, int MR, int NV>
+void microkernel_strided(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b,
+                         int64_t rsb, float* c, int64_t ldc, float alpha, float beta) {
+  microkernel<V, MR, NV, false>(kc, a, rsa, csa, b, rsb, c, ldc, alpha, beta);
+}
+
+// Scalar activation (the specification the vector versions follow).
+float activate_scalar(float x, Activation act, float param);
+
+// Scalar epilogue on a tile (used by every ISA for the transcendental activations and edges).
+void epilogue_scalar(float* c, int64_t ldc, int64_t m, int64_t n, const float* bias,
+                     int64_t bias_rs, int64_t bias_cs, Activation act, float param);
+
+// Epilogue with the bias add and the piecewise-linear activations (none, relu, leaky_relu)
+// vectorized over V; others fall back to the scalar epilogue after the vector bias add.
+template <class V>
+void epilogue_vector(float* c, int64_t ldc, int64_t m, int64_t n, const float* bias,
+                     int64_t bias_rs, int64_t bias_cs, Activation act, float param) {
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  const bool linear = act == Activation::None || act == Activation::Relu ||
+                      act == Activation::LeakyRelu;
+  const bool bias_vec = bias && bias_cs == 1;
+  if (!linear || (bias && !bias_vec)) {
+    if (bias_vec) {
+      for (int64_t i = 0; i < m; ++i) {
+        float* row = c + i * ldc;
+        const float* br = bias + i * bias_rs;
+        int64_t j = 0;
+        for (; j + W <= n; j += W) V::store(row + j, V::add(V::load(row + j), V::load(br + j)));
+        for (; j < n; ++j) row[j] += br[j];
+      }
+      bias = nullptr;
+    }
+    epilogue_scalar(c, ldc, m, n, bias, bias_rs, bias_cs, act, param);
+    return;
+  }
+  const R zero = V::zero();
+  const R slope = V::set1(act == Activation::LeakyRelu ? param : 0.0f);
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    const float* br = bias ? bias + i * bias_rs : nullptr;
+    int64_t j = 0;
+    for (; j + W <= n; j += W) {
+      R x = V::load(row + j);
+      if (br) x = V::add(x, V::load(br + j));
+      // relu: max(x, 0); leaky_relu: max(x, 0) + slope * min(x, 0).
+      if (act != Activation::None) x = V::fma(slope, V::min(x, zero), V::max(x, zero));
+      V::store(row + j, x);
+    }
+    for (; j < n; ++j) {
+      float x = row[j] + (br ? br[j] : 0.0f);
+      row[j] = activate_scalar(x, act, param);
+    }
+  }
+}
+
+}  // namespace pyfastdl::detail

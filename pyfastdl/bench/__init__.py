@@ -1,0 +1,29 @@
+"""The benchmark suite behind ``python -m pyfastdl bench``.
+
+It measures the machine's limits (fp32 FMA peak, memory bandwidth), then runs each workload --
+GEMM at the course's shapes, the course's training steps -- in pyfastdl, NumPy and PyTorch side
+by side: interleaved rounds with a pause after each library's batch, medians of paired per-round
+ratios, the same thread count for all. Every workload's results are checked against the peers'
+before anything is timed.
+
+Modules: ``timing`` (interleaved paired timing), ``threads`` (one thread count for all libraries),
+``limits`` (machine limits and description), ``gemm`` and ``training`` (the workloads),
+``report`` (tables, JSON, plot), ``cli`` (the command line).
+
+Example:
+    >>> from pyfastdl.bench import Config, run
+    >>> from pyfastdl.bench.gemm import GemmCase
+    >>> cfg = Config(threads=1, only=("gemm",), rounds=1, target_s=1e-3, pause_s=0.0,
+    ...              limit_seconds=0.01, triad_elements=1 << 16, progress=False,
+    ...              gemm_cases=[GemmCase(8, 8, 8)])
+    >>> result = run(cfg, write=lambda s: None)
+    >>> result.rows[0].status
+    'ok'
+"""
+
+from __future__ import annotations
+
+from .cli import RunResult, main, run
+from .config import Config
+
+__all__ = ["Config", "RunResult", "main", "run"]

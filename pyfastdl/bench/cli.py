@@ -1,0 +1,185 @@
+"""``python -m pyfastdl bench``: the machine's limits, then GEMM and training steps vs the peers.
+
+Example (a few seconds; the real runs are ``--quick``, about 1-2 minutes, or the full one):
+    >>> from pyfastdl.bench.cli import main
+    >>> main(["--only", "gemm", "--rounds", "1", "--no-progress", "--json", "/dev/null",
+    ...       "--sizes", "64"])  # doctest: +SKIP
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from . import gemm, training
+from .config import SUITES, Config
+from .limits import machine_info, measure_limits, remeasure_peak
+from .report import format_header, format_tables, plot, write_json
+from .results import Row
+from .threads import cpu_count, set_all_threads
+
+# FMA peak on 1 and n threads, triad on 1 and n threads; the FMA peak on n again at the end
+LIMIT_STEPS = 5
+
+
+def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Measure the machine's limits (FMA peak, memory bandwidth), then pyfastdl's "
+                    "GEMM and training steps against NumPy and PyTorch in the same run "
+                    "(interleaved rounds, medians of paired per-round ratios).")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer rounds, no largest sizes: about 1-2 minutes on 2 cores")
+    p.add_argument("--only", default=",".join(SUITES), metavar="SUITES",
+                   help=f"comma-separated subset of {','.join(SUITES)} (default: all)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for every library (default: all cores)")
+    p.add_argument("--rounds", type=int, default=None, metavar="R",
+                   help="interleaved rounds per workload (default: 5 with --quick, else 21)")
+    p.add_argument("--sizes", default=None, metavar="N,N,...",
+                   help="GEMM: only these square sizes instead of the standard workload list")
+    p.add_argument("--json", default=None, metavar="FILE", help="write the raw numbers as JSON")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="write a bar chart of the speed-ups (needs matplotlib)")
+    p.add_argument("--markdown", action="store_true", help="print the tables in Markdown")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _check_output_path(parser: argparse.ArgumentParser, option: str, path: str | None) -> None:
+    if path is None:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        parser.error(f"{option}: cannot write to {directory!r}")
+
+
+def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Config:
+    """Validates the options (before anything slow runs) and builds the run's settings."""
+    threads = cpu_count() if args.threads is None else args.threads
+    if threads < 1:
+        parser.error(f"--threads must be >= 1, got {threads}")
+    if args.rounds is not None and args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    only = tuple(s.strip() for s in args.only.split(",") if s.strip())
+    _check_output_path(parser, "--json", args.json)
+    _check_output_path(parser, "--plot", args.plot)
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--plot needs matplotlib (pip install matplotlib)")
+    overrides: dict[str, Any] = {"progress": not args.no_progress}
+    if args.rounds is not None:
+        overrides["rounds"] = args.rounds
+    if args.sizes is not None:
+        try:
+            sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+        except ValueError:
+            parser.error(f"--sizes takes comma-separated integers, got {args.sizes!r}")
+        if not sizes or min(sizes) < 1:
+            parser.error(f"--sizes takes positive sizes, got {args.sizes!r}")
+        overrides["gemm_cases"] = [gemm.GemmCase(s, s, s) for s in sizes]
+    try:
+        return Config.preset(args.quick, threads, only, **overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+        raise  # unreachable: parser.error exits
+
+
+def _run_case(run: Callable[..., Row], case: Any, suite: str, config: Config,
+              rng: np.random.Generator, on_round: Callable[[], None]) -> Row:
+    """One workload; an exception becomes the row's status so that the rest of the suite runs."""
+    try:
+        return run(case, config, rng, on_round)
+    except Exception as exc:  # noqa: BLE001 - reported in the table, with its traceback kept
+        row = Row(suite, case.name, status=f"error: {type(exc).__name__}: {exc}")
+        row.notes["traceback"] = traceback.format_exc()
+        return row
+
+
+@dataclass
+class RunResult:
+    """What a run measured: settings, machine, thread counts, limits and one row per workload."""
+
+    config: Config
+    machine: dict[str, Any]
+    threads: dict[str, Any]
+    limits: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.config.quick else "full"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The raw numbers, as written by ``--json``."""
+        config = {k: v for k, v in vars(self.config).items() if not k.endswith("_cases")}
+        return {"mode": self.mode, "config": config, "machine": self.machine,
+                "threads": self.threads, "limits": self.limits,
+                "rows": [r.to_dict() for r in self.rows]}
+
+
+def run(config: Config, write: Callable[[str], None] = print) -> RunResult:
+    """Runs the suite; `write` gets the header as soon as the limits are known.
+
+    It leaves every library with ``config.threads`` threads.
+    """
+    threads = set_all_threads(config.threads)
+    suites: list[tuple[str, Callable[..., Row], list]] = []
+    if "gemm" in config.only:
+        suites.append(("gemm", gemm.run_case, config.gemm_cases or gemm.default_cases(config.quick)))
+    if "train" in config.only:
+        suites.append(("train", training.run_case,
+                       config.train_cases or training.default_cases(config.quick)))
+    total = LIMIT_STEPS + config.rounds * sum(len(cases) for _, _, cases in suites)
+    rng = np.random.default_rng(config.seed)
+    with tqdm(total=total, desc="machine limits", unit="step", file=sys.stderr,
+              disable=not config.progress, leave=False, dynamic_ncols=True) as bar:
+        limits = measure_limits(config.threads, config.limit_seconds, config.triad_elements,
+                                on_step=lambda: bar.update(1))
+        result = RunResult(config, machine_info(), threads, limits)
+        header = format_header(result.machine, threads, limits, result.mode)
+        if config.progress:
+            bar.write(header, file=sys.stdout)
+        else:
+            write(header)
+        for suite, run_one, cases in suites:
+            for case in cases:
+                bar.set_description(case.name)
+                done = bar.n + config.rounds  # where the bar stands after this case's rounds
+                result.rows.append(_run_case(run_one, case, suite, config, rng,
+                                             lambda: bar.update(1)))
+                bar.update(max(0, done - bar.n))  # a case that failed early ran fewer rounds
+        bar.set_description("FMA peak again")
+        remeasure_peak(limits, config.limit_seconds)
+        bar.update(1)
+    return result
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m pyfastdl bench") -> int:
+    """The command line; returns the exit status (1 when a workload failed its check)."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    config = config_from_args(args, parser)
+    result = run(config)
+    print()
+    print(format_tables(result.rows, result.limits, markdown=args.markdown))
+    if args.json:
+        write_json(args.json, result.to_dict())
+        print(f"\nraw numbers: {args.json}")
+    if args.plot:
+        plot(result.rows, args.plot, title=f"pyfastdl vs peers, {result.machine['cpu']}, "
+                                           f"{config.threads} threads ({result.mode} run)")
+        print(f"plot: {args.plot}")
+    failed = [r for r in result.rows if r.status.startswith(("wrong", "error"))]
+    return 1 if failed else 0

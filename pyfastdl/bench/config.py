@@ -1,0 +1,54 @@
+"""What one run of the suite measures and how long it may take (``--quick`` or the full run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SUITES = ("gemm", "train")
+
+
+@dataclass
+class Config:
+    """Settings of one run.
+
+    ``rounds`` interleaved rounds per workload, each timing a batch of repeats of about
+    ``target_s`` seconds per contender followed by a ``pause_s`` sleep; the machine limits are
+    measured for ``limit_seconds`` each, the triad over arrays of ``triad_elements`` floats.
+    ``gemm_cases`` / ``train_cases`` replace the default workloads when given (tests use tiny ones).
+
+    Example:
+        >>> Config.preset(quick=True, threads=2).rounds
+        5
+    """
+
+    quick: bool = False
+    threads: int = 1
+    only: tuple[str, ...] = SUITES
+    rounds: int = 21
+    target_s: float = 0.04
+    pause_s: float = 0.2
+    limit_seconds: float = 0.5
+    triad_elements: int = 1 << 24
+    progress: bool = True
+    seed: int = 0
+    gemm_cases: list | None = field(default=None, repr=False)
+    train_cases: list | None = field(default=None, repr=False)
+
+    @classmethod
+    def preset(cls, quick: bool, threads: int, only: tuple[str, ...] = SUITES,
+               **overrides: object) -> Config:
+        """The quick (about 1-2 minutes on 2 cores) or the full (about 10 minutes) run."""
+        unknown = [s for s in only if s not in SUITES]
+        if unknown or not only:
+            raise ValueError(f"[bench] --only takes a comma-separated subset of {','.join(SUITES)}, "
+                             f"got {','.join(only) or 'nothing'}")
+        if quick:
+            base = cls(quick=True, threads=threads, only=tuple(only), rounds=5, target_s=0.025,
+                       limit_seconds=0.25, triad_elements=1 << 23)
+        else:
+            base = cls(quick=False, threads=threads, only=tuple(only))
+        for key, value in overrides.items():
+            if not hasattr(base, key):
+                raise TypeError(f"[bench] unknown setting {key!r}")
+            setattr(base, key, value)
+        return base

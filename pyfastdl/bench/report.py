@@ -1,0 +1,160 @@
+"""The report: header, machine limits, one table per suite (plain text or Markdown), JSON, plot.
+
+Speed-ups read "time of the peer / time of pyfastdl", medians of per-round paired ratios: 1.20x
+means pyfastdl took 1/1.2 of the peer's time; below 1.00x pyfastdl is slower.
+
+Example:
+    >>> from pyfastdl.bench.results import Row
+    >>> row = Row("gemm", "gemm 64", flops=2 * 64**3, seconds={"pyfastdl": 5e-6, "numpy": 6e-6},
+    ...           speedup={"numpy": 1.2}, speedup_best=1.2)
+    >>> print(format_tables([row], {"fma_gflops_n": 200.0}).splitlines()[3])
+    gemm 64   GFLOP/s     104.9   87.4        —     1.20x           —    1.20x     52%
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+from .results import PEERS, SELF, Row
+
+DASH = "—"
+NAMES = {SELF: "pyfastdl", "numpy": "NumPy", "torch": "PyTorch"}
+SUITE_TITLES = {"gemm": "GEMM, float32, all threads (GFLOP/s)",
+                "train": "Training steps, batch 64, SGD (ms per step; % peak: GEMM FLOPs per step)"}
+COLUMNS = ["workload", "unit", "pyfastdl", "NumPy", "PyTorch", "vs NumPy", "vs PyTorch", "vs best",
+           "% peak"]
+
+
+def format_header(info: dict[str, Any], threads: dict[str, Any], limits: dict[str, Any] | None,
+                  mode: str) -> str:
+    """Date, CPU, cores, pyfastdl's CPU path, versions, thread counts and the measured limits."""
+    v = info["versions"]
+    lines = [
+        f"pyfastdl bench ({mode}) -- {info['date']}",
+        f"CPU: {info['cpu']}, {info['cores']} cores; pyfastdl path: {info['cpu_capability']}",
+        (f"versions: pyfastdl {v['pyfastdl']}, NumPy {v['numpy']}, "
+         f"PyTorch {v['torch'] or 'not installed'}; Python {info['python']}"),
+        "threads: " + ", ".join(f"{NAMES[k]} {DASH if n is None else n}" for k, n in threads.items()),
+    ]
+    if limits:
+        n = limits["threads"]
+        lines.append(f"FMA peak (fp32, register-only loop): {limits['fma_gflops_1']:.1f} GFLOP/s on 1 "
+                     f"thread, {limits['fma_gflops_n']:.1f} GFLOP/s on {n}")
+        lines.append(f"memory bandwidth (triad, read + write): {limits['triad_gbs_1']:.1f} GB/s on 1 "
+                     f"thread, {limits['triad_gbs_n']:.1f} GB/s on {n}")
+    return "\n".join(lines)
+
+
+def _figure(row: Row, contender: str) -> str:
+    if contender not in row.seconds:
+        return DASH
+    if row.unit == "GFLOP/s" and row.flops is not None:
+        return f"{row.gflops(contender):.1f}"
+    return f"{row.seconds[contender] * 1e3:.3f}"
+
+
+def _ratio(value: float | None) -> str:
+    return DASH if value is None else f"{value:.2f}x"
+
+
+def _cells(row: Row, peak: float | None) -> list[str]:
+    unit = row.unit
+    figures = [_figure(row, c) for c in (SELF, *PEERS)]
+    if row.status != "ok":  # no ratios for a wrong or missing result
+        return [row.name, unit, *figures, row.status.split(":")[0].upper(), DASH, DASH, DASH]
+    pct = DASH
+    if peak and row.flops is not None and SELF in row.seconds:
+        pct = f"{100 * row.gflops(SELF) / peak:.0f}%"
+    return [row.name, unit, *figures, *(_ratio(row.speedup.get(p)) for p in PEERS),
+            _ratio(row.speedup_best), pct]
+
+
+def _table(cells: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(COLUMNS) + " |",
+                 "|" + "|".join(["---"] + ["--:"] * (len(COLUMNS) - 1)) + "|"]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [COLUMNS, *cells]) for i in range(len(COLUMNS))]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join([r[0].ljust(widths[0])] + [r[i].rjust(widths[i]) for i in range(1, len(r))])
+
+    return "\n".join([fmt(COLUMNS), "-" * len(fmt(COLUMNS)), *(fmt(c) for c in cells)])
+
+
+def _notes(rows: list[Row], peak: float | None) -> list[str]:
+    lines = []
+    if peak and any(r.flops and SELF in r.seconds and r.gflops(SELF) > peak for r in rows):
+        lines.append("% peak above 100%: the FMA peak was measured while other processes held the "
+                     "cores; rerun on a quieter machine for that column")
+    for row in rows:
+        if row.status != "ok":
+            lines.append(f"{row.name}: {row.status}")
+        if "overhead_s" in row.notes:
+            lines.append(
+                f"{row.name}: framework overhead estimate {row.notes['overhead_s'] * 1e3:.3f} ms "
+                f"of {row.seconds[SELF] * 1e3:.3f} ms ({100 * row.notes['overhead_fraction']:.0f}%)"
+                f" = step time - the same step on raw arrays (kernels back to back, "
+                f"{row.seconds['kernels'] * 1e3:.3f} ms), paired per round"
+                + ("; negative: the machine's noise exceeded the overhead, rerun"
+                   if row.notes["overhead_s"] < 0 else ""))
+    return lines
+
+
+def format_tables(rows: list[Row], limits: dict[str, Any] | None, markdown: bool = False) -> str:
+    """One table per suite, then notes (failed checks, overhead estimates)."""
+    peak = (limits or {}).get("fma_gflops_n")
+    blocks = []
+    for suite, title in SUITE_TITLES.items():
+        suite_rows = [r for r in rows if r.suite == suite]
+        if not suite_rows:
+            continue
+        table = _table([_cells(r, peak) for r in suite_rows], markdown)
+        notes = _notes(suite_rows, peak)
+        blocks.append("\n".join([title, table, *notes]))
+    legend = ("vs X: time(X) / time(pyfastdl), median of per-round paired ratios (> 1: pyfastdl "
+              "faster); vs best: against the faster peer of each round; % peak: of the measured "
+              "FMA peak on all threads (the higher of its measurements at the start and the end of the run)")
+    return "\n\n".join(blocks + [legend])
+
+
+def write_json(path: str, payload: dict[str, Any]) -> None:
+    """Writes the raw numbers atomically (a temporary file renamed over `path`)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bench-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def plot(rows: list[Row], path: str, title: str = "") -> None:
+    """A bar chart of pyfastdl's speed-up against each peer per workload (matplotlib, Agg)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = [r for r in rows if r.status == "ok" and r.speedup]
+    peers = [p for p in PEERS if any(p in r.speedup for r in rows)]
+    fig = Figure(figsize=(max(6.0, 0.55 * len(rows) + 2), 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(peers), 1)
+    for j, peer in enumerate(peers):
+        xs = [i + (j - (len(peers) - 1) / 2) * width for i in range(len(rows))]
+        ax.bar(xs, [r.speedup.get(peer, 0.0) for r in rows], width, label=f"vs {NAMES[peer]}")
+    ax.set_yscale("log")  # ratios: 2x faster and 2x slower sit at equal distances from 1
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("peer time / pyfastdl time")
+    ax.set_title(title or "pyfastdl vs peers (median of paired per-round ratios)", fontsize=10)
+    if peers:
+        ax.legend()
+    fig.savefig(path, dpi=120)

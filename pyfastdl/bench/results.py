@@ -1,0 +1,55 @@
+"""One row of the report: a workload's figures for each contender and the paired ratios."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .timing import Measurement
+
+SELF = "pyfastdl"
+PEERS = ("numpy", "torch")
+
+
+@dataclass
+class Row:
+    """A workload's result.
+
+    ``seconds[c]``: median seconds per call of contender c (absent: not run). ``speedup[peer]``:
+    median over rounds of time(peer) / time(pyfastdl), so > 1 means pyfastdl is faster;
+    ``speedup_best``: the same against the faster peer of each round. ``flops``: per call (None:
+    not counted); ``unit``: how the table shows each contender, "GFLOP/s" or "ms" (per call).
+    ``status``: "ok", or why the row
+    has no (trustworthy) figures.
+    """
+
+    suite: str
+    name: str
+    flops: float | None = None
+    unit: str = "GFLOP/s"
+    seconds: dict[str, float] = field(default_factory=dict)
+    speedup: dict[str, float] = field(default_factory=dict)
+    speedup_best: float | None = None
+    status: str = "ok"
+    notes: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    repeats: dict[str, int] = field(default_factory=dict)
+
+    def gflops(self, contender: str) -> float | None:
+        if self.flops is None or contender not in self.seconds:
+            return None
+        return self.flops / self.seconds[contender] * 1e-9
+
+    def fill(self, m: Measurement) -> None:
+        """Takes medians, paired ratios and the raw samples from a measurement."""
+        self.samples = {k: list(v) for k, v in m.times.items()}
+        self.repeats = dict(m.repeats)
+        self.seconds = {k: m.median(k) for k in m.times}
+        peers = [p for p in PEERS if p in m.times]
+        if SELF in m.times:
+            self.speedup = {p: m.ratio(p, SELF) for p in peers}
+            if peers:
+                self.speedup_best = m.ratio(peers, SELF)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

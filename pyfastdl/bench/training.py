@@ -1,0 +1,232 @@
+"""Training-step workloads: the course's MLPs in pyfastdl and in PyTorch, same init, same batch.
+
+A step is the usual recipe: forward, loss (cross-entropy), ``zero_grad``, backward, ``SGD.step``.
+The PyTorch model is built first (seeded) and its initial weights are copied into the pyfastdl
+model, so both compute the same numbers; the first steps' losses are compared before timing.
+
+Framework overhead (clearly an estimate): the same step written directly on raw arrays --
+the registry's GEMM kernel with bias and ReLU fused, NumPy for the loss, masks, bias sums and the
+update, all buffers preallocated -- is the "kernels back to back" floor; the overhead is the
+median over rounds of time(pyfastdl step) - time(floor), paired per round.
+
+Example:
+    >>> from pyfastdl.bench.training import TrainCase
+    >>> TrainCase("MNIST MLP", (784, 64, 32, 10)).flops_per_step
+    13754368.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pyfastdl.ops._gemm import gemm
+
+from .config import Config
+from .results import SELF, Row
+from .threads import torch_module
+from .timing import Contender, measure
+
+FLOOR = "kernels"  # the raw-array floor's contender name
+
+
+@dataclass(frozen=True)
+class TrainCase:
+    """An MLP (Linear/ReLU stack over `sizes`) trained with cross-entropy and plain SGD.
+
+    ``overhead``: also time the raw-array floor, for the framework-overhead estimate.
+    """
+
+    name: str
+    sizes: tuple[int, ...]
+    batch: int = 64
+    lr: float = 0.01
+    overhead: bool = False
+
+    @property
+    def flops_per_step(self) -> float:
+        """GEMM FLOPs of one step: forward, input gradients (not of the first layer), weight grads."""
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
+        fwd = sum(2.0 * self.batch * i * o for i, o in pairs)
+        dx = sum(2.0 * self.batch * i * o for i, o in pairs[1:])
+        return 2 * fwd + dx
+
+
+def default_cases(quick: bool) -> list[TrainCase]:
+    """The MNIST MLP and CIFAR-10 model 1 (both in the quick run: each step is milliseconds)."""
+    return [TrainCase("train MNIST MLP 784-64-32-10", (784, 64, 32, 10), overhead=True),
+            TrainCase("train CIFAR m1 MLP 3072-1024-256-64-10", (3072, 1024, 256, 64, 10))]
+
+
+def _batch(case: TrainCase, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.standard_normal((case.batch, case.sizes[0])).astype(np.float32)
+    y = rng.integers(0, case.sizes[-1], size=case.batch).astype(np.int64)
+    return x, y
+
+
+def initial_weights(case: TrainCase, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(weight (out, in), bias (out,)) per layer with nn.Linear's default init (PyTorch's, when
+    installed, so that its model starts from exactly these)."""
+    torch = torch_module()
+    if torch is not None:
+        torch.manual_seed(seed)
+        layers = [torch.nn.Linear(i, o) for i, o in zip(case.sizes[:-1], case.sizes[1:])]
+        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in layers]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, o in zip(case.sizes[:-1], case.sizes[1:]):
+        bound = 1.0 / np.sqrt(i)  # kaiming_uniform(a=sqrt(5)) and the bias init both give this
+        out.append((rng.uniform(-bound, bound, (o, i)).astype(np.float32),
+                    rng.uniform(-bound, bound, o).astype(np.float32)))
+    return out
+
+
+def _step_fn(model: Any, loss_fn: Any, opt: Any, x: Any, y: Any) -> Callable[[], Any]:
+    def step() -> Any:
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def pyfastdl_step(case: TrainCase, weights: list, x: np.ndarray,
+                  y: np.ndarray) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
+    """pyfastdl's step and a function returning its first layer's weight (raises ImportError or
+    AttributeError while nn/optim are not there)."""
+    import pyfastdl as fd
+    from pyfastdl import nn, optim
+
+    layers: list[Any] = []
+    for i, (w, b) in enumerate(weights):
+        linear = nn.Linear(w.shape[1], w.shape[0])
+        np.copyto(linear.weight.array, w)
+        np.copyto(linear.bias.array, b)
+        layers += [linear] if i == len(weights) - 1 else [linear, nn.ReLU()]
+    model = nn.Sequential(*layers)
+    opt = optim.SGD(model.parameters(), lr=case.lr)
+    step = _step_fn(model, nn.CrossEntropyLoss(), opt, fd.tensor(x), fd.tensor(y))
+    return step, lambda: np.array(layers[0].weight.array)
+
+
+def torch_step(case: TrainCase, weights: list, x: np.ndarray,
+               y: np.ndarray) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
+    """PyTorch's step on the same model and batch, and its first weight."""
+    torch = torch_module()
+    layers: list[Any] = []
+    for i, (w, b) in enumerate(weights):
+        linear = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers += [linear] if i == len(weights) - 1 else [linear, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=case.lr)
+    step = _step_fn(model, torch.nn.CrossEntropyLoss(), opt, torch.from_numpy(x.copy()),
+                    torch.from_numpy(y.copy()))
+    return step, lambda: layers[0].weight.detach().numpy().copy()
+
+
+class RawStep:
+    """The step's arithmetic on preallocated arrays, kernels back to back (the overhead floor).
+
+    Layer i: h_i = relu(h_{i-1} @ W_i.T + b_i) (no ReLU on the last). With p = softmax(logits),
+    d loss / d logits = (p - onehot(y)) / B; then per layer, last first: dW_i = g.T @ h_{i-1},
+    db_i = sum_rows(g), g = (g @ W_i) * (h_{i-1} > 0); finally W -= lr * dW, b -= lr * db.
+    """
+
+    def __init__(self, case: TrainCase, weights: list, x: np.ndarray, y: np.ndarray) -> None:
+        self.lr = np.float32(case.lr)
+        self.params = [(w.copy(), b.copy()) for w, b in weights]
+        self.x, self.y, self.rows = x, y, np.arange(case.batch)
+        self.h = [np.empty((case.batch, w.shape[0]), np.float32) for w, _ in weights]
+        self.g = [np.empty((case.batch, w.shape[1]), np.float32) for w, _ in weights]
+        self.dw = [np.empty_like(w) for w, _ in weights]
+        self.db = [np.empty_like(b) for _, b in weights]
+
+    def __call__(self) -> float:
+        last = len(self.params) - 1
+        inp = self.x
+        for i, (w, b) in enumerate(self.params):
+            gemm(inp, w.T, b, activation="none" if i == last else "relu", out=self.h[i])
+            inp = self.h[i]
+        logits = self.h[last]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(total[:, 0]) - shifted[self.rows, self.y]))
+        g = exp / total
+        g[self.rows, self.y] -= 1.0
+        g *= np.float32(1.0 / len(self.y))
+        for i in range(last, -1, -1):
+            prev = self.x if i == 0 else self.h[i - 1]
+            gemm(g.T, prev, out=self.dw[i])
+            np.sum(g, axis=0, out=self.db[i])
+            if i > 0:
+                g = gemm(g, self.params[i][0], out=self.g[i])
+                g *= prev > 0
+        for (w, b), dw, db in zip(self.params, self.dw, self.db):
+            dw *= self.lr
+            w -= dw
+            db *= self.lr
+            b -= db
+        return loss
+
+    def first_weight(self) -> np.ndarray:
+        return self.params[0][0].copy()
+
+
+def _loss_value(loss: Any) -> float:
+    return float(loss) if isinstance(loss, float) else float(loss.item())
+
+
+def check_steps(steps: dict[str, tuple[Callable, Callable]], n_steps: int = 2) -> str:
+    """Runs `n_steps` steps of each; 'ok' when every loss and the first weight after them agree
+    (float32: relative 1e-4 on the losses, 1e-5 absolute on the weights)."""
+    losses = {k: [_loss_value(step()) for _ in range(n_steps)] for k, (step, _) in steps.items()}
+    weights = {k: w() for k, (_, w) in steps.items()}
+    ref = next(iter(steps))
+    for name in steps:
+        if not np.allclose(losses[name], losses[ref], rtol=1e-4, atol=1e-5):
+            return f"wrong: {name} losses {losses[name]} vs {ref} {losses[ref]}"
+        if not np.allclose(weights[name], weights[ref], rtol=1e-4, atol=1e-5):
+            err = float(np.max(np.abs(weights[name] - weights[ref])))
+            return f"wrong: {name} weights after {n_steps} steps differ from {ref}'s by {err:.3g}"
+    return "ok"
+
+
+def run_case(case: TrainCase, config: Config, rng: np.random.Generator,
+             on_round: Callable[[], None] | None = None) -> Row:
+    """Checks the steps agree (the raw floor's too), then times pyfastdl, PyTorch and, for the
+    overhead estimate, the floor, interleaved."""
+    row = Row("train", case.name, flops=case.flops_per_step, unit="ms")
+    row.notes["sizes"] = list(case.sizes)
+    row.notes["batch"] = case.batch
+    x, y = _batch(case, rng)
+    weights = initial_weights(case, config.seed)
+    steps: dict[str, tuple[Callable, Callable]] = {}
+    try:
+        steps[SELF] = pyfastdl_step(case, weights, x, y)
+    except (ImportError, AttributeError) as exc:
+        row.status = f"unavailable: pyfastdl nn/optim ({type(exc).__name__}: {exc})"
+    if torch_module() is not None:
+        steps["torch"] = torch_step(case, weights, x, y)
+    raw = RawStep(case, weights, x, y)
+    steps[FLOOR] = (raw, raw.first_weight)
+    status = check_steps(steps)
+    if row.status == "ok":
+        row.status = status
+    cs = [Contender(name, step) for name, (step, _) in steps.items()
+          if name != FLOOR or case.overhead]
+    m = measure(cs, config.rounds, config.target_s, config.pause_s, on_round)
+    row.fill(m)
+    if SELF in steps and case.overhead:
+        overhead = m.median_difference(SELF, FLOOR)
+        row.notes["overhead_s"] = overhead
+        row.notes["overhead_fraction"] = overhead / row.seconds[SELF]
+    return row

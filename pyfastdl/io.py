@@ -1,0 +1,198 @@
+"""save / load: tensors, state dicts and checkpoints in the safetensors format (never pickle).
+
+A file is a standard safetensors file: every Tensor (or numpy array) of the saved object is one
+entry, named by its path in the object (``"fc.weight"``, ``"optimizer.state.0.exp_avg"``); the
+rest of the structure (dicts, lists, tuples, numbers, strings, None) is JSON in the file's
+metadata under ``"pyfastdl"``. A flat state dict is thus readable by any safetensors reader, and
+``load`` also reads safetensors files written by other tools (as a flat dict of Tensors).
+
+Writes are atomic: the bytes go to a temporary file in the same folder, which is flushed, synced
+and renamed over the target, so a failure never leaves a truncated file where a good one was.
+
+Example:
+    >>> import os, tempfile
+    >>> import pyfastdl as fd
+    >>> from pyfastdl.io import load, save
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
+    >>> save({"w": fd.ones(2, 3), "epoch": 3, "lrs": [0.1, 0.01]}, path)
+    >>> ckpt = load(path)
+    >>> ckpt["w"].shape, ckpt["epoch"], ckpt["lrs"]
+    ((2, 3), 3, [0.1, 0.01])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["save", "load"]
+
+_META_KEY = "pyfastdl"
+_FORMAT = 1
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class _Encoder:
+    """Walks an object: tensors go to `tensors` under unique path names, the rest to JSON."""
+
+    def __init__(self) -> None:
+        self.tensors: dict[str, np.ndarray] = {}
+
+    def name(self, path: list[str]) -> str:
+        base = ".".join(path) or "tensor"
+        name, i = base, 1
+        while name in self.tensors:
+            name, i = f"{base}#{i}", i + 1
+        return name
+
+    def encode(self, obj: Any, path: list[str]) -> Any:
+        if isinstance(obj, Tensor):
+            return {"$tensor": self.add(obj.array, path)}
+        if isinstance(obj, np.ndarray):
+            return {"$ndarray": self.add(obj, path)}
+        if isinstance(obj, np.generic):
+            obj = obj.item()
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return {"$float": repr(obj)}
+        if isinstance(obj, _SCALARS):
+            return obj
+        if isinstance(obj, dict):
+            items = []
+            for k, v in obj.items():
+                if not isinstance(k, (str, int, float, bool, type(None))):
+                    raise TypeError(f"[save] dict keys must be str, int, float, bool or None, "
+                                    f"got {type(k).__name__} at '{'.'.join(path) or '<root>'}'")
+                items.append([k, self.encode(v, path + [str(k)])])
+            if all(isinstance(k, str) for k in obj):
+                return {"$dict": dict(items)}
+            return {"$items": items}
+        if isinstance(obj, (list, tuple)):
+            out = [self.encode(v, path + [str(i)]) for i, v in enumerate(obj)]
+            return out if isinstance(obj, list) else {"$tuple": out}
+        raise TypeError(f"[save] can't save an object of type {type(obj).__name__} at "
+                        f"'{'.'.join(path) or '<root>'}'; expected Tensors, numpy arrays, numbers, "
+                        "strings, None, and dicts/lists/tuples of them")
+
+    def add(self, array: Any, path: list[str]) -> str:
+        if not isinstance(array, np.ndarray):
+            array = array.get()  # a GPU array: saved from host memory
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"[save] can't save an array of dtype {array.dtype} at "
+                            f"'{'.'.join(path)}'")
+        name = self.name(path)
+        # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        self.tensors[name] = array if array.flags.c_contiguous else array.copy(order="C")
+        return name
+
+
+def _decode(node: Any, tensors: dict[str, np.ndarray], used: set) -> Any:
+    if isinstance(node, list):
+        return [_decode(v, tensors, used) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1:
+        raise ValueError("[load] corrupt structure metadata: expected one tag per object")
+    (tag, value), = node.items()
+    if tag in ("$tensor", "$ndarray"):
+        if value not in tensors:
+            raise ValueError(f"[load] corrupt file: the structure names tensor '{value}', which "
+                             "the file does not contain")
+        used.add(value)
+        array = tensors[value]
+        return Tensor(array) if tag == "$tensor" else array
+    if tag == "$dict":
+        return {k: _decode(v, tensors, used) for k, v in value.items()}
+    if tag == "$items":
+        return {k: _decode(v, tensors, used) for k, v in value}
+    if tag == "$tuple":
+        return tuple(_decode(v, tensors, used) for v in value)
+    if tag == "$float":
+        return float(value)
+    raise ValueError(f"[load] corrupt structure metadata: unknown tag '{tag}'")
+
+
+def save(obj: Any, f: str | os.PathLike) -> None:
+    """Saves `obj` (a Tensor, a state dict, or a checkpoint: nested dicts/lists of Tensors,
+    numbers and strings) to the file `f`, atomically, in the safetensors format."""
+    from safetensors.numpy import save as st_save
+
+    path = os.fspath(f)
+    enc = _Encoder()
+    structure = enc.encode(obj, [])
+    meta = {_META_KEY: json.dumps({"format": _FORMAT, "structure": structure})}
+    data = st_save(enc.tensors, metadata=meta)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def load(f: str | os.PathLike) -> Any:
+    """Loads what :func:`save` wrote (Tensors come back as Tensors, arrays as arrays).
+
+    A safetensors file without pyfastdl's metadata loads as a flat dict name → Tensor. Nothing
+    in the file is ever executed; a corrupt file raises ValueError.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+
+    path = os.fspath(f)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        tensors = st_load(raw)
+    except (SafetensorError, ValueError, OverflowError) as e:
+        raise ValueError(f"[load] '{path}' is not a valid safetensors file: {e}") from None
+    tensors = {k: (v if v.flags.writeable else v.copy()) for k, v in tensors.items()}
+    meta = _metadata(raw, path)
+    if meta is None or _META_KEY not in meta:
+        return {k: Tensor(v) for k, v in tensors.items()}
+    try:
+        info = json.loads(meta[_META_KEY])
+        structure = info["structure"]
+    except (ValueError, TypeError, KeyError):
+        raise ValueError(f"[load] '{path}' has corrupt pyfastdl metadata") from None
+    if not isinstance(info.get("format"), int) or info["format"] > _FORMAT:
+        raise ValueError(f"[load] '{path}' was written by a newer pyfastdl (format "
+                         f"{info.get('format')!r})")
+    used: set = set()
+    return _decode(structure, tensors, used)
+
+
+def _metadata(raw: bytes, path: str) -> dict | None:
+    """The ``__metadata__`` of a safetensors header (already validated by the reader)."""
+    n = int.from_bytes(raw[:8], "little")
+    try:
+        header = json.loads(raw[8:8 + n])
+    except ValueError:
+        raise ValueError(f"[load] '{path}' has a corrupt safetensors header") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return meta if isinstance(meta, dict) else None

@@ -1,0 +1,50 @@
+"""The layer classes of ``pyfastdl.nn``, one file per family."""
+
+from .activation import (
+                         ELU,
+                         GELU,
+                         LeakyReLU,
+                         LogSoftmax,
+                         ReLU,
+                         Sigmoid,
+                         SiLU,
+                         Softmax,
+                         Softplus,
+                         Tanh,
+)
+from .container import ModuleDict, ModuleList, ParameterList, Sequential
+from .dropout import Dropout
+from .flatten import Flatten, Unflatten
+from .linear import Identity, Linear
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module
+
+__all__ = [
+                         "ELU",
+                         "GELU",
+                         "BCELoss",
+                         "BCEWithLogitsLoss",
+                         "CrossEntropyLoss",
+                         "Dropout",
+                         "Flatten",
+                         "Identity",
+                         "KLDivLoss",
+                         "L1Loss",
+                         "LeakyReLU",
+                         "Linear",
+                         "LogSoftmax",
+                         "MSELoss",
+                         "Module",
+                         "ModuleDict",
+                         "ModuleList",
+                         "NLLLoss",
+                         "ParameterList",
+                         "ReLU",
+                         "Sequential",
+                         "SiLU",
+                         "Sigmoid",
+                         "Softmax",
+                         "Softplus",
+                         "Tanh",
+                         "Unflatten",
+]

@@ -1,0 +1,62 @@
+"""Argument checks shared by the layer constructors (one message format for every layer)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from ...dtypes import check_dtype, get_default_dtype
+from ...tensor import _place
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def size_arg(value: Any, name: str, layer: str) -> int:
+    """`value` as a non-negative int, or an error naming the layer and the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"[{layer}] {name} must be a non-negative int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"[{layer}] {name} must be a non-negative int, got {value}")
+    return operator.index(value)
+
+
+def probability(p: Any, layer: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
+        raise TypeError(f"[{layer}] dropout probability must be a number, got {type(p).__name__}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"[{layer}] dropout probability has to be between 0 and 1, but got {p}")
+    return float(p)
+
+
+def reduction(value: Any, layer: str) -> str:
+    if value not in REDUCTIONS:
+        raise ValueError(f"[{layer}] reduction must be 'none', 'mean' or 'sum', got {value!r}")
+    return value
+
+
+def legacy_reduction(size_average: Any, reduce: Any, reduction_: str, layer: str) -> str:
+    """PyTorch's old size_average/reduce flags mapped to a reduction string (None: use reduction)."""
+    if size_average is None and reduce is None:
+        return reduction(reduction_, layer)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def float_dtype(dtype: Any, layer: str) -> np.dtype:
+    """The dtype of new parameters: `dtype`, or the default float dtype."""
+    if dtype is None:
+        return get_default_dtype()
+    d = check_dtype(dtype, layer)
+    if d.kind != "f":
+        raise TypeError(f"[{layer}] parameters must have a floating-point dtype, got {d}")
+    return d
+
+
+def empty(shape: tuple, device: Any, dtype: Any, layer: str) -> Any:
+    """An uninitialised array for a new parameter, on `device`."""
+    return _place(np.empty(shape, float_dtype(dtype, layer)), device)

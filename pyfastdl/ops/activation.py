@@ -1,0 +1,324 @@
+"""Activation functions with autograd: relu, leaky_relu, elu, gelu, sigmoid, tanh, silu, softplus.
+
+Each uses a numerically stable form: sigmoid and softplus never evaluate exp of a large positive
+number (sigmoid(-1000) is 0 and softplus(1000) is 1000, with no overflow warning).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+
+__all__ = [
+    "elu",
+    "erf",
+    "gelu",
+    "hardtanh",
+    "leaky_relu",
+    "logsigmoid",
+    "mish",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "silu",
+    "softplus",
+    "softsign",
+    "tanh",
+]
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _sigmoid(x: Any) -> Any:
+    # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: e^-|x| is in (0, 1], never overflows
+    e = np.exp(-np.abs(x))
+    r = 1 / (1 + e)
+    return np.where(x >= 0, r, e * r)
+
+
+def _erf(x: Any) -> Any:
+    """erf elementwise: exact (math.erf) in float64; in float32 a rational approximation with
+    absolute error below 1.5e-7 (Abramowitz & Stegun 7.1.26), about float32's resolution."""
+    if x.dtype == np.float64 or type(x) is not np.ndarray:
+        if type(x) is not np.ndarray:
+            import cupyx.scipy.special
+
+            return cupyx.scipy.special.erf(x)
+        return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+    ax = np.abs(x)
+    t = 1 / (1 + 0.3275911 * ax)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                          + t * 1.061405429))))
+    y = 1 - poly * np.exp(-ax * ax)
+    return np.copysign(y, x).astype(x.dtype, copy=False)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.saved_tensors[0] > 0)
+
+
+class Hardtanh(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward((x > lo) & (x < hi))
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0], None, None
+
+
+class LeakyRelu(Function):
+    @staticmethod
+    def forward(ctx, x, slope):
+        pos = x > 0
+        ctx.save_for_backward(pos)
+        ctx.slope = slope
+        return np.where(pos, x, x * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.where(ctx.saved_tensors[0], g, g * ctx.slope), None
+
+
+class Elu(Function):
+    @staticmethod
+    def forward(ctx, x, alpha):
+        pos = x > 0
+        # expm1 of min(x, 0) only: no overflow for large positive x
+        out = np.where(pos, x, alpha * np.expm1(np.minimum(x, 0)))
+        ctx.save_for_backward(pos, out)
+        ctx.alpha = alpha
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        pos, out = ctx.saved_tensors
+        # for x <= 0: d(alpha (e^x - 1))/dx = alpha e^x = out + alpha
+        return np.where(pos, g, g * (out + ctx.alpha)), None
+
+
+class Gelu(Function):
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+            return 0.5 * x * (1 + np.tanh(inner))
+        return 0.5 * x * (1 + _erf(x * _INV_SQRT_2))
+
+    @staticmethod
+    def backward(ctx, g):
+        x = ctx.saved_tensors[0]
+        if ctx.approximate == "tanh":
+            x2 = x * x
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x2 * x))
+            dinner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x2)
+            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner
+        else:
+            # Phi(x) + x phi(x)
+            d = 0.5 * (1 + _erf(x * _INV_SQRT_2)) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        return g * d, None
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _sigmoid(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        s = ctx.saved_tensors[0]
+        return g * (s * (1 - s))
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        t = ctx.saved_tensors[0]
+        return g * (1 - t * t)
+
+
+class Silu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        s = _sigmoid(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, g):
+        x, s = ctx.saved_tensors
+        return g * (s * (1 + x * (1 - s)))
+
+
+class Softplus(Function):
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        bx = x * beta if beta != 1 else x
+        # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|); linear above threshold as in PyTorch
+        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx))))
+        if beta != 1:
+            soft = soft / beta
+        linear = bx > threshold
+        ctx.save_for_backward(bx, linear)
+        return np.where(linear, x, soft)
+
+    @staticmethod
+    def backward(ctx, g):
+        bx, linear = ctx.saved_tensors
+        return np.where(linear, g, g * _sigmoid(bx)), None, None
+
+
+class Softsign(Function):
+    @staticmethod
+    def forward(ctx, x):
+        d = 1 + np.abs(x)
+        ctx.save_for_backward(d)
+        return x / d
+
+    @staticmethod
+    def backward(ctx, g):
+        d = ctx.saved_tensors[0]
+        return g / (d * d)
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _erf(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x = ctx.saved_tensors[0]
+        return g * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
+
+
+def _check_float(x: Tensor, op: str) -> None:
+    if x.array.dtype.kind != "f":
+        raise TypeError(f"[{op}] expected a floating-point tensor, got {x.array.dtype}")
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(input, 0).
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.relu(fd.tensor([-1.0, 2.0])).tolist()
+        [0.0, 2.0]
+    """
+    out = Relu.apply(input)
+    return _maybe_inplace(input, out, inplace, "relu")
+
+
+def _maybe_inplace(input: Tensor, out: Tensor, inplace: bool, op: str) -> Tensor:
+    if not inplace:
+        return out
+    from .inplace import rebind
+
+    return rebind(input, out, op)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """input clipped to [min_val, max_val]."""
+    return _maybe_inplace(input, Hardtanh.apply(input, min_val, max_val), inplace, "hardtanh")
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """input where positive, negative_slope * input elsewhere."""
+    return _maybe_inplace(input, LeakyRelu.apply(input, float(negative_slope)), inplace,
+                          "leaky_relu")
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """input where positive, alpha * (exp(input) - 1) elsewhere."""
+    return _maybe_inplace(input, Elu.apply(input, float(alpha)), inplace, "elu")
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (approximate='none') or its tanh approximation (approximate='tanh')."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"[gelu] approximate must be 'none' or 'tanh', got {approximate!r}")
+    _check_float(input, "gelu")
+    return Gelu.apply(input, approximate)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-input)), without overflow for large |input|."""
+    return Sigmoid.apply(_as_float(input))
+
+
+def _as_float(x: Tensor) -> Tensor:
+    if x.array.dtype.kind == "f":
+        return x
+    from ..dtypes import get_default_dtype
+    from ._util import wrap
+
+    return wrap(x.array.astype(get_default_dtype()))
+
+
+def tanh(input: Tensor) -> Tensor:
+    return Tanh.apply(_as_float(input))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """input * sigmoid(input)."""
+    return _maybe_inplace(input, Silu.apply(input), inplace, "silu")
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * input)) / beta, and input itself where beta * input > threshold."""
+    return Softplus.apply(input, beta, threshold)
+
+
+def softsign(input: Tensor) -> Tensor:
+    return Softsign.apply(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(input)) = -softplus(-input), stable for large |input|."""
+    from .elementwise import neg
+
+    return neg(softplus(neg(input)))
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """input * tanh(softplus(input))."""
+    from .elementwise import mul
+
+    return _maybe_inplace(input, mul(input, tanh(softplus(input))), inplace, "mish")
+
+
+def erf(input: Tensor) -> Tensor:
+    """The error function."""
+    return Erf.apply(_as_float(input))

@@ -1,0 +1,417 @@
+"""Indexing with autograd (``t[...]``, gather, index_select, where, masked_fill), ``t[...] = v``,
+comparisons and logical ops.
+
+An index is anything numpy takes: ints, slices with steps, None, Ellipsis, lists or int64 /
+bool Tensors. The backward of an integer-array index scatters with ``add.at`` so that repeated
+indices accumulate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import autograd
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import norm_dim, operands, unbroadcast, wrap, xp
+
+__all__ = [
+    "allclose",
+    "bitwise_and",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_xor",
+    "eq",
+    "equal",
+    "gather",
+    "ge",
+    "getitem",
+    "greater",
+    "greater_equal",
+    "gt",
+    "index_select",
+    "isclose",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "le",
+    "less",
+    "less_equal",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "lt",
+    "masked_fill",
+    "masked_select",
+    "ne",
+    "nonzero",
+    "not_equal",
+    "scatter_add",
+    "setitem",
+    "where",
+]
+
+_BASIC = (int, slice, type(None), type(Ellipsis), bool)
+
+
+def _index(idx: Any) -> tuple:
+    """(numpy index, whether it holds integer arrays), with Tensors and lists made arrays."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    out = []
+    ints = False
+    for i in idx:
+        if isinstance(i, _BASIC):
+            out.append(i)
+            continue
+        if isinstance(i, Tensor):
+            i = i.array
+        elif isinstance(i, (list, tuple)):
+            i = np.asarray(i)
+            if i.size == 0:
+                i = i.astype(np.int64)
+        elif isinstance(i, np.integer):
+            out.append(int(i))
+            continue
+        if not hasattr(i, "dtype"):
+            raise IndexError(f"[index] unsupported index of type {type(i).__name__}; expected "
+                             "ints, slices, None, Ellipsis, lists or integer/bool Tensors")
+        kind = i.dtype.kind
+        if kind in "iu":
+            ints = True
+        elif kind != "b":
+            raise IndexError(f"[index] tensors used as indices must be integer or bool, got "
+                             f"{i.dtype}")
+        out.append(i)
+    return tuple(out), ints
+
+
+def _fail(e: Exception) -> IndexError:
+    msg = str(e).replace("axis", "dim")
+    return IndexError(f"[index] {msg}")
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, a, idx, scatter):
+        try:
+            out = a[idx]
+        except IndexError as e:
+            raise _fail(e) from None
+        ctx.shape, ctx.dtype, ctx.idx, ctx.scatter = a.shape, a.dtype, idx, scatter
+        return out if type(out) is type(a) else xp(a).asarray(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        m = xp(g)
+        out = m.zeros(ctx.shape, ctx.dtype)
+        if ctx.scatter:
+            # repeated indices each receive their share: an unbuffered scatter-add
+            m.add.at(out, ctx.idx, g)
+        else:
+            out[ctx.idx] = g
+        return out, None, None
+
+
+def getitem(input: Tensor, idx: Any) -> Tensor:
+    """``input[idx]``: a view for basic indices (ints, slices, None, ...), a copy otherwise.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> x = fd.arange(6.0).reshape(2, 3)
+        >>> x[:, [0, 0, 2]].tolist()
+        [[0.0, 0.0, 2.0], [3.0, 3.0, 5.0]]
+    """
+    idx, ints = _index(idx)
+    return GetItem.apply(input, idx, ints)
+
+
+def setitem(input: Tensor, idx: Any, value: Any) -> None:
+    """``input[idx] = value``: writes into input's array in place, without recording a graph.
+
+    Writing into a tensor that requires grad, or writing a value that requires grad, while grad
+    mode is on raises RuntimeError (build the result with cat/stack/where instead).
+    """
+    if autograd.is_grad_enabled():
+        if input.requires_grad:
+            raise RuntimeError(
+                "[index] a tensor that requires grad can't be written in place while grad mode is "
+                "on; wrap the write in pyfastdl.no_grad() or build a new tensor")
+        if isinstance(value, Tensor) and value.requires_grad:
+            raise RuntimeError(
+                "[index] assigning a tensor that requires grad into one that does not would drop "
+                "its gradient; build the result with cat, stack or where instead")
+    idx, _ = _index(idx)
+    v = value.array if isinstance(value, Tensor) else value
+    a = input.array
+    try:
+        a[idx] = v
+    except IndexError as e:
+        raise _fail(e) from None
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise RuntimeError("[index] can't write into this tensor: it is a broadcast (expanded) "
+                               f"view; clone() it first ({e})") from None
+        raise ValueError(f"[index] {e}") from None
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries of `input` at positions `index` (1-d int) along `dim`."""
+    d = norm_dim(dim, input.array.ndim, "index_select")
+    ix = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if ix.ndim > 1 or ix.dtype.kind not in "iu":
+        raise IndexError(f"[index_select] index must be a 1-d integer tensor, got shape "
+                         f"{tuple(ix.shape)} of {ix.dtype}")
+    return GetItem.apply(input, (slice(None),) * d + (ix.reshape(-1),), True)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The 1-d tensor of elements of `input` where the bool `mask` is True (broadcasting)."""
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.shape != input.array.shape:
+        from .shape import expand
+
+        shape = np.broadcast_shapes(m.shape, input.array.shape)
+        input = expand(input, shape)
+        m = xp(m).broadcast_to(m, shape)
+    return GetItem.apply(input, (m,), False)
+
+
+class Gather(Function):
+    @staticmethod
+    def forward(ctx, a, dim, index):
+        # PyTorch lets index be smaller than input in the other dims: read only that corner
+        corner = tuple(slice(0, n) if i != dim else slice(None) for i, n in enumerate(index.shape))
+        try:
+            out = xp(a).take_along_axis(a[corner], index, axis=dim)
+        except IndexError as e:
+            raise _fail(e) from None
+        ctx.shape, ctx.dtype, ctx.dim, ctx.index = a.shape, a.dtype, dim, index
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        m = xp(g)
+        out = m.zeros(ctx.shape, ctx.dtype)
+        idx = list(m.indices(ctx.index.shape, sparse=True))
+        idx[ctx.dim] = ctx.index
+        m.add.at(out, tuple(idx), g)
+        return out, None, None
+
+
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """out[i][j] = input[index[i][j]][j] for dim 0 (and so on): picks along `dim`."""
+    a = input.array
+    d = norm_dim(dim, a.ndim, "gather")
+    ix = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if ix.dtype.kind not in "iu":
+        raise TypeError(f"[gather] index must be an integer tensor, got {ix.dtype}")
+    if ix.ndim != a.ndim:
+        raise ValueError(f"[gather] index must have as many dims as input ({a.ndim}), got shape "
+                         f"{tuple(ix.shape)}")
+    for i, (n, k) in enumerate(zip(a.shape, ix.shape)):
+        if i != d and k > n:
+            raise ValueError(f"[gather] index shape {tuple(ix.shape)} is larger than input shape "
+                             f"{tuple(a.shape)} in dim {i}")
+    if ix.size and (ix.min() < -a.shape[d] or ix.max() >= a.shape[d]):
+        raise IndexError(f"[gather] index out of range for dim {d} of size {a.shape[d]}")
+    return Gather.apply(input, d, ix)
+
+
+class ScatterAdd(Function):
+    @staticmethod
+    def forward(ctx, a, dim, index, src):
+        out = a.copy()
+        idx = list(xp(a).indices(index.shape, sparse=True))
+        idx[dim] = index
+        idx = tuple(idx)
+        corner = tuple(slice(0, n) for n in index.shape)
+        xp(a).add.at(out, idx, src[corner])
+        ctx.idx, ctx.src_shape, ctx.corner = idx, src.shape, corner
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gs = None
+        if ctx.needs_input_grad[3]:
+            gs = xp(g).zeros(ctx.src_shape, g.dtype)
+            gs[ctx.corner] = g[ctx.idx]
+        return g, None, None, gs
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """input with src[i][j] added at [index[i][j]][j] for dim 0 (and so on); repeats accumulate."""
+    d = norm_dim(dim, input.array.ndim, "scatter_add")
+    ix = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if ix.dtype.kind not in "iu":
+        raise TypeError(f"[scatter_add] index must be an integer tensor, got {ix.dtype}")
+    n = input.array.shape[d]
+    if ix.size and (ix.min() < -n or ix.max() >= n):
+        raise IndexError(f"[scatter_add] index out of range for dim {d} of size {n}")
+    return ScatterAdd.apply(input, d, ix, src)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        a, b = operands(a, b)
+        ctx.cond = cond
+        ctx.ma = (a.shape, a.dtype) if ctx.needs_input_grad[1] else None
+        ctx.mb = (b.shape, b.dtype) if ctx.needs_input_grad[2] else None
+        return xp(cond).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = g.dtype.type(0)
+        ga = None if ctx.ma is None else unbroadcast(xp(g).where(ctx.cond, g, zero), *ctx.ma)
+        gb = None if ctx.mb is None else unbroadcast(xp(g).where(ctx.cond, zero, g), *ctx.mb)
+        return None, ga, gb
+
+
+def _bool(x: Any, op: str) -> Any:
+    c = x.array if isinstance(x, Tensor) else np.asarray(x)
+    if c.dtype.kind != "b":
+        c = c != 0
+    return c
+
+
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
+    """Elements of `input` where `condition` is True, else of `other` (broadcasting; numbers
+    allowed). ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> x = fd.tensor([-1.0, 2.0])
+        >>> fd.where(x > 0, x, 0.0).tolist()
+        [0.0, 2.0]
+    """
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("[where] expected where(condition, input, other) or where(condition)")
+    return Where.apply(_bool(condition, "where"), input, other)
+
+
+def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
+    """`input` with `value` where the bool `mask` is True (mask broadcasts to input)."""
+    m = _bool(mask, "masked_fill")
+    if isinstance(value, Tensor):
+        if value.array.ndim:
+            raise ValueError("[masked_fill] value must be a number or a 0-d tensor")
+        value = value.array.item()
+    try:
+        np.broadcast_shapes(m.shape, input.array.shape)
+    except ValueError:
+        raise ValueError(f"[masked_fill] mask of shape {tuple(m.shape)} does not broadcast to "
+                         f"input of shape {tuple(input.array.shape)}") from None
+    out = Where.apply(m, value, input)
+    if out.array.dtype != input.array.dtype:
+        from .convert import cast
+
+        out = cast(out, input.array.dtype)
+    return out
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
+    """Indices of nonzero elements: an (n, ndim) int64 tensor, or a tuple of 1-d ones."""
+    a = input.array
+    idx = xp(a).nonzero(a) if a.ndim else xp(a).nonzero(a.reshape(1))
+    if as_tuple:
+        return tuple(wrap(i.astype(np.int64, copy=False)) for i in idx)
+    return wrap(xp(a).stack(idx, axis=1).astype(np.int64, copy=False) if a.ndim else
+                xp(a).zeros((int(bool(a)), 0), np.int64))
+
+
+# ---------------------------------------------------------------------- comparisons (no grad)
+def _cmp(ufunc: Any) -> Any:
+    def compare(input: Any, other: Any) -> Tensor:
+        a = input.array if isinstance(input, Tensor) else input
+        b = other.array if isinstance(other, Tensor) else other
+        if isinstance(b, (list, tuple)):
+            b = np.asarray(b)
+        r = ufunc(a, b)
+        return wrap(r if type(r) is not np.bool_ else np.asarray(r))
+
+    return compare
+
+
+eq = _cmp(np.equal)
+ne = not_equal = _cmp(np.not_equal)
+lt = less = _cmp(np.less)
+le = less_equal = _cmp(np.less_equal)
+gt = greater = _cmp(np.greater)
+ge = greater_equal = _cmp(np.greater_equal)
+eq.__doc__ = "input == other elementwise, as a bool tensor (no gradient)."
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when both tensors have the same shape and elements."""
+    a, b = input.array, other.array
+    return a.shape == b.shape and bool((a == b).all())
+
+
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
+            equal_nan: bool = False) -> Tensor:
+    return wrap(xp(input.array).isclose(input.array, other.array, rtol, atol, equal_nan))
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
+             equal_nan: bool = False) -> bool:
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+
+
+def isnan(input: Tensor) -> Tensor:
+    return wrap(np.isnan(input.array))
+
+
+def isinf(input: Tensor) -> Tensor:
+    return wrap(np.isinf(input.array))
+
+
+def isfinite(input: Tensor) -> Tensor:
+    return wrap(np.isfinite(input.array))
+
+
+def _logical(ufunc: Any) -> Any:
+    def op(input: Any, other: Any) -> Tensor:
+        a = input.array if isinstance(input, Tensor) else input
+        b = other.array if isinstance(other, Tensor) else other
+        return wrap(ufunc(a, b))
+
+    return op
+
+
+logical_and = _logical(np.logical_and)
+logical_or = _logical(np.logical_or)
+logical_xor = _logical(np.logical_xor)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    return wrap(np.logical_not(input.array))
+
+
+def _bitwise(ufunc: Any, name: str) -> Any:
+    def op(input: Any, other: Any) -> Tensor:
+        a = input.array if isinstance(input, Tensor) else input
+        b = other.array if isinstance(other, Tensor) else other
+        for x in (a, b):
+            if hasattr(x, "dtype") and x.dtype.kind not in "biu":
+                raise TypeError(f"[{name}] expected integer or bool tensors, got {x.dtype}")
+        return wrap(ufunc(*operands(a, b)))
+
+    return op
+
+
+bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    a = input.array
+    if a.dtype.kind not in "biu":
+        raise TypeError(f"[bitwise_not] expected an integer or bool tensor, got {a.dtype}")
+    return wrap(np.invert(a))

@@ -1,0 +1,295 @@
+"""In-place tensor methods (add_, mul_, zero_, copy_, normal_, ...), for optimizers and init.
+
+PyTorch's rule applies: while grad mode is on, a tensor that requires grad can't be changed in
+place (RuntimeError); under ``no_grad()`` (how optimizers and init functions run) it is fine.
+The write goes into the tensor's own array, so views and the optimizer's references see it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import autograd
+from ..random import Generator, numpy_rng
+from ..tensor import Tensor
+
+__all__ = [
+    "abs_",
+    "add_",
+    "addcdiv_",
+    "addcmul_",
+    "bernoulli_",
+    "clamp_",
+    "clamp_max_",
+    "clamp_min_",
+    "copy_",
+    "div_",
+    "exp_",
+    "exponential_",
+    "fill_",
+    "lerp_",
+    "masked_fill_",
+    "mul_",
+    "neg_",
+    "normal_",
+    "pow_",
+    "random_",
+    "rebind",
+    "relu_",
+    "requires_grad_",
+    "sigmoid_",
+    "sqrt_",
+    "sub_",
+    "tanh_",
+    "uniform_",
+    "zero_",
+]
+
+
+def _check(t: Tensor, op: str) -> Any:
+    if t.requires_grad and autograd._mode.enabled:
+        what = "a leaf tensor" if t._node is None else "a tensor"
+        raise RuntimeError(
+            f"[{op}] {what} that requires grad is being used in an in-place operation; run it "
+            "under pyfastdl.no_grad() or use the out-of-place form")
+    return t.array
+
+
+def _value(x: Any) -> Any:
+    return x.array if isinstance(x, Tensor) else x
+
+
+def _write(t: Tensor, op: str, ufunc: Any, *args: Any) -> Tensor:
+    a = t.array
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ufunc(*args, out=a, casting="same_kind")
+    except TypeError as e:
+        raise TypeError(f"[{op}] result can't be cast in place to the tensor's dtype "
+                        f"{a.dtype}: {e}") from None
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise RuntimeError(f"[{op}] can't write into a broadcast (expanded) view; clone() it "
+                               "first") from None
+        raise ValueError(f"[{op}] {e}") from None
+    return t
+
+
+def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """self += alpha * other, in place."""
+    a = _check(self, "add_")
+    b = _value(other)
+    if alpha != 1:
+        b = np.multiply(b, alpha)
+    return _write(self, "add_", np.add, a, b)
+
+
+def sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    a = _check(self, "sub_")
+    b = _value(other)
+    if alpha != 1:
+        b = np.multiply(b, alpha)
+    return _write(self, "sub_", np.subtract, a, b)
+
+
+def mul_(self: Tensor, other: Any) -> Tensor:
+    return _write(self, "mul_", np.multiply, _check(self, "mul_"), _value(other))
+
+
+def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    a = _check(self, "div_")
+    if rounding_mode is None:
+        return _write(self, "div_", np.true_divide, a, _value(other))
+    from .elementwise import div
+
+    a[...] = div(Tensor(a), other, rounding_mode=rounding_mode).array
+    return self
+
+
+def pow_(self: Tensor, exponent: Any) -> Tensor:
+    return _write(self, "pow_", np.power, _check(self, "pow_"), _value(exponent))
+
+
+def zero_(self: Tensor) -> Tensor:
+    """Sets every element to 0, in place."""
+    _check(self, "zero_")[...] = 0
+    return self
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    _check(self, "fill_")[...] = _value(value)
+    return self
+
+
+def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    """Copies `src` (broadcast to self's shape, cast to self's dtype) into self."""
+    a = _check(self, "copy_")
+    s = _value(src)
+    if type(a) is np.ndarray:
+        s = s.get() if hasattr(s, "get") else s  # a GPU source comes to the host
+    elif type(s) is np.ndarray or not hasattr(s, "shape"):
+        import cupy
+
+        s = cupy.asarray(s)
+    shape = tuple(getattr(s, "shape", ()))
+    try:
+        ok = np.broadcast_shapes(shape, a.shape) == a.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"[copy_] source of shape {shape} does not broadcast to {tuple(a.shape)}")
+    a[...] = s
+    return self
+
+
+def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    a = _check(self, "clamp_")
+    if min is None and max is None:
+        raise ValueError("[clamp_] at least one of min and max must be given")
+    if min is not None:
+        _write(self, "clamp_", np.maximum, a, _value(min))
+    if max is not None:
+        _write(self, "clamp_", np.minimum, a, _value(max))
+    return self
+
+
+def clamp_min_(self: Tensor, min: Any) -> Tensor:
+    return clamp_(self, min=min)
+
+
+def clamp_max_(self: Tensor, max: Any) -> Tensor:
+    return clamp_(self, max=max)
+
+
+def sqrt_(self: Tensor) -> Tensor:
+    return _write(self, "sqrt_", np.sqrt, _check(self, "sqrt_"))
+
+
+def exp_(self: Tensor) -> Tensor:
+    return _write(self, "exp_", np.exp, _check(self, "exp_"))
+
+
+def neg_(self: Tensor) -> Tensor:
+    return _write(self, "neg_", np.negative, _check(self, "neg_"))
+
+
+def abs_(self: Tensor) -> Tensor:
+    return _write(self, "abs_", np.abs, _check(self, "abs_"))
+
+
+def relu_(self: Tensor) -> Tensor:
+    return _write(self, "relu_", np.maximum, _check(self, "relu_"), 0)
+
+
+def sigmoid_(self: Tensor) -> Tensor:
+    from .activation import _sigmoid
+
+    a = _check(self, "sigmoid_")
+    a[...] = _sigmoid(a)
+    return self
+
+
+def tanh_(self: Tensor) -> Tensor:
+    return _write(self, "tanh_", np.tanh, _check(self, "tanh_"))
+
+
+def addcmul_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """self += value * tensor1 * tensor2, in place."""
+    a = _check(self, "addcmul_")
+    p = np.multiply(_value(tensor1), _value(tensor2))
+    if value != 1:
+        p *= value
+    return _write(self, "addcmul_", np.add, a, p)
+
+
+def addcdiv_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """self += value * tensor1 / tensor2, in place."""
+    a = _check(self, "addcdiv_")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.true_divide(_value(tensor1), _value(tensor2))
+    if value != 1:
+        q *= value
+    return _write(self, "addcdiv_", np.add, a, q)
+
+
+def lerp_(self: Tensor, end: Any, weight: Any) -> Tensor:
+    """self += weight * (end - self), in place."""
+    a = _check(self, "lerp_")
+    d = np.subtract(_value(end), a)
+    d *= _value(weight)
+    return _write(self, "lerp_", np.add, a, d)
+
+
+def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
+    a = _check(self, "masked_fill_")
+    m = _value(mask)
+    np.copyto(a, _value(value), where=np.broadcast_to(m, a.shape) if m.shape != a.shape else m,
+              casting="unsafe")
+    return self
+
+
+def _fill_random(self: Tensor, op: str, sample: Any) -> Tensor:
+    a = _check(self, op)
+    if a.dtype.kind != "f" and op not in ("random_", "bernoulli_"):
+        raise TypeError(f"[{op}] expected a floating-point tensor, got {a.dtype}")
+    values = sample(a.shape)
+    if type(a) is not np.ndarray:
+        values = __import__("cupy").asarray(values)
+    a[...] = values
+    return self
+
+
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
+            generator: Generator | None = None) -> Tensor:
+    """Fills self with samples of N(mean, std^2), in place."""
+    if std < 0:
+        raise ValueError(f"[normal_] std must be non-negative, got {std}")
+    rng = numpy_rng(generator)
+    return _fill_random(self, "normal_", lambda s: rng.normal(mean, std, s))
+
+
+def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
+             generator: Generator | None = None) -> Tensor:
+    """Fills self with samples uniform on [from_, to), in place."""
+    if from_ > to:
+        raise ValueError(f"[uniform_] expected from_ <= to, got {from_} and {to}")
+    rng = numpy_rng(generator)
+    return _fill_random(self, "uniform_", lambda s: rng.uniform(from_, to, s))
+
+
+def bernoulli_(self: Tensor, p: float = 0.5, *, generator: Generator | None = None) -> Tensor:
+    """Fills self with 1 with probability p, else 0."""
+    rng = numpy_rng(generator)
+    return _fill_random(self, "bernoulli_", lambda s: rng.random(s) < _value(p))
+
+
+def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    rng = numpy_rng(generator)
+    return _fill_random(self, "exponential_", lambda s: rng.exponential(1.0 / lambd, s))
+
+
+def random_(self: Tensor, from_: int = 0, to: int | None = None, *,
+            generator: Generator | None = None) -> Tensor:
+    """Fills self with integers uniform on [from_, to) (random_(to) means [0, to))."""
+    if to is None:
+        from_, to = 0, from_
+    rng = numpy_rng(generator)
+    return _fill_random(self, "random_", lambda s: rng.integers(from_, to, s))
+
+
+def requires_grad_(self: Tensor, requires_grad: bool = True) -> Tensor:
+    return Tensor.requires_grad_(self, requires_grad)
+
+
+def rebind(self: Tensor, out: Tensor, op: str) -> Tensor:
+    """The result of an in-place form (``relu(x, inplace=True)``): written into self's array
+    when no graph is recorded, else the out-of-place result (self can't change under autograd)."""
+    if out._node is None and not self.requires_grad:
+        try:
+            self.array[...] = out.array
+        except ValueError:
+            return out
+        return self
+    return out

@@ -1,0 +1,136 @@
+"""Adam (and, with decoupled weight decay, AdamW): adaptive moment estimation.
+
+PyTorch's update rule, per parameter p with gradient g (negated first when ``maximize``), at
+step t = 1, 2, ...::
+
+    g = g + weight_decay * p            (Adam: L2 penalty in the gradient)
+    p = p * (1 - lr * weight_decay)     (AdamW: decoupled decay, instead of the line above)
+    m = m + (1 - beta1) * (g - m)       (torch's lerp)
+    v = beta2 * v + (1 - beta2) * g * g
+    v_max = max(v_max, v)               (amsgrad; then v_max replaces v below)
+    denom = sqrt(v) / sqrt(1 - beta2**t) + eps
+    p = p - lr / (1 - beta1**t) * m / denom
+
+in the parameter's dtype (float32 for float32 parameters), in place; the bias corrections are
+Python doubles as in PyTorch. One scratch buffer per parameter holds the temporaries.
+
+Example:
+    >>> import pyfastdl as fd
+    >>> w = fd.tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = fd.optim.Adam([w], lr=0.1)
+    >>> w.grad = fd.tensor([0.5, -2.0])
+    >>> opt.step()
+    >>> [round(v, 4) for v in w.tolist()]
+    [0.9, -0.9]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import Optimizer, _check_number
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    """Adam (PyTorch's ``torch.optim.Adam``, same options, defaults and state layout)."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
+        if differentiable:
+            raise NotImplementedError(f"[{type(self).__name__}] differentiable=True is not "
+                                      "supported")
+        # foreach/fused/capturable select PyTorch's other implementations; results are the same.
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
+                        "maximize": maximize, "decoupled_weight_decay": decoupled_weight_decay}
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict) -> None:
+        op = type(self).__name__
+        group["lr"] = _check_number(op, "lr", group["lr"], 0.0)
+        group["eps"] = _check_number(op, "eps", group["eps"], 0.0)
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"[{op}] betas must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = (_check_number(op, "beta1", betas[0], 0.0, high=1.0),
+                          _check_number(op, "beta2", betas[1], 0.0, high=1.0))
+        group["weight_decay"] = _check_number(op, "weight_decay", group["weight_decay"], 0.0)
+
+    def _export(self, key: str, value: Any) -> Any:
+        if key == "step":  # PyTorch keeps the step count as a float32 scalar tensor
+            return Tensor(np.array(value, dtype=np.float32))
+        return super()._export(key, value)
+
+    def _import(self, key: str, value: Any, p: Tensor) -> Any:
+        if key == "step":
+            return float(value.item() if isinstance(value, Tensor) else value)
+        return super()._import(key, value, p)
+
+    def step(self, closure: Callable | None = None) -> Any:
+        """Updates every parameter that has a gradient; returns closure() when given."""
+        loss = self._closure_loss(closure)
+        state_of = self.state
+        for group in self.param_groups:
+            lr = group["lr"]
+            beta1, beta2 = group["betas"]
+            eps = group["eps"]
+            wd = group["weight_decay"]
+            amsgrad = group["amsgrad"]
+            maximize = group["maximize"]
+            decoupled = group["decoupled_weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = self._grad_array(p)
+                pa = p.array
+                state = state_of.get(p)
+                if state is None:
+                    state = state_of[p] = {}
+                if "step" not in state:
+                    state["step"] = 0.0
+                    state["exp_avg"] = np.zeros_like(pa)
+                    state["exp_avg_sq"] = np.zeros_like(pa)
+                if amsgrad and "max_exp_avg_sq" not in state:
+                    state["max_exp_avg_sq"] = np.zeros_like(pa)
+                m = state["exp_avg"]
+                v = state["exp_avg_sq"]
+                scr = self._scratch(state, p)
+                state["step"] = t = state["step"] + 1.0
+                if maximize:
+                    g = -g
+                if wd != 0:
+                    if decoupled:
+                        pa *= 1 - lr * wd
+                    else:
+                        g = g + wd * pa
+                # m = m + (1 - beta1) * (g - m)
+                np.subtract(g, m, out=scr)
+                scr *= 1 - beta1
+                m += scr
+                # v = beta2 * v + ((1 - beta2) * g) * g
+                v *= beta2
+                np.multiply(g, 1 - beta2, out=scr)
+                scr *= g
+                v += scr
+                if amsgrad:
+                    v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                bias_correction1 = 1 - beta1**t
+                bias_correction2_sqrt = math.sqrt(1 - beta2**t)
+                step_size = lr / bias_correction1
+                np.sqrt(v, out=scr)
+                scr /= bias_correction2_sqrt
+                scr += eps
+                np.divide(m, scr, out=scr)
+                scr *= step_size
+                pa -= scr
+        return loss

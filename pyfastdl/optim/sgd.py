@@ -1,0 +1,111 @@
+"""SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
+
+PyTorch's update rule, per parameter p with gradient g (negated first when ``maximize``)::
+
+    g = g + weight_decay * p
+    buf = g                                   (first step: a copy of the gradient)
+    buf = momentum * buf + (1 - dampening) * g (later steps)
+    d = g + momentum * buf  if nesterov else buf   (d = g when momentum == 0)
+    p = p - lr * d
+
+computed in the parameter's dtype, in place, through one reused scratch buffer per parameter.
+
+Example:
+    >>> import pyfastdl as fd
+    >>> w = fd.tensor([1.0], requires_grad=True)
+    >>> opt = fd.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> w.grad = fd.tensor([1.0])
+    >>> opt.step(); opt.step()
+    >>> round(w.item(), 4)
+    0.71
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, _check_number
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (PyTorch's ``torch.optim.SGD``, same options and defaults)."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        if differentiable:
+            raise NotImplementedError("[SGD] differentiable=True is not supported")
+        # foreach/fused select PyTorch's multi-tensor implementations; results are the same.
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
+                        "nesterov": nesterov, "maximize": maximize}
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict) -> None:
+        group["lr"] = _check_number("SGD", "lr", group["lr"], 0.0)
+        group["momentum"] = _check_number("SGD", "momentum", group["momentum"], 0.0)
+        group["dampening"] = _check_number("SGD", "dampening", group["dampening"], -np.inf)
+        group["weight_decay"] = _check_number("SGD", "weight_decay", group["weight_decay"], 0.0)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("[SGD] nesterov momentum requires momentum > 0 and dampening == 0, "
+                             f"got momentum={group['momentum']:g}, "
+                             f"dampening={group['dampening']:g}")
+
+    def step(self, closure: Callable | None = None) -> Any:
+        """Updates every parameter that has a gradient; returns closure() when given."""
+        loss = self._closure_loss(closure)
+        state_of = self.state
+        for group in self.param_groups:
+            lr = group["lr"]
+            momentum = group["momentum"]
+            dampening = group["dampening"]
+            wd = group["weight_decay"]
+            nesterov = group["nesterov"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = self._grad_array(p)
+                pa = p.array
+                state = state_of.get(p)
+                if state is None:
+                    state = state_of[p] = {}
+                scr = self._scratch(state, p)
+                d = g  # the update direction; never written while it is the gradient itself
+                if maximize:
+                    d = np.negative(g, out=scr)
+                if wd != 0:
+                    if d is scr:
+                        scr += wd * pa
+                    else:
+                        np.multiply(pa, wd, out=scr)
+                        scr += g
+                    d = scr
+                if momentum != 0:
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = np.array(d, copy=True)
+                    else:
+                        buf *= momentum
+                        if dampening == 0:
+                            buf += d
+                        else:
+                            buf += (1 - dampening) * d
+                    if nesterov:
+                        if d is scr:
+                            scr += momentum * buf
+                        else:
+                            np.multiply(buf, momentum, out=scr)
+                            scr += d
+                            d = scr
+                    else:
+                        d = buf
+                # p = p - lr * d (scr may alias d: the multiply reads before it writes)
+                np.multiply(d, lr, out=scr)
+                np.subtract(pa, scr, out=pa)
+        return loss
