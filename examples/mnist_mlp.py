@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> float:
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
         accuracy = evaluate(model, test_loader)
         print(f"epoch {epoch:2d}: train loss {np.mean(losses):.4f}, test accuracy "
               f"{100 * accuracy:.2f}%")

@@ -25,7 +25,8 @@ from .tensor import Tensor
 from . import autograd
 from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
 from .ops import *  # noqa: F401,F403
-from . import cuda, kernels, nn
+from . import cuda, kernels, nn, optim, utils, data, models
+from .io import load, save
 
 globals().update(_ALIASES)  # pyfastdl.float, pyfastdl.long, pyfastdl.bool, ...
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["load", "save"]
 
 _META_KEY = "pyfastdl"
 _FORMAT = 1

@@ -18,9 +18,9 @@ def test_state_dict_round_trip_is_a_plain_safetensors_file(tmp_path):
     save(sd, path)
     out = load(path)
     assert list(out) == list(sd)
-    for k in sd:
-        assert isinstance(out[k], fd.Tensor) and out[k].dtype == sd[k].dtype
-        np.testing.assert_array_equal(out[k].array, sd[k].array)
+    for k, v in sd.items():
+        assert isinstance(out[k], fd.Tensor) and out[k].dtype == v.dtype
+        np.testing.assert_array_equal(out[k].array, v.array)
     out["fc.weight"].array[0, 0] = 5.0  # loaded tensors are writable
     from safetensors.numpy import load_file
 

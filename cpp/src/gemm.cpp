@@ -14,9 +14,11 @@
 // nothing extra. The first K block writes alpha*AB + beta*C (beta == 0: C is not read, so NaN in
 // C does not propagate), the others add alpha*AB, and after the last K block the epilogue (bias,
 // activation) runs once on the tile while it is still in L1. Partial MR/NR tiles are computed in
-// a temporary tile (operands zero-padded by packing) and merged. Small problems skip packing: a
-// B with unit column stride is read in place (its partial last panel is packed), and A is read in
-// place when N is too small for packing to pay.
+// a temporary tile (operands zero-padded by packing) and merged. Small problems skip packing: when
+// M <= 128 a B with unit column stride is read in place (its partial last panel is packed) and
+// the loops run jr outside ir, so each B micro-panel is reused back to back while it is in L1/L2
+// (rows 4 KiB apart would otherwise conflict in the caches); A is read in place when N is too
+// small for packing to pay.
 //
 // Threads: the C matrices (batch x M x N) are split into one part per thread along the dimension
 // with more tiles; each thread packs its own panels (B is packed once per thread when splitting
@@ -130,8 +132,8 @@ const KernelSet& kernels_generic() {
 
 namespace {
 
-// Problems with fewer FLOPs than this per thread run on fewer threads (measured on Zen 4: a
-// second thread pays from about 128 x 128 x 128).
+// Problems with fewer FLOPs than this per thread run on fewer threads (measured on Zen 4: two
+// threads win at 128 x 128 x 128 (4 MFLOP) and 64 x 784 x 64; 64 x 64 x 64 stays on one).
 constexpr int64_t kMinFlopsPerThread = int64_t{2} << 20;
 
 // Scratch for packed panels, one per thread, grown on demand and kept (64-byte aligned).
@@ -243,7 +245,7 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
   const int64_t KC = ks.kc;
   // Small problems: reading B in place saves the packing pass (K * N) that only pays when each
   // B panel is reused by many A panels; reading A in place likewise when N has few panels.
-  const bool b_inplace = p.csb == 1 && p.M <= 2 * MR;
+  const bool b_inplace = p.csb == 1 && p.M <= 128;
   const bool a_inplace = p.N <= 2 * NR && (p.csa == 1 || p.rsa == 1);
   // Blocks are whole numbers of panels (packing writes whole, zero-padded panels).
   const int64_t NC = b_inplace ? std::max<int64_t>(ks.nc, p.N) : std::max<int64_t>(ks.nc / NR, 1) * NR;
@@ -284,56 +286,67 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
           const int64_t ir = mc / MR * MR;
           pack_a_panel(MR, mc - ir, kc, ablock + ir * p.rsa, p.rsa, p.csa, apack);
         }
-        for (int64_t ir = 0; ir < mc; ir += MR) {
+        // One MR x NR tile of C: micro-kernel, merge of edges, and the epilogue after the last
+        // K block.
+        auto tile_at = [&](int64_t ir, int64_t jr) {
           const int64_t m = std::min<int64_t>(MR, mc - ir);
           const bool a_packed = !a_inplace || m < MR;
           const float* ap = !a_inplace ? apack + ir * kc : m < MR ? apack : ablock + ir * p.rsa;
-          for (int64_t jr = 0; jr < nc; jr += NR) {
-            const int64_t n = std::min<int64_t>(NR, nc - jr);
-            const float* bp;
-            int64_t rsb;
-            if (!b_inplace) {
-              bp = bpack + jr * kc;
-              rsb = NR;
-            } else if (n < NR) {
-              bp = bpack;
-              rsb = NR;
+          const int64_t n = std::min<int64_t>(NR, nc - jr);
+          const float* bp;
+          int64_t rsb;
+          if (!b_inplace) {
+            bp = bpack + jr * kc;
+            rsb = NR;
+          } else if (n < NR) {
+            bp = bpack;
+            rsb = NR;
+          } else {
+            bp = bblock + jr;
+            rsb = p.rsb;
+          }
+          const int64_t row = ic + ir, col = jc + jr;
+          float* c = p.c + row * p.rsc + col * p.csc;
+          const bool direct = c_direct && m == MR && n == NR;
+          float* dst = direct ? c : tile;
+          const int64_t ldd = direct ? p.rsc : NR;
+          const float alpha = direct ? p.alpha : 1.0f, beta_k = direct ? beta : 0.0f;
+          if (a_packed)
+            ks.packed_a(kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
+          else
+            ks.strided_a(kc, ap, p.rsa, p.csa, bp, rsb, dst, ldd, alpha, beta_k);
+          if (!direct) {
+            // Merge the temporary tile: C = alpha * tile + beta * C (C not read if beta == 0).
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < n; ++j) {
+                float* cij = c + i * p.rsc + j * p.csc;
+                const float v = p.alpha * tile[i * NR + j];
+                *cij = beta == 0.0f ? v : v + beta * *cij;
+              }
+          }
+          if (last && has_epilogue) {
+            const float* bias = p.bias ? p.bias + row * p.bias_rs + col * p.bias_cs : nullptr;
+            if (c_direct) {
+              ks.epilogue(c, p.rsc, m, n, bias, p.bias_rs, p.bias_cs, p.act, p.param);
             } else {
-              bp = bblock + jr;
-              rsb = p.rsb;
-            }
-            const int64_t row = ic + ir, col = jc + jr;
-            float* c = p.c + row * p.rsc + col * p.csc;
-            const bool direct = c_direct && m == MR && n == NR;
-            float* dst = direct ? c : tile;
-            const int64_t ldd = direct ? p.rsc : NR;
-            const float alpha = direct ? p.alpha : 1.0f, beta_k = direct ? beta : 0.0f;
-            if (a_packed)
-              ks.packed_a(kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
-            else
-              ks.strided_a(kc, ap, p.rsa, p.csa, bp, rsb, dst, ldd, alpha, beta_k);
-            if (!direct) {
-              // Merge the temporary tile: C = alpha * tile + beta * C (C not read if beta == 0).
               for (int64_t i = 0; i < m; ++i)
                 for (int64_t j = 0; j < n; ++j) {
                   float* cij = c + i * p.rsc + j * p.csc;
-                  const float v = p.alpha * tile[i * NR + j];
-                  *cij = beta == 0.0f ? v : v + beta * *cij;
+                  const float bv = bias ? bias[i * p.bias_rs + j * p.bias_cs] : 0.0f;
+                  *cij = activate_scalar(*cij + bv, p.act, p.param);
                 }
             }
-            if (last && has_epilogue) {
-              const float* bias = p.bias ? p.bias + row * p.bias_rs + col * p.bias_cs : nullptr;
-              if (c_direct)
-                ks.epilogue(c, p.rsc, m, n, bias, p.bias_rs, p.bias_cs, p.act, p.param);
-              else
-                for (int64_t i = 0; i < m; ++i)
-                  for (int64_t j = 0; j < n; ++j) {
-                    float* cij = c + i * p.rsc + j * p.csc;
-                    const float bv = bias ? bias[i * p.bias_rs + j * p.bias_cs] : 0.0f;
-                    *cij = activate_scalar(*cij + bv, p.act, p.param);
-                  }
-            }
           }
+        };
+        if (b_inplace) {
+          // B read in place: finish each B micro-panel (reused by every A panel, back to back,
+          // from L1/L2) before the next; its rows may be far apart (large row stride).
+          for (int64_t jr = 0; jr < nc; jr += NR)
+            for (int64_t ir = 0; ir < mc; ir += MR) tile_at(ir, jr);
+        } else {
+          // Packed B: an A micro-panel stays in L1 while the B panels stream from L2.
+          for (int64_t ir = 0; ir < mc; ir += MR)
+            for (int64_t jr = 0; jr < nc; jr += NR) tile_at(ir, jr);
         }
       }
     }

@@ -1,17 +1,16 @@
 // GEMM micro-kernels on AVX-512 (compiled with -mavx512f; chosen at run time by CPUID).
 //
-// Register tile MR x NR = 14 x 32: 28 zmm accumulators + 2 zmm of B + 1 broadcast of A = 31 of
-// the 32 zmm registers. Per k step: 2 vector loads, 14 broadcasts, 28 FMAs (896 FLOPs), so the
-// loads stay well under one per FMA and the FMA pipe is the bottleneck, as it must be.
-// Cache blocks (Zen 4 / Skylake-SP class: L1d 32 KiB, L2 1 MiB per core):
-//   kc = 384:  a packed A micro-panel (14 x 384 x 4 B = 21 KiB) stays in L1 while the jr loop
-//              runs over the B panels (a long K block also halves the C tile reloads);
-//   nc = 1024: the packed B block (384 x 1024 x 4 B = 1.5 MiB) lives in L2 + L3; each B micro-
-//              panel (48 KiB) streams through L1 once per A micro-panel, well within L2
-//              bandwidth (2 x 64 B per 28 FMA cycles). Measured best among 128..512 x 256..2048;
-//   mc = 336:  the packed A block (336 x 384 x 4 B = 504 KiB) sits in L2, one micro-panel at a
-//              time in L1.
-// A tile costs 2 * 14 * 32 * kc FLOPs for (14 + 32) * kc * 4 bytes of packed operands.
+// Register tile MR x NR = 6 x 64: 24 zmm accumulators + 4 zmm of B + 1 broadcast of A = 29 of
+// the 32 zmm registers. Per k step: 4 vector loads, 6 broadcasts, 24 FMAs (768 FLOPs). On Zen 4,
+// which retires one 512-bit FMA per cycle, this beat 14 x 32, 12 x 32, 8 x 32, 8 x 48 and 7 x 64
+// (fewer broadcasts per FMA, and M = 64 batches waste only 2 padded rows).
+// Cache blocks (Zen 4: L1d 32 KiB, L2 1 MiB per core, L3 shared), measured best among
+// kc 128..512, nc 256..2048:
+//   kc = 256:  an A micro-panel (6 x 256 x 4 B = 6 KiB) stays in L1 while the B micro-panels
+//              (256 x 64 x 4 B = 64 KiB) stream from L2 at 4 x 64 B per 24 FMA cycles;
+//   nc = 1024: the packed B block (256 x 1024 x 4 B = 1 MiB) lives in L2 + L3;
+//   mc = 336:  the packed A block (336 x 256 x 4 B = 336 KiB) sits in L2.
+// A tile costs 2 * 6 * 64 * kc FLOPs for (6 + 64) * kc * 4 bytes of packed operands.
 #include <immintrin.h>
 
 #include "gemm_internal.h"

@@ -1,4 +1,5 @@
-// Softmax family, generic x86-64 build, and the dispatch to the AVX-512 build (softmax_avx512.cpp).
+// Softmax family, generic x86-64 build, and the dispatch to the AVX2 and AVX-512 builds
+// (softmax_avx2.cpp, softmax_avx512.cpp).
 // The row kernels themselves are in softmax_rows.h; the math is stated in pyfastdl/softmax.h.
 #include "pyfastdl/softmax.h"
 
@@ -16,7 +17,11 @@ const Table& generic() { return softmax_rows::Kernels<GenericIsa>::table(); }
 
 namespace {
 const softmax_isa::Table& active() {
-  return cpu_path() == CpuPath::Avx512 ? softmax_isa::avx512() : softmax_isa::generic();
+  switch (cpu_path()) {
+    case CpuPath::Avx512: return softmax_isa::avx512();
+    case CpuPath::Avx2: return softmax_isa::avx2();
+    default: return softmax_isa::generic();
+  }
 }
 }  // namespace
 

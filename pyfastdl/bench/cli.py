@@ -1,10 +1,15 @@
 """``python -m pyfastdl bench``: the machine's limits, then GEMM and training steps vs the peers.
 
-Example (a few seconds; the real runs are ``--quick``, about 1-2 minutes, or the full one):
-    >>> from pyfastdl.bench.cli import main
-    >>> main(["--only", "gemm", "--rounds", "1", "--no-progress", "--json", "/dev/null",
-    ...       "--sizes", "64"])  # doctest: +SKIP
-    0
+Usage (the quick run takes about 1-2 minutes on 2 cores, the full one about 10)::
+
+    python -m pyfastdl bench --quick
+    python -m pyfastdl bench --only gemm --threads 1 --json gemm.json --plot gemm.png
+    python -m pyfastdl bench --markdown            # tables ready to paste into RESULTS.md
+
+Example:
+    >>> from pyfastdl.bench.cli import build_parser
+    >>> build_parser().parse_args(["--quick", "--only", "gemm"]).only
+    'gemm'
 """
 
 from __future__ import annotations

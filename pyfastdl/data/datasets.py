@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,13 +26,13 @@ from ..utils.data import Dataset
 from .digits import load_digits
 from .idx import read_idx
 
-__all__ = ["EmbeddedDigits", "MNIST", "FashionMNIST"]
+__all__ = ["MNIST", "EmbeddedDigits", "FashionMNIST"]
 
 
 class _ImageClassification(Dataset):
     """Images (N, 28, 28) uint8 or (N, 1, 28, 28) float32, integer labels, optional transforms."""
 
-    classes: list[str] = []
+    classes: ClassVar[list[str]] = []
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, transform: Callable | None,
                  target_transform: Callable | None) -> None:
@@ -98,7 +98,7 @@ class EmbeddedDigits(_ImageClassification):
         n: the number of images (default 6000 / 1000); seed: the rendering seed.
     """
 
-    classes = [str(d) for d in range(10)]
+    classes: ClassVar[list[str]] = [str(d) for d in range(10)]
 
     def __init__(self, train: bool = True, transform: Callable | None = None,
                  target_transform: Callable | None = None, n: int | None = None,
@@ -116,7 +116,7 @@ class MNIST(_ImageClassification):
     or in PyTorch's layout ``root/MNIST/raw/``.
     """
 
-    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
+    classes: ClassVar[list[str]] = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
                "7 - seven", "8 - eight", "9 - nine"]
 
     def __init__(self, root: str | os.PathLike, train: bool = True,
@@ -156,5 +156,5 @@ class MNIST(_ImageClassification):
 class FashionMNIST(MNIST):
     """Fashion-MNIST read from IDX files in `root` (same file names and layout as MNIST)."""
 
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+    classes: ClassVar[list[str]] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot"]

@@ -20,10 +20,11 @@ Example:
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
-__all__ = ["load_digits", "render_digits", "NUM_CLASSES", "IMAGE_SIZE"]
+__all__ = ["IMAGE_SIZE", "NUM_CLASSES", "load_digits", "render_digits"]
 
 NUM_CLASSES = 10
 IMAGE_SIZE = 28
@@ -55,7 +56,7 @@ _TEMPLATES: list[list[list[tuple[float, float]]]] = [
 
 def _segments(strokes: list) -> np.ndarray:
     """(S, 2, 2) segment endpoints of a template."""
-    segs = [(p, q) for s in strokes for p, q in zip(s[:-1], s[1:])]
+    segs = [(p, q) for s in strokes for p, q in itertools.pairwise(s)]
     return np.asarray(segs, dtype=np.float32)
 
 

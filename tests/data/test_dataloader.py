@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 
 import pyfastdl as fd
-from pyfastdl.utils.data import (BatchSampler, ConcatDataset, DataLoader, Dataset,
-                                 SequentialSampler, Subset, TensorDataset, default_collate,
-                                 random_split)
+from pyfastdl.utils.data import (
+    BatchSampler,
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    SequentialSampler,
+    Subset,
+    TensorDataset,
+    default_collate,
+    random_split,
+)
 
 
 class Squares(Dataset):
@@ -97,7 +105,7 @@ def test_collate_of_dicts_strings_and_numbers():
 
 
 def test_collate_matches_torch():
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from torch.utils.data import default_collate as torch_collate
 
     samples = [(np.full((2, 2), i, dtype=np.float32), i, float(i), {"k": [i, i + 1]})

@@ -82,6 +82,7 @@ struct Table {
                                  Strided<const float>, Rows);
 };
 const Table& generic();
+const Table& avx2();
 const Table& avx512();
 }  // namespace softmax_isa
 
