@@ -27,6 +27,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+import numpy as np
+
 __all__ = ["register", "get", "list", "versions", "use", "current", "check", "Override",
            "reference_of", "builtin_of", "scope", "validate", "active_scopes"]
 
@@ -81,7 +83,8 @@ def register(name: str, fn: Callable, device: str = "cpu", *, default: bool = Fa
     version = version or "custom"
     _versions[device].setdefault(op, {})[version] = fn
     if dtypes is not None:
-        _dtypes[id(fn)] = frozenset(dtypes)
+        # both the names and the numpy dtypes, so that get() can test either with one hash lookup
+        _dtypes[id(fn)] = frozenset(dtypes) | {np.dtype(d) for d in dtypes}
     if default or op not in _defaults[device]:
         _defaults[device][op] = version
     _cache.clear()
@@ -129,7 +132,7 @@ def get(name: str, device: str = "cpu", dtype: Any = None) -> Callable:
     fn = _get(name, device)
     if dtype is not None:
         allowed = _dtypes.get(id(fn))
-        if allowed is not None and str(dtype) not in allowed:
+        if allowed is not None and dtype not in allowed:
             return _versions["cpu"][_split(name)[0]]["reference"]
     return fn
 

@@ -24,7 +24,7 @@ REDUCTIONS = ("none", "mean", "sum")
 def kernel(name: str, like: Any):
     """The kernel `name` for arrays like `like` (device and dtype)."""
     device = "cpu" if type(like) is np.ndarray else "cuda"
-    return kernels.get(name, device, like.dtype.name)
+    return kernels.get(name, device, like.dtype)
 
 
 def check_reduction(reduction: str, op: str, allowed: tuple = REDUCTIONS) -> str:

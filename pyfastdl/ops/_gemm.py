@@ -40,7 +40,7 @@ def gemm(a: Any, b: Any, bias: Any = None, *, activation: str = "none", activati
             shape = (a.shape[0], b.shape[1])
         out = empty(shape, a.dtype, a)
     device = "cpu" if type(a) is np.ndarray else "cuda"
-    kernels.get("gemm", device, a.dtype.name)(a, b, bias, out, alpha=alpha, beta=beta,
+    kernels.get("gemm", device, a.dtype)(a, b, bias, out, alpha=alpha, beta=beta,
                                               activation=activation,
                                               activation_param=activation_param)
     return out
