@@ -44,26 +44,6 @@ GemmImpl parse_impl(const std::string& name) {
          : path == CpuPath::Avx2 ? GemmImpl::Avx2 : GemmImpl::Generic;
 }
 
-// The byte range [lo, hi) that a view touches (empty when it has no elements).
-template <class T>
-std::pair<const char*, const char*> byte_range(const ArrayView<T>& v) {
-  if (v.size() == 0) return {nullptr, nullptr};
-  const char* base = reinterpret_cast<const char*>(v.data);
-  int64_t lo = 0, hi = 0;
-  for (int i = 0; i < v.ndim(); ++i) {
-    const int64_t span = (v.shape[i] - 1) * v.strides[i] * static_cast<int64_t>(sizeof(T));
-    (span < 0 ? lo : hi) += span;
-  }
-  return {base + lo, base + hi + static_cast<int64_t>(sizeof(T))};
-}
-
-template <class T>
-bool overlaps(const ArrayView<T>& x, const ArrayView<T>& y) {
-  auto [a0, a1] = byte_range(x);
-  auto [b0, b1] = byte_range(y);
-  return a0 && b0 && a0 < b1 && b0 < a1;
-}
-
 void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle bias_obj, py::handle out_obj,
                   float alpha, float beta, const std::string& activation, float activation_param,
                   const std::string& impl_name) {
@@ -83,13 +63,11 @@ void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle bias_obj, py::h
   if (a.ndim() == 3 && b.ndim() == 3 && batch_a != batch_b)
     fail_value(kOp, "batch sizes differ: a has shape ", shape_str(a.shape), ", b has shape ",
                shape_str(b.shape));
-  const int64_t batch = a.ndim() == 3 ? batch_a : batch_b;  // may be 0
+  const int64_t batch = a.ndim() == 3 ? batch_a : batch_b;  // 0 is valid
   std::vector<int64_t> want = batched ? std::vector<int64_t>{batch, M, N} : std::vector<int64_t>{M, N};
   if (out.shape != want)
     fail_value(kOp, "out must have shape ", shape_str(want), ", got ", shape_str(out.shape));
-  for (int i = 0; i < out.ndim() && out.size() > 0; ++i)  // empty arrays may have stride 0
-    if (out.shape[i] > 1 && out.strides[i] == 0)
-      fail_value(kOp, "out must not be a broadcast view (stride 0 in dim ", i, ")");
+  check_output(kOp, out, "out");
   if (overlaps(out, a) || overlaps(out, b))
     fail_value(kOp, "out must not share memory with a or b");
 

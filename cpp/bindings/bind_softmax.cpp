@@ -18,19 +18,6 @@
 namespace pyfastdl::bind {
 namespace {
 
-// The byte range [lo, hi) a view touches (nullptrs when it has no elements).
-template <class T>
-std::pair<const char*, const char*> byte_range(const ArrayView<T>& v) {
-  if (v.size() == 0) return {nullptr, nullptr};
-  const char* base = reinterpret_cast<const char*>(v.data);
-  int64_t lo = 0, hi = 0;
-  for (int i = 0; i < v.ndim(); ++i) {
-    const int64_t span = (v.shape[i] - 1) * v.strides[i] * static_cast<int64_t>(sizeof(T));
-    (span < 0 ? lo : hi) += span;
-  }
-  return {base + lo, base + hi + static_cast<int64_t>(sizeof(T))};
-}
-
 // Refuses an output that shares memory with an input, unless it is the same view (in place).
 template <class T, class U>
 void check_no_overlap(const char* op, const ArrayView<T>& out, const char* out_name,
@@ -38,19 +25,9 @@ void check_no_overlap(const char* op, const ArrayView<T>& out, const char* out_n
   if (same_ok && static_cast<const void*>(out.data) == static_cast<const void*>(in.data) &&
       out.shape == in.shape && out.strides == in.strides)
     return;
-  auto [a0, a1] = byte_range(out);
-  auto [b0, b1] = byte_range(in);
-  if (a0 && b0 && a0 < b1 && b0 < a1)
+  if (overlaps(out, in))
     fail_value(op, out_name, " must not share memory with ", in_name,
                same_ok ? " (except as the very same array)" : "");
-}
-
-template <class T>
-void check_output(const char* op, const ArrayView<T>& out, const char* name) {
-  if (out.size() == 0) return;
-  for (int i = 0; i < out.ndim(); ++i)
-    if (out.shape[i] > 1 && out.strides[i] == 0)
-      fail_value(op, name, " must not be a broadcast view (stride 0 in dim ", i, ")");
 }
 
 template <class T>

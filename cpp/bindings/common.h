@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pyfastdl::bind {
@@ -103,6 +104,37 @@ bool is_c_contiguous(const ArrayView<T>& v) {
     expected *= v.shape[i];
   }
   return true;
+}
+
+// The byte range [lo, hi) a view touches (nullptrs when it has no elements).
+template <class T>
+std::pair<const char*, const char*> byte_range(const ArrayView<T>& v) {
+  if (v.size() == 0) return {nullptr, nullptr};
+  const char* base = reinterpret_cast<const char*>(v.data);
+  int64_t lo = 0, hi = 0;
+  for (int i = 0; i < v.ndim(); ++i) {
+    const int64_t span = (v.shape[i] - 1) * v.strides[i] * static_cast<int64_t>(sizeof(T));
+    (span < 0 ? lo : hi) += span;
+  }
+  return {base + lo, base + hi + static_cast<int64_t>(sizeof(T))};
+}
+
+// True when the memory two views touch intersects (a conservative test on their byte ranges).
+template <class T, class U>
+bool overlaps(const ArrayView<T>& x, const ArrayView<U>& y) {
+  auto [a0, a1] = byte_range(x);
+  auto [b0, b1] = byte_range(y);
+  return a0 && b0 && a0 < b1 && b0 < a1;
+}
+
+// Refuses an output that is a broadcast view (stride 0 over a dim longer than 1): writing it
+// would race and lose results. Empty arrays pass (NumPy gives them zero strides).
+template <class T>
+void check_output(const char* op, const ArrayView<T>& out, const char* name) {
+  if (out.size() == 0) return;
+  for (int i = 0; i < out.ndim(); ++i)
+    if (out.shape[i] > 1 && out.strides[i] == 0)
+      fail_value(op, name, " must not be a broadcast view (stride 0 in dim ", i, ")");
 }
 
 }  // namespace pyfastdl::bind

@@ -248,8 +248,10 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
   const bool b_inplace = p.csb == 1 && p.M <= 128;
   const bool a_inplace = p.N <= 2 * NR && (p.csa == 1 || p.rsa == 1);
   // Blocks are whole numbers of panels (packing writes whole, zero-padded panels).
-  const int64_t NC = b_inplace ? std::max<int64_t>(ks.nc, p.N) : std::max<int64_t>(ks.nc / NR, 1) * NR;
-  const int64_t MC = a_inplace ? std::max<int64_t>(ks.mc, p.M) : std::max<int64_t>(ks.mc / MR, 1) * MR;
+  const int64_t NC =
+      b_inplace ? std::max<int64_t>(ks.nc, p.N) : std::max<int64_t>(ks.nc / NR, 1) * NR;
+  const int64_t MC =
+      a_inplace ? std::max<int64_t>(ks.mc, p.M) : std::max<int64_t>(ks.mc / MR, 1) * MR;
   const int64_t kc_max = std::min(KC, p.K);
   Workspace& ws = workspace();
   const int64_t nc_alloc = std::min(NC, (p.N + NR - 1) / NR * NR);

@@ -95,6 +95,17 @@ def _step_fn(model: Any, loss_fn: Any, opt: Any, x: Any, y: Any) -> Callable[[],
     return step
 
 
+def _mlp(nn: Any, weights: list, load: Callable[[Any, np.ndarray, np.ndarray], None]) -> tuple:
+    """Sequential(Linear, ReLU, ..., Linear) from a PyTorch-like `nn`, loaded with `weights`;
+    returns the model and its first Linear."""
+    layers: list[Any] = []
+    for i, (w, b) in enumerate(weights):
+        linear = nn.Linear(w.shape[1], w.shape[0])
+        load(linear, w, b)
+        layers += [linear] if i == len(weights) - 1 else [linear, nn.ReLU()]
+    return nn.Sequential(*layers), layers[0]
+
+
 def pyfastdl_step(case: TrainCase, weights: list, x: np.ndarray,
                   y: np.ndarray) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
     """pyfastdl's step and a function returning its first layer's weight (raises ImportError or
@@ -102,34 +113,31 @@ def pyfastdl_step(case: TrainCase, weights: list, x: np.ndarray,
     import pyfastdl as fd
     from pyfastdl import nn, optim
 
-    layers: list[Any] = []
-    for i, (w, b) in enumerate(weights):
-        linear = nn.Linear(w.shape[1], w.shape[0])
+    def load(linear: Any, w: np.ndarray, b: np.ndarray) -> None:
         np.copyto(linear.weight.array, w)
         np.copyto(linear.bias.array, b)
-        layers += [linear] if i == len(weights) - 1 else [linear, nn.ReLU()]
-    model = nn.Sequential(*layers)
+
+    model, first = _mlp(nn, weights, load)
     opt = optim.SGD(model.parameters(), lr=case.lr)
     step = _step_fn(model, nn.CrossEntropyLoss(), opt, fd.tensor(x), fd.tensor(y))
-    return step, lambda: np.array(layers[0].weight.array)
+    return step, lambda: np.array(first.weight.array)
 
 
 def torch_step(case: TrainCase, weights: list, x: np.ndarray,
                y: np.ndarray) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
     """PyTorch's step on the same model and batch, and its first weight."""
     torch = torch_module()
-    layers: list[Any] = []
-    for i, (w, b) in enumerate(weights):
-        linear = torch.nn.Linear(w.shape[1], w.shape[0])
+
+    def load(linear: Any, w: np.ndarray, b: np.ndarray) -> None:
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(w))
             linear.bias.copy_(torch.from_numpy(b))
-        layers += [linear] if i == len(weights) - 1 else [linear, torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers)
+
+    model, first = _mlp(torch.nn, weights, load)
     opt = torch.optim.SGD(model.parameters(), lr=case.lr)
     step = _step_fn(model, torch.nn.CrossEntropyLoss(), opt, torch.from_numpy(x.copy()),
                     torch.from_numpy(y.copy()))
-    return step, lambda: layers[0].weight.detach().numpy().copy()
+    return step, lambda: first.weight.detach().numpy().copy()
 
 
 class RawStep:
