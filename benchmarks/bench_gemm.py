@@ -18,8 +18,9 @@ from pyfastdl import _C
 
 SQUARE = [(n, n, n) for n in (64, 128, 256, 512, 1024, 2048)]
 MLP = [(64, 784, 64), (64, 3072, 1024), (4096, 256, 256)]
-CASES = [(s, "nn") for s in SQUARE + MLP] + [(s, v) for s in MLP + [(1024, 1024, 1024)]
-                                              for v in ("tn", "nt")]
+CASES = [(s, "nn") for s in SQUARE + MLP] + [
+    (s, v) for s in MLP + [(1024, 1024, 1024)] for v in ("tn", "nt")
+]
 CONTENDERS = ("pyfastdl", "numpy", "torch")
 
 
@@ -44,8 +45,7 @@ def product(contender: str, a: np.ndarray, b: np.ndarray):
 
 
 @pytest.mark.parametrize("contender", CONTENDERS)
-@pytest.mark.parametrize("shape,variant", CASES,
-                         ids=[f"{m}x{k}x{n}-{v}" for (m, k, n), v in CASES])
+@pytest.mark.parametrize("shape,variant", CASES, ids=[f"{m}x{k}x{n}-{v}" for (m, k, n), v in CASES])
 def test_gemm(benchmark, contender, shape, variant):
     a, b = operands(shape, variant)
     fn = product(contender, a, b)

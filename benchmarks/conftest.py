@@ -38,5 +38,9 @@ def pause_after_benchmark():
 
 def pytest_benchmark_update_machine_info(config, machine_info: dict) -> None:
     info = limits.machine_info()
-    machine_info["pyfastdl"] = {"cpu": info["cpu"], "cpu_capability": info["cpu_capability"],
-                                "versions": info["versions"], "threads": bench_threads()}
+    machine_info["pyfastdl"] = {
+        "cpu": info["cpu"],
+        "cpu_capability": info["cpu_capability"],
+        "versions": info["versions"],
+        "threads": bench_threads(),
+    }

@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--data", metavar="DIR", help="folder with MNIST IDX files "
-                        "(default: the embedded digits)")
+    parser.add_argument(
+        "--data", metavar="DIR", help="folder with MNIST IDX files (default: the embedded digits)"
+    )
     parser.add_argument("--fashion", action="store_true", help="read Fashion-MNIST from --data")
     parser.add_argument("--save", metavar="PATH", help="write the trained state dict here")
     parser.add_argument("--seed", type=int, default=0)
@@ -65,8 +66,10 @@ def main(argv: list[str] | None = None) -> float:
 
     model = MnistMLP()
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"MnistMLP: {n_params:,} parameters; {len(train_set)} training and {len(test_set)} "
-          "test images")
+    print(
+        f"MnistMLP: {n_params:,} parameters; {len(train_set)} training and {len(test_set)} "
+        "test images"
+    )
     criterion = nn.CrossEntropyLoss()
     optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
 
@@ -82,8 +85,10 @@ def main(argv: list[str] | None = None) -> float:
             losses.append(loss.item())
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
         accuracy = evaluate(model, test_loader)
-        print(f"epoch {epoch:2d}: train loss {np.mean(losses):.4f}, test accuracy "
-              f"{100 * accuracy:.2f}%")
+        print(
+            f"epoch {epoch:2d}: train loss {np.mean(losses):.4f}, test accuracy "
+            f"{100 * accuracy:.2f}%"
+        )
     if args.save:
         save(model.state_dict(), args.save)
         print(f"saved the state dict to {args.save}")

@@ -16,17 +16,26 @@ from __future__ import annotations
 
 import builtins as _builtins
 
-from . import _C
-from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, get_default_dtype, int8,
-                     int32, int64, set_default_dtype, uint8)
+from . import _C, autograd, cuda, data, kernels, models, nn, optim, utils
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .dtypes import ALIASES as _ALIASES
+from .dtypes import (
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
+from .io import load, save
+from .ops import *  # noqa: F401,F403
 from .random import Generator, initial_seed, manual_seed, seed
 from .tensor import *  # noqa: F401,F403
 from .tensor import Tensor
-from . import autograd
-from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
-from .ops import *  # noqa: F401,F403
-from . import cuda, kernels, nn, optim, utils, data, models
-from .io import load, save
 
 globals().update(_ALIASES)  # pyfastdl.float, pyfastdl.long, pyfastdl.bool, ...
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-COMMANDS = {"bench": "measure the machine's limits, then GEMM and training steps against NumPy "
-                     "and PyTorch (--quick: about 1-2 minutes)"}
+COMMANDS = {
+    "bench": "measure the machine's limits, then GEMM and training steps against NumPy "
+    "and PyTorch (--quick: about 1-2 minutes)"
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pyfastdl",
         description="pyfastdl: a fast, readable deep-learning library with a PyTorch-like API.",
-        epilog="Run 'python -m pyfastdl COMMAND --help' for a command's options.")
+        epilog="Run 'python -m pyfastdl COMMAND --help' for a command's options.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)

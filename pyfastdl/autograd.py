@@ -20,12 +20,21 @@ Example:
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import kernels as _kernels
 
-__all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "grad", "backward"]
+__all__ = [
+    "Function",
+    "Context",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "grad",
+    "backward",
+]
 
 
 class _GradMode(threading.local):
@@ -48,7 +57,7 @@ class set_grad_enabled:
         self.mode = bool(mode)
         _mode.enabled = self.mode
 
-    def __enter__(self) -> "set_grad_enabled":
+    def __enter__(self) -> set_grad_enabled:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -170,7 +179,9 @@ class Function:
         if isinstance(out, tuple):
             node = None
             if record:
-                node = Node(cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args), len(out))
+                node = Node(
+                    cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args), len(out)
+                )
             return tuple(Tensor._from_op(o, node, i) for i, o in enumerate(out))
         node = None
         if record:
@@ -229,8 +240,12 @@ def _topological_nodes(roots: Sequence[Node]) -> list[Node]:
     return order
 
 
-def _run_backward(outputs: Sequence[Any], grad_outputs: Sequence[Any], retain_graph: bool,
-                  inputs: Sequence[Any] | None = None) -> list | None:
+def _run_backward(
+    outputs: Sequence[Any],
+    grad_outputs: Sequence[Any],
+    retain_graph: bool,
+    inputs: Sequence[Any] | None = None,
+) -> list | None:
     """Propagates gradients from `outputs`.
 
     With `inputs` None, gradients of leaf tensors (and tensors that called retain_grad) are
@@ -261,7 +276,8 @@ def _run_backward(outputs: Sequence[Any], grad_outputs: Sequence[Any], retain_gr
         if node.released:
             raise RuntimeError(
                 f"[backward] trying to backward through the graph a second time (through "
-                f"{node.name}); its saved arrays were freed: pass retain_graph=True the first time")
+                f"{node.name}); its saved arrays were freed: pass retain_graph=True the first time"
+            )
         ctx = node.ctx
         if node.kernel_overrides is not None:
             with _kernels.scope(node.kernel_overrides):
@@ -278,7 +294,8 @@ def _run_backward(outputs: Sequence[Any], grad_outputs: Sequence[Any], retain_gr
             if g.shape != t.array.shape:
                 raise RuntimeError(
                     f"[backward] {node.name}.backward returned a gradient of shape {tuple(g.shape)} "
-                    f"for an input of shape {tuple(t.array.shape)}")
+                    f"for an input of shape {tuple(t.array.shape)}"
+                )
             child = t._node
             if child is None:
                 _accumulate_leaf(t, g, leaf_grads, leaves)
@@ -300,8 +317,12 @@ def _run_backward(outputs: Sequence[Any], grad_outputs: Sequence[Any], retain_gr
         if t.grad is None:
             # .grad must own writable memory: a backward may pass one array to several inputs
             # (add) or return a read-only broadcast view (sum), and optimizers write into .grad.
-            if (g is t.array or id(g) in handed_out or not getattr(g.flags, "writeable", True)
-                    or g.base is not None):
+            if (
+                g is t.array
+                or id(g) in handed_out
+                or not getattr(g.flags, "writeable", True)
+                or g.base is not None
+            ):
                 g = g.copy()
             handed_out.add(id(g))
             t.grad = Tensor(g)
@@ -332,7 +353,8 @@ def _as_grad_arrays(outputs: Sequence[Any], grad_outputs: Sequence[Any] | None, 
             if t.array.size != 1:
                 raise RuntimeError(
                     f"[{op}] grad can be implicitly created only for scalar outputs, got shape "
-                    f"{tuple(t.array.shape)}: pass a gradient")
+                    f"{tuple(t.array.shape)}: pass a gradient"
+                )
             g = _xp(t.array).ones_like(t.array)
         elif isinstance(g, Tensor):
             g = g.array
@@ -341,7 +363,8 @@ def _as_grad_arrays(outputs: Sequence[Any], grad_outputs: Sequence[Any] | None, 
         if tuple(g.shape) != tuple(t.array.shape):
             raise RuntimeError(
                 f"[{op}] gradient of shape {tuple(g.shape)} does not match the output's shape "
-                f"{tuple(t.array.shape)}")
+                f"{tuple(t.array.shape)}"
+            )
         arrays.append(g)
     return arrays
 
@@ -358,13 +381,20 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     for t in tensors:
         if not t.requires_grad:
             raise RuntimeError(
-                "[backward] element 0 of tensors does not require grad and does not have a grad_fn")
+                "[backward] element 0 of tensors does not require grad and does not have a grad_fn"
+            )
     grads = _as_grad_arrays(tensors, grad_tensors, "backward")
     _run_backward(tensors, grads, bool(retain_graph))
 
 
-def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
     """Gradients of `outputs` with respect to `inputs`, returned instead of accumulated.
 
     Example:
@@ -378,11 +408,13 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     if create_graph:
         raise NotImplementedError(
             "[grad] create_graph=True (higher-order gradients) is not supported: backward "
-            "functions run on raw arrays")
+            "functions run on raw arrays"
+        )
     single_out = isinstance(outputs, Tensor)
     outputs = [outputs] if single_out else list(outputs)
-    if isinstance(grad_outputs, Tensor) or (grad_outputs is not None and single_out
-                                            and not isinstance(grad_outputs, (list, tuple))):
+    if isinstance(grad_outputs, Tensor) or (
+        grad_outputs is not None and single_out and not isinstance(grad_outputs, (list, tuple))
+    ):
         grad_outputs = [grad_outputs]
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     for t in inputs:
@@ -394,11 +426,12 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     grads = _as_grad_arrays(outputs, grad_outputs, "grad")
     result = _run_backward(outputs, grads, bool(retain_graph), inputs=inputs)
     out = []
-    for t, g in zip(inputs, result):
+    for g in result:
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
-                    "[grad] one of the inputs was not used in the graph; pass allow_unused=True")
+                    "[grad] one of the inputs was not used in the graph; pass allow_unused=True"
+                )
             out.append(None)
         else:
             out.append(Tensor(g))

@@ -21,8 +21,14 @@ bool_ = np.dtype(np.bool_)
 
 # torch's aliases (exported as pyfastdl.float, pyfastdl.long, ...; not used inside the package
 # because they shadow Python builtins).
-ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64, "int": int32,
-           "bool": bool_}
+ALIASES = {
+    "float": float32,
+    "double": float64,
+    "half": float16,
+    "long": int64,
+    "int": int32,
+    "bool": bool_,
+}
 
 SUPPORTED = (float32, float64, float16, int64, int32, int8, uint8, bool_)
 _default = [float32]
@@ -47,6 +53,8 @@ def check_dtype(dtype: Any, op: str) -> np.dtype:
     except TypeError:
         raise TypeError(f"[{op}] unsupported dtype {dtype!r}") from None
     if d not in SUPPORTED:
-        raise TypeError(f"[{op}] unsupported dtype {d}; expected one of float32, float64, float16, "
-                        "int64, int32, int8, uint8, bool")
+        raise TypeError(
+            f"[{op}] unsupported dtype {d}; expected one of float32, float64, float16, "
+            "int64, int32, int8, uint8, bool"
+        )
     return d

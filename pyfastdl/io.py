@@ -67,8 +67,10 @@ class _Encoder:
             items = []
             for k, v in obj.items():
                 if not isinstance(k, (str, int, float, bool, type(None))):
-                    raise TypeError(f"[save] dict keys must be str, int, float, bool or None, "
-                                    f"got {type(k).__name__} at '{'.'.join(path) or '<root>'}'")
+                    raise TypeError(
+                        f"[save] dict keys must be str, int, float, bool or None, "
+                        f"got {type(k).__name__} at '{'.'.join(path) or '<root>'}'"
+                    )
                 items.append([k, self.encode(v, path + [str(k)])])
             if all(isinstance(k, str) for k in obj):
                 return {"$dict": dict(items)}
@@ -76,16 +78,19 @@ class _Encoder:
         if isinstance(obj, (list, tuple)):
             out = [self.encode(v, path + [str(i)]) for i, v in enumerate(obj)]
             return out if isinstance(obj, list) else {"$tuple": out}
-        raise TypeError(f"[save] can't save an object of type {type(obj).__name__} at "
-                        f"'{'.'.join(path) or '<root>'}'; expected Tensors, numpy arrays, numbers, "
-                        "strings, None, and dicts/lists/tuples of them")
+        raise TypeError(
+            f"[save] can't save an object of type {type(obj).__name__} at "
+            f"'{'.'.join(path) or '<root>'}'; expected Tensors, numpy arrays, numbers, "
+            "strings, None, and dicts/lists/tuples of them"
+        )
 
     def add(self, array: Any, path: list[str]) -> str:
         if not isinstance(array, np.ndarray):
             array = array.get()  # a GPU array: saved from host memory
         if array.dtype.kind not in "biuf":
-            raise TypeError(f"[save] can't save an array of dtype {array.dtype} at "
-                            f"'{'.'.join(path)}'")
+            raise TypeError(
+                f"[save] can't save an array of dtype {array.dtype} at '{'.'.join(path)}'"
+            )
         name = self.name(path)
         # (np.ascontiguousarray would turn a 0-d array into shape (1,))
         self.tensors[name] = array if array.flags.c_contiguous else array.copy(order="C")
@@ -99,11 +104,13 @@ def _decode(node: Any, tensors: dict[str, np.ndarray], used: set) -> Any:
         return node
     if len(node) != 1:
         raise ValueError("[load] corrupt structure metadata: expected one tag per object")
-    (tag, value), = node.items()
+    ((tag, value),) = node.items()
     if tag in ("$tensor", "$ndarray"):
         if value not in tensors:
-            raise ValueError(f"[load] corrupt file: the structure names tensor '{value}', which "
-                             "the file does not contain")
+            raise ValueError(
+                f"[load] corrupt file: the structure names tensor '{value}', which "
+                "the file does not contain"
+            )
         used.add(value)
         array = tensors[value]
         return Tensor(array) if tag == "$tensor" else array
@@ -129,8 +136,7 @@ def save(obj: Any, f: str | os.PathLike) -> None:
     meta = {_META_KEY: json.dumps({"format": _FORMAT, "structure": structure})}
     data = st_save(enc.tensors, metadata=meta)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -181,8 +187,9 @@ def load(f: str | os.PathLike) -> Any:
     except (ValueError, TypeError, KeyError):
         raise ValueError(f"[load] '{path}' has corrupt pyfastdl metadata") from None
     if not isinstance(info.get("format"), int) or info["format"] > _FORMAT:
-        raise ValueError(f"[load] '{path}' was written by a newer pyfastdl (format "
-                         f"{info.get('format')!r})")
+        raise ValueError(
+            f"[load] '{path}' was written by a newer pyfastdl (format {info.get('format')!r})"
+        )
     used: set = set()
     return _decode(structure, tensors, used)
 
@@ -191,7 +198,7 @@ def _metadata(raw: bytes, path: str) -> dict | None:
     """The ``__metadata__`` of a safetensors header (already validated by the reader)."""
     n = int.from_bytes(raw[:8], "little")
     try:
-        header = json.loads(raw[8:8 + n])
+        header = json.loads(raw[8 : 8 + n])
     except ValueError:
         raise ValueError(f"[load] '{path}' has a corrupt safetensors header") from None
     meta = header.get("__metadata__") if isinstance(header, dict) else None

@@ -26,7 +26,7 @@ class Generator:
         self._seed = int(np.random.SeedSequence().entropy % (2**63))
         self.np = np.random.default_rng(self._seed)
 
-    def manual_seed(self, seed: int) -> "Generator":
+    def manual_seed(self, seed: int) -> Generator:
         seed = int(seed)
         if seed < 0:
             raise ValueError(f"[manual_seed] seed must be non-negative, got {seed}")

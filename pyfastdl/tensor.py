@@ -53,8 +53,7 @@ __all__ = [
 
 
 class device:
-    """Where a tensor's array lives: ``device('cpu')``, ``device('cuda')`` or ``device('cuda:0')``.
-    """
+    """Where a tensor's array lives: ``device('cpu')``, ``device('cuda')`` or ``device('cuda:0')``."""
 
     __slots__ = ("index", "type")
 
@@ -72,8 +71,11 @@ class device:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
             other = device(other)
-        return isinstance(other, device) and self.type == other.type and (
-            self.index is None or other.index is None or self.index == other.index)
+        return (
+            isinstance(other, device)
+            and self.type == other.type
+            and (self.index is None or other.index is None or self.index == other.index)
+        )
 
     def __hash__(self) -> int:
         return hash(self.type)
@@ -212,7 +214,8 @@ class Tensor:
         if self.array.size != 1:
             raise ValueError(
                 f"[item] only one-element tensors can be converted to a Python scalar, got shape "
-                f"{tuple(self.array.shape)}")
+                f"{tuple(self.array.shape)}"
+            )
         return self.array.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -223,10 +226,13 @@ class Tensor:
         if self.requires_grad and not force:
             raise RuntimeError(
                 "[numpy] can't call numpy() on a tensor that requires grad; use "
-                "tensor.detach().numpy()")
+                "tensor.detach().numpy()"
+            )
         if not _is_numpy(self.array):
             if not force:
-                raise TypeError("[numpy] can't convert a cuda tensor to numpy; use tensor.cpu() first")
+                raise TypeError(
+                    "[numpy] can't convert a cuda tensor to numpy; use tensor.cpu() first"
+                )
             return _host(self.array)
         return self.array
 
@@ -240,7 +246,9 @@ class Tensor:
 
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
         if self.requires_grad:
-            raise RuntimeError("[__dlpack__] can't export a tensor that requires grad; detach() it first")
+            raise RuntimeError(
+                "[__dlpack__] can't export a tensor that requires grad; detach() it first"
+            )
         return self.array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self) -> tuple:
@@ -254,13 +262,16 @@ class Tensor:
 
     def __index__(self) -> int:
         if self.array.dtype.kind not in "iu" or self.array.size != 1:
-            raise TypeError("[__index__] only integer tensors of one element can be used as an index")
+            raise TypeError(
+                "[__index__] only integer tensors of one element can be used as an index"
+            )
         return int(self.item())
 
     def __bool__(self) -> bool:
         if self.array.size != 1:
             raise RuntimeError(
-                f"[bool] boolean value of a tensor with {self.array.size} elements is ambiguous")
+                f"[bool] boolean value of a tensor with {self.array.size} elements is ambiguous"
+            )
         return bool(self.array.reshape(()).item())
 
     __hash__ = object.__hash__
@@ -322,10 +333,12 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
-                f"[requires_grad_] only floating-point tensors can require gradients, got {self.array.dtype}")
+                f"[requires_grad_] only floating-point tensors can require gradients, got {self.array.dtype}"
+            )
         if not requires_grad and self._node is not None:
             raise RuntimeError(
-                "[requires_grad_] can't turn off requires_grad of a non-leaf tensor; use detach()")
+                "[requires_grad_] can't turn off requires_grad of a non-leaf tensor; use detach()"
+            )
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -341,11 +354,14 @@ class Tensor:
     def retain_grad(self) -> None:
         """Keeps ``.grad`` of this non-leaf tensor after backward."""
         if not self.requires_grad:
-            raise RuntimeError("[retain_grad] can't retain_grad on a tensor that doesn't require grad")
+            raise RuntimeError(
+                "[retain_grad] can't retain_grad on a tensor that doesn't require grad"
+            )
         self._retains_grad = True
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulates d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
         if create_graph:
             raise NotImplementedError("[backward] create_graph=True is not supported")
@@ -353,8 +369,9 @@ class Tensor:
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
-        body = np.array2string(_host(self.array), separator=", ", precision=4, threshold=200,
-                               prefix="tensor(")
+        body = np.array2string(
+            _host(self.array), separator=", ", precision=4, threshold=200, prefix="tensor("
+        )
         extra = []
         if self.array.dtype not in (get_default_dtype(), int64, bool_):
             extra.append(f"dtype=pyfastdl.{self.array.dtype}")
@@ -373,8 +390,9 @@ def _normalize_dim(dim: Any, ndim: Any, op: str) -> Any:
     lo = -ndim if ndim else -1
     hi = ndim - 1 if ndim else 0
     if not (lo <= dim <= hi):
-        raise IndexError(f"[{op}] dim {dim} is out of range for a tensor of {ndim} dims "
-                         f"(expected {lo}..{hi})")
+        raise IndexError(
+            f"[{op}] dim {dim} is out of range for a tensor of {ndim} dims (expected {lo}..{hi})"
+        )
     return dim + ndim if dim < 0 else dim
 
 
@@ -404,7 +422,11 @@ def _to_array(data: Any, dtype: Any, op: str, copy: bool = True) -> Any:
         arr = data.astype(dtype) if dtype is not None else (data.copy() if copy else data)
         return arr
     try:
-        arr = np.array(data, copy=copy) if dtype is None else np.array(data, dtype=np.dtype(dtype), copy=copy)
+        arr = (
+            np.array(data, copy=copy)
+            if dtype is None
+            else np.array(data, dtype=np.dtype(dtype), copy=copy)
+        )
     except (ValueError, TypeError) as e:
         raise TypeError(f"[{op}] could not make an array of {type(data).__name__}: {e}") from None
     if dtype is None:
@@ -508,22 +530,34 @@ def _float_dtype(dtype: Any, op: str) -> np.dtype:
 
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(np.zeros(_shape_arg(size, "zeros"), _float_dtype(dtype, "zeros")), device, requires_grad)
+    return _factory(
+        np.zeros(_shape_arg(size, "zeros"), _float_dtype(dtype, "zeros")), device, requires_grad
+    )
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(np.ones(_shape_arg(size, "ones"), _float_dtype(dtype, "ones")), device, requires_grad)
+    return _factory(
+        np.ones(_shape_arg(size, "ones"), _float_dtype(dtype, "ones")), device, requires_grad
+    )
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(np.empty(_shape_arg(size, "empty"), _float_dtype(dtype, "empty")), device, requires_grad)
+    return _factory(
+        np.empty(_shape_arg(size, "empty"), _float_dtype(dtype, "empty")), device, requires_grad
+    )
 
 
-def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def full(
+    size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     if dtype is None:
-        dtype = (bool_ if isinstance(fill_value, bool) else
-                 int64 if isinstance(fill_value, (int, np.integer)) else get_default_dtype())
+        dtype = (
+            bool_
+            if isinstance(fill_value, bool)
+            else int64
+            if isinstance(fill_value, (int, np.integer))
+            else get_default_dtype()
+        )
     shape = _shape_arg((size,) if not isinstance(size, (tuple, list)) else tuple(size), "full")
     return _factory(np.full(shape, fill_value, check_dtype(dtype, "full")), device, requires_grad)
 
@@ -534,7 +568,9 @@ def _like(t: Any, dtype: Any) -> tuple:
     return t.array.shape, (t.array.dtype if dtype is None else check_dtype(dtype, "like")), t.device
 
 
-def zeros_like(t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(
+    t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     shape, dt, dev = _like(t, dtype)
     return zeros(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
 
@@ -544,35 +580,55 @@ def ones_like(t: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return ones(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
 
 
-def empty_like(t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def empty_like(
+    t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     shape, dt, dev = _like(t, dtype)
     return empty(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
 
 
-def full_like(t: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+def full_like(
+    t: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     shape, dt, dev = _like(t, dtype)
     return full(shape, fill_value, dtype=dt, device=device or dev, requires_grad=requires_grad)
 
 
-def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def rand(
+    *size: Any,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Uniform samples on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
     arr = numpy_rng(generator).random(_shape_arg(size, "rand"), dtype=np.float64).astype(dt)
     return _factory(arr, device, requires_grad)
 
 
-def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Tensor:
+def randn(
+    *size: Any,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Standard normal samples."""
     dt = _float_dtype(dtype, "randn")
     arr = numpy_rng(generator).standard_normal(_shape_arg(size, "randn")).astype(dt)
     return _factory(arr, device, requires_grad)
 
 
-def randint(low: Any, high: Any = None, size: Any = None, generator: Generator | None = None,
-            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randint(
+    low: Any,
+    high: Any = None,
+    size: Any = None,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
@@ -581,7 +637,11 @@ def randint(low: Any, high: Any = None, size: Any = None, generator: Generator |
     if high <= low:
         raise ValueError(f"[randint] high must be greater than low, got low={low}, high={high}")
     shape = _shape_arg(tuple(size) if isinstance(size, (tuple, list)) else (size,), "randint")
-    arr = numpy_rng(generator).integers(low, high, shape).astype(check_dtype(dtype or int64, "randint"))
+    arr = (
+        numpy_rng(generator)
+        .integers(low, high, shape)
+        .astype(check_dtype(dtype or int64, "randint"))
+    )
     return _factory(arr, device, requires_grad)
 
 
@@ -595,22 +655,32 @@ def randn_like(t: Any, dtype: Any = None, device: Any = None) -> Tensor:
     return randn(shape, dtype=dt, device=device or dev)
 
 
-def randint_like(t: Any, low: Any, high: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+def randint_like(
+    t: Any, low: Any, high: Any = None, dtype: Any = None, device: Any = None
+) -> Tensor:
     shape, dt, dev = _like(t, dtype)
     if high is None:
         low, high = 0, low
     return randint(low, high, shape, dtype=dt, device=device or dev)
 
 
-def randperm(n: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
+def randperm(
+    n: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None
+) -> Tensor:
     if n < 0:
         raise ValueError(f"[randperm] n must be non-negative, got {n}")
     arr = numpy_rng(generator).permutation(int(n)).astype(check_dtype(dtype or int64, "randperm"))
     return _factory(arr, device, False)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Values from `start` to `end` (exclusive) by `step`; ``arange(end)`` starts at 0."""
     if end is None:
         start, end = 0, start
@@ -623,16 +693,23 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
     return _factory(arr, device, requires_grad)
 
 
-def linspace(start: Any, end: Any, steps: Any, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: Any,
+    end: Any,
+    steps: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if steps < 0:
         raise ValueError(f"[linspace] steps must be non-negative, got {steps}")
     arr = np.linspace(start, end, int(steps)).astype(_float_dtype(dtype, "linspace"))
     return _factory(arr, device, requires_grad)
 
 
-def eye(n: Any, m: Any = None, dtype: Any = None, device: Any = None,
-        requires_grad: bool = False) -> Tensor:
+def eye(
+    n: Any, m: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     if n < 0 or (m is not None and m < 0):
         raise ValueError(f"[eye] sizes must be non-negative, got n={n}, m={m}")
     return _factory(np.eye(n, m, dtype=_float_dtype(dtype, "eye")), device, requires_grad)

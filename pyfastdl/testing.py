@@ -14,7 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,9 @@ def _as_output(out: Any) -> list[Tensor]:
     return [o for o in out if isinstance(o, Tensor)]
 
 
-def numerical_grad(fn: Callable, inputs: tuple, projections: list, index: int, eps: float) -> np.ndarray:
+def numerical_grad(
+    fn: Callable, inputs: tuple, projections: list, index: int, eps: float
+) -> np.ndarray:
     """d/d inputs[index] of sum_k <fn(inputs)_k, projections[k]>, by central differences."""
     x = inputs[index].array
     grad = np.zeros_like(x, dtype=np.float64)
@@ -47,8 +50,14 @@ def numerical_grad(fn: Callable, inputs: tuple, projections: list, index: int, e
     return grad
 
 
-def gradcheck(fn: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-4, seed: int = 0) -> bool:
+def gradcheck(
+    fn: Callable,
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    seed: int = 0,
+) -> bool:
     """Checks autograd's gradient of `fn` against finite differences; raises AssertionError if off.
 
     `inputs` are Tensors (those with requires_grad=True are checked; they must be float64 and
@@ -70,8 +79,12 @@ def gradcheck(fn: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
         raise AssertionError("[gradcheck] no output requires grad")
     from .autograd import grad as autograd_grad
 
-    analytic = autograd_grad([o for o, _ in diff_outs], [inputs[i] for i in checked],
-                             [Tensor(p.astype(o.array.dtype)) for o, p in diff_outs], allow_unused=True)
+    analytic = autograd_grad(
+        [o for o, _ in diff_outs],
+        [inputs[i] for i in checked],
+        [Tensor(p.astype(o.array.dtype)) for o, p in diff_outs],
+        allow_unused=True,
+    )
     for i, a in zip(checked, analytic):
         a = np.zeros(inputs[i].shape) if a is None else a.array
         n = numerical_grad(fn, inputs, projections, i, eps)
@@ -79,12 +92,14 @@ def gradcheck(fn: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
             worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
             raise AssertionError(
                 f"[gradcheck] gradient of input {i} differs from finite differences: max abs error "
-                f"{np.max(np.abs(a - n)):.3g} at {worst} (analytic {a[worst]:.6g}, numeric {n[worst]:.6g})")
+                f"{np.max(np.abs(a - n)):.3g} at {worst} (analytic {a[worst]:.6g}, numeric {n[worst]:.6g})"
+            )
     return True
 
 
-def assert_close(actual: Any, expected: Any, rtol: float | None = None, atol: float | None = None,
-                 msg: str = "") -> None:
+def assert_close(
+    actual: Any, expected: Any, rtol: float | None = None, atol: float | None = None, msg: str = ""
+) -> None:
     """Asserts two arrays/tensors are close; default tolerances depend on the dtype (float32 vs 64)."""
     a = actual.array if isinstance(actual, Tensor) else np.asarray(actual)
     e = expected.array if isinstance(expected, Tensor) else np.asarray(expected)

@@ -28,8 +28,15 @@ def restore_threads():
 
 
 def tiny_config(**kw) -> Config:
-    base = {"threads": 1, "rounds": 2, "target_s": 1e-4, "pause_s": 0.0, "limit_seconds": 0.005,
-            "triad_elements": 1 << 12, "progress": False}
+    base = {
+        "threads": 1,
+        "rounds": 2,
+        "target_s": 1e-4,
+        "pause_s": 0.0,
+        "limit_seconds": 0.005,
+        "triad_elements": 1 << 12,
+        "progress": False,
+    }
     base.update(kw)
     return Config(**base)
 
@@ -48,7 +55,9 @@ def test_measure_interleaves_and_rotates():
 
 
 def test_paired_ratios_are_medians_of_per_round_ratios():
-    m = Measurement({"pyfastdl": [1.0, 2.0, 4.0], "numpy": [2.0, 2.0, 2.0], "torch": [3.0, 1.0, 8.0]})
+    m = Measurement(
+        {"pyfastdl": [1.0, 2.0, 4.0], "numpy": [2.0, 2.0, 2.0], "torch": [3.0, 1.0, 8.0]}
+    )
     assert m.per_round_ratios("numpy", "pyfastdl") == [2.0, 1.0, 0.5]
     assert m.ratio("numpy", "pyfastdl") == 1.0
     assert m.per_round_ratios(["numpy", "torch"], "pyfastdl") == [2.0, 0.5, 0.5]
@@ -68,8 +77,14 @@ def test_calibrate_sizes_batches():
     assert timing.calibrate(fn, target_s=1e-3) >= 1 and count[0] >= 2
 
 
-@pytest.mark.parametrize("case", [gemm.GemmCase(17, 33, 15), gemm.GemmCase(16, 31, 9, trans_a=True),
-                                  gemm.GemmCase(5, 129, 7, trans_b=True)])
+@pytest.mark.parametrize(
+    "case",
+    [
+        gemm.GemmCase(17, 33, 15),
+        gemm.GemmCase(16, 31, 9, trans_a=True),
+        gemm.GemmCase(5, 129, 7, trans_b=True),
+    ],
+)
 def test_gemm_case_runs_and_checks(case):
     row = gemm.run_case(case, tiny_config(), np.random.default_rng(0))
     assert row.status == "ok", row.status
@@ -92,11 +107,19 @@ def test_gemm_check_catches_a_wrong_result():
 def test_default_cases_cover_the_workloads():
     full, quick = gemm.default_cases(False), gemm.default_cases(True)
     names = {c.name for c in full}
-    assert {"gemm 2048", "gemm 64x784x64", "gemm 64x3072x1024", "gemm 4096x256x256",
-            "gemm 512 A^T", "gemm 512 B^T"} <= names
+    assert {
+        "gemm 2048",
+        "gemm 64x784x64",
+        "gemm 64x3072x1024",
+        "gemm 4096x256x256",
+        "gemm 512 A^T",
+        "gemm 512 B^T",
+    } <= names
     assert {c.name for c in quick} < names and "gemm 2048" not in {c.name for c in quick}
-    assert [c.sizes for c in training.default_cases(True)] == [(784, 64, 32, 10),
-                                                              (3072, 1024, 256, 64, 10)]
+    assert [c.sizes for c in training.default_cases(True)] == [
+        (784, 64, 32, 10),
+        (3072, 1024, 256, 64, 10),
+    ]
 
 
 TINY_MLP = training.TrainCase("train tiny", (6, 5, 4, 3), batch=7, lr=0.1, overhead=True)
@@ -108,8 +131,10 @@ def test_raw_step_matches_torch():
     x, y = training._batch(TINY_MLP, rng)
     weights = training.initial_weights(TINY_MLP, seed=0)
     raw = training.RawStep(TINY_MLP, weights, x, y)
-    steps = {"torch": training.torch_step(TINY_MLP, weights, x, y),
-             "kernels": (raw, raw.first_weight)}
+    steps = {
+        "torch": training.torch_step(TINY_MLP, weights, x, y),
+        "kernels": (raw, raw.first_weight),
+    }
     assert training.check_steps(steps, n_steps=3) == "ok"
     assert torch.get_num_threads() >= 1
 
@@ -144,8 +169,10 @@ def test_without_torch(monkeypatch):
     monkeypatch.setattr(gemm, "torch_module", lambda: None)
     monkeypatch.setattr(training, "torch_module", lambda: None)
     cfg = tiny_config(rounds=1)
-    rows = [gemm.run_case(gemm.GemmCase(9, 9, 9), cfg, np.random.default_rng(0)),
-            training.run_case(TINY_MLP, cfg, np.random.default_rng(0))]
+    rows = [
+        gemm.run_case(gemm.GemmCase(9, 9, 9), cfg, np.random.default_rng(0)),
+        training.run_case(TINY_MLP, cfg, np.random.default_rng(0)),
+    ]
     assert all("torch" not in r.seconds for r in rows)
     assert rows[0].status == "ok" and "torch" not in rows[0].speedup
     table = report.format_tables(rows, {"fma_gflops_n": 100.0})
@@ -154,13 +181,29 @@ def test_without_torch(monkeypatch):
 
 
 def test_report_formats(tmp_path):
-    ok = Row("gemm", "gemm 64", flops=2 * 64**3, seconds={"pyfastdl": 5e-6, "numpy": 6e-6},
-             speedup={"numpy": 1.2}, speedup_best=1.2)
-    wrong = Row("gemm", "gemm 128", flops=2 * 128**3, seconds={"pyfastdl": 1e-5, "numpy": 2e-5},
-                status="wrong: pyfastdl differs from numpy by 1")
-    train = Row("train", "train tiny", seconds={"pyfastdl": 2e-3, "torch": 3e-3, "kernels": 1e-3},
-                speedup={"torch": 1.5}, speedup_best=1.5,
-                notes={"overhead_s": 1e-3, "overhead_fraction": 0.5})
+    ok = Row(
+        "gemm",
+        "gemm 64",
+        flops=2 * 64**3,
+        seconds={"pyfastdl": 5e-6, "numpy": 6e-6},
+        speedup={"numpy": 1.2},
+        speedup_best=1.2,
+    )
+    wrong = Row(
+        "gemm",
+        "gemm 128",
+        flops=2 * 128**3,
+        seconds={"pyfastdl": 1e-5, "numpy": 2e-5},
+        status="wrong: pyfastdl differs from numpy by 1",
+    )
+    train = Row(
+        "train",
+        "train tiny",
+        seconds={"pyfastdl": 2e-3, "torch": 3e-3, "kernels": 1e-3},
+        speedup={"torch": 1.5},
+        speedup_best=1.5,
+        notes={"overhead_s": 1e-3, "overhead_fraction": 0.5},
+    )
     text = report.format_tables([ok, wrong, train], {"fma_gflops_n": 200.0})
     assert "1.20x" in text and "52%" in text and "WRONG" in text and "overhead" in text
     md = report.format_tables([ok, train], None, markdown=True)
@@ -196,23 +239,48 @@ def test_set_all_threads_round_trip():
 
 def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(timing.time, "sleep", lambda s: None)  # no pauses in a smoke test
-    monkeypatch.setattr(cli, "measure_limits", lambda *a, **k: limits.measure_limits(
-        1, 0.005, 1 << 12, on_step=k.get("on_step")))
+    monkeypatch.setattr(
+        cli,
+        "measure_limits",
+        lambda *a, **k: limits.measure_limits(1, 0.005, 1 << 12, on_step=k.get("on_step")),
+    )
     monkeypatch.setattr(training, "default_cases", lambda quick: [TINY_MLP])
     out_json = tmp_path / "b.json"
-    rc = cli.main(["--quick", "--only", "gemm,train", "--sizes", "8,16", "--rounds", "1",
-                   "--threads", "1", "--no-progress", "--markdown", "--json", str(out_json)])
+    rc = cli.main(
+        [
+            "--quick",
+            "--only",
+            "gemm,train",
+            "--sizes",
+            "8,16",
+            "--rounds",
+            "1",
+            "--threads",
+            "1",
+            "--no-progress",
+            "--markdown",
+            "--json",
+            str(out_json),
+        ]
+    )
     printed = capsys.readouterr().out
     assert rc == 0, printed
     assert "FMA peak" in printed and "| gemm 16 |" in printed and "train tiny" in printed
     data = json.loads(out_json.read_text())
-    assert data["mode"] == "quick" and [r["name"] for r in data["rows"]][:2] == ["gemm 8", "gemm 16"]
+    assert data["mode"] == "quick" and [r["name"] for r in data["rows"]][:2] == [
+        "gemm 8",
+        "gemm 16",
+    ]
     assert data["threads"]["pyfastdl"] == 1
 
 
 def test_cli_rejects_bad_options(capsys):
-    for argv in (["--only", "conv"], ["--threads", "0"], ["--sizes", "a"],
-                 ["--json", "/nonexistent-dir/x.json"]):
+    for argv in (
+        ["--only", "conv"],
+        ["--threads", "0"],
+        ["--sizes", "a"],
+        ["--json", "/nonexistent-dir/x.json"],
+    ):
         with pytest.raises(SystemExit) as exc:
             cli.main(argv)
         assert exc.value.code == 2
@@ -221,6 +289,11 @@ def test_cli_rejects_bad_options(capsys):
 
 def test_module_help():
     for argv in (["--help"], ["bench", "--help"]):
-        res = subprocess.run([sys.executable, "-m", "pyfastdl", *argv], capture_output=True,
-                             text=True, timeout=120, check=False)
+        res = subprocess.run(
+            [sys.executable, "-m", "pyfastdl", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert res.returncode == 0 and "bench" in res.stdout, res.stderr

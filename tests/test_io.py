@@ -12,8 +12,12 @@ from pyfastdl.optim import Adam
 
 
 def test_state_dict_round_trip_is_a_plain_safetensors_file(tmp_path):
-    sd = {"fc.weight": fd.randn(3, 4), "fc.bias": fd.zeros(3, dtype=fd.float64),
-          "steps": fd.tensor([1, 2], dtype=fd.int64), "mask": fd.tensor([True, False])}
+    sd = {
+        "fc.weight": fd.randn(3, 4),
+        "fc.bias": fd.zeros(3, dtype=fd.float64),
+        "steps": fd.tensor([1, 2], dtype=fd.int64),
+        "mask": fd.tensor([True, False]),
+    }
     path = tmp_path / "model.safetensors"
     save(sd, path)
     out = load(path)
@@ -34,9 +38,17 @@ def test_checkpoint_round_trip(tmp_path):
     opt = Adam([w], lr=0.01)
     w.grad = fd.ones(2, 2)
     opt.step()
-    ckpt = {"model": {"w": w.detach()}, "optimizer": opt.state_dict(), "epoch": 3,
-            "name": "mlp", "history": [0.5, 0.25, float("nan"), float("inf")], "none": None,
-            "shape": (2, 2), "flags": {"a": True}, "arr": np.arange(3)}
+    ckpt = {
+        "model": {"w": w.detach()},
+        "optimizer": opt.state_dict(),
+        "epoch": 3,
+        "name": "mlp",
+        "history": [0.5, 0.25, float("nan"), float("inf")],
+        "none": None,
+        "shape": (2, 2),
+        "flags": {"a": True},
+        "arr": np.arange(3),
+    }
     save(ckpt, tmp_path / "ckpt")
     out = load(tmp_path / "ckpt")
     assert out["epoch"] == 3 and out["name"] == "mlp" and out["none"] is None
@@ -50,8 +62,9 @@ def test_checkpoint_round_trip(tmp_path):
     opt2 = Adam([fd.tensor(out["model"]["w"].array, requires_grad=True)], lr=1.0)
     opt2.load_state_dict(out["optimizer"])
     assert opt2.param_groups[0]["lr"] == 0.01
-    np.testing.assert_array_equal(opt2.state[opt2.param_groups[0]["params"][0]]["exp_avg"],
-                                  opt.state[w]["exp_avg"])
+    np.testing.assert_array_equal(
+        opt2.state[opt2.param_groups[0]["params"][0]]["exp_avg"], opt.state[w]["exp_avg"]
+    )
 
 
 def test_scalar_tensor_and_colliding_names(tmp_path):

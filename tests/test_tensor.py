@@ -79,11 +79,11 @@ def test_operators_and_scalars():
     x = fd.tensor([1.0, 2.0, 4.0])
     assert (x + 1).tolist() == [2.0, 3.0, 5.0] and (1 - x).tolist() == [0.0, -1.0, -3.0]
     assert (2 * x).tolist() == [2.0, 4.0, 8.0] and (x / 2).tolist() == [0.5, 1.0, 2.0]
-    assert (8 / x).tolist() == [8.0, 4.0, 2.0] and (x ** 2).tolist() == [1.0, 4.0, 16.0]
-    assert (2 ** x).tolist() == [2.0, 4.0, 16.0] and (-x).tolist() == [-1.0, -2.0, -4.0]
+    assert (8 / x).tolist() == [8.0, 4.0, 2.0] and (x**2).tolist() == [1.0, 4.0, 16.0]
+    assert (2**x).tolist() == [2.0, 4.0, 16.0] and (-x).tolist() == [-1.0, -2.0, -4.0]
     assert (x // 3).tolist() == [0.0, 0.0, 1.0] and (x % 3).tolist() == [1.0, 2.0, 1.0]
     assert abs(fd.tensor([-1.0])).tolist() == [1.0]
-    for y in (x + 1, 2 * x, x ** 2, 2 ** x, 1 - x, x / 3, x + np.float64(1.0)):
+    for y in (x + 1, 2 * x, x**2, 2**x, 1 - x, x / 3, x + np.float64(1.0)):
         assert y.dtype == fd.float32
     assert (np.ones(3, np.float32) + x).tolist() == [2.0, 3.0, 5.0]
     assert (x @ x).item() == 21.0
@@ -130,10 +130,40 @@ def test_methods():
 
 def test_package_functions():
     x = fd.arange(6.0).reshape(2, 3)
-    for name in ("matmul", "cat", "stack", "where", "exp", "sum", "max", "relu", "sigmoid",
-                 "tanh", "clamp", "flatten", "transpose", "permute", "reshape", "squeeze",
-                 "unsqueeze", "argmax", "mean", "var", "std", "abs", "log", "sqrt", "softplus",
-                 "gelu", "logsumexp", "split", "chunk", "gather", "min", "pow"):
+    for name in (
+        "matmul",
+        "cat",
+        "stack",
+        "where",
+        "exp",
+        "sum",
+        "max",
+        "relu",
+        "sigmoid",
+        "tanh",
+        "clamp",
+        "flatten",
+        "transpose",
+        "permute",
+        "reshape",
+        "squeeze",
+        "unsqueeze",
+        "argmax",
+        "mean",
+        "var",
+        "std",
+        "abs",
+        "log",
+        "sqrt",
+        "softplus",
+        "gelu",
+        "logsumexp",
+        "split",
+        "chunk",
+        "gather",
+        "min",
+        "pow",
+    ):
         assert callable(getattr(fd, name)), name
     assert fd.reshape(x, (3, 2)).shape == (3, 2) and fd.sum(x, 0).tolist() == [3.0, 5.0, 7.0]
     assert fd.transpose(x, 0, 1).shape == (3, 2) and fd.squeeze(fd.unsqueeze(x, 1)).shape == (2, 3)

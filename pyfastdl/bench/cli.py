@@ -40,21 +40,47 @@ def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentPar
     p = argparse.ArgumentParser(
         prog=prog,
         description="Measure the machine's limits (FMA peak, memory bandwidth), then pyfastdl's "
-                    "GEMM and training steps against NumPy and PyTorch in the same run "
-                    "(interleaved rounds, medians of paired per-round ratios).")
-    p.add_argument("--quick", action="store_true",
-                   help="fewer rounds, no largest sizes: about 1-2 minutes on 2 cores")
-    p.add_argument("--only", default=",".join(SUITES), metavar="SUITES",
-                   help=f"comma-separated subset of {','.join(SUITES)} (default: all)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="threads for every library (default: all cores)")
-    p.add_argument("--rounds", type=int, default=None, metavar="R",
-                   help="interleaved rounds per workload (default: 5 with --quick, else 21)")
-    p.add_argument("--sizes", default=None, metavar="N,N,...",
-                   help="GEMM: only these square sizes instead of the standard workload list")
+        "GEMM and training steps against NumPy and PyTorch in the same run "
+        "(interleaved rounds, medians of paired per-round ratios).",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer rounds, no largest sizes: about 1-2 minutes on 2 cores",
+    )
+    p.add_argument(
+        "--only",
+        default=",".join(SUITES),
+        metavar="SUITES",
+        help=f"comma-separated subset of {','.join(SUITES)} (default: all)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads for every library (default: all cores)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        metavar="R",
+        help="interleaved rounds per workload (default: 5 with --quick, else 21)",
+    )
+    p.add_argument(
+        "--sizes",
+        default=None,
+        metavar="N,N,...",
+        help="GEMM: only these square sizes instead of the standard workload list",
+    )
     p.add_argument("--json", default=None, metavar="FILE", help="write the raw numbers as JSON")
-    p.add_argument("--plot", default=None, metavar="FILE.png",
-                   help="write a bar chart of the speed-ups (needs matplotlib)")
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE.png",
+        help="write a bar chart of the speed-ups (needs matplotlib)",
+    )
     p.add_argument("--markdown", action="store_true", help="print the tables in Markdown")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -101,8 +127,14 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         raise  # unreachable: parser.error exits
 
 
-def _run_case(run: Callable[..., Row], case: Any, suite: str, config: Config,
-              rng: np.random.Generator, on_round: Callable[[], None]) -> Row:
+def _run_case(
+    run: Callable[..., Row],
+    case: Any,
+    suite: str,
+    config: Config,
+    rng: np.random.Generator,
+    on_round: Callable[[], None],
+) -> Row:
     """One workload; an exception becomes the row's status so that the rest of the suite runs."""
     try:
         return run(case, config, rng, on_round)
@@ -129,9 +161,14 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """The raw numbers, as written by ``--json``."""
         config = {k: v for k, v in vars(self.config).items() if not k.endswith("_cases")}
-        return {"mode": self.mode, "config": config, "machine": self.machine,
-                "threads": self.threads, "limits": self.limits,
-                "rows": [r.to_dict() for r in self.rows]}
+        return {
+            "mode": self.mode,
+            "config": config,
+            "machine": self.machine,
+            "threads": self.threads,
+            "limits": self.limits,
+            "rows": [r.to_dict() for r in self.rows],
+        }
 
 
 def run(config: Config, write: Callable[[str], None] = print) -> RunResult:
@@ -142,16 +179,30 @@ def run(config: Config, write: Callable[[str], None] = print) -> RunResult:
     threads = set_all_threads(config.threads)
     suites: list[tuple[str, Callable[..., Row], list]] = []
     if "gemm" in config.only:
-        suites.append(("gemm", gemm.run_case, config.gemm_cases or gemm.default_cases(config.quick)))
+        suites.append(
+            ("gemm", gemm.run_case, config.gemm_cases or gemm.default_cases(config.quick))
+        )
     if "train" in config.only:
-        suites.append(("train", training.run_case,
-                       config.train_cases or training.default_cases(config.quick)))
+        suites.append(
+            ("train", training.run_case, config.train_cases or training.default_cases(config.quick))
+        )
     total = LIMIT_STEPS + config.rounds * sum(len(cases) for _, _, cases in suites)
     rng = np.random.default_rng(config.seed)
-    with tqdm(total=total, desc="machine limits", unit="step", file=sys.stderr,
-              disable=not config.progress, leave=False, dynamic_ncols=True) as bar:
-        limits = measure_limits(config.threads, config.limit_seconds, config.triad_elements,
-                                on_step=lambda: bar.update(1))
+    with tqdm(
+        total=total,
+        desc="machine limits",
+        unit="step",
+        file=sys.stderr,
+        disable=not config.progress,
+        leave=False,
+        dynamic_ncols=True,
+    ) as bar:
+        limits = measure_limits(
+            config.threads,
+            config.limit_seconds,
+            config.triad_elements,
+            on_step=lambda: bar.update(1),
+        )
         result = RunResult(config, machine_info(), threads, limits)
         header = format_header(result.machine, threads, limits, result.mode)
         if config.progress:
@@ -162,8 +213,9 @@ def run(config: Config, write: Callable[[str], None] = print) -> RunResult:
             for case in cases:
                 bar.set_description(case.name)
                 done = bar.n + config.rounds  # where the bar stands after this case's rounds
-                result.rows.append(_run_case(run_one, case, suite, config, rng,
-                                             lambda: bar.update(1)))
+                result.rows.append(
+                    _run_case(run_one, case, suite, config, rng, lambda: bar.update(1))
+                )
                 bar.update(max(0, done - bar.n))  # a case that failed early ran fewer rounds
         bar.set_description("FMA peak again")
         remeasure_peak(limits, config.limit_seconds)
@@ -183,8 +235,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m pyfastdl bench") 
         write_json(args.json, result.to_dict())
         print(f"\nraw numbers: {args.json}")
     if args.plot:
-        plot(result.rows, args.plot, title=f"pyfastdl vs peers, {result.machine['cpu']}, "
-                                           f"{config.threads} threads ({result.mode} run)")
+        plot(
+            result.rows,
+            args.plot,
+            title=f"pyfastdl vs peers, {result.machine['cpu']}, "
+            f"{config.threads} threads ({result.mode} run)",
+        )
         print(f"plot: {args.plot}")
     failed = [r for r in result.rows if r.status.startswith(("wrong", "error"))]
     return 1 if failed else 0

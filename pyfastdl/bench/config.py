@@ -35,16 +35,26 @@ class Config:
     train_cases: list | None = field(default=None, repr=False)
 
     @classmethod
-    def preset(cls, quick: bool, threads: int, only: tuple[str, ...] = SUITES,
-               **overrides: object) -> Config:
+    def preset(
+        cls, quick: bool, threads: int, only: tuple[str, ...] = SUITES, **overrides: object
+    ) -> Config:
         """The quick (about 1-2 minutes on 2 cores) or the full (about 10 minutes) run."""
         unknown = [s for s in only if s not in SUITES]
         if unknown or not only:
-            raise ValueError(f"[bench] --only takes a comma-separated subset of {','.join(SUITES)}, "
-                             f"got {','.join(only) or 'nothing'}")
+            raise ValueError(
+                f"[bench] --only takes a comma-separated subset of {','.join(SUITES)}, "
+                f"got {','.join(only) or 'nothing'}"
+            )
         if quick:
-            base = cls(quick=True, threads=threads, only=tuple(only), rounds=5, target_s=0.025,
-                       limit_seconds=0.25, triad_elements=1 << 23)
+            base = cls(
+                quick=True,
+                threads=threads,
+                only=tuple(only),
+                rounds=5,
+                target_s=0.025,
+                limit_seconds=0.25,
+                triad_elements=1 << 23,
+            )
         else:
             base = cls(quick=False, threads=threads, only=tuple(only))
         for key, value in overrides.items():

@@ -52,11 +52,18 @@ def default_cases(quick: bool) -> list[GemmCase]:
     # The MLP layers: forward of a Linear layer is x @ W.T (B transposed), its weight gradient
     # dy.T @ x (A transposed).
     cases += [GemmCase(64, 784, 64), GemmCase(64, 3072, 1024), GemmCase(4096, 256, 256)]
-    cases += [GemmCase(64, 784, 64, trans_b=True), GemmCase(64, 3072, 1024, trans_b=True),
-              GemmCase(512, 512, 512, trans_a=True), GemmCase(512, 512, 512, trans_b=True)]
+    cases += [
+        GemmCase(64, 784, 64, trans_b=True),
+        GemmCase(64, 3072, 1024, trans_b=True),
+        GemmCase(512, 512, 512, trans_a=True),
+        GemmCase(512, 512, 512, trans_b=True),
+    ]
     if not quick:
-        cases += [GemmCase(1024, 1024, 1024, trans_a=True), GemmCase(1024, 1024, 1024, trans_b=True),
-                  GemmCase(1024, 64, 784, trans_a=True)]
+        cases += [
+            GemmCase(1024, 1024, 1024, trans_a=True),
+            GemmCase(1024, 1024, 1024, trans_b=True),
+            GemmCase(1024, 64, 784, trans_a=True),
+        ]
     return cases
 
 
@@ -74,8 +81,10 @@ def contenders(case: GemmCase, rng: np.random.Generator) -> tuple[list[Contender
     outs = {name: np.empty((case.m, case.n), np.float32) for name in (SELF, "numpy")}
     gemm = kernels.get("gemm", "cpu", "float32")
     out_fd, out_np = outs[SELF], outs["numpy"]
-    result = [Contender(SELF, lambda: gemm(a, b, None, out_fd)),
-              Contender("numpy", lambda: np.matmul(a, b, out=out_np))]
+    result = [
+        Contender(SELF, lambda: gemm(a, b, None, out_fd)),
+        Contender("numpy", lambda: np.matmul(a, b, out=out_np)),
+    ]
     torch = torch_module()
     if torch is not None:
         outs["torch"] = np.empty((case.m, case.n), np.float32)
@@ -101,12 +110,21 @@ def check_outputs(outs: dict[str, np.ndarray], k: int) -> str:
     return "ok"
 
 
-def run_case(case: GemmCase, config: Config, rng: np.random.Generator,
-             on_round: Callable[[], None] | None = None) -> Row:
+def run_case(
+    case: GemmCase,
+    config: Config,
+    rng: np.random.Generator,
+    on_round: Callable[[], None] | None = None,
+) -> Row:
     """Checks the contenders agree, then times them interleaved; returns the row."""
     row = Row("gemm", case.name, flops=case.flops)
-    row.notes["shape"] = {"m": case.m, "k": case.k, "n": case.n, "trans_a": case.trans_a,
-                          "trans_b": case.trans_b}
+    row.notes["shape"] = {
+        "m": case.m,
+        "k": case.k,
+        "n": case.n,
+        "trans_a": case.trans_a,
+        "trans_b": case.trans_b,
+    }
     cs, outs = contenders(case, rng)
     for c in cs:
         c.fn()

@@ -25,8 +25,9 @@ from pyfastdl import _C
 from .threads import cpu_count, torch_module
 
 
-def measure_limits(threads: int, seconds: float, elements: int,
-                   on_step: Callable[[], None] | None = None) -> dict[str, Any]:
+def measure_limits(
+    threads: int, seconds: float, elements: int, on_step: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """FMA peak (GFLOP/s) and triad bandwidth (GB/s) on one thread and on `threads` threads."""
     out: dict[str, Any] = {"threads": threads, "triad_elements": elements}
     for key, t in (("1", 1), ("n", threads)):

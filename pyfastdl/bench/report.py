@@ -22,29 +22,48 @@ from .results import PEERS, SELF, Row
 
 DASH = "—"
 NAMES = {SELF: "pyfastdl", "numpy": "NumPy", "torch": "PyTorch"}
-SUITE_TITLES = {"gemm": "GEMM, float32, all threads (GFLOP/s)",
-                "train": "Training steps, batch 64, SGD (ms per step; % peak: GEMM FLOPs per step)"}
-COLUMNS = ["workload", "unit", "pyfastdl", "NumPy", "PyTorch", "vs NumPy", "vs PyTorch", "vs best",
-           "% peak"]
+SUITE_TITLES = {
+    "gemm": "GEMM, float32, all threads (GFLOP/s)",
+    "train": "Training steps, batch 64, SGD (ms per step; % peak: GEMM FLOPs per step)",
+}
+COLUMNS = [
+    "workload",
+    "unit",
+    "pyfastdl",
+    "NumPy",
+    "PyTorch",
+    "vs NumPy",
+    "vs PyTorch",
+    "vs best",
+    "% peak",
+]
 
 
-def format_header(info: dict[str, Any], threads: dict[str, Any], limits: dict[str, Any] | None,
-                  mode: str) -> str:
+def format_header(
+    info: dict[str, Any], threads: dict[str, Any], limits: dict[str, Any] | None, mode: str
+) -> str:
     """Date, CPU, cores, pyfastdl's CPU path, versions, thread counts and the measured limits."""
     v = info["versions"]
     lines = [
         f"pyfastdl bench ({mode}) -- {info['date']}",
         f"CPU: {info['cpu']}, {info['cores']} cores; pyfastdl path: {info['cpu_capability']}",
-        (f"versions: pyfastdl {v['pyfastdl']}, NumPy {v['numpy']}, "
-         f"PyTorch {v['torch'] or 'not installed'}; Python {info['python']}"),
-        "threads: " + ", ".join(f"{NAMES[k]} {DASH if n is None else n}" for k, n in threads.items()),
+        (
+            f"versions: pyfastdl {v['pyfastdl']}, NumPy {v['numpy']}, "
+            f"PyTorch {v['torch'] or 'not installed'}; Python {info['python']}"
+        ),
+        "threads: "
+        + ", ".join(f"{NAMES[k]} {DASH if n is None else n}" for k, n in threads.items()),
     ]
     if limits:
         n = limits["threads"]
-        lines.append(f"FMA peak (fp32, register-only loop): {limits['fma_gflops_1']:.1f} GFLOP/s on 1 "
-                     f"thread, {limits['fma_gflops_n']:.1f} GFLOP/s on {n}")
-        lines.append(f"memory bandwidth (triad, read + write): {limits['triad_gbs_1']:.1f} GB/s on 1 "
-                     f"thread, {limits['triad_gbs_n']:.1f} GB/s on {n}")
+        lines.append(
+            f"FMA peak (fp32, register-only loop): {limits['fma_gflops_1']:.1f} GFLOP/s on 1 "
+            f"thread, {limits['fma_gflops_n']:.1f} GFLOP/s on {n}"
+        )
+        lines.append(
+            f"memory bandwidth (triad, read + write): {limits['triad_gbs_1']:.1f} GB/s on 1 "
+            f"thread, {limits['triad_gbs_n']:.1f} GB/s on {n}"
+        )
     return "\n".join(lines)
 
 
@@ -68,20 +87,30 @@ def _cells(row: Row, peak: float | None) -> list[str]:
     pct = DASH
     if peak and row.flops is not None and SELF in row.seconds:
         pct = f"{100 * row.gflops(SELF) / peak:.0f}%"
-    return [row.name, unit, *figures, *(_ratio(row.speedup.get(p)) for p in PEERS),
-            _ratio(row.speedup_best), pct]
+    return [
+        row.name,
+        unit,
+        *figures,
+        *(_ratio(row.speedup.get(p)) for p in PEERS),
+        _ratio(row.speedup_best),
+        pct,
+    ]
 
 
 def _table(cells: list[list[str]], markdown: bool) -> str:
     if markdown:
-        lines = ["| " + " | ".join(COLUMNS) + " |",
-                 "|" + "|".join(["---"] + ["--:"] * (len(COLUMNS) - 1)) + "|"]
+        lines = [
+            "| " + " | ".join(COLUMNS) + " |",
+            "|" + "|".join(["---"] + ["--:"] * (len(COLUMNS) - 1)) + "|",
+        ]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         return "\n".join(lines)
     widths = [max(len(r[i]) for r in [COLUMNS, *cells]) for i in range(len(COLUMNS))]
 
     def fmt(r: list[str]) -> str:
-        return "  ".join([r[0].ljust(widths[0])] + [r[i].rjust(widths[i]) for i in range(1, len(r))])
+        return "  ".join(
+            [r[0].ljust(widths[0])] + [r[i].rjust(widths[i]) for i in range(1, len(r))]
+        )
 
     return "\n".join([fmt(COLUMNS), "-" * len(fmt(COLUMNS)), *(fmt(c) for c in cells)])
 
@@ -89,8 +118,10 @@ def _table(cells: list[list[str]], markdown: bool) -> str:
 def _notes(rows: list[Row], peak: float | None) -> list[str]:
     lines = []
     if peak and any(r.flops and SELF in r.seconds and r.gflops(SELF) > peak for r in rows):
-        lines.append("% peak above 100%: the FMA peak was measured while other processes held the "
-                     "cores; rerun on a quieter machine for that column")
+        lines.append(
+            "% peak above 100%: the FMA peak was measured while other processes held the "
+            "cores; rerun on a quieter machine for that column"
+        )
     for row in rows:
         if row.status != "ok":
             lines.append(f"{row.name}: {row.status}")
@@ -100,8 +131,12 @@ def _notes(rows: list[Row], peak: float | None) -> list[str]:
                 f"of {row.seconds[SELF] * 1e3:.3f} ms ({100 * row.notes['overhead_fraction']:.0f}%)"
                 f" = step time - the same step on raw arrays (kernels back to back, "
                 f"{row.seconds['kernels'] * 1e3:.3f} ms), paired per round"
-                + ("; negative: the machine's noise exceeded the overhead, rerun"
-                   if row.notes["overhead_s"] < 0 else ""))
+                + (
+                    "; negative: the machine's noise exceeded the overhead, rerun"
+                    if row.notes["overhead_s"] < 0
+                    else ""
+                )
+            )
     return lines
 
 
@@ -116,9 +151,11 @@ def format_tables(rows: list[Row], limits: dict[str, Any] | None, markdown: bool
         table = _table([_cells(r, peak) for r in suite_rows], markdown)
         notes = _notes(suite_rows, peak)
         blocks.append("\n".join([title, table, *notes]))
-    legend = ("vs X: time(X) / time(pyfastdl), median of per-round paired ratios (> 1: pyfastdl "
-              "faster); vs best: against the faster peer of each round; % peak: of the measured "
-              "FMA peak on all threads (the higher of its measurements at the start and the end of the run)")
+    legend = (
+        "vs X: time(X) / time(pyfastdl), median of per-round paired ratios (> 1: pyfastdl "
+        "faster); vs best: against the faster peer of each round; % peak: of the measured "
+        "FMA peak on all threads (the higher of its measurements at the start and the end of the run)"
+    )
     return "\n\n".join(blocks + [legend])
 
 

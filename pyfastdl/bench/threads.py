@@ -88,5 +88,8 @@ def set_all_threads(n: int) -> dict[str, int | None]:
     torch = torch_module()
     if torch is not None:
         torch.set_num_threads(n)
-    return {"pyfastdl": _C.get_num_threads(), "numpy": numpy_threads(),
-            "torch": None if torch is None else torch.get_num_threads()}
+    return {
+        "pyfastdl": _C.get_num_threads(),
+        "numpy": numpy_threads(),
+        "torch": None if torch is None else torch.get_num_threads(),
+    }

@@ -56,8 +56,9 @@ class Measurement:
     def per_round_ratios(self, slower: str | list[str], base: str) -> list[float]:
         """time(slower) / time(base) in each round; with a list, the fastest of them per round."""
         names = [slower] if isinstance(slower, str) else slower
-        return [min(self.times[n][r] for n in names) / self.times[base][r]
-                for r in range(self.rounds)]
+        return [
+            min(self.times[n][r] for n in names) / self.times[base][r] for r in range(self.rounds)
+        ]
 
     def ratio(self, slower: str | list[str], base: str) -> float:
         """Median over rounds of time(slower) / time(base): > 1 means `base` is faster."""
@@ -65,8 +66,9 @@ class Measurement:
 
     def median_difference(self, name: str, base: str) -> float:
         """Median over rounds of time(name) - time(base), in seconds."""
-        return statistics.median(self.times[name][r] - self.times[base][r]
-                                 for r in range(self.rounds))
+        return statistics.median(
+            self.times[name][r] - self.times[base][r] for r in range(self.rounds)
+        )
 
 
 def time_batch(fn: Callable[[], object], repeats: int) -> float:
@@ -104,8 +106,13 @@ def calibrate(fn: Callable[[], object], target_s: float, warmup_s: float | None 
     return repeats
 
 
-def measure(contenders: list[Contender], rounds: int, target_s: float, pause_s: float,
-            on_round: Callable[[], None] | None = None) -> Measurement:
+def measure(
+    contenders: list[Contender],
+    rounds: int,
+    target_s: float,
+    pause_s: float,
+    on_round: Callable[[], None] | None = None,
+) -> Measurement:
     """Times `contenders` interleaved over `rounds` rounds (see the module docstring).
 
     Every contender is warmed up and calibrated first (with a pause after each); the repeat count

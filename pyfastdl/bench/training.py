@@ -57,8 +57,10 @@ class TrainCase:
 
 def default_cases(quick: bool) -> list[TrainCase]:
     """The MNIST MLP and CIFAR-10 model 1 (both in the quick run: each step is milliseconds)."""
-    return [TrainCase("train MNIST MLP 784-64-32-10", (784, 64, 32, 10), overhead=True),
-            TrainCase("train CIFAR m1 MLP 3072-1024-256-64-10", (3072, 1024, 256, 64, 10))]
+    return [
+        TrainCase("train MNIST MLP 784-64-32-10", (784, 64, 32, 10), overhead=True),
+        TrainCase("train CIFAR m1 MLP 3072-1024-256-64-10", (3072, 1024, 256, 64, 10)),
+    ]
 
 
 def _batch(case: TrainCase, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -79,8 +81,12 @@ def initial_weights(case: TrainCase, seed: int) -> list[tuple[np.ndarray, np.nda
     out = []
     for i, o in zip(case.sizes[:-1], case.sizes[1:]):
         bound = 1.0 / np.sqrt(i)  # kaiming_uniform(a=sqrt(5)) and the bias init both give this
-        out.append((rng.uniform(-bound, bound, (o, i)).astype(np.float32),
-                    rng.uniform(-bound, bound, o).astype(np.float32)))
+        out.append(
+            (
+                rng.uniform(-bound, bound, (o, i)).astype(np.float32),
+                rng.uniform(-bound, bound, o).astype(np.float32),
+            )
+        )
     return out
 
 
@@ -106,8 +112,9 @@ def _mlp(nn: Any, weights: list, load: Callable[[Any, np.ndarray, np.ndarray], N
     return nn.Sequential(*layers), layers[0]
 
 
-def pyfastdl_step(case: TrainCase, weights: list, x: np.ndarray,
-                  y: np.ndarray) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
+def pyfastdl_step(
+    case: TrainCase, weights: list, x: np.ndarray, y: np.ndarray
+) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
     """pyfastdl's step and a function returning its first layer's weight (raises ImportError or
     AttributeError while nn/optim are not there)."""
     import pyfastdl as fd
@@ -123,8 +130,9 @@ def pyfastdl_step(case: TrainCase, weights: list, x: np.ndarray,
     return step, lambda: np.array(first.weight.array)
 
 
-def torch_step(case: TrainCase, weights: list, x: np.ndarray,
-               y: np.ndarray) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
+def torch_step(
+    case: TrainCase, weights: list, x: np.ndarray, y: np.ndarray
+) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
     """PyTorch's step on the same model and batch, and its first weight."""
     torch = torch_module()
 
@@ -135,8 +143,13 @@ def torch_step(case: TrainCase, weights: list, x: np.ndarray,
 
     model, first = _mlp(torch.nn, weights, load)
     opt = torch.optim.SGD(model.parameters(), lr=case.lr)
-    step = _step_fn(model, torch.nn.CrossEntropyLoss(), opt, torch.from_numpy(x.copy()),
-                    torch.from_numpy(y.copy()))
+    step = _step_fn(
+        model,
+        torch.nn.CrossEntropyLoss(),
+        opt,
+        torch.from_numpy(x.copy()),
+        torch.from_numpy(y.copy()),
+    )
     return step, lambda: first.weight.detach().numpy().copy()
 
 
@@ -208,8 +221,12 @@ def check_steps(steps: dict[str, tuple[Callable, Callable]], n_steps: int = 2) -
     return "ok"
 
 
-def run_case(case: TrainCase, config: Config, rng: np.random.Generator,
-             on_round: Callable[[], None] | None = None) -> Row:
+def run_case(
+    case: TrainCase,
+    config: Config,
+    rng: np.random.Generator,
+    on_round: Callable[[], None] | None = None,
+) -> Row:
     """Checks the steps agree (the raw floor's too), then times pyfastdl, PyTorch and, for the
     overhead estimate, the floor, interleaved."""
     row = Row("train", case.name, flops=case.flops_per_step, unit="ms")
@@ -229,8 +246,9 @@ def run_case(case: TrainCase, config: Config, rng: np.random.Generator,
     status = check_steps(steps)
     if row.status == "ok":
         row.status = status
-    cs = [Contender(name, step) for name, (step, _) in steps.items()
-          if name != FLOOR or case.overhead]
+    cs = [
+        Contender(name, step) for name, (step, _) in steps.items() if name != FLOOR or case.overhead
+    ]
     m = measure(cs, config.rounds, config.target_s, config.pause_s, on_round)
     row.fill(m)
     if SELF in steps and case.overhead:

@@ -13,5 +13,12 @@ from .datasets import MNIST, EmbeddedDigits, FashionMNIST
 from .digits import load_digits, render_digits
 from .idx import read_idx, write_idx
 
-__all__ = ["MNIST", "EmbeddedDigits", "FashionMNIST", "load_digits", "read_idx",
-           "render_digits", "write_idx"]
+__all__ = [
+    "MNIST",
+    "EmbeddedDigits",
+    "FashionMNIST",
+    "load_digits",
+    "read_idx",
+    "render_digits",
+    "write_idx",
+]

@@ -34,8 +34,13 @@ class _ImageClassification(Dataset):
 
     classes: ClassVar[list[str]] = []
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform: Callable | None,
-                 target_transform: Callable | None) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        transform: Callable | None,
+        target_transform: Callable | None,
+    ) -> None:
         self._images = images
         self._labels = labels.astype(np.int64, copy=False)
         self.transform = transform
@@ -65,11 +70,13 @@ class _ImageClassification(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         n = len(self)
         if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            raise TypeError(f"[{type(self).__name__}] index must be an int, got "
-                            f"{type(index).__name__}")
+            raise TypeError(
+                f"[{type(self).__name__}] index must be an int, got {type(index).__name__}"
+            )
         if not -n <= index < n:
-            raise IndexError(f"[{type(self).__name__}] index {index} is out of range for {n} "
-                             "samples")
+            raise IndexError(
+                f"[{type(self).__name__}] index {index} is out of range for {n} samples"
+            )
         image: Any = Tensor(self._to_float(self._images[index]))
         label: Any = int(self._labels[index])
         if self.transform is not None:
@@ -79,11 +86,16 @@ class _ImageClassification(Dataset):
         return image, label
 
     def _collated_batch(self, indices: np.ndarray) -> Any:
-        if self.transform is not None or self.target_transform is not None or \
-                type(self).__getitem__ is not _ImageClassification.__getitem__:
+        if (
+            self.transform is not None
+            or self.target_transform is not None
+            or type(self).__getitem__ is not _ImageClassification.__getitem__
+        ):
             return None
-        return [Tensor(self._to_float(self._images[indices], fresh=True)),
-                Tensor(self._labels[indices])]
+        return [
+            Tensor(self._to_float(self._images[indices], fresh=True)),
+            Tensor(self._labels[indices]),
+        ]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(split={'train' if self.train else 'test'}, n={len(self)})"
@@ -100,9 +112,14 @@ class EmbeddedDigits(_ImageClassification):
 
     classes: ClassVar[list[str]] = [str(d) for d in range(10)]
 
-    def __init__(self, train: bool = True, transform: Callable | None = None,
-                 target_transform: Callable | None = None, n: int | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        train: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        n: int | None = None,
+        seed: int = 0,
+    ) -> None:
         self.train = bool(train)
         images, labels = load_digits(train=self.train, n=n, seed=seed)
         super().__init__(images, labels, transform, target_transform)
@@ -116,12 +133,27 @@ class MNIST(_ImageClassification):
     or in PyTorch's layout ``root/MNIST/raw/``.
     """
 
-    classes: ClassVar[list[str]] = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
-               "7 - seven", "8 - eight", "9 - nine"]
+    classes: ClassVar[list[str]] = [
+        "0 - zero",
+        "1 - one",
+        "2 - two",
+        "3 - three",
+        "4 - four",
+        "5 - five",
+        "6 - six",
+        "7 - seven",
+        "8 - eight",
+        "9 - nine",
+    ]
 
-    def __init__(self, root: str | os.PathLike, train: bool = True,
-                 transform: Callable | None = None, target_transform: Callable | None = None,
-                 download: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        train: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        download: bool = False,
+    ) -> None:
         name = type(self).__name__
         self.root = os.fspath(root)
         self.train = bool(train)
@@ -129,8 +161,10 @@ class MNIST(_ImageClassification):
         images = read_idx(self._find(f"{prefix}-images-idx3-ubyte", download))
         labels = read_idx(self._find(f"{prefix}-labels-idx1-ubyte", download))
         if images.ndim != 3 or images.dtype != np.uint8:
-            raise ValueError(f"[{name}] images must be uint8 of shape (N, rows, cols), got "
-                             f"{images.dtype} {images.shape}")
+            raise ValueError(
+                f"[{name}] images must be uint8 of shape (N, rows, cols), got "
+                f"{images.dtype} {images.shape}"
+            )
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(f"[{name}] {len(images)} images but labels of shape {labels.shape}")
         if labels.size and (labels.min() < 0 or labels.max() >= len(self.classes)):
@@ -149,12 +183,24 @@ class MNIST(_ImageClassification):
         hint = " (download=True cannot help: pyfastdl does not download data)" if download else ""
         raise FileNotFoundError(
             f"[{type(self).__name__}] missing file '{base}[.gz]' in '{self.root}'; looked for: "
-            + ", ".join(tried) + ". Download the dataset files yourself and pass their folder as "
-            f"root; pyfastdl never downloads{hint}")
+            + ", ".join(tried)
+            + ". Download the dataset files yourself and pass their folder as "
+            f"root; pyfastdl never downloads{hint}"
+        )
 
 
 class FashionMNIST(MNIST):
     """Fashion-MNIST read from IDX files in `root` (same file names and layout as MNIST)."""
 
-    classes: ClassVar[list[str]] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-               "Sneaker", "Bag", "Ankle boot"]
+    classes: ClassVar[list[str]] = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]

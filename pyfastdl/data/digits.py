@@ -31,8 +31,9 @@ IMAGE_SIZE = 28
 _BOX = 20.0  # pixels spanned by the unit box (MNIST digits fit in 20×20)
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float,
-         n: int | None = None) -> list[tuple[float, float]]:
+def _arc(
+    cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int | None = None
+) -> list[tuple[float, float]]:
     """Points of an elliptic arc from angle a0 to a1 (degrees; y points down, 0° = right)."""
     n = n or max(3, int(abs(a1 - a0) / 25) + 1)
     t = np.radians(np.linspace(a0, a1, n))
@@ -41,16 +42,16 @@ def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float,
 
 # Strokes per digit, in a unit box (x right, y down). Each stroke is a polyline.
 _TEMPLATES: list[list[list[tuple[float, float]]]] = [
-    [_arc(0.5, 0.5, 0.27, 0.42, -90, 270)],                                          # 0
-    [[(0.33, 0.24), (0.52, 0.08)], [(0.52, 0.08), (0.52, 0.92)]],                    # 1
-    [_arc(0.5, 0.32, 0.26, 0.23, -170, 20) + [(0.22, 0.9), (0.82, 0.9)]],           # 2
+    [_arc(0.5, 0.5, 0.27, 0.42, -90, 270)],  # 0
+    [[(0.33, 0.24), (0.52, 0.08)], [(0.52, 0.08), (0.52, 0.92)]],  # 1
+    [_arc(0.5, 0.32, 0.26, 0.23, -170, 20) + [(0.22, 0.9), (0.82, 0.9)]],  # 2
     [_arc(0.47, 0.3, 0.25, 0.2, -160, 90) + _arc(0.47, 0.71, 0.28, 0.21, -90, 160)],  # 3
-    [[(0.66, 0.92), (0.66, 0.08), (0.18, 0.66), (0.84, 0.66)]],                      # 4
+    [[(0.66, 0.92), (0.66, 0.08), (0.18, 0.66), (0.84, 0.66)]],  # 4
     [[(0.76, 0.09), (0.3, 0.09), (0.27, 0.46)] + _arc(0.48, 0.66, 0.28, 0.25, -135, 150)],  # 5
     [_arc(0.66, 0.6, 0.38, 0.52, -100, -180) + _arc(0.5, 0.68, 0.22, 0.21, 180, 540)],  # 6
-    [[(0.18, 0.1), (0.82, 0.1), (0.42, 0.92)]],                                      # 7
-    [_arc(0.5, 0.29, 0.21, 0.19, 90, 450), _arc(0.5, 0.7, 0.26, 0.21, -90, 270)],   # 8
-    [_arc(0.5, 0.32, 0.23, 0.21, 0, 360) + [(0.7, 0.55), (0.62, 0.92)]],            # 9
+    [[(0.18, 0.1), (0.82, 0.1), (0.42, 0.92)]],  # 7
+    [_arc(0.5, 0.29, 0.21, 0.19, 90, 450), _arc(0.5, 0.7, 0.26, 0.21, -90, 270)],  # 8
+    [_arc(0.5, 0.32, 0.23, 0.21, 0, 360) + [(0.7, 0.55), (0.62, 0.92)]],  # 9
 ]
 
 
@@ -79,7 +80,8 @@ def _random_maps(rng: np.random.Generator, n: int) -> dict:
     a *= _BOX
     shift = rng.uniform(-2.0, 2.0, (n, 2)) + IMAGE_SIZE / 2
     return {
-        "A": a, "shift": shift,
+        "A": a,
+        "shift": shift,
         "warp_amp": rng.uniform(0.0, 0.04, (n, 2)),
         "warp_freq": rng.uniform(0.5, 1.5, (n, 2)),
         "warp_phase": rng.uniform(0, 2 * np.pi, (n, 2)),
@@ -106,17 +108,17 @@ def _place(points: np.ndarray, m: dict) -> np.ndarray:
 
 def _draw(segments: np.ndarray, m: dict) -> np.ndarray:
     """Renders one template for every sample of `m`: (n, 28, 28) float32 ink in [0, 1]."""
-    seg = _place(segments, m).astype(np.float32)            # (n, S, 2, 2) endpoints in pixels
+    seg = _place(segments, m).astype(np.float32)  # (n, S, 2, 2) endpoints in pixels
     n = seg.shape[0]
-    grid = np.arange(IMAGE_SIZE, dtype=np.float32) + 0.5    # pixel centres
-    px = np.tile(grid, IMAGE_SIZE)[None, :]                  # (1, 784) x = column
-    py = np.repeat(grid, IMAGE_SIZE)[None, :]                # (1, 784) y = row
+    grid = np.arange(IMAGE_SIZE, dtype=np.float32) + 0.5  # pixel centres
+    px = np.tile(grid, IMAGE_SIZE)[None, :]  # (1, 784) x = column
+    py = np.repeat(grid, IMAGE_SIZE)[None, :]  # (1, 784) y = row
     best = np.full((n, IMAGE_SIZE * IMAGE_SIZE), np.inf, dtype=np.float32)
     for j in range(seg.shape[1]):
-        ax, ay = seg[:, j, 0, 0:1], seg[:, j, 0, 1:2]        # (n, 1)
+        ax, ay = seg[:, j, 0, 0:1], seg[:, j, 0, 1:2]  # (n, 1)
         dx, dy = seg[:, j, 1, 0:1] - ax, seg[:, j, 1, 1:2] - ay
         inv = 1.0 / np.maximum(dx * dx + dy * dy, 1e-6)
-        ex, ey = px - ax, py - ay                            # (n, 784) pixel - start
+        ex, ey = px - ax, py - ay  # (n, 784) pixel - start
         # t = clamp(<e, d> / |d|^2, 0, 1): the nearest point of the segment is a + t d
         t = np.clip((ex * dx + ey * dy) * inv, 0.0, 1.0)
         ex -= t * dx
@@ -132,8 +134,9 @@ def render_digits(labels: np.ndarray, seed: int = 0) -> np.ndarray:
     """Renders one image per label: float32 (N, 1, 28, 28) in [0, 1], deterministic by seed."""
     labels = np.asarray(labels, dtype=np.int64)
     if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES)):
-        raise ValueError(f"[render_digits] labels must be a 1-d array of classes 0..9, got shape "
-                         f"{labels.shape}")
+        raise ValueError(
+            f"[render_digits] labels must be a 1-d array of classes 0..9, got shape {labels.shape}"
+        )
     rng = np.random.default_rng(seed)
     m = _random_maps(rng, labels.size)
     images = np.empty((labels.size, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
@@ -160,8 +163,9 @@ def _cached(train: bool, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def load_digits(train: bool = True, n: int | None = None, seed: int = 0
-                ) -> tuple[np.ndarray, np.ndarray]:
+def load_digits(
+    train: bool = True, n: int | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The embedded digits: (images float32 (n, 1, 28, 28) in [0, 1], labels int64 (n,)).
 
     Defaults: 6000 training or 1000 test images, balanced across the 10 classes. The arrays are

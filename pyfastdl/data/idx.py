@@ -38,8 +38,9 @@ def _read_bytes(path: str) -> bytes:
             with gzip.open(path, "rb") as f:
                 return f.read()
         except (OSError, EOFError, zlib.error) as e:
-            raise ValueError(f"[read_idx] '{path}' is a corrupt or truncated gzip file: {e}") \
-                from None
+            raise ValueError(
+                f"[read_idx] '{path}' is a corrupt or truncated gzip file: {e}"
+            ) from None
     with open(path, "rb") as f:
         return f.read()
 
@@ -56,23 +57,31 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"[read_idx] '{path}' is too short for an IDX header ({len(raw)} bytes)")
     zero, code, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0:
-        raise ValueError(f"[read_idx] '{path}' is not an IDX file: magic number "
-                         f"0x{raw[:4].hex()} should start with two zero bytes")
+        raise ValueError(
+            f"[read_idx] '{path}' is not an IDX file: magic number "
+            f"0x{raw[:4].hex()} should start with two zero bytes"
+        )
     if code not in _CODES:
-        raise ValueError(f"[read_idx] '{path}' has unknown data type code 0x{code:02x}; expected "
-                         "one of " + ", ".join(f"0x{c:02x}" for c in _CODES))
+        raise ValueError(
+            f"[read_idx] '{path}' has unknown data type code 0x{code:02x}; expected "
+            "one of " + ", ".join(f"0x{c:02x}" for c in _CODES)
+        )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"[read_idx] '{path}' is truncated inside its header ({len(raw)} bytes, "
-                         f"expected {header} for {ndim} dimensions)")
+        raise ValueError(
+            f"[read_idx] '{path}' is truncated inside its header ({len(raw)} bytes, "
+            f"expected {header} for {ndim} dimensions)"
+        )
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_CODES[code])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     found = len(raw) - header
     if found != expected:
         what = "truncated" if found < expected else "longer than its header says"
-        raise ValueError(f"[read_idx] '{path}' is {what}: shape {tuple(shape)} of {dtype.name} "
-                         f"needs {expected} bytes of data, found {found}")
+        raise ValueError(
+            f"[read_idx] '{path}' is {what}: shape {tuple(shape)} of {dtype.name} "
+            f"needs {expected} bytes of data, found {found}"
+        )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="))  # a writable copy in native order
 
@@ -83,8 +92,10 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     array = np.asarray(array)
     code = _BY_DTYPE.get(array.dtype.newbyteorder("="))
     if code is None:
-        raise TypeError(f"[write_idx] IDX has no type code for dtype {array.dtype}; expected "
-                        "uint8, int8, int16, int32, float32 or float64")
+        raise TypeError(
+            f"[write_idx] IDX has no type code for dtype {array.dtype}; expected "
+            "uint8, int8, int16, int32, float32 or float64"
+        )
     if array.ndim > 255 or any(s >= 2**32 for s in array.shape):
         raise ValueError(f"[write_idx] shape {array.shape} does not fit an IDX header")
     header = struct.pack(f">HBB{array.ndim}I", 0, code, array.ndim, *array.shape)

@@ -25,12 +25,26 @@ Example:
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["register", "get", "list", "versions", "use", "current", "check", "Override",
-           "reference_of", "builtin_of", "scope", "validate", "active_scopes"]
+__all__ = [
+    "register",
+    "get",
+    "list",
+    "versions",
+    "use",
+    "current",
+    "check",
+    "Override",
+    "reference_of",
+    "builtin_of",
+    "scope",
+    "validate",
+    "active_scopes",
+]
 
 _builtin_list = list
 DEVICES = ("cpu", "cuda")
@@ -59,8 +73,14 @@ def _split(name: str) -> tuple[str, str | None]:
     return op, (version or None)
 
 
-def register(name: str, fn: Callable, device: str = "cpu", *, default: bool = False,
-             dtypes: tuple[str, ...] | None = None) -> None:
+def register(
+    name: str,
+    fn: Callable,
+    device: str = "cpu",
+    *,
+    default: bool = False,
+    dtypes: tuple[str, ...] | None = None,
+) -> None:
     """Adds a kernel version.
 
     ``name`` is ``"op/version"`` (``"gemm/mine"``); a bare ``"op"`` registers version ``"custom"``.
@@ -109,7 +129,9 @@ def _lookup(op: str, version: str, device: str) -> Callable:
         return _versions[device][op][version]
     except KeyError:
         known = ", ".join(f"{op}/{v}" for v in versions(op, device)) or "none"
-        raise KeyError(f"[kernels] no kernel {op}/{version} on {device} (registered: {known})") from None
+        raise KeyError(
+            f"[kernels] no kernel {op}/{version} on {device} (registered: {known})"
+        ) from None
 
 
 def _resolve(choice: Any, op: str, device: str) -> Callable:
@@ -188,8 +210,10 @@ def validate(overrides: dict[str, Any]) -> None:
     """
     for op, choice in overrides.items():
         if not callable(choice) and not isinstance(choice, str):
-            raise TypeError(f"[kernels.use] {op} must be a version name or a function, "
-                            f"got {type(choice).__name__}")
+            raise TypeError(
+                f"[kernels.use] {op} must be a version name or a function, "
+                f"got {type(choice).__name__}"
+            )
         if op not in _versions["cpu"] and op not in _versions["cuda"]:
             raise KeyError(f"[kernels.use] unknown kernel '{op}'; see pyfastdl.kernels.list()")
         if not callable(choice):
@@ -226,7 +250,7 @@ class Override:
                 _global[op] = prev
         _cache.clear()
 
-    def __enter__(self) -> "Override":
+    def __enter__(self) -> Override:
         self.undo()  # in a `with` block the override is scoped to this thread and block
         _scopes.stack.append(self.overrides)
         return self
@@ -262,9 +286,8 @@ class scope:
         _scopes.stack.pop()
 
 
-from . import reference  # noqa: E402
-from . import cpu  # noqa: E402
-from . import cases  # noqa: E402,F401
+# The backends and the checker import the registry above, so they come last.
+from . import cases, cpu, reference  # noqa: E402,F401
 from .check import check  # noqa: E402
 
 reference.register_all()  # every op gets op/reference first...

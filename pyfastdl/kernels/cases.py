@@ -10,8 +10,8 @@ Families add their cases with ``@case("op")`` and their probes with ``@probe("op
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import numpy as np
 
@@ -34,8 +34,14 @@ _CASES: dict[str, list[Case]] = {}
 _PROBES: dict[str, Callable] = {}
 
 
-def case(op: str, name: str, outputs: tuple[int, ...], reduction: int = 1, flops: float = 0.0,
-         tags: tuple[str, ...] = ()) -> Callable:
+def case(
+    op: str,
+    name: str,
+    outputs: tuple[int, ...],
+    reduction: int = 1,
+    flops: float = 0.0,
+    tags: tuple[str, ...] = (),
+) -> Callable:
     """Decorator: registers ``make(rng) -> (args, kwargs)`` as a case of `op`."""
 
     def add(make: Callable) -> Callable:
@@ -69,17 +75,34 @@ def _f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
 
-def _gemm_case(name: str, m: int, k: int, n: int, *, trans_a: bool = False, trans_b: bool = False,
-               batch: int | None = None, bias: str | None = None, activation: str = "none",
-               alpha: float = 1.0, beta: float = 0.0, sliced: bool = False) -> None:
+def _gemm_case(
+    name: str,
+    m: int,
+    k: int,
+    n: int,
+    *,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    batch: int | None = None,
+    bias: str | None = None,
+    activation: str = "none",
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    sliced: bool = False,
+) -> None:
     def make(rng: np.random.Generator) -> tuple[list, dict]:
         lead = () if batch is None else (batch,)
         a = _f32(rng, *lead, k, m).swapaxes(-1, -2) if trans_a else _f32(rng, *lead, m, k)
         b = _f32(rng, *lead, n, k).swapaxes(-1, -2) if trans_b else _f32(rng, *lead, k, n)
         if sliced:  # row stride larger than the row: a window of a bigger matrix
-            a = _f32(rng, *lead, m + 3, k + 5)[..., 2:2 + m, 3:3 + k]
+            a = _f32(rng, *lead, m + 3, k + 5)[..., 2 : 2 + m, 3 : 3 + k]
         out = _f32(rng, *lead, m, n)
-        bias_arr = {None: None, "col": _f32(rng, n), "row": _f32(rng, m, 1), "full": _f32(rng, m, n)}[bias]
+        bias_arr = {
+            None: None,
+            "col": _f32(rng, n),
+            "row": _f32(rng, m, 1),
+            "full": _f32(rng, m, n),
+        }[bias]
         return [a, b, bias_arr, out], {"alpha": alpha, "beta": beta, "activation": activation}
 
     flops = 2.0 * m * n * k * (batch or 1)
@@ -134,8 +157,9 @@ def _rows_case(op: str, name: str, rows: int, cols: int, *, transposed: bool = F
         y = (log_y if log else np.exp(log_y)).astype(np.float32)
         return [y, _f32(rng, rows, cols), np.empty((rows, cols), np.float32)], {}
 
-    case(op, name, outputs=(2,) if backward else (1,), reduction=cols,
-         flops=5.0 * rows * cols)(make)
+    case(op, name, outputs=(2,) if backward else (1,), reduction=cols, flops=5.0 * rows * cols)(
+        make
+    )
 
 
 for _op in ("softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward"):
@@ -144,8 +168,17 @@ for _op in ("softmax_forward", "softmax_backward", "log_softmax_forward", "log_s
     _rows_case(_op, "transposed 17x31", 17, 31, transposed=True)
 
 
-def _cross_entropy_case(name: str, n: int, c: int, *, weighted: bool = False, ignore: bool = False,
-                        smoothing: float = 0.0, scale: float = 1.0, backward: bool = False) -> None:
+def _cross_entropy_case(
+    name: str,
+    n: int,
+    c: int,
+    *,
+    weighted: bool = False,
+    ignore: bool = False,
+    smoothing: float = 0.0,
+    scale: float = 1.0,
+    backward: bool = False,
+) -> None:
     def make(rng: np.random.Generator) -> tuple[list, dict]:
         logits = _f32(rng, n, c) * scale
         target = rng.integers(0, c, n).astype(np.int64)
@@ -164,7 +197,9 @@ def _cross_entropy_case(name: str, n: int, c: int, *, weighted: bool = False, ig
 for _bw in (False, True):
     _cross_entropy_case("64x10", 64, 10, backward=_bw)
     _cross_entropy_case("1x1", 1, 1, backward=_bw)
-    _cross_entropy_case("33x17 weighted, ignore_index", 33, 17, weighted=True, ignore=True, backward=_bw)
+    _cross_entropy_case(
+        "33x17 weighted, ignore_index", 33, 17, weighted=True, ignore=True, backward=_bw
+    )
     _cross_entropy_case("31x1000 label smoothing 0.1", 31, 1000, smoothing=0.1, backward=_bw)
     _cross_entropy_case("16x10 logits x 1e8", 16, 10, scale=1e8, backward=_bw)
     _cross_entropy_case("512x1000", 512, 1000, backward=_bw)
@@ -189,8 +224,12 @@ def _classifier_probe(rng: np.random.Generator, loss: str) -> list:
     return [value.array, w.grad.array]
 
 
-for _op, _loss in (("softmax_forward", "softmax"), ("softmax_backward", "softmax"),
-                   ("log_softmax_forward", "log_softmax"), ("log_softmax_backward", "log_softmax"),
-                   ("cross_entropy_forward", "cross_entropy"),
-                   ("cross_entropy_backward", "cross_entropy")):
+for _op, _loss in (
+    ("softmax_forward", "softmax"),
+    ("softmax_backward", "softmax"),
+    ("log_softmax_forward", "log_softmax"),
+    ("log_softmax_backward", "log_softmax"),
+    ("cross_entropy_forward", "cross_entropy"),
+    ("cross_entropy_backward", "cross_entropy"),
+):
     probe(_op)(lambda rng, _loss=_loss: _classifier_probe(rng, _loss))

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import numpy as np
 
@@ -73,12 +73,16 @@ class CheckReport:
         width = max([len(r.name) for r in self.results] + [10])
         for r in self.results + ([self.probe] if self.probe else []):
             status = "ok  " if r.ok else "FAIL"
-            detail = r.error or f"max abs err {r.max_abs_error:.2e}, max rel err {r.max_rel_error:.2e}"
+            detail = (
+                r.error or f"max abs err {r.max_abs_error:.2e}, max rel err {r.max_rel_error:.2e}"
+            )
             lines.append(f"  {status} {r.name:<{width}}  {detail}")
         if self.timing:
             t = self.timing
-            lines.append(f"  timing on '{t['case']}': yours {t['yours_ms']:.3f} ms, built-in "
-                         f"{t['builtin_ms']:.3f} ms ({t['builtin_ms'] / t['yours_ms']:.2f}x the built-in's speed)")
+            lines.append(
+                f"  timing on '{t['case']}': yours {t['yours_ms']:.3f} ms, built-in "
+                f"{t['builtin_ms']:.3f} ms ({t['builtin_ms'] / t['yours_ms']:.2f}x the built-in's speed)"
+            )
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -100,7 +104,9 @@ def _compare(name: str, got: list, want: list, rtol: float, atol: float) -> Case
         scale = np.maximum(np.abs(w), 1.0)
         worst_abs = max(worst_abs, float(diff.max()))
         worst_rel = max(worst_rel, float((diff / scale).max()))
-        ok = ok and bool(np.all(diff <= atol + rtol * np.abs(w)) or np.all(diff / scale <= rtol + atol))
+        ok = ok and bool(
+            np.all(diff <= atol + rtol * np.abs(w)) or np.all(diff / scale <= rtol + atol)
+        )
     return CaseResult(name, ok, worst_abs, worst_rel)
 
 
@@ -126,8 +132,9 @@ def _run_case(fn: Callable, ref: Callable, c: _cases.Case, seed: int) -> CaseRes
         return CaseResult(c.name, False, error=f"raised {type(e).__name__}: {e}")
     dtype = next(a.dtype for a in args if isinstance(a, np.ndarray))
     rtol, atol = tolerance(dtype, c.reduction)
-    return _compare(c.name, [got_args[i] for i in c.outputs], [want_args[i] for i in c.outputs],
-                    rtol, atol)
+    return _compare(
+        c.name, [got_args[i] for i in c.outputs], [want_args[i] for i in c.outputs], rtol, atol
+    )
 
 
 def _run_probe(op: str, fn: Callable, probe: Callable, seed: int) -> CaseResult:
@@ -167,12 +174,16 @@ def _time(fn: Callable, builtin: Callable, c: _cases.Case, rounds: int = 5) -> d
         time.sleep(0.05)
         theirs.append(_median_ms(builtin, args, kwargs, repeats))
         time.sleep(0.05)
-    return {"case": c.name, "yours_ms": statistics.median(yours),
-            "builtin_ms": statistics.median(theirs)}
+    return {
+        "case": c.name,
+        "yours_ms": statistics.median(yours),
+        "builtin_ms": statistics.median(theirs),
+    }
 
 
-def check(name: str, fn: Callable, device: str = "cpu", *, timing: bool = True,
-          seed: int = 0) -> CheckReport:
+def check(
+    name: str, fn: Callable, device: str = "cpu", *, timing: bool = True, seed: int = 0
+) -> CheckReport:
     """Runs `fn` through the test cases of kernel `name`; returns a :class:`CheckReport`.
 
     `fn` must take the same arguments as ``kernels.reference.<name>``. Nothing is registered:

@@ -64,14 +64,26 @@ def apply_activation(x: Any, activation: str, param: float = 0.0) -> Any:
         return xp.tanh(x)
     if activation == "silu":
         return x / (1 + xp.exp(-x))
-    raise ValueError(f"[gemm] activation must be one of {', '.join(ACTIVATIONS)}; got '{activation}'")
+    raise ValueError(
+        f"[gemm] activation must be one of {', '.join(ACTIVATIONS)}; got '{activation}'"
+    )
 
 
 ACTIVATIONS = ("none", "relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "sigmoid", "tanh", "silu")
 
 
-def gemm(a: Any, b: Any, bias: Any, out: Any, *, alpha: float = 1.0, beta: float = 0.0,
-         activation: str = "none", activation_param: float = 0.0, impl: str = "auto") -> None:
+def gemm(
+    a: Any,
+    b: Any,
+    bias: Any,
+    out: Any,
+    *,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    activation: str = "none",
+    activation_param: float = 0.0,
+    impl: str = "auto",
+) -> None:
     """out = act(alpha * a @ b + beta * out + bias).
 
     a: (M, K) or (batch, M, K); b: (K, N) or (batch, K, N); out: (M, N) or (batch, M, N);
@@ -79,8 +91,10 @@ def gemm(a: Any, b: Any, bias: Any, out: Any, *, alpha: float = 1.0, beta: float
     `impl` is accepted for signature compatibility with the native kernel and ignored.
     """
     if a.shape[-1] != b.shape[-2]:
-        raise ValueError(f"[gemm] a and b do not multiply: a has shape {tuple(a.shape)}, "
-                         f"b has shape {tuple(b.shape)} (a's last dim must equal b's second-to-last)")
+        raise ValueError(
+            f"[gemm] a and b do not multiply: a has shape {tuple(a.shape)}, "
+            f"b has shape {tuple(b.shape)} (a's last dim must equal b's second-to-last)"
+        )
     acc = a @ b
     if tuple(acc.shape) != tuple(out.shape):
         raise ValueError(f"[gemm] out must have shape {tuple(acc.shape)}, got {tuple(out.shape)}")
@@ -124,18 +138,24 @@ def log_softmax_backward(y: Any, grad_y: Any, grad_x: Any) -> None:
     grad_x[...] = grad_y - xp.exp(y) * grad_y.sum(axis=1, keepdims=True)
 
 
-def _check_targets(logits: Any, target: Any, weight: Any, ignore_index: int,
-                   label_smoothing: float) -> Any:
+def _check_targets(
+    logits: Any, target: Any, weight: Any, ignore_index: int, label_smoothing: float
+) -> Any:
     """The rows whose target is not ignore_index (a bool mask); raises like the native binding."""
     n, c = logits.shape
     if tuple(target.shape) != (n,):
-        raise ValueError(f"[cross_entropy] expected target of shape ({n},), got {tuple(target.shape)}")
+        raise ValueError(
+            f"[cross_entropy] expected target of shape ({n},), got {tuple(target.shape)}"
+        )
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(
-            f"[cross_entropy] label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+            f"[cross_entropy] label_smoothing must be between 0.0 and 1.0, got {label_smoothing}"
+        )
     if weight is not None and tuple(weight.shape) != (c,):
-        raise ValueError(f"[cross_entropy] weight must have one value per class: expected shape "
-                         f"({c},), got {tuple(weight.shape)}")
+        raise ValueError(
+            f"[cross_entropy] weight must have one value per class: expected shape "
+            f"({c},), got {tuple(weight.shape)}"
+        )
     valid = target != ignore_index
     bad = valid & ((target < 0) | (target >= c))
     if bool(bad.any()):
@@ -144,8 +164,15 @@ def _check_targets(logits: Any, target: Any, weight: Any, ignore_index: int,
     return valid
 
 
-def cross_entropy_forward(logits: Any, target: Any, weight: Any, losses: Any, lse: Any,
-                          ignore_index: int = -100, label_smoothing: float = 0.0) -> None:
+def cross_entropy_forward(
+    logits: Any,
+    target: Any,
+    weight: Any,
+    losses: Any,
+    lse: Any,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> None:
     """Per-row cross-entropy of (N, C) logits against (N,) class indices, and the log-sum-exp.
 
     losses[i] = (1 - e) * w[t] * (lse[i] - x[i, t]) + e / C * sum_c w[c] * (lse[i] - x[i, c]),
@@ -168,9 +195,15 @@ def cross_entropy_forward(logits: Any, target: Any, weight: Any, losses: Any, ls
     losses[...] = xp.where(valid, loss, 0)
 
 
-def cross_entropy_backward(logits: Any, target: Any, weight: Any, grad_losses: Any,
-                           grad_logits: Any, ignore_index: int = -100,
-                           label_smoothing: float = 0.0) -> None:
+def cross_entropy_backward(
+    logits: Any,
+    target: Any,
+    weight: Any,
+    grad_losses: Any,
+    grad_logits: Any,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> None:
     """grad_logits of cross_entropy_forward's losses, given their gradients (N,)."""
     xp = _xp(logits)
     valid = _check_targets(logits, target, weight, ignore_index, label_smoothing)

@@ -29,14 +29,17 @@ class MnistMLP(nn.Module):
         num_classes: the number of logits.
     """
 
-    def __init__(self, in_features: int = 784, hidden: tuple[int, int] = (64, 32),
-                 num_classes: int = 10) -> None:
+    def __init__(
+        self, in_features: int = 784, hidden: tuple[int, int] = (64, 32), num_classes: int = 10
+    ) -> None:
         super().__init__()
         h1, h2 = hidden
         self.layers = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(in_features, h1), nn.ReLU(),
-            nn.Linear(h1, h2), nn.ReLU(),
+            nn.Linear(in_features, h1),
+            nn.ReLU(),
+            nn.Linear(h1, h2),
+            nn.ReLU(),
             nn.Linear(h2, num_classes),
         )
 

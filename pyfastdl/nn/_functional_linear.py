@@ -22,16 +22,24 @@ FUSED_ACTIVATIONS = ("none", "relu", "sigmoid", "tanh")
 
 def check_linear(x: Any, w: Any, b: Any, op: str) -> None:
     if w.ndim != 2:
-        raise ValueError(f"[{op}] weight must have 2 dims (out_features, in_features), got shape "
-                         f"{tuple(w.shape)}")
+        raise ValueError(
+            f"[{op}] weight must have 2 dims (out_features, in_features), got shape "
+            f"{tuple(w.shape)}"
+        )
     if x.ndim == 0:
-        raise ValueError(f"[{op}] input must have at least 1 dim (..., in_features), got a 0-d tensor")
+        raise ValueError(
+            f"[{op}] input must have at least 1 dim (..., in_features), got a 0-d tensor"
+        )
     if x.dtype.kind != "f" or x.dtype != w.dtype:
-        raise TypeError(f"[{op}] input and weight must be floating-point of one dtype, got input "
-                        f"{x.dtype} and weight {w.dtype}")
+        raise TypeError(
+            f"[{op}] input and weight must be floating-point of one dtype, got input "
+            f"{x.dtype} and weight {w.dtype}"
+        )
     if x.shape[-1] != w.shape[1]:
-        raise ValueError(f"[{op}] input has {x.shape[-1]} features, expected {w.shape[1]} "
-                         f"(weight shape {tuple(w.shape)})")
+        raise ValueError(
+            f"[{op}] input has {x.shape[-1]} features, expected {w.shape[1]} "
+            f"(weight shape {tuple(w.shape)})"
+        )
     if b is not None:
         if b.dtype != w.dtype:
             raise TypeError(f"[{op}] bias must have the weight's dtype {w.dtype}, got {b.dtype}")

@@ -179,12 +179,17 @@ def broadcast_operands(x: Any, t: Any, op: str) -> tuple:
     try:
         np.broadcast_shapes(x.shape, t.shape)
     except ValueError:
-        raise ValueError(f"[{op}] input {tuple(x.shape)} and target {tuple(t.shape)} do not match "
-                         "(nor broadcast together)") from None
+        raise ValueError(
+            f"[{op}] input {tuple(x.shape)} and target {tuple(t.shape)} do not match "
+            "(nor broadcast together)"
+        ) from None
     warnings.warn(
         f"[{op}] using a target size {tuple(t.shape)} that is different to the input size "
         f"{tuple(x.shape)}; they are broadcast together, which is likely not intended. "
-        "Make sure they have the same size.", UserWarning, stacklevel=4)
+        "Make sure they have the same size.",
+        UserWarning,
+        stacklevel=4,
+    )
     return x, t
 
 

@@ -100,14 +100,18 @@ def class_layout(x: Any, target: Any, op: str) -> tuple[Any, Any, tuple]:
     input (C,) with target (); (N, C) with (N,); (N, C, d1, ...) with (N, d1, ...).
     """
     if x.ndim == 0:
-        raise ValueError(f"[{op}] input must have at least 1 dim (C,) or (N, C, ...), got a 0-d tensor")
+        raise ValueError(
+            f"[{op}] input must have at least 1 dim (C,) or (N, C, ...), got a 0-d tensor"
+        )
     if x.ndim == 1:
         want = ()
     else:
         want = (x.shape[0],) + tuple(x.shape[2:])
     if tuple(target.shape) != want:
-        raise ValueError(f"[{op}] expected target of shape {want}, got {tuple(target.shape)} "
-                         f"(input shape {tuple(x.shape)})")
+        raise ValueError(
+            f"[{op}] expected target of shape {want}, got {tuple(target.shape)} "
+            f"(input shape {tuple(x.shape)})"
+        )
     if x.ndim == 1:
         x2 = x.reshape(1, -1)
     elif x.ndim == 2:
@@ -136,8 +140,11 @@ def reduce_rows(losses: Any, reduction: str, divisor: float, shape: tuple) -> An
     total = losses.sum(dtype=losses.dtype)
     if reduction == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):
-            total = total / losses.dtype.type(divisor) if divisor else total * losses.dtype.type(
-                math.nan)
+            total = (
+                total / losses.dtype.type(divisor)
+                if divisor
+                else total * losses.dtype.type(math.nan)
+            )
     return m.asarray(total, dtype=losses.dtype)
 
 
@@ -163,8 +170,9 @@ class CrossEntropy(Function):
             weight = weight.astype(x2.dtype)
         losses = empty((n,), x2.dtype, x2)
         lse = empty((n,), x2.dtype, x2)
-        kernel("cross_entropy_forward", x2)(x2, t, weight, losses, lse, int(ignore_index),
-                                            float(label_smoothing))
+        kernel("cross_entropy_forward", x2)(
+            x2, t, weight, losses, lse, int(ignore_index), float(label_smoothing)
+        )
         divisor = 0.0
         if reduction == "mean":
             valid = t != ignore_index
@@ -179,8 +187,9 @@ class CrossEntropy(Function):
         ignore_index, label_smoothing, reduction, divisor, x_shape = ctx.args
         gl = row_grads(g, reduction, divisor, x2.shape[0], x2.dtype)
         gx2 = empty(x2.shape, x2.dtype, x2)
-        kernel("cross_entropy_backward", x2)(x2, t, weight, gl, gx2, int(ignore_index),
-                                             float(label_smoothing))
+        kernel("cross_entropy_backward", x2)(
+            x2, t, weight, gl, gx2, int(ignore_index), float(label_smoothing)
+        )
         return restore_class_grad(gx2, x_shape), None, None, None, None, None
 
 
@@ -235,8 +244,10 @@ class NllLoss(Function):
         if bool(bad.any()):
             raise IndexError(f"[nll_loss] target {int(t[bad][0])} is out of range for {c} classes")
         if weight is not None and tuple(weight.shape) != (c,):
-            raise ValueError(f"[nll_loss] weight must have one value per class: expected shape "
-                             f"({c},), got {tuple(weight.shape)}")
+            raise ValueError(
+                f"[nll_loss] weight must have one value per class: expected shape "
+                f"({c},), got {tuple(weight.shape)}"
+            )
         safe_t = m.where(valid, t, 0)
         w = m.where(valid, 1.0 if weight is None else weight[safe_t], 0).astype(x2.dtype)
         losses = m.where(valid, -w * x2[m.arange(n), safe_t], 0).astype(x2.dtype, copy=False)

@@ -126,8 +126,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return linear_act(input, weight, bias, "none")
 
 
-def linear_act(input: Tensor, weight: Tensor, bias: Tensor | None = None,
-               activation: str = "relu") -> Tensor:
+def linear_act(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None, activation: str = "relu"
+) -> Tensor:
     """act(linear(input, weight, bias)) in one gemm: the activation runs in its epilogue.
 
     `activation` is one of 'none', 'relu', 'sigmoid', 'tanh' (those whose derivative follows
@@ -144,8 +145,10 @@ def linear_act(input: Tensor, weight: Tensor, bias: Tensor | None = None,
     input, weight = _tensor(input, op), _tensor(weight, op, "weight")
     bias = _optional(bias, op, "bias")
     if activation not in FUSED_ACTIVATIONS:
-        raise ValueError(f"[linear_act] activation must be one of {', '.join(FUSED_ACTIVATIONS)}; "
-                         f"got {activation!r}")
+        raise ValueError(
+            f"[linear_act] activation must be one of {', '.join(FUSED_ACTIVATIONS)}; "
+            f"got {activation!r}"
+        )
     check_linear(input.array, weight.array, None if bias is None else bias.array, op)
     return Linear.apply(input, weight, bias, activation=activation)
 
@@ -166,8 +169,9 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     return _act.relu6(input, inplace)
 
 
-def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
-             inplace: bool = False) -> Tensor:
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
     return _act.hardtanh(input, min_val, max_val, inplace)
 
 
@@ -227,8 +231,12 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 def _softmax_dim(op: str, ndim: int, dim: Any, stacklevel: int) -> int:
     if dim is None:
         # PyTorch's legacy choice, with its warning.
-        warnings.warn(f"[{op}] implicit dimension choice for {op} has been deprecated. Change the "
-                      "call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"[{op}] implicit dimension choice for {op} has been deprecated. Change the "
+            "call to include dim=X as an argument.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
         dim = 0 if ndim in (0, 1, 3) else 1
     return norm_dim(dim, ndim, op)
 
@@ -242,8 +250,9 @@ def _row_op(fn: type, op: str, input: Tensor, dim: Any, dtype: Any) -> Tensor:
     return fn.apply(input, d)
 
 
-def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
-            dtype: Any = None) -> Tensor:
+def softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
     """exp(input) / sum(exp(input)) along `dim` (fused, stable kernel).
 
     Example:
@@ -255,14 +264,16 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     return _row_op(Softmax, "softmax", input, dim, dtype)
 
 
-def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
-                dtype: Any = None) -> Tensor:
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
     """input - logsumexp(input) along `dim` (fused, stable kernel)."""
     return _row_op(LogSoftmax, "log_softmax", input, dim, dtype)
 
 
-def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
-            dtype: Any = None) -> Tensor:
+def softmin(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
     """softmax(-input) along `dim`."""
     input = _tensor(input, "softmin")
     if dtype is not None:
@@ -284,8 +295,9 @@ class _MaskMul(Function):
         return g * ctx.mask, None
 
 
-def _dropout(input: Tensor, p: float, training: bool, inplace: bool, op: str,
-             mask_shape: Any) -> Tensor:
+def _dropout(
+    input: Tensor, p: float, training: bool, inplace: bool, op: str, mask_shape: Any
+) -> Tensor:
     input = _tensor(input, op)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"[{op}] dropout probability has to be between 0 and 1, but got {p}")
@@ -321,35 +333,48 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 def _channel_mask(op: str, spatial: int):
     def shape(s: tuple) -> tuple:
         if len(s) not in (spatial + 1, spatial + 2):
-            raise ValueError(f"[{op}] expected a {spatial + 1}-d (unbatched) or {spatial + 2}-d "
-                             f"(batched) input, got shape {s}")
+            raise ValueError(
+                f"[{op}] expected a {spatial + 1}-d (unbatched) or {spatial + 2}-d "
+                f"(batched) input, got shape {s}"
+            )
         return s[: len(s) - spatial] + (1,) * spatial
 
     return shape
 
 
-def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+def dropout1d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
     """Zeroes whole channels of (N, C, L) or (C, L) input with probability p."""
     return _dropout(input, p, training, inplace, "dropout1d", _channel_mask("dropout1d", 1))
 
 
-def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
     """Zeroes whole channels of (N, C, H, W) or (C, H, W) input with probability p."""
     return _dropout(input, p, training, inplace, "dropout2d", _channel_mask("dropout2d", 2))
 
 
 # ------------------------------------------------------------------------------------ losses
-def _pointwise(spec: Spec, input: Any, target: Any, weight: Any, reduction: str,
-               allowed: tuple = REDUCTIONS) -> Tensor:
+def _pointwise(
+    spec: Spec, input: Any, target: Any, weight: Any, reduction: str, allowed: tuple = REDUCTIONS
+) -> Tensor:
     input = _tensor(input, spec.name)
     target = _tensor(target, spec.name, "target")
     check_reduction(reduction, spec.name, allowed)
-    return PointwiseLoss.apply(input, target, _optional(weight, spec.name, "weight"), spec=spec,
-                               reduction=reduction)
+    return PointwiseLoss.apply(
+        input, target, _optional(weight, spec.name, "weight"), spec=spec, reduction=reduction
+    )
 
 
-def mse_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
-             reduction: str = "mean") -> Tensor:
+def mse_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Mean squared error: reduce((input - target)^2).
 
     Example:
@@ -358,27 +383,49 @@ def mse_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: An
         >>> F.mse_loss(fd.tensor([1.0, 2.0]), fd.tensor([1.0, 4.0])).item()
         2.0
     """
-    return _pointwise(Mse(), input, target, None,
-                      _legacy_reduction(size_average, reduce, reduction))
+    return _pointwise(
+        Mse(), input, target, None, _legacy_reduction(size_average, reduce, reduction)
+    )
 
 
-def l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
-            reduction: str = "mean") -> Tensor:
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Mean absolute error: reduce(|input - target|)."""
     return _pointwise(L1(), input, target, None, _legacy_reduction(size_average, reduce, reduction))
 
 
-def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
-                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
     if beta < 0:
         raise ValueError(f"[smooth_l1_loss] beta must be non-negative, got {beta}")
-    return _pointwise(SmoothL1(beta, huber=False), input, target, None,
-                      _legacy_reduction(size_average, reduce, reduction))
+    return _pointwise(
+        SmoothL1(beta, huber=False),
+        input,
+        target,
+        None,
+        _legacy_reduction(size_average, reduce, reduction),
+    )
 
 
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
-               weight: Tensor | None = None) -> Tensor:
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target)."""
     if delta <= 0:
         raise ValueError(f"[huber_loss] delta must be positive, got {delta}")
@@ -387,13 +434,20 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def _check_same_shape(op: str, input: Tensor, target: Tensor) -> None:
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"[{op}] target size {tuple(target.shape)} must be the same as input size "
-                         f"{tuple(input.shape)}")
+        raise ValueError(
+            f"[{op}] target size {tuple(target.shape)} must be the same as input size "
+            f"{tuple(input.shape)}"
+        )
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                         size_average: Any = None, reduce: Any = None,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
     """-w (t log(x) + (1 - t) log(1 - x)) for probabilities x, logs clamped at -100 as in PyTorch.
 
     Example:
@@ -408,14 +462,24 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     x = input.array
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise ValueError(f"[{op}] all elements of input should be between 0 and 1")
-    return _pointwise(BinaryCrossEntropy(), input, target, weight,
-                      _legacy_reduction(size_average, reduce, reduction))
+    return _pointwise(
+        BinaryCrossEntropy(),
+        input,
+        target,
+        weight,
+        _legacy_reduction(size_average, reduce, reduction),
+    )
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                                     size_average: Any = None, reduce: Any = None,
-                                     reduction: str = "mean",
-                                     pos_weight: Tensor | None = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
     """binary_cross_entropy(sigmoid(input), target), computed stably from the logits.
 
     `pos_weight` multiplies the positive term (broadcast along the last dim, one per class).
@@ -429,14 +493,27 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         try:
             np.broadcast_shapes(pw.shape, tuple(input.shape))
         except ValueError:
-            raise ValueError(f"[{op}] pos_weight of shape {tuple(pw.shape)} does not broadcast to "
-                             f"the input's shape {tuple(input.shape)}") from None
-    return _pointwise(BinaryCrossEntropyWithLogits(pw), input, target, weight,
-                      _legacy_reduction(size_average, reduce, reduction))
+            raise ValueError(
+                f"[{op}] pos_weight of shape {tuple(pw.shape)} does not broadcast to "
+                f"the input's shape {tuple(input.shape)}"
+            ) from None
+    return _pointwise(
+        BinaryCrossEntropyWithLogits(pw),
+        input,
+        target,
+        weight,
+        _legacy_reduction(size_average, reduce, reduction),
+    )
 
 
-def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
-           reduction: str = "mean", log_target: bool = False) -> Tensor:
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
     """KL(target || exp(input)) pointwise: target (log(target) - input), input being log-probs.
 
     reduction 'batchmean' (sum / batch size) is the mathematical KL divergence; 'mean' divides by
@@ -444,16 +521,28 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction == "mean":
-        warnings.warn("[kl_div] reduction: 'mean' divides the total loss by both the batch size "
-                      "and the support size. 'batchmean' divides only by the batch size, and "
-                      "aligns with the KL div math definition.", UserWarning, stacklevel=2)
-    return _pointwise(KlDiv(log_target), input, target, None, reduction,
-                      REDUCTIONS + ("batchmean",))
+        warnings.warn(
+            "[kl_div] reduction: 'mean' divides the total loss by both the batch size "
+            "and the support size. 'batchmean' divides only by the batch size, and "
+            "aligns with the KL div math definition.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return _pointwise(
+        KlDiv(log_target), input, target, None, reduction, REDUCTIONS + ("batchmean",)
+    )
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                  size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross-entropy of logits `input` against class indices or class probabilities.
 
     input (C,), (N, C) or (N, C, d1, ...); target: class indices of shape (), (N,) or
@@ -473,27 +562,42 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     reduction = check_reduction(_legacy_reduction(size_average, reduce, reduction), op)
     check_float(input.array, op)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"[{op}] label_smoothing must be between 0.0 and 1.0, got "
-                         f"{label_smoothing}")
+        raise ValueError(
+            f"[{op}] label_smoothing must be between 0.0 and 1.0, got {label_smoothing}"
+        )
     c = input.shape[1] if input.ndim > 1 else (input.shape[0] if input.ndim else 0)
     if weight is not None and tuple(weight.shape) != (c,):
-        raise ValueError(f"[{op}] weight must have one value per class: expected shape ({c},), "
-                         f"got {tuple(weight.shape)}")
+        raise ValueError(
+            f"[{op}] weight must have one value per class: expected shape ({c},), "
+            f"got {tuple(weight.shape)}"
+        )
     w = None if weight is None else weight.array
     if target.dtype.kind == "f":
         if tuple(target.shape) != tuple(input.shape):
-            raise ValueError(f"[{op}] class-probability target must have the input's shape "
-                             f"{tuple(input.shape)}, got {tuple(target.shape)}")
+            raise ValueError(
+                f"[{op}] class-probability target must have the input's shape "
+                f"{tuple(input.shape)}, got {tuple(target.shape)}"
+            )
         return SoftCrossEntropy.apply(input, target, w, float(label_smoothing), reduction)
     if target.dtype.kind not in "iu":
-        raise TypeError(f"[{op}] target must hold class indices (int64) or class probabilities "
-                        f"(float), got {target.dtype}")
-    return CrossEntropy.apply(input, target, w, int(ignore_index), float(label_smoothing),
-                              reduction)
+        raise TypeError(
+            f"[{op}] target must hold class indices (int64) or class probabilities "
+            f"(float), got {target.dtype}"
+        )
+    return CrossEntropy.apply(
+        input, target, w, int(ignore_index), float(label_smoothing), reduction
+    )
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: Any = None,
-             ignore_index: int = -100, reduce: Any = None, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood: -weight[t] * input[i, t] for log-probabilities `input`.
 
     Shapes and the 'mean' reduction are those of :func:`cross_entropy` with class indices.
@@ -521,19 +625,25 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     op = "one_hot"
     t = _tensor(tensor, op, "tensor").array
     if t.dtype.kind not in "iu":
-        raise TypeError(f"[{op}] one_hot is only applicable to index tensors (int64), got {t.dtype}")
+        raise TypeError(
+            f"[{op}] one_hot is only applicable to index tensors (int64), got {t.dtype}"
+        )
     m = xp(t)
     if t.size and int(t.min()) < 0:
         raise ValueError(f"[{op}] class values must be non-negative, got {int(t.min())}")
     if num_classes == -1:
         if t.size == 0:
-            raise ValueError(f"[{op}] can not infer the total number of classes from an empty "
-                             "tensor; pass num_classes")
+            raise ValueError(
+                f"[{op}] can not infer the total number of classes from an empty "
+                "tensor; pass num_classes"
+            )
         num_classes = int(t.max()) + 1
     if num_classes < 0:
         raise ValueError(f"[{op}] num_classes must be -1 or non-negative, got {num_classes}")
     if t.size and int(t.max()) >= num_classes:
-        raise ValueError(f"[{op}] class values must be smaller than num_classes {num_classes}, "
-                         f"got {int(t.max())}")
+        raise ValueError(
+            f"[{op}] class values must be smaller than num_classes {num_classes}, "
+            f"got {int(t.max())}"
+        )
     out = (t[..., None] == m.arange(num_classes)).astype(int64)
     return Tensor(out)

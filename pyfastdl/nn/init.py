@@ -73,8 +73,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         >>> round(init.calculate_gain("relu"), 4)
         1.4142
     """
-    linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-                  "conv_transpose3d"]
+    linear_fns = [
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+    ]
     if nonlinearity in linear_fns or nonlinearity == "sigmoid":
         return 1.0
     if nonlinearity == "tanh":
@@ -98,8 +105,10 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight of shape (out, in, *kernel)."""
     shape = tensor.shape
     if len(shape) < 2:
-        raise ValueError("[init] fan in and fan out can not be computed for tensor with fewer than "
-                         f"2 dimensions, got shape {tuple(shape)}")
+        raise ValueError(
+            "[init] fan in and fan out can not be computed for tensor with fewer than "
+            f"2 dimensions, got shape {tuple(shape)}"
+        )
     receptive_field = math.prod(shape[2:])
     return shape[1] * receptive_field, shape[0] * receptive_field
 
@@ -112,8 +121,9 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
-             generator: Generator | None = None) -> Tensor:
+def uniform_(
+    tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None
+) -> Tensor:
     """Fills `tensor` with samples of U(a, b)."""
     _check(tensor, "uniform_")
     if a > b:
@@ -121,8 +131,9 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
     return _fill(tensor, numpy_rng(generator).uniform(a, b, tensor.shape))
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
-            generator: Generator | None = None) -> Tensor:
+def normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None
+) -> Tensor:
     """Fills `tensor` with samples of N(mean, std^2)."""
     _check(tensor, "normal_")
     if std < 0:
@@ -130,8 +141,14 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
     return _fill(tensor, numpy_rng(generator).normal(mean, std, tensor.shape))
 
 
-def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0, generator: Generator | None = None) -> Tensor:
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: Generator | None = None,
+) -> Tensor:
     """Fills `tensor` with N(mean, std^2) conditioned on [a, b] (bounds in absolute values)."""
     _check(tensor, "trunc_normal_")
     if not a < b:
@@ -175,8 +192,9 @@ def eye_(tensor: Tensor) -> Tensor:
     """Fills a 2-d `tensor` with the identity matrix (ones on the diagonal)."""
     _check(tensor, "eye_")
     if tensor.ndim != 2:
-        raise ValueError(f"[eye_] only tensors with 2 dimensions are supported, got shape "
-                         f"{tuple(tensor.shape)}")
+        raise ValueError(
+            f"[eye_] only tensors with 2 dimensions are supported, got shape {tuple(tensor.shape)}"
+        )
     return _fill(tensor, np.eye(*tensor.shape))
 
 
@@ -184,8 +202,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
     """Fills `tensor` (viewed as rows x rest) with a (semi-)orthogonal matrix times `gain`."""
     _check(tensor, "orthogonal_")
     if tensor.ndim < 2:
-        raise ValueError("[orthogonal_] only tensors with 2 or more dimensions are supported, got "
-                         f"shape {tuple(tensor.shape)}")
+        raise ValueError(
+            "[orthogonal_] only tensors with 2 or more dimensions are supported, got "
+            f"shape {tuple(tensor.shape)}"
+        )
     if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
@@ -207,7 +227,9 @@ def _zero_element(tensor: Tensor) -> bool:
     return False
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
+def xavier_uniform_(
+    tensor: Tensor, gain: float = 1.0, generator: Generator | None = None
+) -> Tensor:
     """Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
     _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -228,8 +250,13 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator | Non
     return normal_(tensor, 0.0, std, generator)
 
 
-def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu", generator: Generator | None = None) -> Tensor:
+def kaiming_uniform_(
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Generator | None = None,
+) -> Tensor:
     """He uniform: U(-b, b) with b = sqrt(3) * gain / sqrt(fan) (fan_in or fan_out, per `mode`)."""
     _check(tensor, "kaiming_uniform_")
     if _zero_element(tensor):
@@ -240,8 +267,13 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu", generator: Generator | None = None) -> Tensor:
+def kaiming_normal_(
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Generator | None = None,
+) -> Tensor:
     """He normal: N(0, std^2) with std = gain / sqrt(fan) (fan_in or fan_out, per `mode`)."""
     _check(tensor, "kaiming_normal_")
     if _zero_element(tensor):
@@ -249,4 +281,3 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
-

@@ -30,5 +30,12 @@ from .shape import t as t
 
 methods.install()
 
-__all__ = (activation.__all__ + convert.__all__ + elementwise.__all__ + indexing.__all__
-           + _matmul_ops.__all__ + reduction.__all__ + shape.__all__)
+__all__ = (
+    activation.__all__
+    + convert.__all__
+    + elementwise.__all__
+    + indexing.__all__
+    + _matmul_ops.__all__
+    + reduction.__all__
+    + shape.__all__
+)

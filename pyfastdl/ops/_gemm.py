@@ -23,15 +23,28 @@ def empty(shape: tuple, dtype: Any, like: Any) -> Any:
     return cupy.empty(shape, dtype)
 
 
-def gemm(a: Any, b: Any, bias: Any = None, *, activation: str = "none", activation_param: float = 0.0,
-         alpha: float = 1.0, out: Any = None, beta: float = 0.0) -> Any:
+def gemm(
+    a: Any,
+    b: Any,
+    bias: Any = None,
+    *,
+    activation: str = "none",
+    activation_param: float = 0.0,
+    alpha: float = 1.0,
+    out: Any = None,
+    beta: float = 0.0,
+) -> Any:
     """act(alpha * a @ b + beta * out + bias) for (M, K) / (batch, M, K) operands; returns out."""
     if a.dtype != b.dtype or (bias is not None and bias.dtype != a.dtype):
-        raise TypeError(f"[gemm] operands must have one dtype, got {a.dtype} and {b.dtype}"
-                        + ("" if bias is None else f" (bias {bias.dtype})"))
+        raise TypeError(
+            f"[gemm] operands must have one dtype, got {a.dtype} and {b.dtype}"
+            + ("" if bias is None else f" (bias {bias.dtype})")
+        )
     if a.shape[-1] != b.shape[-2]:
-        raise ValueError(f"[matmul] shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
-                         f"({a.shape[-1]} != {b.shape[-2]})")
+        raise ValueError(
+            f"[matmul] shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
+            f"({a.shape[-1]} != {b.shape[-2]})"
+        )
     if out is None:
         if a.ndim == 3 or b.ndim == 3:
             batch = a.shape[0] if a.ndim == 3 else b.shape[0]
@@ -40,7 +53,14 @@ def gemm(a: Any, b: Any, bias: Any = None, *, activation: str = "none", activati
             shape = (a.shape[0], b.shape[1])
         out = empty(shape, a.dtype, a)
     device = "cpu" if type(a) is np.ndarray else "cuda"
-    kernels.get("gemm", device, a.dtype)(a, b, bias, out, alpha=alpha, beta=beta,
-                                              activation=activation,
-                                              activation_param=activation_param)
+    kernels.get("gemm", device, a.dtype)(
+        a,
+        b,
+        bias,
+        out,
+        alpha=alpha,
+        beta=beta,
+        activation=activation,
+        activation_param=activation_param,
+    )
     return out

@@ -50,8 +50,9 @@ def norm_dim(dim: Any, ndim: int, op: str) -> int:
         raise TypeError(f"[{op}] dim must be an int, got {type(dim).__name__}")
     n = ndim if ndim else 1
     if not -n <= dim < n:
-        raise IndexError(f"[{op}] dim {dim} is out of range for a tensor of {ndim} dims "
-                         f"(expected {-n}..{n - 1})")
+        raise IndexError(
+            f"[{op}] dim {dim} is out of range for a tensor of {ndim} dims (expected {-n}..{n - 1})"
+        )
     return int(dim) % n
 
 
@@ -149,8 +150,9 @@ def as_array(x: Any, like: Any, op: str) -> Any:
     try:
         a = np.asarray(x)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"[{op}] expected a Tensor, an array or a number, got {type(x).__name__}: "
-                        f"{e}") from None
+        raise TypeError(
+            f"[{op}] expected a Tensor, an array or a number, got {type(x).__name__}: {e}"
+        ) from None
     if a.dtype.kind == "f" and a.dtype != get_default_dtype():
         a = a.astype(get_default_dtype())
     if a.dtype.kind not in "biuf":

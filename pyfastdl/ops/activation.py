@@ -54,8 +54,9 @@ def _erf(x: Any) -> Any:
         return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
     ax = np.abs(x)
     t = 1 / (1 + 0.3275911 * ax)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-                                                                          + t * 1.061405429))))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     y = 1 - poly * np.exp(-ax * ax)
     return np.copysign(y, x).astype(x.dtype, copy=False)
 
@@ -181,7 +182,7 @@ class Softplus(Function):
     def forward(ctx, x, beta, threshold):
         bx = x * beta if beta != 1 else x
         # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|); linear above threshold as in PyTorch
-        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx))))
+        soft = np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))
         if beta != 1:
             soft = soft / beta
         linear = bx > threshold
@@ -248,16 +249,18 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
-def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
-             inplace: bool = False) -> Tensor:
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
     """input clipped to [min_val, max_val]."""
     return _maybe_inplace(input, Hardtanh.apply(input, min_val, max_val), inplace, "hardtanh")
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """input where positive, negative_slope * input elsewhere."""
-    return _maybe_inplace(input, LeakyRelu.apply(input, float(negative_slope)), inplace,
-                          "leaky_relu")
+    return _maybe_inplace(
+        input, LeakyRelu.apply(input, float(negative_slope)), inplace, "leaky_relu"
+    )
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:

@@ -65,8 +65,10 @@ def _move(a: Any, kind: str) -> Any:
     try:
         import cupy
     except ImportError:
-        raise RuntimeError("[to] CUDA is not available: install CuPy and build pyfastdl with CUDA "
-                           "to use device='cuda'") from None
+        raise RuntimeError(
+            "[to] CUDA is not available: install CuPy and build pyfastdl with CUDA "
+            "to use device='cuda'"
+        ) from None
     return cupy.asarray(a)
 
 
@@ -82,8 +84,9 @@ def to_device(input: Tensor, device: str) -> Tensor:
 class Clone(Function):
     @staticmethod
     def forward(ctx, a):
-        return xp(a).array(a, copy=True, order="K") if type(a) is not np.ndarray else a.copy(
-            order="K")
+        return (
+            xp(a).array(a, copy=True, order="K") if type(a) is not np.ndarray else a.copy(order="K")
+        )
 
     @staticmethod
     def backward(ctx, g):

@@ -114,8 +114,10 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return (None if ctx.ma is None else unbroadcast(g * b, *ctx.ma),
-                None if ctx.mb is None else unbroadcast(g * a, *ctx.mb))
+        return (
+            None if ctx.ma is None else unbroadcast(g * b, *ctx.ma),
+            None if ctx.mb is None else unbroadcast(g * a, *ctx.mb),
+        )
 
 
 class Div(Function):
@@ -165,7 +167,7 @@ class Pow(Function):
         a, b = operands(a, b)
         ctx.ma, ctx.mb = _shape(ctx, 0, a), _shape(ctx, 1, b)
         with _quiet():
-            out = a ** b
+            out = a**b
         ctx.save_for_backward(a, b, out if ctx.mb else None)
         return out
 

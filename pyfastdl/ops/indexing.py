@@ -77,14 +77,17 @@ def _index(idx: Any) -> tuple:
             out.append(int(i))
             continue
         if not hasattr(i, "dtype"):
-            raise IndexError(f"[index] unsupported index of type {type(i).__name__}; expected "
-                             "ints, slices, None, Ellipsis, lists or integer/bool Tensors")
+            raise IndexError(
+                f"[index] unsupported index of type {type(i).__name__}; expected "
+                "ints, slices, None, Ellipsis, lists or integer/bool Tensors"
+            )
         kind = i.dtype.kind
         if kind in "iu":
             ints = True
         elif kind != "b":
-            raise IndexError(f"[index] tensors used as indices must be integer or bool, got "
-                             f"{i.dtype}")
+            raise IndexError(
+                f"[index] tensors used as indices must be integer or bool, got {i.dtype}"
+            )
         out.append(i)
     return tuple(out), ints
 
@@ -139,11 +142,13 @@ def setitem(input: Tensor, idx: Any, value: Any) -> None:
         if input.requires_grad:
             raise RuntimeError(
                 "[index] a tensor that requires grad can't be written in place while grad mode is "
-                "on; wrap the write in pyfastdl.no_grad() or build a new tensor")
+                "on; wrap the write in pyfastdl.no_grad() or build a new tensor"
+            )
         if isinstance(value, Tensor) and value.requires_grad:
             raise RuntimeError(
                 "[index] assigning a tensor that requires grad into one that does not would drop "
-                "its gradient; build the result with cat, stack or where instead")
+                "its gradient; build the result with cat, stack or where instead"
+            )
     idx, _ = _index(idx)
     v = value.array if isinstance(value, Tensor) else value
     a = input.array
@@ -153,8 +158,10 @@ def setitem(input: Tensor, idx: Any, value: Any) -> None:
         raise _fail(e) from None
     except ValueError as e:
         if "read-only" in str(e):
-            raise RuntimeError("[index] can't write into this tensor: it is a broadcast (expanded) "
-                               f"view; clone() it first ({e})") from None
+            raise RuntimeError(
+                "[index] can't write into this tensor: it is a broadcast (expanded) "
+                f"view; clone() it first ({e})"
+            ) from None
         raise ValueError(f"[index] {e}") from None
 
 
@@ -163,8 +170,10 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     d = norm_dim(dim, input.array.ndim, "index_select")
     ix = index.array if isinstance(index, Tensor) else np.asarray(index)
     if ix.ndim > 1 or ix.dtype.kind not in "iu":
-        raise IndexError(f"[index_select] index must be a 1-d integer tensor, got shape "
-                         f"{tuple(ix.shape)} of {ix.dtype}")
+        raise IndexError(
+            f"[index_select] index must be a 1-d integer tensor, got shape "
+            f"{tuple(ix.shape)} of {ix.dtype}"
+        )
     return GetItem.apply(input, (slice(None),) * d + (ix.reshape(-1),), True)
 
 
@@ -210,12 +219,16 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if ix.dtype.kind not in "iu":
         raise TypeError(f"[gather] index must be an integer tensor, got {ix.dtype}")
     if ix.ndim != a.ndim:
-        raise ValueError(f"[gather] index must have as many dims as input ({a.ndim}), got shape "
-                         f"{tuple(ix.shape)}")
+        raise ValueError(
+            f"[gather] index must have as many dims as input ({a.ndim}), got shape "
+            f"{tuple(ix.shape)}"
+        )
     for i, (n, k) in enumerate(zip(a.shape, ix.shape)):
         if i != d and k > n:
-            raise ValueError(f"[gather] index shape {tuple(ix.shape)} is larger than input shape "
-                             f"{tuple(a.shape)} in dim {i}")
+            raise ValueError(
+                f"[gather] index shape {tuple(ix.shape)} is larger than input shape "
+                f"{tuple(a.shape)} in dim {i}"
+            )
     if ix.size and (ix.min() < -a.shape[d] or ix.max() >= a.shape[d]):
         raise IndexError(f"[gather] index out of range for dim {d} of size {a.shape[d]}")
     return Gather.apply(input, d, ix)
@@ -305,8 +318,10 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
     try:
         np.broadcast_shapes(m.shape, input.array.shape)
     except ValueError:
-        raise ValueError(f"[masked_fill] mask of shape {tuple(m.shape)} does not broadcast to "
-                         f"input of shape {tuple(input.array.shape)}") from None
+        raise ValueError(
+            f"[masked_fill] mask of shape {tuple(m.shape)} does not broadcast to "
+            f"input of shape {tuple(input.array.shape)}"
+        ) from None
     out = Where.apply(m, value, input)
     if out.array.dtype != input.array.dtype:
         from .convert import cast
@@ -321,8 +336,11 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
     idx = xp(a).nonzero(a) if a.ndim else xp(a).nonzero(a.reshape(1))
     if as_tuple:
         return tuple(wrap(i.astype(np.int64, copy=False)) for i in idx)
-    return wrap(xp(a).stack(idx, axis=1).astype(np.int64, copy=False) if a.ndim else
-                xp(a).zeros((int(bool(a)), 0), np.int64))
+    return wrap(
+        xp(a).stack(idx, axis=1).astype(np.int64, copy=False)
+        if a.ndim
+        else xp(a).zeros((int(bool(a)), 0), np.int64)
+    )
 
 
 # ---------------------------------------------------------------------- comparisons (no grad)
@@ -353,13 +371,15 @@ def equal(input: Tensor, other: Tensor) -> bool:
     return a.shape == b.shape and bool((a == b).all())
 
 
-def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
-            equal_nan: bool = False) -> Tensor:
+def isclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
+) -> Tensor:
     return wrap(xp(input.array).isclose(input.array, other.array, rtol, atol, equal_nan))
 
 
-def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
-             equal_nan: bool = False) -> bool:
+def allclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
+) -> bool:
     return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
 
 

@@ -53,7 +53,8 @@ def _check(t: Tensor, op: str) -> Any:
         what = "a leaf tensor" if t._node is None else "a tensor"
         raise RuntimeError(
             f"[{op}] {what} that requires grad is being used in an in-place operation; run it "
-            "under pyfastdl.no_grad() or use the out-of-place form")
+            "under pyfastdl.no_grad() or use the out-of-place form"
+        )
     return t.array
 
 
@@ -67,12 +68,14 @@ def _write(t: Tensor, op: str, ufunc: Any, *args: Any) -> Tensor:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ufunc(*args, out=a, casting="same_kind")
     except TypeError as e:
-        raise TypeError(f"[{op}] result can't be cast in place to the tensor's dtype "
-                        f"{a.dtype}: {e}") from None
+        raise TypeError(
+            f"[{op}] result can't be cast in place to the tensor's dtype {a.dtype}: {e}"
+        ) from None
     except ValueError as e:
         if "read-only" in str(e):
-            raise RuntimeError(f"[{op}] can't write into a broadcast (expanded) view; clone() it "
-                               "first") from None
+            raise RuntimeError(
+                f"[{op}] can't write into a broadcast (expanded) view; clone() it first"
+            ) from None
         raise ValueError(f"[{op}] {e}") from None
     return t
 
@@ -225,8 +228,12 @@ def lerp_(self: Tensor, end: Any, weight: Any) -> Tensor:
 def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
     a = _check(self, "masked_fill_")
     m = _value(mask)
-    np.copyto(a, _value(value), where=np.broadcast_to(m, a.shape) if m.shape != a.shape else m,
-              casting="unsafe")
+    np.copyto(
+        a,
+        _value(value),
+        where=np.broadcast_to(m, a.shape) if m.shape != a.shape else m,
+        casting="unsafe",
+    )
     return self
 
 
@@ -241,8 +248,9 @@ def _fill_random(self: Tensor, op: str, sample: Any) -> Tensor:
     return self
 
 
-def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
-            generator: Generator | None = None) -> Tensor:
+def normal_(
+    self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Generator | None = None
+) -> Tensor:
     """Fills self with samples of N(mean, std^2), in place."""
     if std < 0:
         raise ValueError(f"[normal_] std must be non-negative, got {std}")
@@ -250,8 +258,9 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
     return _fill_random(self, "normal_", lambda s: rng.normal(mean, std, s))
 
 
-def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
-             generator: Generator | None = None) -> Tensor:
+def uniform_(
+    self: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: Generator | None = None
+) -> Tensor:
     """Fills self with samples uniform on [from_, to), in place."""
     if from_ > to:
         raise ValueError(f"[uniform_] expected from_ <= to, got {from_} and {to}")
@@ -270,8 +279,9 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | Non
     return _fill_random(self, "exponential_", lambda s: rng.exponential(1.0 / lambd, s))
 
 
-def random_(self: Tensor, from_: int = 0, to: int | None = None, *,
-            generator: Generator | None = None) -> Tensor:
+def random_(
+    self: Tensor, from_: int = 0, to: int | None = None, *, generator: Generator | None = None
+) -> Tensor:
     """Fills self with integers uniform on [from_, to) (random_(to) means [0, to))."""
     if to is None:
         from_, to = 0, from_

@@ -34,16 +34,19 @@ def _product(a: Any, b: Any) -> Any:
     m, k = a.shape[-2], a.shape[-1]
     n = b.shape[-1]
     if k != b.shape[-2]:
-        raise ValueError(f"[matmul] shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
-                         f"multiplied ({k} != {b.shape[-2]})")
+        raise ValueError(
+            f"[matmul] shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+            f"multiplied ({k} != {b.shape[-2]})"
+        )
     if a.ndim == 2 and b.ndim == 2:
         batch: tuple = ()
     else:
         try:
             batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
-            raise ValueError(f"[matmul] batch dims of {tuple(a.shape)} and {tuple(b.shape)} do not "
-                             "broadcast") from None
+            raise ValueError(
+                f"[matmul] batch dims of {tuple(a.shape)} and {tuple(b.shape)} do not broadcast"
+            ) from None
     out_shape = batch + (m, n)
     if a.dtype.kind not in "f":
         # integer products: no native kernel
@@ -83,11 +86,15 @@ class Matmul(Function):
     @staticmethod
     def forward(ctx, a, b):
         if a.dtype != b.dtype:
-            raise TypeError(f"[matmul] expected both operands to have the same dtype, got "
-                            f"{a.dtype} and {b.dtype}")
+            raise TypeError(
+                f"[matmul] expected both operands to have the same dtype, got "
+                f"{a.dtype} and {b.dtype}"
+            )
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"[matmul] both operands need at least 1 dim, got shapes "
-                             f"{tuple(a.shape)} and {tuple(b.shape)}")
+            raise ValueError(
+                f"[matmul] both operands need at least 1 dim, got shapes "
+                f"{tuple(a.shape)} and {tuple(b.shape)}"
+            )
         a_shape, b_shape = a.shape, b.shape
         if a.ndim == 1:
             a = a.reshape(1, -1)
@@ -97,12 +104,15 @@ class Matmul(Function):
             out = _product(a, b)
         except ValueError as e:
             if a_shape != a.shape or b_shape != b.shape:
-                raise ValueError(f"[matmul] shapes {tuple(a_shape)} and {tuple(b_shape)} cannot "
-                                 f"be multiplied ({a_shape[-1]} != "
-                                 f"{b_shape[0] if len(b_shape) == 1 else b_shape[-2]})") from None
+                raise ValueError(
+                    f"[matmul] shapes {tuple(a_shape)} and {tuple(b_shape)} cannot "
+                    f"be multiplied ({a_shape[-1]} != "
+                    f"{b_shape[0] if len(b_shape) == 1 else b_shape[-2]})"
+                ) from None
             raise e from None
-        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
-                              b if ctx.needs_input_grad[0] else None)
+        ctx.save_for_backward(
+            a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None
+        )
         ctx.shapes = (a_shape, b_shape)
         ctx.out_shape = out.shape
         if len(a_shape) == 1:
@@ -152,24 +162,27 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         (5, 2, 4)
     """
     if not isinstance(other, Tensor) or not isinstance(input, Tensor):
-        raise TypeError(f"[matmul] expected Tensors, got {type(input).__name__} and "
-                        f"{type(other).__name__}")
+        raise TypeError(
+            f"[matmul] expected Tensors, got {type(input).__name__} and {type(other).__name__}"
+        )
     return Matmul.apply(input, other)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Product of two 2-d tensors (no broadcasting)."""
     if input.array.ndim != 2 or mat2.array.ndim != 2:
-        raise ValueError(f"[mm] expected 2-d tensors, got shapes {tuple(input.shape)} and "
-                         f"{tuple(mat2.shape)}")
+        raise ValueError(
+            f"[mm] expected 2-d tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
+        )
     return Matmul.apply(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product of (B, N, M) and (B, M, P) tensors (no broadcasting)."""
     if input.array.ndim != 3 or mat2.array.ndim != 3:
-        raise ValueError(f"[bmm] expected 3-d tensors, got shapes {tuple(input.shape)} and "
-                         f"{tuple(mat2.shape)}")
+        raise ValueError(
+            f"[bmm] expected 3-d tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
+        )
     if input.shape[0] != mat2.shape[0]:
         raise ValueError(f"[bmm] batch sizes differ: {tuple(input.shape)} and {tuple(mat2.shape)}")
     return Matmul.apply(input, mat2)
@@ -178,11 +191,13 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 def dot(input: Tensor, other: Tensor) -> Tensor:
     """Inner product of two 1-d tensors of the same length (a 0-d tensor)."""
     if input.array.ndim != 1 or other.array.ndim != 1:
-        raise ValueError(f"[dot] expected 1-d tensors, got shapes {tuple(input.shape)} and "
-                         f"{tuple(other.shape)}")
+        raise ValueError(
+            f"[dot] expected 1-d tensors, got shapes {tuple(input.shape)} and {tuple(other.shape)}"
+        )
     if input.shape != other.shape:
-        raise ValueError(f"[dot] tensors must have the same length, got {input.shape[0]} and "
-                         f"{other.shape[0]}")
+        raise ValueError(
+            f"[dot] tensors must have the same length, got {input.shape[0]} and {other.shape[0]}"
+        )
     return Matmul.apply(input, other)
 
 
@@ -192,8 +207,10 @@ inner = dot
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Product of a 2-d tensor and a 1-d tensor."""
     if input.array.ndim != 2 or vec.array.ndim != 1:
-        raise ValueError(f"[mv] expected a 2-d and a 1-d tensor, got shapes {tuple(input.shape)} "
-                         f"and {tuple(vec.shape)}")
+        raise ValueError(
+            f"[mv] expected a 2-d and a 1-d tensor, got shapes {tuple(input.shape)} "
+            f"and {tuple(vec.shape)}"
+        )
     return Matmul.apply(input, vec)
 
 

@@ -107,7 +107,8 @@ def _bit_op(logical: Any, bitwise: Any, reflected: bool = False) -> Any:
             return NotImplemented
         a, b = (other, self) if reflected else (self, other)
         both_bool = self.array.dtype.kind == "b" and (
-            isinstance(other, (bool, np.bool_)) or getattr(other, "dtype", None) == np.bool_)
+            isinstance(other, (bool, np.bool_)) or getattr(other, "dtype", None) == np.bool_
+        )
         return logical(a, b) if both_bool else bitwise(a, b)
 
     return op
@@ -125,8 +126,9 @@ def _inplace_op(method: Any, out_of_place: Any) -> Any:
         if not _ok(other):
             return NotImplemented
         if autograd._mode.enabled and (
-                (self.requires_grad and self._node is not None)
-                or (isinstance(other, Tensor) and other.requires_grad)):
+            (self.requires_grad and self._node is not None)
+            or (isinstance(other, Tensor) and other.requires_grad)
+        ):
             # autograd needs the old value: compute out of place, Python rebinds the name
             if self.requires_grad and self._node is None:
                 return method(self, other)  # a leaf: raises PyTorch's error
@@ -164,28 +166,50 @@ def _type_as(self: Tensor, other: Tensor) -> Tensor:
 
 
 def _new(fill: Any) -> Any:
-    def new(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
-            requires_grad: bool = False) -> Tensor:
-        return fill(*size, dtype=dtype or self.array.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
+    def new(
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return fill(
+            *size,
+            dtype=dtype or self.array.dtype,
+            device=device or self.device,
+            requires_grad=requires_grad,
+        )
 
     return new
 
 
-def _new_full(self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+def _new_full(
+    self: Tensor,
+    size: Any,
+    fill_value: Any,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     from ..tensor import full
 
-    return full(size, fill_value, dtype=dtype or self.array.dtype, device=device or self.device,
-                requires_grad=requires_grad)
+    return full(
+        size,
+        fill_value,
+        dtype=dtype or self.array.dtype,
+        device=device or self.device,
+        requires_grad=requires_grad,
+    )
 
 
-def _new_tensor(self: Tensor, data: Any, dtype: Any = None, device: Any = None,
-                requires_grad: bool = False) -> Tensor:
+def _new_tensor(
+    self: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     from ..tensor import tensor
 
-    return tensor(data, dtype=dtype or self.array.dtype, device=device or self.device,
-                  requires_grad=requires_grad)
+    return tensor(
+        data,
+        dtype=dtype or self.array.dtype,
+        device=device or self.device,
+        requires_grad=requires_grad,
+    )
 
 
 def _bool_method(self: Tensor) -> Tensor:
@@ -197,15 +221,31 @@ def install() -> None:
     from ..tensor import empty, ones, zeros
 
     ops: dict[str, Any] = {
-        "__add__": __add__, "__radd__": __add__, "__sub__": __sub__, "__rsub__": __rsub__,
-        "__mul__": __mul__, "__rmul__": __mul__, "__truediv__": __truediv__,
-        "__rtruediv__": __rtruediv__, "__pow__": __pow__, "__rpow__": __rpow__,
-        "__matmul__": __matmul__, "__rmatmul__": __rmatmul__, "__floordiv__": __floordiv__,
-        "__rfloordiv__": __rfloordiv__, "__mod__": __mod__, "__rmod__": __rmod__,
-        "__neg__": elementwise.neg, "__pos__": __pos__, "__abs__": elementwise.abs,
-        "__eq__": _cmp_op(indexing.eq), "__ne__": _cmp_op(indexing.ne),
-        "__lt__": _cmp_op(indexing.lt), "__le__": _cmp_op(indexing.le),
-        "__gt__": _cmp_op(indexing.gt), "__ge__": _cmp_op(indexing.ge),
+        "__add__": __add__,
+        "__radd__": __add__,
+        "__sub__": __sub__,
+        "__rsub__": __rsub__,
+        "__mul__": __mul__,
+        "__rmul__": __mul__,
+        "__truediv__": __truediv__,
+        "__rtruediv__": __rtruediv__,
+        "__pow__": __pow__,
+        "__rpow__": __rpow__,
+        "__matmul__": __matmul__,
+        "__rmatmul__": __rmatmul__,
+        "__floordiv__": __floordiv__,
+        "__rfloordiv__": __rfloordiv__,
+        "__mod__": __mod__,
+        "__rmod__": __rmod__,
+        "__neg__": elementwise.neg,
+        "__pos__": __pos__,
+        "__abs__": elementwise.abs,
+        "__eq__": _cmp_op(indexing.eq),
+        "__ne__": _cmp_op(indexing.ne),
+        "__lt__": _cmp_op(indexing.lt),
+        "__le__": _cmp_op(indexing.le),
+        "__gt__": _cmp_op(indexing.gt),
+        "__ge__": _cmp_op(indexing.ge),
         "__and__": _bit_op(indexing.logical_and, indexing.bitwise_and),
         "__rand__": _bit_op(indexing.logical_and, indexing.bitwise_and, True),
         "__or__": _bit_op(indexing.logical_or, indexing.bitwise_or),
@@ -213,59 +253,141 @@ def install() -> None:
         "__xor__": _bit_op(indexing.logical_xor, indexing.bitwise_xor),
         "__rxor__": _bit_op(indexing.logical_xor, indexing.bitwise_xor, True),
         "__invert__": __invert__,
-        "__getitem__": getitem, "__setitem__": setitem,
+        "__getitem__": getitem,
+        "__setitem__": setitem,
         "__iadd__": _inplace_op(inplace.add_, __add__),
         "__isub__": _inplace_op(inplace.sub_, __sub__),
         "__imul__": _inplace_op(inplace.mul_, __mul__),
         "__itruediv__": _inplace_op(inplace.div_, __truediv__),
         "__ipow__": _inplace_op(inplace.pow_, __pow__),
         # methods
-        "add": elementwise.add, "sub": elementwise.sub, "subtract": elementwise.sub,
-        "mul": elementwise.mul, "multiply": elementwise.mul, "div": elementwise.div,
-        "divide": elementwise.div, "true_divide": elementwise.div, "pow": elementwise.pow,
-        "neg": elementwise.neg, "negative": elementwise.neg, "exp": elementwise.exp,
-        "expm1": elementwise.expm1, "log": elementwise.log, "log2": elementwise.log2,
-        "log10": elementwise.log10, "log1p": elementwise.log1p, "sqrt": elementwise.sqrt,
-        "rsqrt": elementwise.rsqrt, "square": elementwise.square, "abs": elementwise.abs,
-        "absolute": elementwise.abs, "sign": elementwise.sign,
-        "reciprocal": elementwise.reciprocal, "sin": elementwise.sin, "cos": elementwise.cos,
-        "floor": elementwise.floor, "ceil": elementwise.ceil, "round": elementwise.round,
-        "trunc": elementwise.trunc, "clamp": elementwise.clamp, "clip": elementwise.clamp,
-        "clamp_min": elementwise.clamp_min, "clamp_max": elementwise.clamp_max,
-        "maximum": elementwise.maximum, "minimum": elementwise.minimum,
-        "floor_divide": elementwise.floor_divide, "remainder": elementwise.remainder,
-        "fmod": elementwise.fmod, "lerp": elementwise.lerp, "addcmul": elementwise.addcmul,
+        "add": elementwise.add,
+        "sub": elementwise.sub,
+        "subtract": elementwise.sub,
+        "mul": elementwise.mul,
+        "multiply": elementwise.mul,
+        "div": elementwise.div,
+        "divide": elementwise.div,
+        "true_divide": elementwise.div,
+        "pow": elementwise.pow,
+        "neg": elementwise.neg,
+        "negative": elementwise.neg,
+        "exp": elementwise.exp,
+        "expm1": elementwise.expm1,
+        "log": elementwise.log,
+        "log2": elementwise.log2,
+        "log10": elementwise.log10,
+        "log1p": elementwise.log1p,
+        "sqrt": elementwise.sqrt,
+        "rsqrt": elementwise.rsqrt,
+        "square": elementwise.square,
+        "abs": elementwise.abs,
+        "absolute": elementwise.abs,
+        "sign": elementwise.sign,
+        "reciprocal": elementwise.reciprocal,
+        "sin": elementwise.sin,
+        "cos": elementwise.cos,
+        "floor": elementwise.floor,
+        "ceil": elementwise.ceil,
+        "round": elementwise.round,
+        "trunc": elementwise.trunc,
+        "clamp": elementwise.clamp,
+        "clip": elementwise.clamp,
+        "clamp_min": elementwise.clamp_min,
+        "clamp_max": elementwise.clamp_max,
+        "maximum": elementwise.maximum,
+        "minimum": elementwise.minimum,
+        "floor_divide": elementwise.floor_divide,
+        "remainder": elementwise.remainder,
+        "fmod": elementwise.fmod,
+        "lerp": elementwise.lerp,
+        "addcmul": elementwise.addcmul,
         "addcdiv": elementwise.addcdiv,
-        "relu": activation.relu, "sigmoid": activation.sigmoid, "tanh": activation.tanh,
-        "erf": activation.erf, "softmax": _softmax, "log_softmax": _log_softmax,
-        "sum": reduction.sum, "mean": reduction.mean, "prod": reduction.prod,
-        "max": reduction.max, "min": reduction.min, "amax": reduction.amax,
-        "amin": reduction.amin, "argmax": reduction.argmax, "argmin": reduction.argmin,
-        "var": reduction.var, "std": reduction.std, "logsumexp": reduction.logsumexp,
-        "norm": reduction.norm, "all": reduction.all, "any": reduction.any,
+        "relu": activation.relu,
+        "sigmoid": activation.sigmoid,
+        "tanh": activation.tanh,
+        "erf": activation.erf,
+        "softmax": _softmax,
+        "log_softmax": _log_softmax,
+        "sum": reduction.sum,
+        "mean": reduction.mean,
+        "prod": reduction.prod,
+        "max": reduction.max,
+        "min": reduction.min,
+        "amax": reduction.amax,
+        "amin": reduction.amin,
+        "argmax": reduction.argmax,
+        "argmin": reduction.argmin,
+        "var": reduction.var,
+        "std": reduction.std,
+        "logsumexp": reduction.logsumexp,
+        "norm": reduction.norm,
+        "all": reduction.all,
+        "any": reduction.any,
         "cumsum": reduction.cumsum,
-        "reshape": shape.reshape, "view": shape.view, "view_as": shape.view_as,
-        "reshape_as": shape.reshape_as, "flatten": shape.flatten, "unflatten": shape.unflatten,
-        "transpose": shape.transpose, "swapaxes": shape.transpose, "swapdims": shape.transpose,
-        "permute": shape.permute, "t": shape.t, "squeeze": shape.squeeze,
-        "unsqueeze": shape.unsqueeze, "expand": shape.expand, "expand_as": shape.expand_as,
-        "broadcast_to": shape.broadcast_to, "repeat": shape.repeat, "tile": shape.tile,
-        "split": shape.split, "chunk": shape.chunk, "unbind": shape.unbind, "flip": shape.flip,
-        "narrow": shape.narrow, "movedim": shape.movedim, "moveaxis": shape.movedim,
-        "contiguous": shape.contiguous, "clone": convert.clone, "type_as": _type_as,
-        "matmul": matmul_ops.matmul, "mm": matmul_ops.mm, "bmm": matmul_ops.bmm,
+        "reshape": shape.reshape,
+        "view": shape.view,
+        "view_as": shape.view_as,
+        "reshape_as": shape.reshape_as,
+        "flatten": shape.flatten,
+        "unflatten": shape.unflatten,
+        "transpose": shape.transpose,
+        "swapaxes": shape.transpose,
+        "swapdims": shape.transpose,
+        "permute": shape.permute,
+        "t": shape.t,
+        "squeeze": shape.squeeze,
+        "unsqueeze": shape.unsqueeze,
+        "expand": shape.expand,
+        "expand_as": shape.expand_as,
+        "broadcast_to": shape.broadcast_to,
+        "repeat": shape.repeat,
+        "tile": shape.tile,
+        "split": shape.split,
+        "chunk": shape.chunk,
+        "unbind": shape.unbind,
+        "flip": shape.flip,
+        "narrow": shape.narrow,
+        "movedim": shape.movedim,
+        "moveaxis": shape.movedim,
+        "contiguous": shape.contiguous,
+        "clone": convert.clone,
+        "type_as": _type_as,
+        "matmul": matmul_ops.matmul,
+        "mm": matmul_ops.mm,
+        "bmm": matmul_ops.bmm,
         "dot": matmul_ops.dot,
-        "mv": matmul_ops.mv, "outer": matmul_ops.outer, "inner": matmul_ops.dot,
-        "gather": indexing.gather, "index_select": indexing.index_select,
-        "masked_fill": indexing.masked_fill, "masked_select": indexing.masked_select,
-        "scatter_add": indexing.scatter_add, "where": _where, "nonzero": indexing.nonzero,
-        "eq": indexing.eq, "ne": indexing.ne, "lt": indexing.lt, "le": indexing.le,
-        "gt": indexing.gt, "ge": indexing.ge, "greater": indexing.gt, "less": indexing.lt,
-        "equal": indexing.equal, "isclose": indexing.isclose, "allclose": indexing.allclose,
-        "isnan": indexing.isnan, "isinf": indexing.isinf, "isfinite": indexing.isfinite,
-        "logical_and": indexing.logical_and, "logical_or": indexing.logical_or,
-        "logical_not": indexing.logical_not, "logical_xor": indexing.logical_xor,
-        "new_zeros": _new(zeros), "new_ones": _new(ones), "new_empty": _new(empty),
+        "mv": matmul_ops.mv,
+        "outer": matmul_ops.outer,
+        "inner": matmul_ops.dot,
+        "gather": indexing.gather,
+        "index_select": indexing.index_select,
+        "masked_fill": indexing.masked_fill,
+        "masked_select": indexing.masked_select,
+        "scatter_add": indexing.scatter_add,
+        "where": _where,
+        "nonzero": indexing.nonzero,
+        "eq": indexing.eq,
+        "ne": indexing.ne,
+        "lt": indexing.lt,
+        "le": indexing.le,
+        "gt": indexing.gt,
+        "ge": indexing.ge,
+        "greater": indexing.gt,
+        "less": indexing.lt,
+        "equal": indexing.equal,
+        "isclose": indexing.isclose,
+        "allclose": indexing.allclose,
+        "isnan": indexing.isnan,
+        "isinf": indexing.isinf,
+        "isfinite": indexing.isfinite,
+        "logical_and": indexing.logical_and,
+        "logical_or": indexing.logical_or,
+        "logical_not": indexing.logical_not,
+        "logical_xor": indexing.logical_xor,
+        "new_zeros": _new(zeros),
+        "new_ones": _new(ones),
+        "new_empty": _new(empty),
         "new_full": _new_full,
         "new_tensor": _new_tensor,
     }

@@ -98,12 +98,20 @@ class Prod(Function):
         # d prod / d x_i = product of the others = (exclusive prefix product) * (exclusive suffix
         # product): exact with zeros in the input, unlike prod / x_i.
         ones = m.ones_like(m.take(x, [0], axis=axis))
-        left = m.cumprod(m.concatenate([ones, m.take(x, m.arange(x.shape[axis] - 1), axis=axis)],
-                                       axis=axis), axis=axis)
+        left = m.cumprod(
+            m.concatenate([ones, m.take(x, m.arange(x.shape[axis] - 1), axis=axis)], axis=axis),
+            axis=axis,
+        )
         flipped = m.flip(x, axis=axis)
-        right = m.flip(m.cumprod(m.concatenate(
-            [ones, m.take(flipped, m.arange(x.shape[axis] - 1), axis=axis)], axis=axis), axis=axis),
-            axis=axis)
+        right = m.flip(
+            m.cumprod(
+                m.concatenate(
+                    [ones, m.take(flipped, m.arange(x.shape[axis] - 1), axis=axis)], axis=axis
+                ),
+                axis=axis,
+            ),
+            axis=axis,
+        )
         others = (left * right).reshape(a.shape)
         axes = None if ctx.axis is None else (ctx.axis,)
         return _expand(g, axes, ctx.keepdim, a.shape) * others, None, None
@@ -115,10 +123,13 @@ class ExtremumAll(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim, is_max):
         if a.size == 0:
-            raise ValueError(f"[{'max' if is_max else 'min'}] the reduction over a tensor with no "
-                             "elements is not defined; pass a dim of nonzero size")
-        out = _array(a.max(axis=axes, keepdims=True) if is_max else a.min(axis=axes, keepdims=True),
-                     a)
+            raise ValueError(
+                f"[{'max' if is_max else 'min'}] the reduction over a tensor with no "
+                "elements is not defined; pass a dim of nonzero size"
+            )
+        out = _array(
+            a.max(axis=axes, keepdims=True) if is_max else a.min(axis=axes, keepdims=True), a
+        )
         ctx.save_for_backward(a, out)
         ctx.axes, ctx.keepdim = axes, keepdim
         if not keepdim:
@@ -143,8 +154,11 @@ class ExtremumDim(Function):
         if a.shape[dim] == 0 if a.ndim else False:
             raise IndexError(f"[{'max' if is_max else 'min'}] dim {dim} has size 0")
         m = xp(a)
-        idx = m.expand_dims(a.argmax(axis=dim) if is_max else a.argmin(axis=dim), dim) \
-            if a.ndim else m.zeros((), dtype=int64)
+        idx = (
+            m.expand_dims(a.argmax(axis=dim) if is_max else a.argmin(axis=dim), dim)
+            if a.ndim
+            else m.zeros((), dtype=int64)
+        )
         values = m.take_along_axis(a, idx, axis=dim) if a.ndim else a.copy()
         ctx.save_for_backward(idx)
         ctx.shape, ctx.dim, ctx.keepdim = a.shape, dim, keepdim
@@ -190,13 +204,16 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
 
         input = cast(input, dtype)
     if input.array.dtype.kind != "f":
-        raise TypeError(f"[mean] expected a floating-point tensor, got {input.array.dtype}; "
-                        "pass dtype= or convert with .float()")
+        raise TypeError(
+            f"[mean] expected a floating-point tensor, got {input.array.dtype}; "
+            "pass dtype= or convert with .float()"
+        )
     return Mean.apply(input, norm_dims(dim, input.array.ndim, "mean"), keepdim)
 
 
-def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
-         dtype: Any = None) -> Tensor:
+def prod(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None
+) -> Tensor:
     """Product over one dim (None: every element)."""
     if dtype is not None:
         from .convert import cast
@@ -282,8 +299,11 @@ class Var(Function):
         with np.errstate(invalid="ignore", divide="ignore"):
             # N - correction <= 0 gives inf/nan, as in PyTorch
             denom = n - correction
-            out = _array((diff * diff).sum(axis=axes, keepdims=keepdim) / (denom if denom > 0
-                                                                           else 0.0 * denom), a)
+            out = _array(
+                (diff * diff).sum(axis=axes, keepdims=keepdim)
+                / (denom if denom > 0 else 0.0 * denom),
+                a,
+            )
             if take_sqrt:
                 out = np.sqrt(out)
         ctx.save_for_backward(diff, out if take_sqrt else None)
@@ -309,8 +329,9 @@ def _correction(unbiased: Any, correction: Any, op: str) -> float:
     return 1.0 if unbiased is None or unbiased else 0.0
 
 
-def _var(input: Tensor, dim: Any, unbiased: Any, keepdim: bool, correction: Any, op: str,
-         take_sqrt: bool) -> Tensor:
+def _var(
+    input: Tensor, dim: Any, unbiased: Any, keepdim: bool, correction: Any, op: str, take_sqrt: bool
+) -> Tensor:
     if isinstance(dim, bool):  # var(x, False): the old (input, unbiased) form
         dim, unbiased = None, dim
     if input.array.dtype.kind != "f":
@@ -319,8 +340,14 @@ def _var(input: Tensor, dim: Any, unbiased: Any, keepdim: bool, correction: Any,
     return Var.apply(input, axes, _correction(unbiased, correction, op), keepdim, take_sqrt)
 
 
-def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Tensor:
+def var(
+    input: Tensor,
+    dim: Any = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     """Variance over `dim` with Bessel's correction by default (correction=1, like PyTorch).
 
     Example:
@@ -331,27 +358,50 @@ def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
     return _var(input, dim, unbiased, keepdim, correction, "var", False)
 
 
-def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Tensor:
+def std(
+    input: Tensor,
+    dim: Any = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     """Standard deviation over `dim` (correction=1 by default, like PyTorch)."""
     return _var(input, dim, unbiased, keepdim, correction, "std", True)
 
 
-def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
-             *, correction: float | None = None) -> tuple:
+def var_mean(
+    input: Tensor,
+    dim: Any = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> tuple:
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
-def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
-             *, correction: float | None = None) -> tuple:
+def std_mean(
+    input: Tensor,
+    dim: Any = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> tuple:
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 class LogSumExp(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim):
-        m = a.max(axis=axes, keepdims=True) if a.size else xp(a).zeros(
-            [1 if axes is None or i in axes else n for i, n in enumerate(a.shape)], a.dtype)
+        m = (
+            a.max(axis=axes, keepdims=True)
+            if a.size
+            else xp(a).zeros(
+                [1 if axes is None or i in axes else n for i, n in enumerate(a.shape)], a.dtype
+            )
+        )
         # shift by the max so exp never overflows; rows of -inf shift by 0 instead
         m = xp(a).where(xp(a).isfinite(m), m, 0)
         with np.errstate(divide="ignore"):

@@ -82,7 +82,7 @@ def infer_shape(shape: tuple, numel: int, op: str) -> tuple:
     if unknown:
         if known == 0 or numel % known:
             raise ValueError(f"[{op}] shape {shape} is invalid for a tensor of {numel} elements")
-        shape = shape[:unknown[0]] + (numel // known,) + shape[unknown[0] + 1:]
+        shape = shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1 :]
     elif known != numel:
         raise ValueError(f"[{op}] shape {shape} is invalid for a tensor of {numel} elements")
     return shape
@@ -101,7 +101,8 @@ class Reshape(Function):
                 raise RuntimeError(
                     f"[view] view size {shape} is not compatible with the input tensor's size and "
                     f"stride (shape {tuple(a.shape)}, strides {a.strides}): at least one dim spans "
-                    "across two contiguous subspaces; use .reshape(...) instead") from None
+                    "across two contiguous subspaces; use .reshape(...) instead"
+                ) from None
         return a.reshape(shape)
 
     @staticmethod
@@ -166,9 +167,9 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if s == e:
         return input
     n = 1
-    for d in a.shape[s:e + 1]:
+    for d in a.shape[s : e + 1]:
         n *= d
-    return Reshape.apply(input, a.shape[:s] + (n,) + a.shape[e + 1:], False)
+    return Reshape.apply(input, a.shape[:s] + (n,) + a.shape[e + 1 :], False)
 
 
 def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
@@ -176,7 +177,7 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     a = input.array
     d = norm_dim(dim, a.ndim, "unflatten")
     sizes = infer_shape(tuple(int(s) for s in sizes), a.shape[d], "unflatten")
-    return Reshape.apply(input, a.shape[:d] + sizes + a.shape[d + 1:], False)
+    return Reshape.apply(input, a.shape[:d] + sizes + a.shape[d + 1 :], False)
 
 
 class Permute(Function):
@@ -223,8 +224,10 @@ swapaxes = swapdims = transpose
 def t(input: Tensor) -> Tensor:
     """Transpose of a tensor of at most 2 dims."""
     if input.array.ndim > 2:
-        raise ValueError(f"[t] expects a tensor of at most 2 dims, got {input.array.ndim}; "
-                         "use transpose(dim0, dim1) or .mT")
+        raise ValueError(
+            f"[t] expects a tensor of at most 2 dims, got {input.array.ndim}; "
+            "use transpose(dim0, dim1) or .mT"
+        )
     return transpose(input, 0, 1) if input.array.ndim == 2 else input
 
 
@@ -291,8 +294,10 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
     a = input.array
     sizes = _sizes(sizes, "expand")
     if len(sizes) < a.ndim:
-        raise ValueError(f"[expand] the number of sizes {len(sizes)} must be at least the number "
-                         f"of dims {a.ndim}")
+        raise ValueError(
+            f"[expand] the number of sizes {len(sizes)} must be at least the number "
+            f"of dims {a.ndim}"
+        )
     lead = len(sizes) - a.ndim
     shape = []
     for i, s in enumerate(sizes):
@@ -302,8 +307,10 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
                 raise ValueError(f"[expand] -1 is not allowed for a new leading dim, got {sizes}")
             s = old
         if old is not None and old != 1 and old != s:
-            raise ValueError(f"[expand] the size of dim {i - lead} ({old}) must match the new size "
-                             f"{s} unless it is 1 (shape {tuple(a.shape)} to {sizes})")
+            raise ValueError(
+                f"[expand] the size of dim {i - lead} ({old}) must match the new size "
+                f"{s} unless it is 1 (shape {tuple(a.shape)} to {sizes})"
+            )
         shape.append(s)
     shape = tuple(shape)
     if shape == a.shape:
@@ -346,8 +353,10 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
     a = input.array
     reps = _sizes(sizes, "repeat")
     if len(reps) < a.ndim:
-        raise ValueError(f"[repeat] the number of repeats {len(reps)} must be at least the number "
-                         f"of dims {a.ndim}")
+        raise ValueError(
+            f"[repeat] the number of repeats {len(reps)} must be at least the number "
+            f"of dims {a.ndim}"
+        )
     if any(r < 0 for r in reps):
         raise ValueError(f"[repeat] repeats must be non-negative, got {reps}")
     return Repeat.apply(input, reps)
@@ -410,9 +419,11 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     d = norm_dim(dim, first.ndim, "cat")
     for i, t in enumerate(kept):
         s = t.array.shape
-        if len(s) != first.ndim or s[:d] + s[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
-            raise ValueError(f"[cat] sizes of tensors must match except in dim {d}: got "
-                             f"{tuple(first.shape)} and {tuple(s)} (tensor {i})")
+        if len(s) != first.ndim or s[:d] + s[d + 1 :] != first.shape[:d] + first.shape[d + 1 :]:
+            raise ValueError(
+                f"[cat] sizes of tensors must match except in dim {d}: got "
+                f"{tuple(first.shape)} and {tuple(s)} (tensor {i})"
+            )
     if len(kept) == 1:
         return Cat.apply(d, kept[0])
     return Cat.apply(d, *_promote(kept))
@@ -427,9 +438,11 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     shape = tensors[0].array.shape
     for i, t in enumerate(tensors):
         if t.array.shape != shape:
-            raise ValueError(f"[stack] expects each tensor to be equal size, but got "
-                             f"{tuple(shape)} "
-                             f"at entry 0 and {tuple(t.array.shape)} at entry {i}")
+            raise ValueError(
+                f"[stack] expects each tensor to be equal size, but got "
+                f"{tuple(shape)} "
+                f"at entry 0 and {tuple(t.array.shape)} at entry {i}"
+            )
     d = norm_dim(dim, len(shape) + 1, "stack")
     return cat([unsqueeze(t, d) for t in tensors], d)
 
@@ -471,8 +484,10 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = [int(s) for s in split_size_or_sections]
         if _total(sizes) != n or any(s < 0 for s in sizes):
-            raise ValueError(f"[split] split sizes {sizes} must be non-negative and add up to the "
-                             f"size {n} of dim {d}")
+            raise ValueError(
+                f"[split] split sizes {sizes} must be non-negative and add up to the "
+                f"size {n} of dim {d}"
+            )
     else:
         step = int(split_size_or_sections)
         if step <= 0 and not (step == 0 and n == 0):
@@ -546,8 +561,9 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     if start < 0:
         start += n
     if not (0 <= start <= n) or length < 0 or start + length > n:
-        raise IndexError(f"[narrow] start {start} and length {length} are out of range for dim {d} "
-                         f"of size {n}")
+        raise IndexError(
+            f"[narrow] start {start} and length {length} are out of range for dim {d} of size {n}"
+        )
     from .indexing import getitem
 
     return getitem(input, (slice(None),) * d + (slice(start, start + length),))

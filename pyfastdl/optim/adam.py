@@ -41,18 +41,36 @@ __all__ = ["Adam"]
 class Adam(Optimizer):
     """Adam (PyTorch's ``torch.optim.Adam``, same options, defaults and state layout)."""
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
-                 differentiable: bool = False, fused: bool | None = None,
-                 decoupled_weight_decay: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
         if differentiable:
-            raise NotImplementedError(f"[{type(self).__name__}] differentiable=True is not "
-                                      "supported")
+            raise NotImplementedError(
+                f"[{type(self).__name__}] differentiable=True is not supported"
+            )
         # foreach/fused/capturable select PyTorch's other implementations; results are the same.
-        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
-                        "maximize": maximize, "decoupled_weight_decay": decoupled_weight_decay}
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -62,8 +80,10 @@ class Adam(Optimizer):
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"[{op}] betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = (_check_number(op, "beta1", betas[0], 0.0, high=1.0),
-                          _check_number(op, "beta2", betas[1], 0.0, high=1.0))
+        group["betas"] = (
+            _check_number(op, "beta1", betas[0], 0.0, high=1.0),
+            _check_number(op, "beta2", betas[1], 0.0, high=1.0),
+        )
         group["weight_decay"] = _check_number(op, "weight_decay", group["weight_decay"], 0.0)
 
     def _export(self, key: str, value: Any) -> Any:

@@ -61,8 +61,10 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"[{name}] param 'initial_lr' is not specified in "
-                                   f"param_groups[{i}] when resuming an optimizer")
+                    raise KeyError(
+                        f"[{name}] param 'initial_lr' is not specified in "
+                        f"param_groups[{i}] when resuming an optimizer"
+                    )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
@@ -103,8 +105,9 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiplies the lr by `gamma` every `step_size` epochs."""
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         if not isinstance(step_size, int) or step_size < 1:
             raise ValueError(f"[StepLR] step_size must be a positive int, got {step_size!r}")
         self.step_size = step_size
@@ -123,8 +126,13 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """Multiplies the lr by `gamma` at each epoch listed in `milestones`."""
 
-    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -172,8 +180,9 @@ class CosineAnnealingLR(LRScheduler):
     as PyTorch does (so it also follows lr changes made by others).
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
         if not isinstance(T_max, int) or T_max < 1:
             raise ValueError(f"[CosineAnnealingLR] T_max must be a positive int, got {T_max!r}")
         self.T_max = T_max
@@ -188,10 +197,15 @@ class CosineAnnealingLR(LRScheduler):
         if self._step_count == 1 and t > 0:
             return [eta + (b - eta) * (1 + math.cos(t * math.pi / T)) / 2 for b in self.base_lrs]
         if (t - 1 - T) % (2 * T) == 0:
-            return [lr + (b - eta) * (1 - math.cos(math.pi / T)) / 2
-                    for b, lr in zip(self.base_lrs, lrs)]
-        return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
-                * (lr - eta) + eta for lr in lrs]
+            return [
+                lr + (b - eta) * (1 - math.cos(math.pi / T)) / 2
+                for b, lr in zip(self.base_lrs, lrs)
+            ]
+        return [
+            (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (lr - eta)
+            + eta
+            for lr in lrs
+        ]
 
     def _get_closed_form_lr(self) -> list[float]:
         t, T, eta = self.last_epoch, self.T_max, self.eta_min
@@ -201,8 +215,9 @@ class CosineAnnealingLR(LRScheduler):
 class LambdaLR(LRScheduler):
     """Sets the lr to ``initial_lr * lr_lambda(epoch)`` (one function, or one per group)."""
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, lr_lambda: Callable | list, last_epoch: int = -1
+    ) -> None:
         _check_optimizer(optimizer, "LambdaLR")
         self.optimizer = optimizer
         n = len(optimizer.param_groups)
@@ -239,9 +254,18 @@ class ReduceLROnPlateau(LRScheduler):
     (mode='max').
     """
 
-    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
-                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
-                 cooldown: int = 0, min_lr: float | list = 0.0, eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | list = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
         name = "ReduceLROnPlateau"
         _check_optimizer(optimizer, name)
         if not factor < 1.0:
@@ -249,8 +273,9 @@ class ReduceLROnPlateau(LRScheduler):
         if mode not in ("min", "max"):
             raise ValueError(f"[{name}] mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"[{name}] threshold_mode must be 'rel' or 'abs', got "
-                             f"{threshold_mode!r}")
+            raise ValueError(
+                f"[{name}] threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}"
+            )
         self.optimizer = optimizer
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):

@@ -47,8 +47,14 @@ required = _RequiredParameter()
 _SCRATCH = "_scratch"
 
 
-def _check_number(op: str, name: str, value: Any, low: float, low_inclusive: bool = True,
-                  high: float | None = None) -> float:
+def _check_number(
+    op: str,
+    name: str,
+    value: Any,
+    low: float,
+    low_inclusive: bool = True,
+    high: float | None = None,
+) -> float:
     """`value` as a float, or ValueError('[op] name must be >= low, got value')."""
     if isinstance(value, Tensor):
         value = value.item()
@@ -58,7 +64,8 @@ def _check_number(op: str, name: str, value: Any, low: float, low_inclusive: boo
     bad_low = value < low if low_inclusive else value <= low
     if bad_low or (high is not None and not value < high) or math.isnan(value):
         rng = (f">= {low}" if low_inclusive else f"> {low}") + (
-            "" if high is None else f" and < {high}")
+            "" if high is None else f" and < {high}"
+        )
         raise ValueError(f"[{op}] {name} must be {rng}, got {value:g}")
     return value
 
@@ -78,11 +85,15 @@ class Optimizer:
         self.param_groups: list[dict] = []
         name = type(self).__name__
         if isinstance(params, (Tensor, np.ndarray)):
-            raise TypeError(f"[{name}] params must be an iterable of Tensors or dicts, got "
-                            f"{type(params).__name__}")
+            raise TypeError(
+                f"[{name}] params must be an iterable of Tensors or dicts, got "
+                f"{type(params).__name__}"
+            )
         if isinstance(params, set):
-            raise TypeError(f"[{name}] optimizer parameters need to be an ordered collection, "
-                            "not a set; use a list")
+            raise TypeError(
+                f"[{name}] optimizer parameters need to be an ordered collection, "
+                "not a set; use a list"
+            )
         groups = list(params)
         if not groups:
             raise ValueError(f"[{name}] got an empty parameter list")
@@ -96,16 +107,19 @@ class Optimizer:
         """Adds a group of parameters with its own options (e.g. a new layer to fine-tune)."""
         name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"[{name}] a param group must be a dict, got "
-                            f"{type(param_group).__name__}")
+            raise TypeError(
+                f"[{name}] a param group must be a dict, got {type(param_group).__name__}"
+            )
         params = param_group.get("params")
         if params is None:
             raise ValueError(f"[{name}] a param group needs a 'params' entry")
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError(f"[{name}] optimizer parameters need to be an ordered collection, "
-                            "not a set; use a list")
+            raise TypeError(
+                f"[{name}] optimizer parameters need to be an ordered collection, "
+                "not a set; use a list"
+            )
         else:
             params = list(params)
         for p in params:
@@ -121,8 +135,9 @@ class Optimizer:
         group["params"] = params
         for key, default in self.defaults.items():
             if default is required and key not in group:
-                raise ValueError(f"[{name}] parameter group didn't specify a value of required "
-                                 f"option '{key}'")
+                raise ValueError(
+                    f"[{name}] parameter group didn't specify a value of required option '{key}'"
+                )
             group.setdefault(key, default)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
@@ -158,8 +173,10 @@ class Optimizer:
         """``p.grad.array`` after checking that it matches the parameter (shape and dtype)."""
         g = p.grad.array
         if g.shape != p.array.shape:
-            raise ValueError(f"[{type(self).__name__}] gradient of shape {tuple(g.shape)} does not "
-                             f"match its parameter of shape {tuple(p.array.shape)}")
+            raise ValueError(
+                f"[{type(self).__name__}] gradient of shape {tuple(g.shape)} does not "
+                f"match its parameter of shape {tuple(p.array.shape)}"
+            )
         if g.dtype != p.array.dtype:
             g = g.astype(p.array.dtype)
         return g
@@ -212,9 +229,11 @@ class Optimizer:
             value = value.array
         if isinstance(value, np.ndarray):
             if value.shape != p.array.shape:
-                raise ValueError(f"[{type(self).__name__}] state '{key}' has shape "
-                                 f"{tuple(value.shape)}, its parameter has shape "
-                                 f"{tuple(p.array.shape)}")
+                raise ValueError(
+                    f"[{type(self).__name__}] state '{key}' has shape "
+                    f"{tuple(value.shape)}, its parameter has shape "
+                    f"{tuple(p.array.shape)}"
+                )
             return np.array(value, dtype=p.array.dtype)  # a copy: the optimizer owns its state
         return copy.deepcopy(value)
 
@@ -225,12 +244,16 @@ class Optimizer:
             raise ValueError(f"[{name}] state_dict must be a dict with 'state' and 'param_groups'")
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"[{name}] loaded state dict has {len(saved_groups)} parameter "
-                             f"groups, the optimizer has {len(self.param_groups)}")
+            raise ValueError(
+                f"[{name}] loaded state dict has {len(saved_groups)} parameter "
+                f"groups, the optimizer has {len(self.param_groups)}"
+            )
         for i, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
             if len(g["params"]) != len(s["params"]):
-                raise ValueError(f"[{name}] loaded state dict's group {i} has {len(s['params'])} "
-                                 f"parameters, the optimizer's has {len(g['params'])}")
+                raise ValueError(
+                    f"[{name}] loaded state dict's group {i} has {len(s['params'])} "
+                    f"parameters, the optimizer's has {len(g['params'])}"
+                )
         by_index: dict = {}
         for g, s in zip(self.param_groups, saved_groups):
             for p, i in zip(g["params"], s["params"]):

@@ -35,15 +35,31 @@ __all__ = ["SGD"]
 class SGD(Optimizer):
     """Stochastic gradient descent (PyTorch's ``torch.optim.SGD``, same options and defaults)."""
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None,
-                 differentiable: bool = False, fused: bool | None = None) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
         if differentiable:
             raise NotImplementedError("[SGD] differentiable=True is not supported")
         # foreach/fused select PyTorch's multi-tensor implementations; results are the same.
-        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
-                        "nesterov": nesterov, "maximize": maximize}
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -52,9 +68,11 @@ class SGD(Optimizer):
         group["dampening"] = _check_number("SGD", "dampening", group["dampening"], -np.inf)
         group["weight_decay"] = _check_number("SGD", "weight_decay", group["weight_decay"], 0.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("[SGD] nesterov momentum requires momentum > 0 and dampening == 0, "
-                             f"got momentum={group['momentum']:g}, "
-                             f"dampening={group['dampening']:g}")
+            raise ValueError(
+                "[SGD] nesterov momentum requires momentum > 0 and dampening == 0, "
+                f"got momentum={group['momentum']:g}, "
+                f"dampening={group['dampening']:g}"
+            )
 
     def step(self, closure: Callable | None = None) -> Any:
         """Updates every parameter that has a gradient; returns closure() when given."""

@@ -56,7 +56,7 @@ def test_detach_and_requires_grad_():
 def test_autograd_grad_allow_unused():
     x = fd.tensor(2.0, requires_grad=True)
     u = fd.tensor(5.0, requires_grad=True)
-    y = x ** 3
+    y = x**3
     (gx,) = fd.autograd.grad(y, x, retain_graph=True)
     assert gx.item() == 12.0 and x.grad is None
     with pytest.raises(RuntimeError, match="allow_unused"):
@@ -90,7 +90,7 @@ def test_long_chain_without_recursion():
     for _ in range(10000):
         y = y * 1.0001
     y.backward()
-    np.testing.assert_allclose(x.grad.item(), 1.0001 ** 10000, rtol=1e-3)
+    np.testing.assert_allclose(x.grad.item(), 1.0001**10000, rtol=1e-3)
 
 
 def test_grads_of_shared_inputs_do_not_alias():

@@ -28,8 +28,11 @@ def test_matmul_zero_sizes():
 
 
 def test_reshape_errors():
-    with pytest.raises(ValueError, match=r"^\[reshape\] shape \(5, 3\) is invalid for a tensor "
-                                         r"of 12 elements"):
+    with pytest.raises(
+        ValueError,
+        match=r"^\[reshape\] shape \(5, 3\) is invalid for a tensor "
+        r"of 12 elements",
+    ):
         fd.ones(3, 4).reshape(5, 3)
     with pytest.raises(ValueError, match=r"^\[reshape\]"):
         fd.ones(3, 4).reshape(-1, -1)
@@ -43,10 +46,14 @@ def test_reshape_errors():
 def test_dim_errors():
     with pytest.raises(IndexError, match=r"^\[sum\] dim 3 is out of range"):
         fd.ones(2, 3).sum(dim=3)
-    for fn in (lambda: fd.ones(2).mean(-2), lambda: fd.ones(2, 2).max(dim=2),
-               lambda: fd.ones(2).unsqueeze(3), lambda: fd.ones(2).transpose(0, 1),
-               lambda: fd.ones(2).argmax(5),
-               lambda: fd.cat([fd.ones(2)], dim=1)):
+    for fn in (
+        lambda: fd.ones(2).mean(-2),
+        lambda: fd.ones(2, 2).max(dim=2),
+        lambda: fd.ones(2).unsqueeze(3),
+        lambda: fd.ones(2).transpose(0, 1),
+        lambda: fd.ones(2).argmax(5),
+        lambda: fd.cat([fd.ones(2)], dim=1),
+    ):
         with pytest.raises(IndexError, match=r"^\["):
             fn()
 

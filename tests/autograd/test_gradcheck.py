@@ -16,26 +16,43 @@ def r(*shape, lo=None, seed=0):
 
 
 BINARY = [
-    ("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
-    ("div", lambda a, b: a / b), ("add_alpha", lambda a, b: fd.add(a, b, alpha=2.5)),
+    ("add", lambda a, b: a + b),
+    ("sub", lambda a, b: a - b),
+    ("mul", lambda a, b: a * b),
+    ("div", lambda a, b: a / b),
+    ("add_alpha", lambda a, b: fd.add(a, b, alpha=2.5)),
     ("sub_alpha", lambda a, b: fd.sub(a, b, alpha=-0.5)),
-    ("maximum", fd.maximum), ("minimum", fd.minimum),
+    ("maximum", fd.maximum),
+    ("minimum", fd.minimum),
     ("pow", lambda a, b: a.abs() ** b),
 ]
 
 
 @pytest.mark.parametrize("name,fn", BINARY, ids=[b[0] for b in BINARY])
-@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)),
-                                    ((4,), (2, 1, 4)), ((), (3,))])
+@pytest.mark.parametrize(
+    "shapes", [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((4,), (2, 1, 4)), ((), (3,))]
+)
 def test_binary(name, fn, shapes):
     a = r(*shapes[0])
     b = r(*shapes[1], lo=0.5, seed=1) if name in ("div", "pow") else r(*shapes[1], seed=1)
     gradcheck(fn, a, b)
 
 
-SCALAR = [lambda x: x + 2, lambda x: 2 + x, lambda x: 1 - x, lambda x: x - 1.5,
-          lambda x: 3 * x, lambda x: x * -2, lambda x: 2 / x, lambda x: x / 4,
-          lambda x: x ** 2, lambda x: x ** 3.5, lambda x: 2 ** x, lambda x: -x, lambda x: +x]
+SCALAR = [
+    lambda x: x + 2,
+    lambda x: 2 + x,
+    lambda x: 1 - x,
+    lambda x: x - 1.5,
+    lambda x: 3 * x,
+    lambda x: x * -2,
+    lambda x: 2 / x,
+    lambda x: x / 4,
+    lambda x: x**2,
+    lambda x: x**3.5,
+    lambda x: 2**x,
+    lambda x: -x,
+    lambda x: +x,
+]
 
 
 @pytest.mark.parametrize("i", range(len(SCALAR)))
@@ -44,15 +61,36 @@ def test_scalar_mix(i):
 
 
 UNARY = {
-    "exp": fd.exp, "log": fd.log, "log2": fd.log2, "log10": fd.log10, "log1p": fd.log1p,
-    "expm1": fd.expm1, "sqrt": fd.sqrt, "rsqrt": fd.rsqrt, "square": fd.square, "abs": fd.abs,
-    "reciprocal": fd.reciprocal, "sin": fd.sin, "cos": fd.cos, "relu": fd.relu,
-    "leaky_relu": lambda x: fd.leaky_relu(x, 0.2), "elu": lambda x: fd.elu(x, 1.3),
-    "gelu": fd.gelu, "gelu_tanh": lambda x: fd.gelu(x, approximate="tanh"),
-    "sigmoid": fd.sigmoid, "tanh": fd.tanh, "silu": fd.silu, "softplus": fd.softplus,
-    "softplus_beta": lambda x: fd.softplus(x, beta=2.0, threshold=1.0), "softsign": fd.softsign,
-    "logsigmoid": fd.logsigmoid, "mish": fd.mish, "erf": fd.erf, "hardtanh": fd.hardtanh,
-    "clamp": lambda x: fd.clamp(x, -0.5, 0.7), "clamp_min": lambda x: x.clamp(min=0.1),
+    "exp": fd.exp,
+    "log": fd.log,
+    "log2": fd.log2,
+    "log10": fd.log10,
+    "log1p": fd.log1p,
+    "expm1": fd.expm1,
+    "sqrt": fd.sqrt,
+    "rsqrt": fd.rsqrt,
+    "square": fd.square,
+    "abs": fd.abs,
+    "reciprocal": fd.reciprocal,
+    "sin": fd.sin,
+    "cos": fd.cos,
+    "relu": fd.relu,
+    "leaky_relu": lambda x: fd.leaky_relu(x, 0.2),
+    "elu": lambda x: fd.elu(x, 1.3),
+    "gelu": fd.gelu,
+    "gelu_tanh": lambda x: fd.gelu(x, approximate="tanh"),
+    "sigmoid": fd.sigmoid,
+    "tanh": fd.tanh,
+    "silu": fd.silu,
+    "softplus": fd.softplus,
+    "softplus_beta": lambda x: fd.softplus(x, beta=2.0, threshold=1.0),
+    "softsign": fd.softsign,
+    "logsigmoid": fd.logsigmoid,
+    "mish": fd.mish,
+    "erf": fd.erf,
+    "hardtanh": fd.hardtanh,
+    "clamp": lambda x: fd.clamp(x, -0.5, 0.7),
+    "clamp_min": lambda x: x.clamp(min=0.1),
     "clamp_max": lambda x: fd.clamp_max(x, 0.2),
 }
 POSITIVE = {"log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal"}
@@ -70,16 +108,18 @@ def test_unary(name):
     gradcheck(UNARY[name], x)
 
 
-@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), ((0, 2), False),
-                                         (-1, True), ((), False)])
+@pytest.mark.parametrize(
+    "dim,keepdim", [(None, False), (0, False), (1, True), ((0, 2), False), (-1, True), ((), False)]
+)
 def test_sum_mean(dim, keepdim):
     x = r(2, 3, 4)
     gradcheck(lambda t: fd.sum(t, dim, keepdim), x)
     gradcheck(lambda t: t.mean(dim=dim, keepdim=keepdim), x)
 
 
-@pytest.mark.parametrize("dim,keepdim,correction", [(None, False, 1), (1, True, 0),
-                                                    ((0, 2), False, 1), (1, False, 2)])
+@pytest.mark.parametrize(
+    "dim,keepdim,correction", [(None, False, 1), (1, True, 0), ((0, 2), False, 1), (1, False, 2)]
+)
 def test_var_std(dim, keepdim, correction):
     x = r(3, 4, 2)
     gradcheck(lambda t: fd.var(t, dim, keepdim=keepdim, correction=correction), x)
@@ -124,26 +164,40 @@ def test_prod_with_zero():
 
 
 SHAPE_OPS = {
-    "reshape": lambda t: t.reshape(4, -1) * 1.5, "view": lambda t: t.view(-1),
-    "flatten": lambda t: t.flatten(1), "transpose": lambda t: t.transpose(0, 2),
-    "permute": lambda t: t.permute(2, 0, 1), "T": lambda t: t.T, "mT": lambda t: t.mT,
-    "unsqueeze": lambda t: t.unsqueeze(-1), "squeeze": lambda t: t[:, :1].squeeze(1),
+    "reshape": lambda t: t.reshape(4, -1) * 1.5,
+    "view": lambda t: t.view(-1),
+    "flatten": lambda t: t.flatten(1),
+    "transpose": lambda t: t.transpose(0, 2),
+    "permute": lambda t: t.permute(2, 0, 1),
+    "T": lambda t: t.T,
+    "mT": lambda t: t.mT,
+    "unsqueeze": lambda t: t.unsqueeze(-1),
+    "squeeze": lambda t: t[:, :1].squeeze(1),
     "expand": lambda t: t[:, :1].expand(3, 2, 4, 2),
-    "repeat": lambda t: t.repeat(2, 1, 1, 2), "flip": lambda t: t.flip(0, 2),
-    "narrow": lambda t: t.narrow(1, 1, 2), "movedim": lambda t: t.movedim(0, -1),
-    "contiguous": lambda t: t.transpose(0, 1).contiguous(), "clone": lambda t: t.clone(),
-    "cat": lambda t: fd.cat([t, t * 2], dim=1), "stack": lambda t: fd.stack([t, t], -1),
-    "split": lambda t: t.split([1, 2], dim=1)[1], "split_all": lambda t: t.split(1, 2),
-    "chunk": lambda t: t.chunk(2, dim=2)[0], "unbind": lambda t: t.unbind(1)[2],
-    "unflatten": lambda t: t.unflatten(2, (2, 1)), "getitem": lambda t: t[1, ::2, None, ...],
+    "repeat": lambda t: t.repeat(2, 1, 1, 2),
+    "flip": lambda t: t.flip(0, 2),
+    "narrow": lambda t: t.narrow(1, 1, 2),
+    "movedim": lambda t: t.movedim(0, -1),
+    "contiguous": lambda t: t.transpose(0, 1).contiguous(),
+    "clone": lambda t: t.clone(),
+    "cat": lambda t: fd.cat([t, t * 2], dim=1),
+    "stack": lambda t: fd.stack([t, t], -1),
+    "split": lambda t: t.split([1, 2], dim=1)[1],
+    "split_all": lambda t: t.split(1, 2),
+    "chunk": lambda t: t.chunk(2, dim=2)[0],
+    "unbind": lambda t: t.unbind(1)[2],
+    "unflatten": lambda t: t.unflatten(2, (2, 1)),
+    "getitem": lambda t: t[1, ::2, None, ...],
     "getitem_neg_step": lambda t: t[:, ::-1],
     "getitem_repeat": lambda t: t[[0, 0, 1, 0]],
     "getitem_tensor": lambda t: t[:, fd.tensor([2, 2, 0])],
-    "getitem_mask": lambda t: t[t > 0], "getitem_pairs": lambda t: t[[0, 1, 1], [2, 2, 0]],
+    "getitem_mask": lambda t: t[t > 0],
+    "getitem_pairs": lambda t: t[[0, 1, 1], [2, 2, 0]],
     "index_select": lambda t: t.index_select(1, fd.tensor([0, 2, 2])),
     "gather": lambda t: t.gather(1, fd.tensor([[[0, 1], [2, 2]], [[1, 1], [0, 0]]])),
     "masked_fill": lambda t: t.masked_fill(t < 0, 0.25),
-    "where": lambda t: fd.where(t > 0, t, t * t), "where_scalar": lambda t: fd.where(t > 0, 1.0, t),
+    "where": lambda t: fd.where(t > 0, t, t * t),
+    "where_scalar": lambda t: fd.where(t > 0, 1.0, t),
     "cast": lambda t: t.float().double() * 1.0,
     "scatter_add": lambda t: fd.scatter_add(t, 1, fd.tensor([[[0, 0]], [[2, 2]]]), t),
 }
@@ -165,10 +219,19 @@ def test_repeated_index_accumulates():
     assert x.grad.tolist() == [3.0, 0.0, 1.0]
 
 
-MATMUL_SHAPES = [((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 5)), ((3, 4), (4,)),
-                 ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2)),
-                 ((2, 3, 4), (2, 4, 5)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,)),
-                 ((1, 1), (1, 1))]
+MATMUL_SHAPES = [
+    ((3, 4), (4, 5)),
+    ((4,), (4,)),
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((2, 3, 4), (4, 5)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 1, 3, 4), (3, 4, 2)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((4,), (2, 4, 3)),
+    ((2, 3, 4), (4,)),
+    ((1, 1), (1, 1)),
+]
 
 
 @pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)

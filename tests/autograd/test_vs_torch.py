@@ -10,18 +10,19 @@ torch = pytest.importorskip("torch")
 EXPRESSIONS = {
     "mlp": lambda m, x, w, b: m.relu(x @ w + b).sum(),
     "softplus_tanh": lambda m, x, w, b: (m.nn.functional.softplus(x) * m.tanh(x)).mean(),
-    "broadcast": lambda m, x, w, b: ((x - x.mean(dim=1, keepdim=True)) / (x.std(dim=1,
-                                                                               keepdim=True) + 1)
-                                     * b[:4]).sum(),
+    "broadcast": lambda m, x, w, b: (
+        (x - x.mean(dim=1, keepdim=True)) / (x.std(dim=1, keepdim=True) + 1) * b[:4]
+    ).sum(),
     "var_pow": lambda m, x, w, b: (x.var(0, correction=0) ** 2).sum() + x.abs().max(),
     "logsumexp": lambda m, x, w, b: m.logsumexp(x, 1).sum() + x.max(dim=0).values.sum(),
     "gelu_sigmoid": lambda m, x, w, b: (m.nn.functional.gelu(x) * m.sigmoid(x @ w)[:, :4]).sum(),
     "index": lambda m, x, w, b: (x[[0, 0, 2], 1:3] ** 2).sum() + x[x > 0].sum(),
     "cat_stack": lambda m, x, w, b: (m.cat([x, x * 2], 1) * m.stack([x, x], 2).flatten(1)).sum(),
     "where_clamp": lambda m, x, w, b: m.where(x > 0.1, x.clamp(-0.5, 0.5), x * x).sum(),
-    "batched": lambda m, x, w, b: (x.reshape(1, 3, 4).expand(2, 3, 4) @ w.T.reshape(5, 4, 1)
-                                   .permute(2, 1, 0)).sum(),
-    "scalars": lambda m, x, w, b: (2 ** x - 1 / (x * x + 1) + 3 * x ** 3 - 1).mean(),
+    "batched": lambda m, x, w, b: (
+        x.reshape(1, 3, 4).expand(2, 3, 4) @ w.T.reshape(5, 4, 1).permute(2, 1, 0)
+    ).sum(),
+    "scalars": lambda m, x, w, b: (2**x - 1 / (x * x + 1) + 3 * x**3 - 1).mean(),
     "elu_silu": lambda m, x, w, b: (m.nn.functional.elu(x, 0.5) + m.nn.functional.silu(x)).sum(),
 }
 
@@ -61,15 +62,26 @@ def test_matches_torch(name):
 
 
 def test_promotion_matches_torch():
-    cases = [(fd.ones(2, dtype=fd.int64), fd.ones(2), torch.ones(2, dtype=torch.int64),
-              torch.ones(2)),
-             (fd.ones(2), fd.tensor(2.0, dtype=fd.float64), torch.ones(2),
-              torch.tensor(2.0, dtype=torch.float64)),
-             (fd.ones(2, dtype=fd.int32), fd.ones(2, dtype=fd.int64),
-              torch.ones(2, dtype=torch.int32), torch.ones(2, dtype=torch.int64))]
+    cases = [
+        (fd.ones(2, dtype=fd.int64), fd.ones(2), torch.ones(2, dtype=torch.int64), torch.ones(2)),
+        (
+            fd.ones(2),
+            fd.tensor(2.0, dtype=fd.float64),
+            torch.ones(2),
+            torch.tensor(2.0, dtype=torch.float64),
+        ),
+        (
+            fd.ones(2, dtype=fd.int32),
+            fd.ones(2, dtype=fd.int64),
+            torch.ones(2, dtype=torch.int32),
+            torch.ones(2, dtype=torch.int64),
+        ),
+    ]
     for a, b, ta, tb in cases:
-        assert str((a + b).dtype) == str(ta + tb).split(".")[-1] or \
-            str((a + b).dtype) == str((ta + tb).dtype).split(".")[-1]
+        assert (
+            str((a + b).dtype) == str(ta + tb).split(".")[-1]
+            or str((a + b).dtype) == str((ta + tb).dtype).split(".")[-1]
+        )
     assert (fd.ones(2) + 1.5).dtype == fd.float32
     assert (fd.arange(3) * 1.5).dtype == fd.float32
     assert (fd.arange(3) / 2).dtype == fd.float32
@@ -94,7 +106,9 @@ def test_max_dim_and_var_match_torch():
 def test_chunk_split_match_torch():
     a = np.arange(10.0, dtype=np.float32)
     for n in (1, 3, 4, 6):
-        assert [c.shape for c in fd.tensor(a).chunk(n)] == \
-            [tuple(c.shape) for c in torch.tensor(a).chunk(n)]
-        assert [c.shape for c in fd.tensor(a).split(n)] == \
-            [tuple(c.shape) for c in torch.tensor(a).split(n)]
+        assert [c.shape for c in fd.tensor(a).chunk(n)] == [
+            tuple(c.shape) for c in torch.tensor(a).chunk(n)
+        ]
+        assert [c.shape for c in fd.tensor(a).split(n)] == [
+            tuple(c.shape) for c in torch.tensor(a).split(n)
+        ]

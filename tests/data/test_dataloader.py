@@ -33,15 +33,17 @@ class Squares(Dataset):
 
 
 def _ds(n=10):
-    return TensorDataset(fd.tensor(np.arange(n * 3, dtype=np.float32).reshape(n, 3)),
-                         fd.arange(n))
+    return TensorDataset(fd.tensor(np.arange(n * 3, dtype=np.float32).reshape(n, 3)), fd.arange(n))
 
 
 def test_batches_cover_the_dataset_in_order():
     loader = DataLoader(_ds(), batch_size=4)
     batches = list(loader)
-    assert len(loader) == 3 and [b[1].tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7],
-                                                                      [8, 9]]
+    assert len(loader) == 3 and [b[1].tolist() for b in batches] == [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+        [8, 9],
+    ]
     assert batches[0][0].shape == (4, 3) and batches[0][0].dtype == fd.float32
     assert batches[0][1].dtype == fd.int64
 
@@ -55,8 +57,9 @@ def test_drop_last_and_len():
 
 def test_shuffle_is_a_reproducible_permutation():
     def order(**kw):
-        return np.concatenate([y.array for _, y in DataLoader(_ds(50), batch_size=7,
-                                                              shuffle=True, **kw)])
+        return np.concatenate(
+            [y.array for _, y in DataLoader(_ds(50), batch_size=7, shuffle=True, **kw)]
+        )
 
     a = order(generator=fd.Generator().manual_seed(3))
     b = order(generator=fd.Generator().manual_seed(3))
@@ -78,8 +81,9 @@ def test_fast_path_matches_per_sample_collate():
     gen = fd.Generator().manual_seed(0)
     fast = list(DataLoader(ds, batch_size=6, shuffle=True, generator=gen))
     gen = fd.Generator().manual_seed(0)
-    slow = list(DataLoader(ds, batch_size=6, shuffle=True, generator=gen,
-                           collate_fn=default_collate))
+    slow = list(
+        DataLoader(ds, batch_size=6, shuffle=True, generator=gen, collate_fn=default_collate)
+    )
     for (xf, yf), (xs, ys) in zip(fast, slow):
         np.testing.assert_array_equal(xf.array, xs.array)
         np.testing.assert_array_equal(yf.array, ys.array)
@@ -108,8 +112,9 @@ def test_collate_matches_torch():
     pytest.importorskip("torch")
     from torch.utils.data import default_collate as torch_collate
 
-    samples = [(np.full((2, 2), i, dtype=np.float32), i, float(i), {"k": [i, i + 1]})
-               for i in range(3)]
+    samples = [
+        (np.full((2, 2), i, dtype=np.float32), i, float(i), {"k": [i, i + 1]}) for i in range(3)
+    ]
     ours, theirs = default_collate(samples), torch_collate(samples)
     assert type(ours) is type(theirs) and len(ours) == len(theirs)
     for a, b in zip(ours[:3], theirs[:3]):

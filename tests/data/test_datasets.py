@@ -17,6 +17,7 @@ def test_digits_shape_range_and_determinism():
     x2, _ = load_digits(train=True, n=200, seed=5)
     assert x2 is x  # cached per process
     from pyfastdl.data.digits import render_digits
+
     np.testing.assert_array_equal(render_digits(y[:30], seed=1), render_digits(y[:30], seed=1))
     assert not np.array_equal(load_digits(train=True, n=200, seed=6)[0], x)
     xt, _ = load_digits(train=False, n=200, seed=5)
@@ -89,10 +90,14 @@ def _write_mnist(folder, n=7, gz=True):
     ext = ".gz" if gz else ""
     os.makedirs(folder, exist_ok=True)
     for prefix in ("train", "t10k"):
-        write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte{ext}"),
-                  rng.integers(0, 256, (n, 28, 28)).astype(np.uint8))
-        write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte{ext}"),
-                  (np.arange(n) % 10).astype(np.uint8))
+        write_idx(
+            os.path.join(folder, f"{prefix}-images-idx3-ubyte{ext}"),
+            rng.integers(0, 256, (n, 28, 28)).astype(np.uint8),
+        )
+        write_idx(
+            os.path.join(folder, f"{prefix}-labels-idx1-ubyte{ext}"),
+            (np.arange(n) % 10).astype(np.uint8),
+        )
 
 
 @pytest.mark.parametrize("cls", [MNIST, FashionMNIST])
@@ -113,6 +118,9 @@ def test_mnist_from_files(tmp_path, cls, gz):
 def test_mnist_torch_layout_and_missing_files(tmp_path):
     _write_mnist(tmp_path / "MNIST" / "raw", gz=False)
     assert len(MNIST(tmp_path, train=True)) == 7
-    with pytest.raises(FileNotFoundError, match=r"^\[FashionMNIST\] missing file "
-                                                r"'train-images-idx3-ubyte\[.gz\]'.*never downloads"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"^\[FashionMNIST\] missing file "
+        r"'train-images-idx3-ubyte\[.gz\]'.*never downloads",
+    ):
         FashionMNIST(tmp_path, download=True)

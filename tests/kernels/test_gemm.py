@@ -45,8 +45,17 @@ def check(impl, a, b, bias=None, out=None, alpha=1.0, beta=0.0, activation="none
         shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
         out = np.full(shape, np.nan, np.float32)
     out0 = out.copy()
-    _C.gemm(a, b, bias, out, alpha=alpha, beta=beta, activation=activation,
-            activation_param=param, impl=impl)
+    _C.gemm(
+        a,
+        b,
+        bias,
+        out,
+        alpha=alpha,
+        beta=beta,
+        activation=activation,
+        activation_param=param,
+        impl=impl,
+    )
     want, tol = expected(a, b, bias, out0, alpha, beta, activation, param)
     assert out.shape == want.shape
     np.testing.assert_array_less(np.abs(out - want), tol + 1e-6)
@@ -72,8 +81,18 @@ def test_all_small_shapes(impl):
                 assert err <= 4e-7 * (k + 4) * (np.abs(a) @ np.abs(b)).max() + 1e-6, (m, n, k)
 
 
-@pytest.mark.parametrize("m,n,k", [(257, 129, 333), (1, 1, 4097), (4097, 3, 1), (15, 17, 1000),
-                                   (129, 127, 1031), (64, 64, 784), (33, 700, 65)])
+@pytest.mark.parametrize(
+    "m,n,k",
+    [
+        (257, 129, 333),
+        (1, 1, 4097),
+        (4097, 3, 1),
+        (15, 17, 1000),
+        (129, 127, 1031),
+        (64, 64, 784),
+        (33, 700, 65),
+    ],
+)
 def test_odd_large_shapes(impl, m, n, k):
     rng = np.random.default_rng(1)
     check(impl, rand(rng, m, k), rand(rng, k, n))
@@ -92,14 +111,14 @@ def test_transposed(impl, ta, tb, m, n, k):
 def test_sliced_negative_and_broadcast_strides(impl):
     rng = np.random.default_rng(3)
     big = rand(rng, 90, 120)
-    check(impl, big[5:60, 3:40], big[:37, 50:117])           # row stride > cols
-    check(impl, big[::-1, :41], big[::-2, ::-1][:41, :30])    # negative strides
-    check(impl, big[:30:3, 7:89:2], big[1:42, ::4])           # column strides > 1
+    check(impl, big[5:60, 3:40], big[:37, 50:117])  # row stride > cols
+    check(impl, big[::-1, :41], big[::-2, ::-1][:41, :30])  # negative strides
+    check(impl, big[:30:3, 7:89:2], big[1:42, ::4])  # column strides > 1
     row = rand(rng, 1, 50)
     check(impl, np.broadcast_to(row, (20, 50)), big[:50, :70])  # stride-0 rows of A
     col = rand(rng, 50, 1)
     check(impl, big[:20, :50], np.broadcast_to(col, (50, 70)))  # stride-0 columns of B
-    out = np.full((90, 120), np.nan, np.float32).T[:20]         # transposed out
+    out = np.full((90, 120), np.nan, np.float32).T[:20]  # transposed out
     check(impl, big[:20, :50], big[:50, :90], out=out)
 
 
@@ -140,9 +159,11 @@ def test_batched(impl, batch):
     rng = np.random.default_rng(7)
     m, n, k = 19, 40, 23
     check(impl, rand(rng, batch, m, k), rand(rng, batch, k, n))
-    check(impl, rand(rng, m, k), rand(rng, batch, k, n))      # 2-d a broadcast over the batch
+    check(impl, rand(rng, m, k), rand(rng, batch, k, n))  # 2-d a broadcast over the batch
     check(impl, rand(rng, batch, m, k), rand(rng, k, n), bias=rand(rng, batch, 1, n))
-    check(impl, rand(rng, batch, k, m).transpose(0, 2, 1), rand(rng, batch, n, k).transpose(0, 2, 1))
+    check(
+        impl, rand(rng, batch, k, m).transpose(0, 2, 1), rand(rng, batch, n, k).transpose(0, 2, 1)
+    )
 
 
 def test_zero_sizes(impl):
@@ -228,8 +249,12 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"^\[gemm\]"):
         _C.gemm(a, b, None, np.empty((3, 4), np.float32))
     with pytest.raises(ValueError, match=r"^\[gemm\]"):
-        _C.gemm(np.ones((2, 3, 4), np.float32), np.ones((3, 4, 5), np.float32), None,
-                np.empty((2, 3, 5), np.float32))
+        _C.gemm(
+            np.ones((2, 3, 4), np.float32),
+            np.ones((3, 4, 5), np.float32),
+            None,
+            np.empty((2, 3, 5), np.float32),
+        )
     with pytest.raises(ValueError, match=r"^\[gemm\]"):
         _C.gemm(a, b, np.ones(4, np.float32), out)
     sq = np.ones((4, 4), np.float32)
@@ -262,6 +287,7 @@ def test_matches_torch():
     a, b, bias = rand(rng, 64, 784), rand(rng, 784, 64), rand(rng, 64)
     out = np.empty((64, 64), np.float32)
     _C.gemm(a, b, bias, out, activation="gelu")
-    want = torch.nn.functional.gelu(torch.addmm(torch.from_numpy(bias), torch.from_numpy(a),
-                                                torch.from_numpy(b)))
+    want = torch.nn.functional.gelu(
+        torch.addmm(torch.from_numpy(bias), torch.from_numpy(a), torch.from_numpy(b))
+    )
     np.testing.assert_allclose(out, want.numpy(), rtol=1e-4, atol=1e-4)

@@ -34,7 +34,10 @@ def test_versions_are_listed_side_by_side():
 
 def test_every_version_computes_the_same_product():
     rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((37, 19), dtype=np.float32), rng.standard_normal((19, 23), dtype=np.float32)
+    a, b = (
+        rng.standard_normal((37, 19), dtype=np.float32),
+        rng.standard_normal((19, 23), dtype=np.float32),
+    )
     for name in kernels.list("cpu"):
         if not name.startswith("gemm/"):
             continue
@@ -148,7 +151,8 @@ def test_check_catches_a_kernel_that_ignores_strides():
     def ignores_strides(a, b, bias, out, **kw):
         # reads a's memory as if it were C-ordered: wrong for the transposed and sliced cases
         packed = np.lib.stride_tricks.as_strided(
-            a, a.shape, tuple(np.cumprod((1,) + a.shape[:0:-1])[::-1] * a.itemsize))
+            a, a.shape, tuple(np.cumprod((1,) + a.shape[:0:-1])[::-1] * a.itemsize)
+        )
         kernels.reference_of("gemm")(packed, b, bias, out, **kw)
 
     report = kernels.check("gemm", ignores_strides, timing=False)

@@ -27,7 +27,9 @@ def rows_array(rng, rows, cols, layout, scale=3.0):
     if layout == "contiguous":
         return (rng.standard_normal((rows, cols)) * scale).astype(np.float32)
     if layout == "row_stride":  # every other row of a wider array: row stride != cols
-        return (rng.standard_normal((2 * rows, cols + 3)) * scale).astype(np.float32)[::2, 1:cols + 1]
+        return (rng.standard_normal((2 * rows, cols + 3)) * scale).astype(np.float32)[
+            ::2, 1 : cols + 1
+        ]
     return np.asfortranarray((rng.standard_normal((rows, cols)) * scale).astype(np.float32))
 
 
@@ -70,8 +72,7 @@ def test_in_place_forward_and_huge_values(cpu_path, op):
 
 
 def test_special_values(cpu_path):
-    x = np.array([[0.0, -np.inf, 1.0], [np.nan, 1.0, 2.0], [-np.inf, -np.inf, -np.inf]],
-                 np.float32)
+    x = np.array([[0.0, -np.inf, 1.0], [np.nan, 1.0, 2.0], [-np.inf, -np.inf, -np.inf]], np.float32)
     y = np.empty_like(x)
     _C.softmax_forward(x, y)
     e = np.exp(np.float64(-1.0))
@@ -84,9 +85,15 @@ def test_special_values(cpu_path):
 def ce_reference(logits, target, weight, ignore_index, smoothing):
     n = logits.shape[0]
     losses, lse = np.empty(n), np.empty(n)
-    ref.cross_entropy_forward(logits.astype(np.float64), target,
-                              None if weight is None else weight.astype(np.float64), losses, lse,
-                              ignore_index, smoothing)
+    ref.cross_entropy_forward(
+        logits.astype(np.float64),
+        target,
+        None if weight is None else weight.astype(np.float64),
+        losses,
+        lse,
+        ignore_index,
+        smoothing,
+    )
     return losses, lse
 
 
@@ -112,8 +119,15 @@ def test_cross_entropy_vs_reference(cpu_path, cols, weighted, smoothing, layout)
     gx = np.empty_like(x)
     _C.cross_entropy_backward(x, t, w, gl, gx, -100, smoothing)
     gx_ref = np.empty((rows, cols))
-    ref.cross_entropy_backward(x.astype(np.float64), t, None if w is None else w.astype(np.float64),
-                               gl.astype(np.float64), gx_ref, -100, smoothing)
+    ref.cross_entropy_backward(
+        x.astype(np.float64),
+        t,
+        None if w is None else w.astype(np.float64),
+        gl.astype(np.float64),
+        gx_ref,
+        -100,
+        smoothing,
+    )
     close(gx, gx_ref, cols)
     assert (gx[2] == 0).all()
 
@@ -140,7 +154,9 @@ def test_cross_entropy_target_out_of_range(backend, bad):
     fwd = _C.cross_entropy_forward if backend == "native" else ref.cross_entropy_forward
     x = np.zeros((3, 10), np.float32)
     t = np.array([1, bad, 2])
-    with pytest.raises(IndexError, match=rf"\[cross_entropy\] target {bad} is out of range for 10 "):
+    with pytest.raises(
+        IndexError, match=rf"\[cross_entropy\] target {bad} is out of range for 10 "
+    ):
         fwd(x, t, None, np.empty(3, np.float32), np.empty(3, np.float32), -100, 0.0)
 
 
@@ -156,17 +172,45 @@ def test_binding_checks():
         big = np.zeros((4, 4), np.float32)
         _C.softmax_forward(big[:3], big[1:])
     with pytest.raises(ValueError, match=r"\[cross_entropy\] expected target of shape \(3,\), got"):
-        _C.cross_entropy_forward(x, np.zeros((3, 1), np.int64), None, np.empty(3, np.float32),
-                                 np.empty(3, np.float32), -100, 0.0)
+        _C.cross_entropy_forward(
+            x,
+            np.zeros((3, 1), np.int64),
+            None,
+            np.empty(3, np.float32),
+            np.empty(3, np.float32),
+            -100,
+            0.0,
+        )
     with pytest.raises(TypeError, match=r"\[cross_entropy\] target must be int64"):
-        _C.cross_entropy_forward(x, np.zeros(3, np.int32), None, np.empty(3, np.float32),
-                                 np.empty(3, np.float32), -100, 0.0)
+        _C.cross_entropy_forward(
+            x,
+            np.zeros(3, np.int32),
+            None,
+            np.empty(3, np.float32),
+            np.empty(3, np.float32),
+            -100,
+            0.0,
+        )
     with pytest.raises(ValueError, match=r"\[cross_entropy\] weight must have one value per class"):
-        _C.cross_entropy_forward(x, np.zeros(3, np.int64), np.ones(5, np.float32),
-                                 np.empty(3, np.float32), np.empty(3, np.float32), -100, 0.0)
+        _C.cross_entropy_forward(
+            x,
+            np.zeros(3, np.int64),
+            np.ones(5, np.float32),
+            np.empty(3, np.float32),
+            np.empty(3, np.float32),
+            -100,
+            0.0,
+        )
     with pytest.raises(ValueError, match=r"label_smoothing"):
-        _C.cross_entropy_forward(x, np.zeros(3, np.int64), None, np.empty(3, np.float32),
-                                 np.empty(3, np.float32), -100, 1.5)
+        _C.cross_entropy_forward(
+            x,
+            np.zeros(3, np.int64),
+            None,
+            np.empty(3, np.float32),
+            np.empty(3, np.float32),
+            -100,
+            1.5,
+        )
 
 
 def test_empty_and_single():

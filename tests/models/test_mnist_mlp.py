@@ -19,8 +19,14 @@ def _accuracy(model, images, labels):
 def test_parameter_count_and_shapes():
     model = MnistMLP()
     assert sum(p.numel() for p in model.parameters()) == 52650
-    assert [tuple(p.shape) for p in model.parameters()] == [(64, 784), (64,), (32, 64), (32,),
-                                                            (10, 32), (10,)]
+    assert [tuple(p.shape) for p in model.parameters()] == [
+        (64, 784),
+        (64,),
+        (32, 64),
+        (32,),
+        (10, 32),
+        (10,),
+    ]
     assert model(fd.randn(3, 1, 28, 28)).shape == (3, 10)
     assert model(fd.randn(3, 784)).shape == (3, 10)
 
@@ -68,8 +74,9 @@ def test_linear_model_is_not_perfect():
     opt = Adam(model.parameters(), lr=3e-3)
     loss_fn = nn.CrossEntropyLoss()
     for _ in range(10):
-        for xb, yb in DataLoader(TensorDataset(fd.tensor(x), fd.tensor(y)), batch_size=100,
-                                 shuffle=True):
+        for xb, yb in DataLoader(
+            TensorDataset(fd.tensor(x), fd.tensor(y)), batch_size=100, shuffle=True
+        ):
             loss = loss_fn(model(xb), yb)
             opt.zero_grad()
             loss.backward()

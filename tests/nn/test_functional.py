@@ -36,8 +36,12 @@ def backward_both(ours, theirs, seed=1):
 
 
 def close(ours, theirs, rtol=1e-5, atol=1e-5):
-    np.testing.assert_allclose(np.asarray(ours.array if hasattr(ours, "array") else ours),
-                               theirs.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+        np.asarray(ours.array if hasattr(ours, "array") else ours),
+        theirs.detach().numpy(),
+        rtol=rtol,
+        atol=atol,
+    )
 
 
 # ------------------------------------------------------------------------------------ linear
@@ -65,8 +69,9 @@ def test_linear_act_vs_torch(activation):
     tx, tw, tb = torch_of(x), torch_of(w), torch_of(b)
     y = F.linear_act(x, w, b, activation)
     tz = torch.nn.functional.linear(tx, tw, tb)
-    ty = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-          "none": lambda v: v}[activation](tz)
+    ty = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "none": lambda v: v}[
+        activation
+    ](tz)
     close(y, ty)
     backward_both(y, ty)
     for ours, theirs in ((x, tx), (w, tw), (b, tb)):
@@ -80,8 +85,11 @@ def test_linear_gradcheck_float64(activation):
 
 
 def test_linear_errors():
-    with pytest.raises(ValueError, match=r"\[linear\] input has 5 features, expected 4 "
-                                         r"\(weight shape \(3, 4\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[linear\] input has 5 features, expected 4 "
+        r"\(weight shape \(3, 4\)\)",
+    ):
         F.linear(fd.zeros(2, 5), fd.zeros(3, 4))
     with pytest.raises(ValueError, match=r"\[linear\] bias must have shape \(3,\)"):
         F.linear(fd.zeros(2, 4), fd.zeros(3, 4), fd.zeros(4))
@@ -93,8 +101,10 @@ def test_linear_errors():
 
 # ---------------------------------------------------------------------------- softmax family
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
-@pytest.mark.parametrize("shape,dim", [((4, 7), 1), ((4, 7), 0), ((2, 3, 5), 1), ((2, 3, 5), -1),
-                                       ((6,), 0), ((), 0), ((3, 1), 1)])
+@pytest.mark.parametrize(
+    "shape,dim",
+    [((4, 7), 1), ((4, 7), 0), ((2, 3, 5), 1), ((2, 3, 5), -1), ((6,), 0), ((), 0), ((3, 1), 1)],
+)
 def test_softmax_family_vs_torch(name, shape, dim):
     torch = pytest.importorskip("torch")
     x = leaf(shape, scale=3.0)
@@ -212,17 +222,28 @@ def test_cross_entropy_gradcheck_float64(opts):
         kw["weight"] = fd.tensor(RNG.random(4) + 0.5)
     assert gradcheck(lambda v: F.cross_entropy(v, t, **kw), x)
     p = fd.tensor(RNG.random((5, 4)), requires_grad=True)
-    assert gradcheck(lambda v, q: F.cross_entropy(v, q, reduction="sum", **{
-        k: v for k, v in kw.items() if k != "ignore_index"}), x, p)
+    assert gradcheck(
+        lambda v, q: F.cross_entropy(
+            v, q, reduction="sum", **{k: v for k, v in kw.items() if k != "ignore_index"}
+        ),
+        x,
+        p,
+    )
 
 
 def test_cross_entropy_errors():
     x = fd.zeros(64, 10)
-    with pytest.raises(ValueError, match=r"\[cross_entropy\] expected target of shape \(64,\), "
-                                         r"got \(64, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[cross_entropy\] expected target of shape \(64,\), "
+        r"got \(64, 1\)",
+    ):
         F.cross_entropy(x, fd.zeros(64, 1, dtype=fd.int64))
-    with pytest.raises(IndexError, match=r"\[cross_entropy\] target 12 is out of range for 10 "
-                                         r"classes"):
+    with pytest.raises(
+        IndexError,
+        match=r"\[cross_entropy\] target 12 is out of range for 10 "
+        r"classes",
+    ):
         F.cross_entropy(x, fd.tensor([12] + [0] * 63))
     with pytest.raises(IndexError, match=r"\[cross_entropy\] target -3 is out of range"):
         F.cross_entropy(x.double(), fd.tensor([-3] + [0] * 63))
@@ -282,8 +303,11 @@ def test_dropout_modes_and_errors():
     x = fd.randn(4, 5)
     assert F.dropout(x, 0.5, training=False) is x
     assert (F.dropout(x, 1.0).array == 0).all()
-    with pytest.raises(ValueError, match=r"\[dropout\] dropout probability has to be between 0 "
-                                         r"and 1, but got 1.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[dropout\] dropout probability has to be between 0 "
+        r"and 1, but got 1.5",
+    ):
         F.dropout(x, 1.5)
     y = F.dropout2d(fd.ones(3, 8, 4, 4), 0.5)
     per_channel = y.array.reshape(3, 8, 16)
@@ -296,8 +320,9 @@ def test_dropout_modes_and_errors():
 def test_one_hot():
     torch = pytest.importorskip("torch")
     t = fd.tensor([[0, 3], [2, 1]])
-    np.testing.assert_array_equal(F.one_hot(t).array,
-                                  torch.nn.functional.one_hot(torch_of(t)).numpy())
+    np.testing.assert_array_equal(
+        F.one_hot(t).array, torch.nn.functional.one_hot(torch_of(t)).numpy()
+    )
     assert F.one_hot(t, 6).shape == (2, 2, 6) and F.one_hot(t).dtype == fd.int64
     with pytest.raises(ValueError, match=r"\[one_hot\] class values must be smaller than"):
         F.one_hot(t, 3)
@@ -308,11 +333,23 @@ def test_one_hot():
 
 
 # -------------------------------------------------------------------------------- activations
-@pytest.mark.parametrize("name,kw", [("relu", {}), ("leaky_relu", {"negative_slope": 0.2}),
-                                     ("elu", {"alpha": 0.7}), ("gelu", {}),
-                                     ("gelu", {"approximate": "tanh"}), ("sigmoid", {}),
-                                     ("tanh", {}), ("silu", {}), ("softplus", {"beta": 2.0}),
-                                     ("hardtanh", {}), ("relu6", {}), ("logsigmoid", {})])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("relu", {}),
+        ("leaky_relu", {"negative_slope": 0.2}),
+        ("elu", {"alpha": 0.7}),
+        ("gelu", {}),
+        ("gelu", {"approximate": "tanh"}),
+        ("sigmoid", {}),
+        ("tanh", {}),
+        ("silu", {}),
+        ("softplus", {"beta": 2.0}),
+        ("hardtanh", {}),
+        ("relu6", {}),
+        ("logsigmoid", {}),
+    ],
+)
 def test_activations_vs_torch(name, kw):
     torch = pytest.importorskip("torch")
     x = leaf((5, 6), scale=3.0)

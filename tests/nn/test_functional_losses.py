@@ -42,10 +42,18 @@ REDUCTIONS = ["mean", "sum", "none"]
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("name,kw", [("mse_loss", {}), ("l1_loss", {}), ("smooth_l1_loss", {}),
-                                     ("smooth_l1_loss", {"beta": 0.5}),
-                                     ("smooth_l1_loss", {"beta": 0.0}), ("huber_loss", {}),
-                                     ("huber_loss", {"delta": 0.3})])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("mse_loss", {}),
+        ("l1_loss", {}),
+        ("smooth_l1_loss", {}),
+        ("smooth_l1_loss", {"beta": 0.5}),
+        ("smooth_l1_loss", {"beta": 0.0}),
+        ("huber_loss", {}),
+        ("huber_loss", {"delta": 0.3}),
+    ],
+)
 def test_regression_losses_vs_torch(name, kw, reduction):
     x = tensor(RNG.standard_normal((4, 5)).astype(np.float32))
     t = tensor(RNG.standard_normal((4, 5)).astype(np.float32))
@@ -72,8 +80,9 @@ def test_binary_cross_entropy_clamps_log():
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("opts", [{}, {"weight": True}, {"pos_weight": True},
-                                  {"weight": True, "pos_weight": True}])
+@pytest.mark.parametrize(
+    "opts", [{}, {"weight": True}, {"pos_weight": True}, {"weight": True, "pos_weight": True}]
+)
 def test_bce_with_logits_vs_torch(reduction, opts):
     x = tensor((RNG.standard_normal((5, 3)) * 30).astype(np.float32))  # large |x|: stability
     t = tensor(RNG.uniform(0, 1, (5, 3)).astype(np.float32))
@@ -102,8 +111,17 @@ def test_kl_div_mean_warns_like_torch():
     np.testing.assert_allclose(y.item(), np.log(1 / 3) / 3, rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-                                  "binary_cross_entropy_with_logits", "kl_div"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mse_loss",
+        "l1_loss",
+        "smooth_l1_loss",
+        "huber_loss",
+        "binary_cross_entropy_with_logits",
+        "kl_div",
+    ],
+)
 def test_losses_gradcheck_float64(name):
     x = tensor(RNG.standard_normal((3, 4)) * (1 if name != "kl_div" else 0.3) - 1.0)
     t = tensor(RNG.uniform(0.1, 0.9, (3, 4)))
@@ -136,13 +154,19 @@ def test_mse_broadcast_warns_like_torch():
 
 def test_loss_errors():
     x = fd.zeros(3, 4)
-    with pytest.raises(ValueError, match=r"\[mse_loss\] input \(3, 4\) and target \(3, 5\) do not "
-                                         r"match"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[mse_loss\] input \(3, 4\) and target \(3, 5\) do not "
+        r"match",
+    ):
         F.mse_loss(x, fd.zeros(3, 5))
     with pytest.raises(ValueError, match=r"\[l1_loss\] reduction must be one of"):
         F.l1_loss(x, x, reduction="batchmean")
-    with pytest.raises(ValueError, match=r"\[binary_cross_entropy\] all elements of input should "
-                                         r"be between 0 and 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[binary_cross_entropy\] all elements of input should "
+        r"be between 0 and 1",
+    ):
         F.binary_cross_entropy(fd.full((2,), 1.5), fd.zeros(2))
     with pytest.raises(ValueError, match=r"\[binary_cross_entropy_with_logits\] target size"):
         F.binary_cross_entropy_with_logits(x, fd.zeros(4))

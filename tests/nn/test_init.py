@@ -12,10 +12,19 @@ from pyfastdl.nn import Parameter, init
 
 def test_calculate_gain_matches_torch():
     torch = pytest.importorskip("torch")
-    for name, param in [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None),
-                        ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None)]:
+    for name, param in [
+        ("linear", None),
+        ("conv2d", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("selu", None),
+    ]:
         assert init.calculate_gain(name, param) == pytest.approx(
-            torch.nn.init.calculate_gain(name, param))
+            torch.nn.init.calculate_gain(name, param)
+        )
     with pytest.raises(ValueError, match="unsupported nonlinearity"):
         init.calculate_gain("swish")
     with pytest.raises(ValueError, match="negative_slope"):
@@ -31,18 +40,35 @@ def test_fans():
         init.kaiming_normal_(fd.empty(4, 4), mode="fan_avg")
 
 
-@pytest.mark.parametrize("fill,std,bound", [
-    (lambda t: init.uniform_(t, -0.5, 0.5), 1 / math.sqrt(12), 0.5),
-    (lambda t: init.normal_(t, 0.0, 0.2), 0.2, None),
-    (lambda t: init.xavier_uniform_(t, gain=2.0), 2 * math.sqrt(2 / 600), 2 * math.sqrt(6 / 600)),
-    (lambda t: init.xavier_normal_(t), math.sqrt(2 / 600), None),
-    (lambda t: init.kaiming_uniform_(t, nonlinearity="relu"), math.sqrt(2 / 200),
-     math.sqrt(6 / 200)),
-    (lambda t: init.kaiming_uniform_(t, a=math.sqrt(5)), 1 / math.sqrt(3 * 200), 1 / math.sqrt(200)),
-    (lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"), math.sqrt(2 / 400),
-     None),
-    (lambda t: init.trunc_normal_(t, std=0.02, a=-0.04, b=0.04), 0.02 * 0.8796, 0.04),
-])
+@pytest.mark.parametrize(
+    "fill,std,bound",
+    [
+        (lambda t: init.uniform_(t, -0.5, 0.5), 1 / math.sqrt(12), 0.5),
+        (lambda t: init.normal_(t, 0.0, 0.2), 0.2, None),
+        (
+            lambda t: init.xavier_uniform_(t, gain=2.0),
+            2 * math.sqrt(2 / 600),
+            2 * math.sqrt(6 / 600),
+        ),
+        (lambda t: init.xavier_normal_(t), math.sqrt(2 / 600), None),
+        (
+            lambda t: init.kaiming_uniform_(t, nonlinearity="relu"),
+            math.sqrt(2 / 200),
+            math.sqrt(6 / 200),
+        ),
+        (
+            lambda t: init.kaiming_uniform_(t, a=math.sqrt(5)),
+            1 / math.sqrt(3 * 200),
+            1 / math.sqrt(200),
+        ),
+        (
+            lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"),
+            math.sqrt(2 / 400),
+            None,
+        ),
+        (lambda t: init.trunc_normal_(t, std=0.02, a=-0.04, b=0.04), 0.02 * 0.8796, 0.04),
+    ],
+)
 def test_distribution_moments(fill, std, bound):
     t = fd.empty(400, 200)  # fan_in 200, fan_out 400: 80,000 samples
     assert fill(t) is t
@@ -66,8 +92,10 @@ def test_reproducible_with_seed_and_generator():
     b = init.kaiming_normal_(fd.empty(30, 20)).array.copy()
     np.testing.assert_array_equal(a, b)
     g1, g2 = fd.Generator().manual_seed(7), fd.Generator().manual_seed(7)
-    np.testing.assert_array_equal(init.xavier_uniform_(fd.empty(8, 8), generator=g1).array,
-                                  init.xavier_uniform_(fd.empty(8, 8), generator=g2).array)
+    np.testing.assert_array_equal(
+        init.xavier_uniform_(fd.empty(8, 8), generator=g1).array,
+        init.xavier_uniform_(fd.empty(8, 8), generator=g2).array,
+    )
 
 
 def test_constant_eye_orthogonal():

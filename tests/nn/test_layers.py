@@ -74,9 +74,13 @@ def test_linear_matches_torch(shape, bias):
     ty, tgx = _run_torch(theirs, x, up)
     np.testing.assert_allclose(y, ty, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gx, tgx, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(ours.weight.grad.array, theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        ours.weight.grad.array, theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-5
+    )
     if bias:
-        np.testing.assert_allclose(ours.bias.grad.array, theirs.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            ours.bias.grad.array, theirs.bias.grad.numpy(), rtol=1e-4, atol=1e-5
+        )
 
 
 def test_linear_gradcheck_float64():
@@ -99,7 +103,9 @@ def test_linear_default_init_bounds():
 
 
 def test_linear_bad_input():
-    with pytest.raises(ValueError, match=r"^\[Linear\] in_features must be a non-negative int, got -3$"):
+    with pytest.raises(
+        ValueError, match=r"^\[Linear\] in_features must be a non-negative int, got -3$"
+    ):
         nn.Linear(-3, 4)
     with pytest.raises(TypeError, match=r"\[Linear\] out_features must be a non-negative int"):
         nn.Linear(3, 4.5)
@@ -110,8 +116,11 @@ def test_linear_bad_input():
 
 
 def test_dropout():
-    with pytest.raises(ValueError, match=r"\[Dropout\] dropout probability has to be between 0 and 1, "
-                                         r"but got 1.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[Dropout\] dropout probability has to be between 0 and 1, "
+        r"but got 1.5",
+    ):
         nn.Dropout(p=1.5)
     with pytest.raises(ValueError, match=r"\[Dropout\]"):
         nn.Dropout(p=-0.1)
@@ -143,8 +152,12 @@ def _losses():
         ("mse", lambda m: m.MSELoss(), logits, reg),
         ("l1_sum", lambda m: m.L1Loss(reduction="sum"), logits, reg),
         ("ce", lambda m: m.CrossEntropyLoss(), logits, labels),
-        ("ce_weighted", lambda m: m.CrossEntropyLoss(weight=_t(m, w), ignore_index=1,
-                                                     label_smoothing=0.1), logits, labels),
+        (
+            "ce_weighted",
+            lambda m: m.CrossEntropyLoss(weight=_t(m, w), ignore_index=1, label_smoothing=0.1),
+            logits,
+            labels,
+        ),
         ("ce_none", lambda m: m.CrossEntropyLoss(reduction="none"), logits, labels),
         ("nll", lambda m: m.NLLLoss(weight=_t(m, w)), log_p, labels),
         ("bce", lambda m: m.BCELoss(), probs, targets01),
@@ -226,9 +239,11 @@ def test_module_list_and_dict():
     assert isinstance(heads.pop("c"), nn.ReLU)
     params = nn.ParameterList([nn.Parameter(fd.zeros(2, 3)), fd.ones(2)])
     assert isinstance(params[1], nn.Parameter) and len(params) == 2
-    assert repr(params) == repr(torch.nn.ParameterList(
-        [torch.nn.Parameter(torch.zeros(2, 3)), torch.nn.Parameter(torch.ones(2))])).replace(
-        "torch", "pyfastdl")
+    assert repr(params) == repr(
+        torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.zeros(2, 3)), torch.nn.Parameter(torch.ones(2))]
+        )
+    ).replace("torch", "pyfastdl")
 
 
 def _recording(calls, original):
@@ -281,10 +296,17 @@ def test_sequential_does_not_fuse_hooked_or_overridden_modules(monkeypatch):
 
 
 def test_sequential_matches_torch_end_to_end():
-    theirs = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.Tanh(),
-                                 torch.nn.Linear(8, 8), torch.nn.Sigmoid(), torch.nn.Linear(8, 3))
-    ours = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(),
-                         nn.Linear(8, 3))
+    theirs = torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(12, 8),
+        torch.nn.Tanh(),
+        torch.nn.Linear(8, 8),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(8, 3),
+    )
+    ours = nn.Sequential(
+        nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 3)
+    )
     ours.load_state_dict(theirs.state_dict())
     x = RNG.standard_normal((5, 3, 4)).astype(np.float32)
     target = RNG.integers(0, 3, 5)
@@ -294,7 +316,9 @@ def test_sequential_matches_torch_end_to_end():
     tloss.backward()
     np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-5)
     for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            p.grad.array, tp.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name
+        )
 
 
 def test_flatten_unflatten_bad_input():

@@ -41,12 +41,33 @@ def _torch_mlp(torch):
 def test_registration_and_traversal():
     m = MLP()
     assert [n for n, _ in m.named_children()] == ["fc1", "act", "fc2", "head"]
-    assert [n for n, _ in m.named_modules()] == ["", "fc1", "act", "fc2", "head", "head.0", "head.1"]
+    assert [n for n, _ in m.named_modules()] == [
+        "",
+        "fc1",
+        "act",
+        "fc2",
+        "head",
+        "head.0",
+        "head.1",
+    ]
     assert [n for n, _ in m.named_parameters()] == [
-        "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "head.1.weight", "head.1.bias"]
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+        "head.1.weight",
+        "head.1.bias",
+    ]
     assert [n for n, _ in m.named_buffers()] == ["steps", "scratch"]
-    assert list(m.state_dict()) == ["steps", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
-                                    "head.1.weight", "head.1.bias"]
+    assert list(m.state_dict()) == [
+        "steps",
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+        "head.1.weight",
+        "head.1.bias",
+    ]
     assert sum(p.numel() for p in m.parameters()) == 784 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10
     assert len(list(m.parameters(recurse=False))) == 0
     assert m.get_submodule("head.1") is m.head[1]
@@ -131,8 +152,11 @@ def test_load_state_dict_errors():
     m = nn.Sequential(OrderedDict(fc1=nn.Linear(784, 64)))
     sd = {k: v.array.copy() for k, v in m.state_dict().items()}
     bad = dict(sd, **{"fc1.weight": np.zeros((64, 783), np.float32)})
-    with pytest.raises(RuntimeError, match=r"^\[load_state_dict\] size mismatch for fc1.weight: "
-                                           r"expected \(64, 784\), got \(64, 783\)$"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^\[load_state_dict\] size mismatch for fc1.weight: "
+        r"expected \(64, 784\), got \(64, 783\)$",
+    ):
         m.load_state_dict(bad)
     with pytest.raises(RuntimeError, match="size mismatch"):
         m.load_state_dict(bad, strict=False)
@@ -157,7 +181,9 @@ def test_load_torch_state_dict_gives_identical_outputs():
     np.testing.assert_allclose(ours(fd.tensor(x)).array, expected, rtol=1e-5, atol=1e-5)
     # ...and the other way round: a torch model loads ours.
     theirs2 = torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Linear(16, 5))
-    theirs2.load_state_dict({k: torch.from_numpy(v.array.copy()) for k, v in ours.state_dict().items()})
+    theirs2.load_state_dict(
+        {k: torch.from_numpy(v.array.copy()) for k, v in ours.state_dict().items()}
+    )
     np.testing.assert_allclose(theirs2(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-6)
 
 
@@ -173,8 +199,9 @@ def test_load_through_dlpack_only():
             return self.a.__dlpack_device__()
 
     m = nn.Linear(2, 2)
-    m.load_state_dict({"weight": DLOnly(np.eye(2, dtype=np.float32)),
-                       "bias": DLOnly(np.zeros(2, np.float32))})
+    m.load_state_dict(
+        {"weight": DLOnly(np.eye(2, dtype=np.float32)), "bias": DLOnly(np.zeros(2, np.float32))}
+    )
     np.testing.assert_array_equal(m.weight.array, np.eye(2))
 
 
@@ -224,8 +251,9 @@ def test_apply_visits_children_first():
             nn.init.zeros_(mod.bias)
 
     m.apply(init_linear)
-    assert all(float(abs(mod.bias.array).sum()) == 0 for mod in m.modules()
-               if isinstance(mod, nn.Linear))
+    assert all(
+        float(abs(mod.bias.array).sum()) == 0 for mod in m.modules() if isinstance(mod, nn.Linear)
+    )
 
 
 def test_to_double_keeps_parameter_identity():
@@ -274,8 +302,9 @@ def test_forward_hooks():
     order = []
     m.register_forward_hook(lambda *a: order.append("second"))
     m.register_forward_hook(lambda *a: order.append("first"), prepend=True)
-    m.register_forward_pre_hook(lambda mod, args, kwargs: ((fd.zeros(5, 3),), kwargs),
-                                with_kwargs=True)
+    m.register_forward_pre_hook(
+        lambda mod, args, kwargs: ((fd.zeros(5, 3),), kwargs), with_kwargs=True
+    )
     assert m(fd.randn(4, 3)).shape == (5, 2)
     assert order == ["first", "second"]
 
@@ -287,17 +316,25 @@ def test_forward_not_implemented():
 
 def test_repr_matches_torch():
     torch = pytest.importorskip("torch")
-    ours = nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 10, bias=False))
-    theirs = torch.nn.Sequential(torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Dropout(0.2),
-                                 torch.nn.Linear(64, 10, bias=False))
+    ours = nn.Sequential(
+        nn.Linear(784, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 10, bias=False)
+    )
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(784, 64),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.2),
+        torch.nn.Linear(64, 10, bias=False),
+    )
     assert repr(ours) == repr(theirs)
     assert repr(nn.Sequential(nn.Linear(784, 64), nn.ReLU())) == (
-        "Sequential(\n  (0): Linear(in_features=784, out_features=64, bias=True)\n  (1): ReLU()\n)")
+        "Sequential(\n  (0): Linear(in_features=784, out_features=64, bias=True)\n  (1): ReLU()\n)"
+    )
     nested_ours = nn.Sequential(OrderedDict(body=ours, act=nn.Tanh()))
     nested_theirs = torch.nn.Sequential(OrderedDict(body=theirs, act=torch.nn.Tanh()))
     assert repr(nested_ours) == repr(nested_theirs)
     assert repr(nn.ModuleList([nn.Linear(2, 2)] * 3 + [nn.ReLU()])) == repr(
-        torch.nn.ModuleList([torch.nn.Linear(2, 2)] * 3 + [torch.nn.ReLU()]))
+        torch.nn.ModuleList([torch.nn.Linear(2, 2)] * 3 + [torch.nn.ReLU()])
+    )
     assert repr(MLP()).startswith("MLP(\n  (fc1): Linear(in_features=784")
 
 

@@ -36,11 +36,21 @@ def test_sequence_matches_torch(name, kwargs):
 def test_lambda_lr_matches_torch_per_group():
     torch = pytest.importorskip("torch")
     fns = [lambda e: 0.95**e, lambda e: 1.0 / (e + 1)]
-    opt = SGD([{"params": [fd.zeros(1, requires_grad=True)]},
-               {"params": [fd.zeros(1, requires_grad=True)], "lr": 0.5}], lr=0.1)
+    opt = SGD(
+        [
+            {"params": [fd.zeros(1, requires_grad=True)]},
+            {"params": [fd.zeros(1, requires_grad=True)], "lr": 0.5},
+        ],
+        lr=0.1,
+    )
     sched = lr_scheduler.LambdaLR(opt, fns)
-    topt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)]},
-                            {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.5}], lr=0.1)
+    topt = torch.optim.SGD(
+        [
+            {"params": [torch.zeros(1, requires_grad=True)]},
+            {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.5},
+        ],
+        lr=0.1,
+    )
     tsched = torch.optim.lr_scheduler.LambdaLR(topt, fns)
     for _ in range(8):
         assert sched.get_last_lr() == tsched.get_last_lr()
@@ -50,16 +60,47 @@ def test_lambda_lr_matches_torch_per_group():
         tsched.step()
 
 
-@pytest.mark.parametrize("kwargs", [
-    {},
-    {"mode": "max", "factor": 0.5, "patience": 2, "cooldown": 1},
-    {"patience": 1, "threshold": 0.1, "threshold_mode": "abs", "min_lr": 0.02},
-    {"mode": "max", "patience": 0, "threshold_mode": "abs", "factor": 0.2, "eps": 1e-3},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"mode": "max", "factor": 0.5, "patience": 2, "cooldown": 1},
+        {"patience": 1, "threshold": 0.1, "threshold_mode": "abs", "min_lr": 0.02},
+        {"mode": "max", "patience": 0, "threshold_mode": "abs", "factor": 0.2, "eps": 1e-3},
+    ],
+)
 def test_reduce_on_plateau_matches_torch(kwargs):
     torch = pytest.importorskip("torch")
-    metrics = [1.0, 0.9, 0.95, 0.95, 0.96, 0.89, 0.89, 0.9, 0.7, 0.71, 0.72, 0.73, 0.74, 0.7,
-               0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8]
+    metrics = [
+        1.0,
+        0.9,
+        0.95,
+        0.95,
+        0.96,
+        0.89,
+        0.89,
+        0.9,
+        0.7,
+        0.71,
+        0.72,
+        0.73,
+        0.74,
+        0.7,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+        0.8,
+    ]
     opt = SGD([fd.zeros(1, requires_grad=True)], lr=0.1)
     sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
     topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)

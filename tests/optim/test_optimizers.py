@@ -101,8 +101,11 @@ def test_adam_first_step_is_lr_times_sign():
 def test_gradient_is_not_modified():
     w = fd.tensor([1.0, 2.0], requires_grad=True)
     g = np.array([0.5, -0.5], dtype=np.float32)
-    for opt in (SGD([w], lr=0.1, momentum=0.9, weight_decay=0.1, nesterov=True, maximize=True),
-                Adam([w], weight_decay=0.1, maximize=True), AdamW([w])):
+    for opt in (
+        SGD([w], lr=0.1, momentum=0.9, weight_decay=0.1, nesterov=True, maximize=True),
+        Adam([w], weight_decay=0.1, maximize=True),
+        AdamW([w]),
+    ):
         w.grad = fd.tensor(g)
         opt.step()
         opt.step()
@@ -126,8 +129,9 @@ def test_param_groups_use_their_own_options():
     ours = [fd.tensor(a, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
     opt = SGD([{"params": ours[:2]}, {"params": ours[2:], "lr": 0.5, "momentum": 0.9}], lr=0.1)
-    topt = torch.optim.SGD([{"params": theirs[:2]}, {"params": theirs[2:], "lr": 0.5,
-                                                      "momentum": 0.9}], lr=0.1)
+    topt = torch.optim.SGD(
+        [{"params": theirs[:2]}, {"params": theirs[2:], "lr": 0.5, "momentum": 0.9}], lr=0.1
+    )
     for s in range(3):
         for p, q, g in zip(ours, theirs, _grads(s)):
             p.grad, q.grad = fd.tensor(g), torch.tensor(g)
@@ -169,20 +173,23 @@ def test_closure_is_called_with_grad_enabled():
     assert seen == [True] and w.item() == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda p: SGD(p, lr=-1), r"^\[SGD\] lr must be >= 0"),
-    (lambda p: SGD(p, momentum=-0.1), r"^\[SGD\] momentum must be >= 0"),
-    (lambda p: SGD(p, weight_decay=-1), r"^\[SGD\] weight_decay must be >= 0"),
-    (lambda p: SGD(p, nesterov=True), r"^\[SGD\] nesterov momentum requires"),
-    (lambda p: SGD(p, momentum=0.9, dampening=0.1, nesterov=True), r"^\[SGD\] nesterov"),
-    (lambda p: Adam(p, lr=-1e-3), r"^\[Adam\] lr must be >= 0"),
-    (lambda p: Adam(p, betas=(1.0, 0.999)), r"^\[Adam\] beta1 must be >= 0.0 and < 1.0"),
-    (lambda p: Adam(p, betas=(0.9, -0.1)), r"^\[Adam\] beta2"),
-    (lambda p: Adam(p, betas=0.9), r"^\[Adam\] betas must be a pair"),
-    (lambda p: AdamW(p, eps=-1), r"^\[AdamW\] eps must be >= 0"),
-    (lambda p: AdamW(p, weight_decay=-1), r"^\[AdamW\] weight_decay"),
-    (lambda p: SGD([], lr=0.1), r"^\[SGD\] got an empty parameter list"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: SGD(p, lr=-1), r"^\[SGD\] lr must be >= 0"),
+        (lambda p: SGD(p, momentum=-0.1), r"^\[SGD\] momentum must be >= 0"),
+        (lambda p: SGD(p, weight_decay=-1), r"^\[SGD\] weight_decay must be >= 0"),
+        (lambda p: SGD(p, nesterov=True), r"^\[SGD\] nesterov momentum requires"),
+        (lambda p: SGD(p, momentum=0.9, dampening=0.1, nesterov=True), r"^\[SGD\] nesterov"),
+        (lambda p: Adam(p, lr=-1e-3), r"^\[Adam\] lr must be >= 0"),
+        (lambda p: Adam(p, betas=(1.0, 0.999)), r"^\[Adam\] beta1 must be >= 0.0 and < 1.0"),
+        (lambda p: Adam(p, betas=(0.9, -0.1)), r"^\[Adam\] beta2"),
+        (lambda p: Adam(p, betas=0.9), r"^\[Adam\] betas must be a pair"),
+        (lambda p: AdamW(p, eps=-1), r"^\[AdamW\] eps must be >= 0"),
+        (lambda p: AdamW(p, weight_decay=-1), r"^\[AdamW\] weight_decay"),
+        (lambda p: SGD([], lr=0.1), r"^\[SGD\] got an empty parameter list"),
+    ],
+)
 def test_bad_options_raise(make, match):
     with pytest.raises(ValueError, match=match):
         make([fd.zeros(2, requires_grad=True)])
@@ -204,11 +211,14 @@ def test_bad_params_raise():
         opt.step()
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True),
-    lambda p: Adam(p, lr=0.01, amsgrad=True),
-    lambda p: AdamW(p, lr=0.01),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+        lambda p: Adam(p, lr=0.01, amsgrad=True),
+        lambda p: AdamW(p, lr=0.01),
+    ],
+)
 def test_state_dict_round_trip_continues_identically(make):
     arrays = _params()
     a = [fd.tensor(x, requires_grad=True) for x in arrays]
@@ -249,12 +259,16 @@ def test_state_dict_layout_matches_torch():
     assert float(ours["state"][0]["step"].item()) == float(theirs["state"][0]["step"])
     assert set(ours["param_groups"][0]) <= set(theirs["param_groups"][0])
     # A state dict made by PyTorch (converted to arrays) loads and continues the same way.
-    converted = {"state": {0: {k: v.numpy() for k, v in theirs["state"][0].items()}},
-                 "param_groups": theirs["param_groups"]}
+    converted = {
+        "state": {0: {k: v.numpy() for k, v in theirs["state"][0].items()}},
+        "param_groups": theirs["param_groups"],
+    }
     opt2 = Adam([fd.zeros(3, requires_grad=True)], lr=0.5)
     opt2.load_state_dict(converted)
-    assert opt2.param_groups[0]["lr"] == 0.01 and opt2.state[opt2.param_groups[0]["params"][0]][
-        "step"] == 1.0
+    assert (
+        opt2.param_groups[0]["lr"] == 0.01
+        and opt2.state[opt2.param_groups[0]["params"][0]]["step"] == 1.0
+    )
 
 
 def test_load_state_dict_checks_layout():

@@ -35,7 +35,9 @@ def _index(idx: Any, size: int, op: str) -> int:
     try:
         i = operator.index(idx)
     except TypeError:
-        raise TypeError(f"[{op}] indices must be integers or slices, got {type(idx).__name__}") from None
+        raise TypeError(
+            f"[{op}] indices must be integers or slices, got {type(idx).__name__}"
+        ) from None
     if not -size <= i < size:
         raise IndexError(f"[{op}] index {i} is out of range for {size} modules")
     return i + size if i < 0 else i
@@ -80,7 +82,8 @@ class Sequential(Module):
             del self._modules[keys[_index(idx, len(self), "Sequential")]]
         # Renumber so that integer keys stay 0..n-1 (as PyTorch does).
         self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values()))
+            (str(i), m) for i, m in enumerate(self._modules.values())
+        )
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -90,8 +93,10 @@ class Sequential(Module):
 
     def __add__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
-            raise TypeError("[Sequential] add operator supports only objects of Sequential class, "
-                             f"got {type(other).__name__}")
+            raise TypeError(
+                "[Sequential] add operator supports only objects of Sequential class, "
+                f"got {type(other).__name__}"
+            )
         return Sequential(*self, *other)
 
     def append(self, module: Module) -> Sequential:
@@ -105,7 +110,9 @@ class Sequential(Module):
 
     def insert(self, index: int, module: Module) -> Sequential:
         if not isinstance(module, Module):
-            raise TypeError(f"[Sequential] module should be of type Module, got {type(module).__name__}")
+            raise TypeError(
+                f"[Sequential] module should be of type Module, got {type(module).__name__}"
+            )
         n = len(self)
         if not -n <= index <= n:
             raise IndexError(f"[Sequential] index {index} is out of range for {n} modules")
@@ -168,7 +175,8 @@ class ModuleList(Module):
         else:
             del self._modules[str(_index(idx, len(self), "ModuleList"))]
         self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values()))
+            (str(i), m) for i, m in enumerate(self._modules.values())
+        )
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -188,8 +196,10 @@ class ModuleList(Module):
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         if isinstance(modules, (Module, str)) or not hasattr(modules, "__iter__"):
-            raise TypeError("[ModuleList] extend should be called with an iterable, but got "
-                            f"{type(modules).__name__}")
+            raise TypeError(
+                "[ModuleList] extend should be called with an iterable, but got "
+                f"{type(modules).__name__}"
+            )
         for m in modules:
             self.append(m)
         return self
@@ -240,7 +250,9 @@ class ModuleDict(Module):
         ['cls', 'reg']
     """
 
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -287,8 +299,9 @@ class ModuleDict(Module):
             return
         for j, item in enumerate(modules):
             if not isinstance(item, (tuple, list)) or len(item) != 2:
-                raise ValueError(f"[ModuleDict] update sequence element #{j} should be a "
-                                 "(key, module) pair")
+                raise ValueError(
+                    f"[ModuleDict] update sequence element #{j} should be a (key, module) pair"
+                )
             self[item[0]] = item[1]
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -36,9 +36,13 @@ class Flatten(Module):
         start = _normalize_dim(self.start_dim, len(shape), "Flatten")
         end = _normalize_dim(self.end_dim, len(shape), "Flatten")
         if start > end:
-            raise ValueError(f"[Flatten] start_dim ({self.start_dim}) cannot come after end_dim "
-                             f"({self.end_dim}) for an input of {len(shape)} dims")
-        return input.reshape(shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+            raise ValueError(
+                f"[Flatten] start_dim ({self.start_dim}) cannot come after end_dim "
+                f"({self.end_dim}) for an input of {len(shape)} dims"
+            )
+        return input.reshape(
+            shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :]
+        )
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -52,9 +56,11 @@ class Unflatten(Module):
         if not isinstance(dim, int) or isinstance(dim, bool):
             raise TypeError(f"[Unflatten] dim must be an int, got {type(dim).__name__}")
         if not isinstance(unflattened_size, (tuple, list)) or not all(
-                isinstance(s, int) and not isinstance(s, bool) for s in unflattened_size):
-            raise TypeError("[Unflatten] unflattened_size must be a tuple of ints, got "
-                            f"{unflattened_size!r}")
+            isinstance(s, int) and not isinstance(s, bool) for s in unflattened_size
+        ):
+            raise TypeError(
+                f"[Unflatten] unflattened_size must be a tuple of ints, got {unflattened_size!r}"
+            )
         self.dim = dim
         self.unflattened_size = unflattened_size
 
@@ -64,14 +70,18 @@ class Unflatten(Module):
         sizes = list(self.unflattened_size)
         known = math.prod(s for s in sizes if s != -1)
         if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
-            raise ValueError(f"[Unflatten] unflattened_size may hold one -1 and otherwise "
-                             f"non-negative sizes, got {self.unflattened_size}")
+            raise ValueError(
+                f"[Unflatten] unflattened_size may hold one -1 and otherwise "
+                f"non-negative sizes, got {self.unflattened_size}"
+            )
         if -1 in sizes and known > 0 and shape[d] % known == 0:
             sizes[sizes.index(-1)] = shape[d] // known
         if math.prod(sizes) != shape[d] or -1 in sizes:
-            raise ValueError(f"[Unflatten] unflattened_size {tuple(self.unflattened_size)} does not "
-                             f"multiply to the size {shape[d]} of dim {self.dim} of input shape {shape}")
-        return input.reshape(shape[:d] + tuple(sizes) + shape[d + 1:])
+            raise ValueError(
+                f"[Unflatten] unflattened_size {tuple(self.unflattened_size)} does not "
+                f"multiply to the size {shape[d]} of dim {self.dim} of input shape {shape}"
+            )
+        return input.reshape(shape[:d] + tuple(sizes) + shape[d + 1 :])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

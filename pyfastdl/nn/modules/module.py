@@ -94,7 +94,7 @@ def _check_name(name: Any, kind: str, op: str) -> None:
     if not isinstance(name, str):
         raise TypeError(f"[{op}] {kind} name should be a string, got {type(name).__name__}")
     if name == "":
-        raise KeyError(f"[{op}] {kind} name can't be empty string \"\"")
+        raise KeyError(f'[{op}] {kind} name can\'t be empty string ""')
     if "." in name:
         raise KeyError(f"[{op}] {kind} name can't contain \".\", got '{name}'")
 
@@ -114,12 +114,16 @@ def _as_array(value: Any, key: str, like: Any) -> Any:
                 arr = None
         if arr is None:
             if not hasattr(value, "__array__"):
-                raise TypeError(f"[load_state_dict] value for '{key}' ({type(value).__name__}) "
-                                "could not be read through __dlpack__ and has no __array__")
+                raise TypeError(
+                    f"[load_state_dict] value for '{key}' ({type(value).__name__}) "
+                    "could not be read through __dlpack__ and has no __array__"
+                )
             arr = np.asarray(value)
     else:
-        raise TypeError(f"[load_state_dict] value for '{key}' is a {type(value).__name__}: expected "
-                        "a Tensor, a NumPy array, or an object with __array__ or __dlpack__")
+        raise TypeError(
+            f"[load_state_dict] value for '{key}' is a {type(value).__name__}: expected "
+            "a Tensor, a NumPy array, or an object with __array__ or __dlpack__"
+        )
     if isinstance(like, np.ndarray) and _is_cupy(arr):
         arr = arr.get()
     elif _is_cupy(like) and not _is_cupy(arr):
@@ -144,8 +148,10 @@ def _parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     if dtype is not None:
         dtype = check_dtype(dtype, "Module.to")
         if dtype.kind not in "fc":
-            raise TypeError("[Module.to] nn.Module.to only accepts floating point dtypes, but got "
-                            f"desired dtype={dtype}")
+            raise TypeError(
+                "[Module.to] nn.Module.to only accepts floating point dtypes, but got "
+                f"desired dtype={dtype}"
+            )
     if dev is not None:
         dev = _device(dev).type
     return dev, dtype
@@ -179,23 +185,29 @@ class Module:
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
-            f"[Module] Module [{type(self).__name__}] is missing the required \"forward\" function")
+            f'[Module] Module [{type(self).__name__}] is missing the required "forward" function'
+        )
 
     # ------------------------------------------------------------------ registration
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Adds a parameter (or None, which state_dict skips) under `name`."""
         if "_parameters" not in self.__dict__:
-            raise AttributeError("[register_parameter] cannot assign parameters before "
-                                 "Module.__init__() call")
+            raise AttributeError(
+                "[register_parameter] cannot assign parameters before Module.__init__() call"
+            )
         _check_name(name, "parameter", "register_parameter")
         if hasattr(self, name) and name not in self._parameters:
             raise KeyError(f"[register_parameter] attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"[register_parameter] cannot assign '{type(param).__name__}' object to "
-                            f"parameter '{name}' (pyfastdl.nn.Parameter or None required)")
+            raise TypeError(
+                f"[register_parameter] cannot assign '{type(param).__name__}' object to "
+                f"parameter '{name}' (pyfastdl.nn.Parameter or None required)"
+            )
         if param is not None and param.grad_fn is not None:
-            raise ValueError(f"[register_parameter] cannot assign non-leaf Tensor to parameter "
-                             f"'{name}'; use .detach() on it first")
+            raise ValueError(
+                f"[register_parameter] cannot assign non-leaf Tensor to parameter "
+                f"'{name}'; use .detach() on it first"
+            )
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -204,13 +216,17 @@ class Module:
         Persistent buffers are in the state dict; non-persistent ones are not.
         """
         if "_buffers" not in self.__dict__:
-            raise AttributeError("[register_buffer] cannot assign buffer before Module.__init__() call")
+            raise AttributeError(
+                "[register_buffer] cannot assign buffer before Module.__init__() call"
+            )
         _check_name(name, "buffer", "register_buffer")
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"[register_buffer] attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"[register_buffer] cannot assign '{type(tensor).__name__}' object to "
-                            f"buffer '{name}' (Tensor or None required)")
+            raise TypeError(
+                f"[register_buffer] cannot assign '{type(tensor).__name__}' object to "
+                f"buffer '{name}' (Tensor or None required)"
+            )
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -246,34 +262,46 @@ class Module:
         params = d.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
-                raise AttributeError("[Module] cannot assign parameters before Module.__init__() call")
-            self._remove_from(name, d, d["_buffers"], d["_modules"], d["_non_persistent_buffers_set"])
+                raise AttributeError(
+                    "[Module] cannot assign parameters before Module.__init__() call"
+                )
+            self._remove_from(
+                name, d, d["_buffers"], d["_modules"], d["_non_persistent_buffers_set"]
+            )
             self.register_parameter(name, value)
             return
         if params is not None and name in params:
             if value is not None:
-                raise TypeError(f"[Module] cannot assign '{type(value).__name__}' as parameter "
-                                f"'{name}' (pyfastdl.nn.Parameter or None expected)")
+                raise TypeError(
+                    f"[Module] cannot assign '{type(value).__name__}' as parameter "
+                    f"'{name}' (pyfastdl.nn.Parameter or None expected)"
+                )
             self.register_parameter(name, value)
             return
         modules = d.get("_modules")
         if isinstance(value, Module):
             if modules is None:
                 raise AttributeError("[Module] cannot assign module before Module.__init__() call")
-            self._remove_from(name, d, d["_parameters"], d["_buffers"], d["_non_persistent_buffers_set"])
+            self._remove_from(
+                name, d, d["_parameters"], d["_buffers"], d["_non_persistent_buffers_set"]
+            )
             modules[name] = value
             return
         if modules is not None and name in modules:
             if value is not None:
-                raise TypeError(f"[Module] cannot assign '{type(value).__name__}' as child module "
-                                f"'{name}' (pyfastdl.nn.Module or None expected)")
+                raise TypeError(
+                    f"[Module] cannot assign '{type(value).__name__}' as child module "
+                    f"'{name}' (pyfastdl.nn.Module or None expected)"
+                )
             modules[name] = value
             return
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"[Module] cannot assign '{type(value).__name__}' as buffer "
-                                f"'{name}' (Tensor or None expected)")
+                raise TypeError(
+                    f"[Module] cannot assign '{type(value).__name__}' as buffer "
+                    f"'{name}' (Tensor or None expected)"
+                )
             buffers[name] = value
             return
         object.__setattr__(self, name, value)
@@ -313,8 +341,9 @@ class Module:
         return sorted(k for k in set(keys) if not k[0].isdigit())
 
     # ------------------------------------------------------------------ traversal
-    def named_modules(self, memo: set | None = None, prefix: str = "",
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for self and every descendant, each once, parents first."""
         if memo is None:
             memo = set()
@@ -344,11 +373,15 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def _named_members(self, get_members: Callable, prefix: str, recurse: bool,
-                       remove_duplicate: bool) -> Iterator[tuple[str, Any]]:
+    def _named_members(
+        self, get_members: Callable, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Any]]:
         seen: set[int] = set()
-        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse
-                else [(prefix, self)])
+        mods = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for mod_prefix, mod in mods:
             for name, value in get_members(mod):
                 if value is None or (remove_duplicate and id(value) in seen):
@@ -357,17 +390,21 @@ class Module:
                     seen.add(id(value))
                 yield mod_prefix + ("." if mod_prefix else "") + name, value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs; a parameter shared by two modules appears once."""
-        return self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
+        return self._named_members(
+            lambda m: m._parameters.items(), prefix, recurse, remove_duplicate
+        )
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True,
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         return self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
@@ -383,8 +420,9 @@ class Module:
             if buf is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
 
-    def state_dict(self, *, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+    def state_dict(
+        self, *, destination: dict | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> OrderedDict[str, Tensor]:
         """Parameters and persistent buffers by dotted name (``'0.weight'``, ``'fc1.bias'``).
 
         The values share memory with the module's tensors, detached from the graph unless
@@ -395,18 +433,30 @@ class Module:
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".",
-                                  keep_vars=keep_vars)
+                module.state_dict(
+                    destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
+                )
         return destination
 
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict,
-                              strict: bool, missing_keys: list, unexpected_keys: list,
-                              error_msgs: list) -> None:
+    def _load_from_state_dict(
+        self,
+        state_dict: dict,
+        prefix: str,
+        local_metadata: dict,
+        strict: bool,
+        missing_keys: list,
+        unexpected_keys: list,
+        error_msgs: list,
+    ) -> None:
         """Loads this module's own entries of `state_dict` (keys starting with `prefix`)."""
-        persistent = {k: v for k, v in self._buffers.items()
-                      if k not in self._non_persistent_buffers_set}
-        local = {k: v for k, v in itertools.chain(self._parameters.items(), persistent.items())
-                 if v is not None}
+        persistent = {
+            k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
+        }
+        local = {
+            k: v
+            for k, v in itertools.chain(self._parameters.items(), persistent.items())
+            if v is not None
+        }
         assign = local_metadata.get("assign_to_params_buffers", False)
         for name, target in local.items():
             key = prefix + name
@@ -415,8 +465,10 @@ class Module:
                 continue
             value = _as_array(state_dict[key], key, target.array)
             if tuple(value.shape) != tuple(target.array.shape):
-                error_msgs.append(f"size mismatch for {key}: expected {tuple(target.array.shape)}, "
-                                  f"got {tuple(value.shape)}")
+                error_msgs.append(
+                    f"size mismatch for {key}: expected {tuple(target.array.shape)}, "
+                    f"got {tuple(value.shape)}"
+                )
                 continue
             if assign:
                 target.array = value
@@ -426,12 +478,13 @@ class Module:
             for key in state_dict:
                 if not key.startswith(prefix):
                     continue
-                name = key[len(prefix):].split(".", 1)[0]
+                name = key[len(prefix) :].split(".", 1)[0]
                 if name not in self._modules and name not in local:
                     unexpected_keys.append(key)
 
-    def load_state_dict(self, state_dict: Any, strict: bool = True,
-                        assign: bool = False) -> _IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Any, strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
         """Copies values from `state_dict` into this module's parameters and buffers, in place.
 
         Values may be Tensors, NumPy arrays, or anything with ``__array__`` / ``__dlpack__`` (a
@@ -440,7 +493,9 @@ class Module:
         mismatch is always an error. With `assign` the module takes the loaded arrays instead.
         """
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"[load_state_dict] expected a mapping, got {type(state_dict).__name__}")
+            raise TypeError(
+                f"[load_state_dict] expected a mapping, got {type(state_dict).__name__}"
+            )
         state_dict = OrderedDict((k, state_dict[k]) for k in state_dict)
         missing: list[str] = []
         unexpected: list[str] = []
@@ -448,22 +503,28 @@ class Module:
 
         def load(module: Module, local_state: dict, prefix: str) -> None:
             meta = {"assign_to_params_buffers": True} if assign else {}
-            module._load_from_state_dict(local_state, prefix, meta, True, missing, unexpected,
-                                         errors)
+            module._load_from_state_dict(
+                local_state, prefix, meta, True, missing, unexpected, errors
+            )
             for name, child in module._modules.items():
                 if child is not None:
                     child_prefix = prefix + name + "."
-                    load(child, {k: v for k, v in local_state.items() if k.startswith(child_prefix)},
-                         child_prefix)
+                    load(
+                        child,
+                        {k: v for k, v in local_state.items() if k.startswith(child_prefix)},
+                        child_prefix,
+                    )
 
         load(self, state_dict, "")
         if strict:
             if unexpected:
-                errors.insert(0, "unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected))
+                errors.insert(
+                    0, "unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
+                )
             if missing:
-                errors.insert(0, "missing key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in missing))
+                errors.insert(
+                    0, "missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing)
+                )
         if errors:
             raise RuntimeError("[load_state_dict] " + "; ".join(errors))
         return _IncompatibleKeys(missing, unexpected)
@@ -579,8 +640,9 @@ class Module:
         return dict(self._kernel_overrides)
 
     # ------------------------------------------------------------------ calling and hooks
-    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
-                                  with_kwargs: bool = False) -> RemovableHandle:
+    def register_forward_pre_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
         """``hook(module, args)`` (or ``hook(module, args, kwargs)``) runs before forward.
 
         It may return replacement args (a tuple, or a single value) -- with `with_kwargs`, an
@@ -594,8 +656,9 @@ class Module:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
-                              with_kwargs: bool = False) -> RemovableHandle:
+    def register_forward_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
         """``hook(module, args, output)`` (or with kwargs) runs after forward; may replace output."""
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
@@ -618,8 +681,10 @@ class Module:
                 result = hook(self, args, kwargs)
                 if result is not None:
                     if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError("[Module] a forward pre-hook with kwargs must return "
-                                           f"None or an (args, kwargs) pair, got {result!r}")
+                        raise RuntimeError(
+                            "[Module] a forward pre-hook with kwargs must return "
+                            f"None or an (args, kwargs) pair, got {result!r}"
+                        )
                     args, kwargs = result
             else:
                 result = hook(self, args)
@@ -650,8 +715,9 @@ class Module:
     def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({key}): " + _addindent(repr(module), 2)
-                       for key, module in self._modules.items()]
+        child_lines = [
+            f"({key}): " + _addindent(repr(module), 2) for key, module in self._modules.items()
+        ]
         lines = extra_lines + child_lines
         body = ""
         if lines:

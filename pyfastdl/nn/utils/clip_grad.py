@@ -51,8 +51,9 @@ def _vector_norm(a: Any, p: float) -> float:
     return float(np.sum(x**p) ** (1.0 / p))
 
 
-def get_total_norm(tensors: Any, norm_type: float = 2.0, error_if_nonfinite: bool = False,
-                   foreach: Any = None) -> Tensor:
+def get_total_norm(
+    tensors: Any, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach: Any = None
+) -> Tensor:
     """The `norm_type`-norm of all `tensors` together (as if concatenated into one vector)."""
     tensors = [t for t in _as_list(tensors) if t is not None]
     norm_type = float(norm_type)
@@ -64,12 +65,14 @@ def get_total_norm(tensors: Any, norm_type: float = 2.0, error_if_nonfinite: boo
         raise RuntimeError(
             f"[clip_grad_norm_] the total norm of order {norm_type} for gradients from `parameters` "
             "is non-finite, so it cannot be clipped. To disable this error and scale the gradients "
-            "by the non-finite norm anyway, set `error_if_nonfinite=False`")
+            "by the non-finite norm anyway, set `error_if_nonfinite=False`"
+        )
     return Tensor(np.asarray(total, dtype=tensors[0].array.dtype))
 
 
-def clip_grads_with_norm_(parameters: Any, max_norm: float, total_norm: Any,
-                          foreach: Any = None) -> None:
+def clip_grads_with_norm_(
+    parameters: Any, max_norm: float, total_norm: Any, foreach: Any = None
+) -> None:
     """Scales the gradients of `parameters` by min(1, max_norm / (total_norm + 1e-6))."""
     total = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
     coef = min(float(max_norm) / (total + 1e-6), 1.0)
@@ -83,8 +86,13 @@ def clip_grads_with_norm_(parameters: Any, max_norm: float, total_norm: Any,
         g.array = scaled.astype(g.array.dtype, copy=False)
 
 
-def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False, foreach: Any = None) -> Tensor:
+def clip_grad_norm_(
+    parameters: Any,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: Any = None,
+) -> Tensor:
     """Rescales the gradients of `parameters` so that their total norm is at most `max_norm`.
 
     Returns the total norm before clipping (a 0-d Tensor).
@@ -106,5 +114,3 @@ def clip_grad_value_(parameters: Any, clip_value: float, foreach: Any = None) ->
         g = p.grad
         if g is not None:
             g.array = g.array.clip(-clip_value, clip_value).astype(g.array.dtype, copy=False)
-
-

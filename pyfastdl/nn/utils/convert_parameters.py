@@ -44,10 +44,11 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     params = list(parameters)
     total = sum(p.numel() for p in params)
     if total != vec.numel():
-        raise ValueError(f"[vector_to_parameters] vec has {vec.numel()} elements, the parameters "
-                         f"have {total}")
+        raise ValueError(
+            f"[vector_to_parameters] vec has {vec.numel()} elements, the parameters have {total}"
+        )
     offset = 0
     for p in params:
         n = p.numel()
-        p.array[...] = vec.array[offset:offset + n].reshape(p.shape)
+        p.array[...] = vec.array[offset : offset + n].reshape(p.shape)
         offset += n

@@ -26,15 +26,18 @@ from ...tensor import Tensor
 
 __all__ = ["default_collate", "default_convert"]
 
-_ERROR = ("[default_collate] batch must contain tensors, numpy arrays, numbers, dicts or lists; "
-          "found {}")
+_ERROR = (
+    "[default_collate] batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+)
 
 
 def _stack(arrays: list, what: str) -> Tensor:
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        raise RuntimeError(f"[default_collate] stack expects each {what} to be equal size, got "
-                           f"shapes {sorted(shapes)}")
+        raise RuntimeError(
+            f"[default_collate] stack expects each {what} to be equal size, got "
+            f"shapes {sorted(shapes)}"
+        )
     out = np.stack(arrays)
     check_dtype(out.dtype, "default_collate")
     return Tensor(out)
@@ -68,8 +71,9 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
-            raise RuntimeError("[default_collate] each element in list of batch should be of "
-                               "equal size")
+            raise RuntimeError(
+                "[default_collate] each element in list of batch should be of equal size"
+            )
         transposed = [default_collate(list(s)) for s in zip(*batch)]
         if isinstance(elem, tuple):
             return transposed

@@ -47,30 +47,49 @@ class DataLoader:
         generator: the random source of the shuffling.
     """
 
-    def __init__(self, dataset: Any, batch_size: int | None = 1, shuffle: bool | None = None,
-                 sampler: Any = None, batch_sampler: Any = None, num_workers: int = 0,
-                 collate_fn: Callable | None = None, pin_memory: bool = False,
-                 drop_last: bool = False, timeout: float = 0,
-                 worker_init_fn: Callable | None = None, multiprocessing_context: Any = None,
-                 generator: Generator | None = None, *, prefetch_factor: int | None = None,
-                 persistent_workers: bool = False, pin_memory_device: str = "",
-                 in_order: bool = True) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler: Any = None,
+        batch_sampler: Any = None,
+        num_workers: int = 0,
+        collate_fn: Callable | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable | None = None,
+        multiprocessing_context: Any = None,
+        generator: Generator | None = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
+    ) -> None:
         name = "DataLoader"
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"[{name}] num_workers must be a non-negative int, got "
-                             f"{num_workers!r}")
+            raise ValueError(
+                f"[{name}] num_workers must be a non-negative int, got {num_workers!r}"
+            )
         if num_workers > 0:
             raise NotImplementedError(
                 f"[{name}] num_workers={num_workers}: worker processes are not supported; use "
                 "num_workers=0 (batches of in-memory datasets are built by one indexing copy, "
-                "so workers would not speed them up)")
-        if batch_size is not None and (isinstance(batch_size, bool) or
-                                       not isinstance(batch_size, int) or batch_size <= 0):
-            raise ValueError(f"[{name}] batch_size must be a positive int or None, got "
-                             f"{batch_size!r}")
+                "so workers would not speed them up)"
+            )
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
+        ):
+            raise ValueError(
+                f"[{name}] batch_size must be a positive int or None, got {batch_size!r}"
+            )
         if not hasattr(dataset, "__getitem__") and not isinstance(dataset, IterableDataset):
-            raise TypeError(f"[{name}] dataset must be indexable (a Dataset) or an "
-                            f"IterableDataset, got {type(dataset).__name__}")
+            raise TypeError(
+                f"[{name}] dataset must be indexable (a Dataset) or an "
+                f"IterableDataset, got {type(dataset).__name__}"
+            )
         self.dataset = dataset
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -82,21 +101,29 @@ class DataLoader:
             if shuffle:
                 raise ValueError(f"[{name}] shuffle is not supported for an IterableDataset")
             if sampler is not None or batch_sampler is not None:
-                raise ValueError(f"[{name}] sampler/batch_sampler are not supported for an "
-                                 "IterableDataset")
+                raise ValueError(
+                    f"[{name}] sampler/batch_sampler are not supported for an IterableDataset"
+                )
         if sampler is not None and shuffle:
             raise ValueError(f"[{name}] sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError(f"[{name}] batch_sampler option is mutually exclusive with "
-                                 "batch_size, shuffle, sampler, and drop_last")
+                raise ValueError(
+                    f"[{name}] batch_sampler option is mutually exclusive with "
+                    "batch_size, shuffle, sampler, and drop_last"
+                )
             batch_size, drop_last = None, False
         elif batch_size is None and drop_last:
-            raise ValueError(f"[{name}] batch_size=None option disables auto-batching and is "
-                             "mutually exclusive with drop_last")
+            raise ValueError(
+                f"[{name}] batch_size=None option disables auto-batching and is "
+                "mutually exclusive with drop_last"
+            )
         if sampler is None and not self._iterable:
-            sampler = (RandomSampler(dataset, generator=generator) if shuffle
-                       else SequentialSampler(dataset))
+            sampler = (
+                RandomSampler(dataset, generator=generator)
+                if shuffle
+                else SequentialSampler(dataset)
+            )
         if batch_size is not None and batch_sampler is None and not self._iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.batch_size = batch_size
@@ -105,8 +132,11 @@ class DataLoader:
         self.batch_sampler = batch_sampler
         self._custom_collate = collate_fn is not None
         if collate_fn is None:
-            collate_fn = default_collate if batch_size is not None or batch_sampler is not None \
+            collate_fn = (
+                default_collate
+                if batch_size is not None or batch_sampler is not None
                 else default_convert
+            )
         self.collate_fn = collate_fn
 
     def __len__(self) -> int:
@@ -128,8 +158,11 @@ class DataLoader:
         if fast is None:
             return self._iter_samples()
         batches = getattr(self.batch_sampler, "_batches", None)
-        order = batches() if batches is not None else (
-            np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
+        order = (
+            batches()
+            if batches is not None
+            else (np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
+        )
         return self._iter_fast(fast, order)
 
     def _iter_fast(self, fast: Callable, batches: Iterator[np.ndarray]) -> Iterator[Any]:
@@ -157,5 +190,3 @@ class DataLoader:
                 batch = []
         if batch and not self.drop_last:
             yield self.collate_fn(batch)
-
-

@@ -76,17 +76,20 @@ class TensorDataset(Dataset):
             if isinstance(t, np.ndarray):
                 t = Tensor(t)
             if not isinstance(t, Tensor):
-                raise TypeError(f"[TensorDataset] argument {i} must be a Tensor, got "
-                                f"{type(t).__name__}")
+                raise TypeError(
+                    f"[TensorDataset] argument {i} must be a Tensor, got {type(t).__name__}"
+                )
             if t.ndim == 0:
-                raise ValueError(f"[TensorDataset] argument {i} is 0-d; expected a first "
-                                 "dimension of samples")
+                raise ValueError(
+                    f"[TensorDataset] argument {i} is 0-d; expected a first dimension of samples"
+                )
             arrays.append(t)
         n = arrays[0].shape[0]
         sizes = [t.shape[0] for t in arrays]
         if any(s != n for s in sizes):
-            raise ValueError(f"[TensorDataset] size mismatch between tensors: first dimensions "
-                             f"{sizes}")
+            raise ValueError(
+                f"[TensorDataset] size mismatch between tensors: first dimensions {sizes}"
+            )
         self.tensors = tuple(arrays)
 
     def __getitem__(self, index: Any) -> tuple:
@@ -154,8 +157,9 @@ class ConcatDataset(Dataset):
         return self.datasets[which][idx - start]
 
 
-def random_split(dataset: Dataset, lengths: Sequence[int | float],
-                 generator: Generator | None = None) -> list[Subset]:
+def random_split(
+    dataset: Dataset, lengths: Sequence[int | float], generator: Generator | None = None
+) -> list[Subset]:
     """Splits `dataset` into non-overlapping random subsets of the given lengths.
 
     `lengths` are sizes that sum to ``len(dataset)``, or fractions that sum to 1 (then each
@@ -164,26 +168,30 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) \
-            and math.isclose(sum(lengths), 1):
+    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1):
         for i, frac in enumerate(lengths):
             if frac < 0 or frac > 1:
-                raise ValueError(f"[random_split] fraction at index {i} is not between 0 and 1: "
-                                 f"{frac}")
+                raise ValueError(
+                    f"[random_split] fraction at index {i} is not between 0 and 1: {frac}"
+                )
         sizes = [math.floor(n * frac) for frac in lengths]
         for i in range(n - sum(sizes)):
             sizes[i % len(sizes)] += 1
         lengths = sizes
     for x in lengths:
         if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0:
-            raise ValueError(f"[random_split] lengths must be non-negative ints or fractions "
-                             f"summing to 1, got {lengths}")
+            raise ValueError(
+                f"[random_split] lengths must be non-negative ints or fractions "
+                f"summing to 1, got {lengths}"
+            )
     if sum(lengths) != n:
-        raise ValueError(f"[random_split] sum of input lengths ({sum(lengths)}) does not equal "
-                         f"the length of the input dataset ({n})")
+        raise ValueError(
+            f"[random_split] sum of input lengths ({sum(lengths)}) does not equal "
+            f"the length of the input dataset ({n})"
+        )
     perm = numpy_rng(generator).permutation(n).tolist()
     out, offset = [], 0
     for length in lengths:
-        out.append(Subset(dataset, perm[offset:offset + int(length)]))
+        out.append(Subset(dataset, perm[offset : offset + int(length)]))
         offset += int(length)
     return out

@@ -53,15 +53,21 @@ class SequentialSampler(Sampler):
 class RandomSampler(Sampler):
     """A random permutation each epoch (or `num_samples` draws with replacement)."""
 
-    def __init__(self, data_source: Sized, replacement: bool = False,
-                 num_samples: int | None = None, generator: Generator | None = None) -> None:
+    def __init__(
+        self,
+        data_source: Sized,
+        replacement: bool = False,
+        num_samples: int | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
         if num_samples is not None and (not isinstance(num_samples, int) or num_samples <= 0):
-            raise ValueError(f"[RandomSampler] num_samples must be a positive int, got "
-                             f"{num_samples!r}")
+            raise ValueError(
+                f"[RandomSampler] num_samples must be a positive int, got {num_samples!r}"
+            )
 
     @property
     def num_samples(self) -> int:
@@ -75,7 +81,7 @@ class RandomSampler(Sampler):
         if self._num_samples is None:
             return rng.permutation(n)
         reps = -(-self.num_samples // n)
-        return np.concatenate([rng.permutation(n) for _ in range(reps)])[:self.num_samples]
+        return np.concatenate([rng.permutation(n) for _ in range(reps)])[: self.num_samples]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._order().tolist())
@@ -106,8 +112,9 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler: Any, batch_size: int, drop_last: bool) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"[BatchSampler] batch_size must be a positive int, got "
-                             f"{batch_size!r}")
+            raise ValueError(
+                f"[BatchSampler] batch_size must be a positive int, got {batch_size!r}"
+            )
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = bool(drop_last)
@@ -119,7 +126,7 @@ class BatchSampler(Sampler):
         n, bs = len(order), self.batch_size
         stop = n - n % bs if self.drop_last else n
         for start in range(0, stop, bs):
-            yield order[start:start + bs]
+            yield order[start : start + bs]
 
     def __iter__(self) -> Iterator[list[int]]:
         for batch in self._batches():
