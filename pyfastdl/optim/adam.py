@@ -99,7 +99,6 @@ class Adam(Optimizer):
     def step(self, closure: Callable | None = None) -> Any:
         """Updates every parameter that has a gradient; returns closure() when given."""
         loss = self._closure_loss(closure)
-        state_of = self.state
         for group in self.param_groups:
             lr = group["lr"]
             beta1, beta2 = group["betas"]
@@ -108,14 +107,8 @@ class Adam(Optimizer):
             amsgrad = group["amsgrad"]
             maximize = group["maximize"]
             decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = self._grad_array(p)
+            for p, g, state in self._params_with_grad(group):
                 pa = p.array
-                state = state_of.get(p)
-                if state is None:
-                    state = state_of[p] = {}
                 if "step" not in state:
                     state["step"] = 0.0
                     state["exp_avg"] = np.zeros_like(pa)

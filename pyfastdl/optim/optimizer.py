@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -168,6 +168,18 @@ class Optimizer:
 
     def step(self, closure: Callable | None = None) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"[{type(self).__name__}] step() is not implemented")
+
+    def _params_with_grad(self, group: dict) -> Iterator[tuple[Tensor, np.ndarray, dict]]:
+        """(parameter, its checked gradient array, its state dict) for each parameter of `group`
+        that has a gradient; the state dict is created on first use."""
+        state_of = self.state
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = state_of.get(p)
+            if state is None:
+                state = state_of[p] = {}
+            yield p, self._grad_array(p), state
 
     def _grad_array(self, p: Tensor) -> np.ndarray:
         """``p.grad.array`` after checking that it matches the parameter (shape and dtype)."""

@@ -77,7 +77,6 @@ class SGD(Optimizer):
     def step(self, closure: Callable | None = None) -> Any:
         """Updates every parameter that has a gradient; returns closure() when given."""
         loss = self._closure_loss(closure)
-        state_of = self.state
         for group in self.param_groups:
             lr = group["lr"]
             momentum = group["momentum"]
@@ -85,14 +84,8 @@ class SGD(Optimizer):
             wd = group["weight_decay"]
             nesterov = group["nesterov"]
             maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = self._grad_array(p)
+            for p, g, state in self._params_with_grad(group):
                 pa = p.array
-                state = state_of.get(p)
-                if state is None:
-                    state = state_of[p] = {}
                 scr = self._scratch(state, p)
                 d = g  # the update direction; never written while it is the gradient itself
                 if maximize:
