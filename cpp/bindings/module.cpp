@@ -6,4 +6,7 @@ PYBIND11_MODULE(_C, m) {
   pyfastdl::bind::bind_system(m);
   pyfastdl::bind::bind_gemm(m);
   pyfastdl::bind::bind_softmax(m);
+  pyfastdl::bind::bind_conv2d(m);
+  pyfastdl::bind::bind_pool2d(m);
+  pyfastdl::bind::bind_batchnorm(m);
 }

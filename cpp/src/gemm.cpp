@@ -69,6 +69,50 @@ void epilogue_scalar(float* c, int64_t ldc, int64_t m, int64_t n, const float* b
   }
 }
 
+// See gemm_internal.h (PackAKernel, PackBKernel) for the layouts.
+void pack_a_panel(int mr, int64_t m, int64_t kc, const float* a, int64_t rsa, int64_t csa,
+                  float* dst) {
+  if (rsa == 1 && m == mr) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = a + k * csa;
+      float* d = dst + k * mr;
+      for (int i = 0; i < mr; ++i) d[i] = src[i];
+    }
+    return;
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    const float* src = a + i * rsa;
+    for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k * csa];
+  }
+  for (int64_t i = m; i < mr; ++i)
+    for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = 0.0f;
+}
+
+void pack_b_panel(int nr, int64_t n, int64_t kc, const float* b, int64_t rsb, int64_t csb,
+                  float* dst) {
+  if (csb == 1 && n == nr) {
+    for (int64_t k = 0; k < kc; ++k)
+      std::copy(b + k * rsb, b + k * rsb + nr, dst + k * nr);
+    return;
+  }
+  if (csb == 1) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = b + k * rsb;
+      float* d = dst + k * nr;
+      int64_t j = 0;
+      for (; j < n; ++j) d[j] = src[j];
+      for (; j < nr; ++j) d[j] = 0.0f;
+    }
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    const float* src = b + j * csb;
+    for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = src[k * rsb];
+  }
+  for (int64_t j = n; j < nr; ++j)
+    for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = 0.0f;
+}
+
 namespace {
 
 // The portable SIMD type: a fixed-size array the compiler maps onto whatever vectors the
@@ -126,7 +170,9 @@ const KernelSet& kernels_generic() {
                              256,
                              &microkernel_packed<VGeneric, 4, 2>,
                              &microkernel_strided<VGeneric, 4, 2>,
-                             &epilogue_vector<VGeneric>};
+                             &epilogue_vector<VGeneric>,
+                             &pack_a_panel,
+                             &pack_b_panel};
   return set;
 }
 
@@ -162,53 +208,6 @@ struct Workspace {
 Workspace& workspace() {
   thread_local Workspace ws;
   return ws;
-}
-
-// Packs rows [0, m) (m <= mr, zero-padded to mr) and columns [0, kc) of A into one MR-row panel:
-// dst[k * mr + i] = A[i, k].
-void pack_a_panel(int mr, int64_t m, int64_t kc, const float* a, int64_t rsa, int64_t csa,
-                  float* dst) {
-  if (rsa == 1 && m == mr) {
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* src = a + k * csa;
-      float* d = dst + k * mr;
-      for (int i = 0; i < mr; ++i) d[i] = src[i];
-    }
-    return;
-  }
-  for (int64_t i = 0; i < m; ++i) {
-    const float* src = a + i * rsa;
-    for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k * csa];
-  }
-  for (int64_t i = m; i < mr; ++i)
-    for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = 0.0f;
-}
-
-// Packs columns [0, n) (n <= nr, zero-padded to nr) and rows [0, kc) of B into one NR-column
-// panel: dst[k * nr + j] = B[k, j].
-void pack_b_panel(int nr, int64_t n, int64_t kc, const float* b, int64_t rsb, int64_t csb,
-                  float* dst) {
-  if (csb == 1 && n == nr) {
-    for (int64_t k = 0; k < kc; ++k)
-      std::copy(b + k * rsb, b + k * rsb + nr, dst + k * nr);
-    return;
-  }
-  if (csb == 1) {
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* src = b + k * rsb;
-      float* d = dst + k * nr;
-      int64_t j = 0;
-      for (; j < n; ++j) d[j] = src[j];
-      for (; j < nr; ++j) d[j] = 0.0f;
-    }
-    return;
-  }
-  for (int64_t j = 0; j < n; ++j) {
-    const float* src = b + j * csb;
-    for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = src[k * rsb];
-  }
-  for (int64_t j = n; j < nr; ++j)
-    for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = 0.0f;
 }
 
 // One matrix product on the calling thread, pointers already offset to the sub-problem.
@@ -271,22 +270,22 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
       const float* bblock = p.b + pc * p.rsb + jc * p.csb;
       if (!b_inplace) {
         for (int64_t jr = 0; jr < nc; jr += NR)
-          pack_b_panel(NR, std::min<int64_t>(NR, nc - jr), kc, bblock + jr * p.csb, p.rsb, p.csb,
+          ks.pack_b(NR, std::min<int64_t>(NR, nc - jr), kc, bblock + jr * p.csb, p.rsb, p.csb,
                        bpack + jr * kc);
       } else if (nc % NR) {
         const int64_t jr = nc / NR * NR;
-        pack_b_panel(NR, nc - jr, kc, bblock + jr * p.csb, p.rsb, p.csb, bpack);
+        ks.pack_b(NR, nc - jr, kc, bblock + jr * p.csb, p.rsb, p.csb, bpack);
       }
       for (int64_t ic = 0; ic < p.M; ic += MC) {
         const int64_t mc = std::min(MC, p.M - ic);
         const float* ablock = p.a + ic * p.rsa + pc * p.csa;
         if (!a_inplace) {
           for (int64_t ir = 0; ir < mc; ir += MR)
-            pack_a_panel(MR, std::min<int64_t>(MR, mc - ir), kc, ablock + ir * p.rsa, p.rsa,
+            ks.pack_a(MR, std::min<int64_t>(MR, mc - ir), kc, ablock + ir * p.rsa, p.rsa,
                          p.csa, apack + ir * kc);
         } else if (mc % MR) {
           const int64_t ir = mc / MR * MR;
-          pack_a_panel(MR, mc - ir, kc, ablock + ir * p.rsa, p.rsa, p.csa, apack);
+          ks.pack_a(MR, mc - ir, kc, ablock + ir * p.rsa, p.rsa, p.csa, apack);
         }
         // One MR x NR tile of C: micro-kernel, merge of edges, and the epilogue after the last
         // K block.

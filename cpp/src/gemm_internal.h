@@ -35,6 +35,20 @@ using StridedAKernel = void (*)(int64_t kc, const float* a, int64_t rsa, int64_t
 // is null.
 using EpilogueKernel = void (*)(float* c, int64_t ldc, int64_t m, int64_t n, const float* bias,
                                 int64_t bias_rs, int64_t bias_cs, Activation act, float param);
+// Packs rows [0, m) (m <= mr, zero-padded to mr) and columns [0, kc) of A into one MR-row panel:
+// dst[k * mr + i] = A[i, k] = a[i * rsa + k * csa].
+using PackAKernel = void (*)(int mr, int64_t m, int64_t kc, const float* a, int64_t rsa,
+                             int64_t csa, float* dst);
+// Packs columns [0, n) (n <= nr, zero-padded to nr) and rows [0, kc) of B into one NR-column
+// panel: dst[k * nr + j] = B[k, j] = b[k * rsb + j * csb].
+using PackBKernel = void (*)(int nr, int64_t n, int64_t kc, const float* b, int64_t rsb,
+                             int64_t csb, float* dst);
+
+// The portable packing routines (any strides); the ISA files specialize the transposing cases.
+void pack_a_panel(int mr, int64_t m, int64_t kc, const float* a, int64_t rsa, int64_t csa,
+                  float* dst);
+void pack_b_panel(int nr, int64_t n, int64_t kc, const float* b, int64_t rsb, int64_t csb,
+                  float* dst);
 
 // One instruction set's kernels and block sizes (see the header of each ISA file for why).
 struct KernelSet {
@@ -43,6 +57,8 @@ struct KernelSet {
   PackedAKernel packed_a;
   StridedAKernel strided_a;
   EpilogueKernel epilogue;
+  PackAKernel pack_a;
+  PackBKernel pack_b;
 };
 
 const KernelSet& kernels_generic();

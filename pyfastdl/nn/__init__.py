@@ -15,69 +15,9 @@ Example:
 
 from . import functional, init, utils
 from . import functional as F  # noqa: F401 - the conventional alias
-from .modules import (
-    ELU,
-    GELU,
-    BCELoss,
-    BCEWithLogitsLoss,
-    CrossEntropyLoss,
-    Dropout,
-    Flatten,
-    Identity,
-    KLDivLoss,
-    L1Loss,
-    LeakyReLU,
-    Linear,
-    LogSoftmax,
-    Module,
-    ModuleDict,
-    ModuleList,
-    MSELoss,
-    NLLLoss,
-    ParameterList,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Tanh,
-    Unflatten,
-)
+from .modules import *  # noqa: F403 - every layer, listed in modules.__all__
+from .modules import __all__ as _layers
 from .modules.module import RemovableHandle
 from .parameter import Parameter
 
-__all__ = [
-    "ELU",
-    "GELU",
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "Dropout",
-    "Flatten",
-    "Identity",
-    "KLDivLoss",
-    "L1Loss",
-    "LeakyReLU",
-    "Linear",
-    "LogSoftmax",
-    "MSELoss",
-    "Module",
-    "ModuleDict",
-    "ModuleList",
-    "NLLLoss",
-    "Parameter",
-    "ParameterList",
-    "ReLU",
-    "RemovableHandle",
-    "Sequential",
-    "SiLU",
-    "Sigmoid",
-    "Softmax",
-    "Softplus",
-    "Tanh",
-    "Unflatten",
-    "functional",
-    "init",
-    "utils",
-]
+__all__ = [*_layers, "F", "Parameter", "RemovableHandle", "functional", "init", "utils"]

@@ -647,3 +647,12 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         )
     out = (t[..., None] == m.arange(num_classes)).astype(int64)
     return Tensor(out)
+
+
+# The CNN families: each private module lists its public functions in __all__.
+from . import _functional_conv, _functional_norm, _functional_pool  # noqa: E402
+from ._functional_conv import *  # noqa: E402,F403
+from ._functional_norm import *  # noqa: E402,F403
+from ._functional_pool import *  # noqa: E402,F403
+
+__all__ += _functional_conv.__all__ + _functional_pool.__all__ + _functional_norm.__all__

@@ -48,3 +48,11 @@ __all__ = [
     "Tanh",
     "Unflatten",
 ]
+
+# Families that list their layers in __all__.
+from . import batchnorm, conv, pooling  # noqa: E402
+from .batchnorm import *  # noqa: E402,F403
+from .conv import *  # noqa: E402,F403
+from .pooling import *  # noqa: E402,F403
+
+__all__ += conv.__all__ + pooling.__all__ + batchnorm.__all__

@@ -1,0 +1,1 @@
+// The batch normalization kernels (see the CNN-stack issue); filled in by their family's change.

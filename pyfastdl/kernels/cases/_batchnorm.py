@@ -1,0 +1,3 @@
+"""Test cases and autograd probes of the batch normalization kernels."""
+
+from __future__ import annotations
