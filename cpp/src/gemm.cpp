@@ -13,8 +13,11 @@
 // Packing reads any row/column strides, so transposed, sliced and negative-stride operands cost
 // nothing extra. The first K block writes alpha*AB + beta*C (beta == 0: C is not read, so NaN in
 // C does not propagate), the others add alpha*AB, and after the last K block the epilogue (bias,
-// activation) runs once on the tile while it is still in L1. Partial MR/NR tiles are computed in
-// a temporary tile (operands zero-padded by packing) and merged. Small problems skip packing: when
+// activation) runs once on the tile while it is still in L1. Tiles of m < MR rows run an m-row
+// kernel (one per m, KernelSet::strided_rows) straight on C; tiles narrower than NR (and any C
+// without unit column stride) are computed in a temporary tile (B zero-padded by packing) and
+// merged. Packing is per instruction set where it transposes (B = W.T, row-major A): the vector
+// files transpose 16 x 16 (AVX-512) or 8 x 8 (AVX2) blocks in registers. Small problems skip packing: when
 // M <= 128 a B with unit column stride is read in place (its partial last panel is packed) and
 // the loops run jr outside ir, so each B micro-panel is reused back to back while it is in L1/L2
 // (rows 4 KiB apart would otherwise conflict in the caches); A is read in place when N is too
@@ -169,7 +172,7 @@ const KernelSet& kernels_generic() {
                              256,
                              256,
                              &microkernel_packed<VGeneric, 4, 2>,
-                             &microkernel_strided<VGeneric, 4, 2>,
+                             strided_rows_table<VGeneric, 4, 2>(),
                              &epilogue_vector<VGeneric>,
                              &pack_a_panel,
                              &pack_b_panel};
@@ -245,7 +248,9 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
   // Small problems: reading B in place saves the packing pass (K * N) that only pays when each
   // B panel is reused by many A panels; reading A in place likewise when N has few panels.
   const bool b_inplace = p.csb == 1 && p.M <= 128;
-  const bool a_inplace = p.N <= 2 * NR && (p.csa == 1 || p.rsa == 1);
+  // (N <= 4 NR: measured on Zen 4, 4096 x 256 x 256 gains 10% over packing A; at N = 1024 it
+  // is a wash).
+  const bool a_inplace = p.N <= 4 * NR && (p.csa == 1 || p.rsa == 1);
   // Blocks are whole numbers of panels (packing writes whole, zero-padded panels).
   const int64_t NC =
       b_inplace ? std::max<int64_t>(ks.nc, p.N) : std::max<int64_t>(ks.nc / NR, 1) * NR;
@@ -256,7 +261,7 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
   const int64_t nc_alloc = std::min(NC, (p.N + NR - 1) / NR * NR);
   const int64_t mc_alloc = std::min(MC, (p.M + MR - 1) / MR * MR);
   float* bpack = ws.b.get(kc_max * (b_inplace ? NR : nc_alloc));
-  float* apack = ws.a.get(kc_max * (a_inplace ? MR : mc_alloc));
+  float* apack = a_inplace ? nullptr : ws.a.get(kc_max * mc_alloc);
   float* tile = ws.tile.get(int64_t{MR} * NR);
   const bool c_direct = p.csc == 1;
   const bool has_epilogue = p.bias || p.act != Activation::None;
@@ -271,7 +276,7 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
       if (!b_inplace) {
         for (int64_t jr = 0; jr < nc; jr += NR)
           ks.pack_b(NR, std::min<int64_t>(NR, nc - jr), kc, bblock + jr * p.csb, p.rsb, p.csb,
-                       bpack + jr * kc);
+                    bpack + jr * kc);
       } else if (nc % NR) {
         const int64_t jr = nc / NR * NR;
         ks.pack_b(NR, nc - jr, kc, bblock + jr * p.csb, p.rsb, p.csb, bpack);
@@ -281,18 +286,14 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
         const float* ablock = p.a + ic * p.rsa + pc * p.csa;
         if (!a_inplace) {
           for (int64_t ir = 0; ir < mc; ir += MR)
-            ks.pack_a(MR, std::min<int64_t>(MR, mc - ir), kc, ablock + ir * p.rsa, p.rsa,
-                         p.csa, apack + ir * kc);
-        } else if (mc % MR) {
-          const int64_t ir = mc / MR * MR;
-          ks.pack_a(MR, mc - ir, kc, ablock + ir * p.rsa, p.rsa, p.csa, apack);
+            ks.pack_a(MR, std::min<int64_t>(MR, mc - ir), kc, ablock + ir * p.rsa, p.rsa, p.csa,
+                      apack + ir * kc);
         }
         // One MR x NR tile of C: micro-kernel, merge of edges, and the epilogue after the last
-        // K block.
+        // K block. A tile of m < MR rows and full width runs the m-row kernel straight on C,
+        // reading A in place or from its (padded) packed panel.
         auto tile_at = [&](int64_t ir, int64_t jr) {
           const int64_t m = std::min<int64_t>(MR, mc - ir);
-          const bool a_packed = !a_inplace || m < MR;
-          const float* ap = !a_inplace ? apack + ir * kc : m < MR ? apack : ablock + ir * p.rsa;
           const int64_t n = std::min<int64_t>(NR, nc - jr);
           const float* bp;
           int64_t rsb;
@@ -308,14 +309,16 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
           }
           const int64_t row = ic + ir, col = jc + jr;
           float* c = p.c + row * p.rsc + col * p.csc;
-          const bool direct = c_direct && m == MR && n == NR;
+          const bool direct = c_direct && n == NR;
           float* dst = direct ? c : tile;
           const int64_t ldd = direct ? p.rsc : NR;
           const float alpha = direct ? p.alpha : 1.0f, beta_k = direct ? beta : 0.0f;
-          if (a_packed)
+          const float* ap = a_inplace ? ablock + ir * p.rsa : apack + ir * kc;
+          const int64_t rsa = a_inplace ? p.rsa : 1, csa = a_inplace ? p.csa : MR;
+          if (m == MR && !a_inplace)
             ks.packed_a(kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
           else
-            ks.strided_a(kc, ap, p.rsa, p.csa, bp, rsb, dst, ldd, alpha, beta_k);
+            ks.strided_rows[m](kc, ap, rsa, csa, bp, rsb, dst, ldd, alpha, beta_k);
           if (!direct) {
             // Merge the temporary tile: C = alpha * tile + beta * C (C not read if beta == 0).
             for (int64_t i = 0; i < m; ++i)

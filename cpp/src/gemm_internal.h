@@ -17,7 +17,9 @@
 // all accumulators living in registers for the whole K block.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "pyfastdl/gemm.h"
 
@@ -55,7 +57,9 @@ struct KernelSet {
   int mr, nr;            // register tile
   int64_t mc, kc, nc;    // cache blocks: A block mc x kc, B block kc x nc
   PackedAKernel packed_a;
-  StridedAKernel strided_a;
+  // strided_rows[m], m = 1 .. mr: the strided-A kernel on an m-row tile (edges of M, and A
+  // read in place).
+  const StridedAKernel* strided_rows;
   EpilogueKernel epilogue;
   PackAKernel pack_a;
   PackBKernel pack_b;
@@ -139,6 +143,19 @@ template <class V, int MR, int NV>
 void microkernel_strided(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b,
                          int64_t rsb, float* c, int64_t ldc, float alpha, float beta) {
   microkernel<V, MR, NV, false>(kc, a, rsa, csa, b, rsb, c, ldc, alpha, beta);
+}
+
+// The strided_rows table of a KernelSet: entry m (1 .. MR) is the kernel on m rows, entry 0 is
+// unused.
+template <class V, int NV, std::size_t... M>
+const StridedAKernel* strided_rows_table(std::index_sequence<M...>) {
+  static const StridedAKernel table[] = {nullptr, &microkernel_strided<V, int(M) + 1, NV>...};
+  return table;
+}
+
+template <class V, int MR, int NV>
+const StridedAKernel* strided_rows_table() {
+  return strided_rows_table<V, NV>(std::make_index_sequence<MR>{});
 }
 
 // Scalar activation (the specification the vector versions follow).

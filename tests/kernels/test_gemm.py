@@ -100,7 +100,12 @@ def test_odd_large_shapes(impl, m, n, k):
 
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
-@pytest.mark.parametrize("m,n,k", [(31, 45, 67), (200, 150, 400), (64, 784, 64)])
+@pytest.mark.parametrize(
+    "m,n,k",
+    # K tails not a multiple of the 16 x 16 / 8 x 8 packing transposes, B panels narrower than
+    # 16 and 8 columns, M tails of every size below the 6-row tile, A packed and read in place.
+    [(31, 45, 67), (200, 150, 400), (64, 784, 64), (13, 300, 37), (133, 70, 300), (5, 131, 21)],
+)
 def test_transposed(impl, ta, tb, m, n, k):
     rng = np.random.default_rng(2)
     a = rand(rng, k, m).T if ta else rand(rng, m, k)
