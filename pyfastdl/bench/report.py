@@ -173,6 +173,26 @@ def write_json(path: str, payload: dict[str, Any]) -> None:
         raise
 
 
+_RATIO_TICKS = (
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    0.9,
+    1.0,
+    1.1,
+    1.25,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    20.0,
+    50.0,
+    100.0,
+)
+
+
 def plot(rows: list[Row], path: str, title: str = "") -> None:
     """A bar chart of pyfastdl's speed-up against each peer per workload (matplotlib, Agg)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -188,10 +208,18 @@ def plot(rows: list[Row], path: str, title: str = "") -> None:
         xs = [i + (j - (len(peers) - 1) / 2) * width for i in range(len(rows))]
         ax.bar(xs, [r.speedup.get(peer, 0.0) for r in rows], width, label=f"vs {NAMES[peer]}")
     ax.set_yscale("log")  # ratios: 2x faster and 2x slower sit at equal distances from 1
+    # Plain "1.25x" tick labels at round ratios inside the plotted range.
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    lo, hi = ax.get_ylim()
+    ticks = [t for t in _RATIO_TICKS if lo <= t <= hi]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("peer time / pyfastdl time")
     ax.set_title(title or "pyfastdl vs peers (median of paired per-round ratios)", fontsize=10)
     if peers:
-        ax.legend()
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.savefig(path, dpi=120)
