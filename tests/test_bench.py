@@ -116,9 +116,12 @@ def test_default_cases_cover_the_workloads():
         "gemm 512 B^T",
     } <= names
     assert {c.name for c in quick} < names and "gemm 2048" not in {c.name for c in quick}
-    assert [c.sizes for c in training.default_cases(True)] == [
-        (784, 64, 32, 10),
-        (3072, 1024, 256, 64, 10),
+    cases = training.default_cases(True)
+    mlps = [c.sizes for c in cases if isinstance(c, training.TrainCase)]
+    assert mlps == [(784, 64, 32, 10), (3072, 1024, 256, 64, 10)]
+    assert [c.model for c in cases if isinstance(c, training.ModelCase)] == [
+        "CifarLeNet",
+        "CifarVGG",
     ]
 
 

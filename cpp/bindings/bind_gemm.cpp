@@ -108,6 +108,12 @@ void bind_gemm(py::module_& m) {
         py::arg("activation") = "none", py::arg("activation_param") = 0.0f,
         py::arg("impl") = "auto",
         "out = act(alpha * a @ b + beta * out + bias), float32, any strides, optionally batched.");
+  // The instruction-set paths this processor supports, registered side by side as versions
+  // (gemm/generic, gemm/avx2, gemm/avx512).
+  py::list paths;
+  for (int p = 0; p <= static_cast<int>(cpu_path_supported()); ++p)
+    paths.append(cpu_path_name(static_cast<CpuPath>(p)));
+  m.attr("gemm_versions") = py::make_tuple("impl", py::tuple(paths));
 }
 
 }  // namespace pyfastdl::bind

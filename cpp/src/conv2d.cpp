@@ -1,1 +1,355 @@
-// The conv2d and conv_transpose2d kernels (see the CNN-stack issue); filled in by their family's change.
+// conv2d forward, backward-input and backward-weight as im2col + the packed GEMM (gemm.h).
+//
+// Images are processed in chunks of B (scratch of about 1 MiB per thread). For one chunk and one
+// group, with the chunk's images side by side along the columns of "wide" matrices:
+//   cols (K, B P)       im2col: row (c, i, j), column (b, p) = the input pixel that tap (i, j) of
+//                       channel c reads for output pixel p of image b (0 in the padding); each
+//                       row is a few contiguous copies per output row when the stride is 1
+//   forward             Y (Og, B P) = act(W_g (Og, K) @ cols + bias) in one GEMM (bias + ReLU in
+//                       its epilogue), then Y's rows are copied to the images (in place if B = 1)
+//   backward input      cols = W_g^T (K, Og) @ G, G (Og, B P) the chunk's grad_out gathered side by
+//                       side (W^T a strided view), then col2im scatter-adds cols into grad_x
+//   backward weight     grad_W_g (Og, K) += G @ cols^T: the reduction runs over the whole chunk
+// One GEMM per chunk packs W once for B images and gives small images a long N dimension.
+// A 1x1, stride-1, unpadded convolution needs no im2col: batched GEMMs read x (grad_x) in place.
+// Winograd F(2x2, 3x3) (conv2d_winograd.cpp) covers 3x3 stride-1 layers, forward, backward input
+// (the forward conv of grad_out with the flipped kernel) and backward weight, when asked for
+// (algo Winograd; Auto picks im2col, see use_winograd).
+// Threads: with at least as many images as threads, each thread takes a contiguous range of
+// images and runs its chunks alone (one parallel region per call; the weight gradient sums one
+// partial grad_W per thread); with fewer images the chunks run in turn, im2col/col2im and the
+// gathers splitting (image, channel) pairs over threads and the GEMMs threading themselves.
+// FLOPs per pass 2 N O P K; bytes beyond the tensors: cols written once and read once per pass
+// (K B P floats per chunk, cache-sized), plus a copy of the output / grad_out.
+#include "pyfastdl/conv2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "conv2d_winograd.h"
+#include "pyfastdl/parallel.h"
+
+namespace pyfastdl {
+namespace detail {
+
+float* conv_scratch(int slot, int64_t n) {
+  struct Free {
+    void operator()(float* p) const { ::operator delete(p, std::align_val_t{64}); }
+  };
+  thread_local std::unique_ptr<float, Free> buf[2];
+  thread_local int64_t size[2] = {0, 0};
+  if (n > size[slot]) {
+    buf[slot].reset();
+    size[slot] = 0;
+    buf[slot].reset(static_cast<float*>(::operator new(sizeof(float) * n, std::align_val_t{64})));
+    size[slot] = n;
+  }
+  return buf[slot].get();
+}
+
+}  // namespace detail
+
+namespace {
+
+float* scratch(int64_t n) { return detail::conv_scratch(0, n); }
+
+struct Dims {
+  int64_t Cg, Og, K, P, HW;
+  bool pointwise;  // 1x1, stride 1, no padding: cols == x
+};
+
+Dims dims_of(const Conv2dShape& s) {
+  Dims d;
+  d.Cg = s.C / s.groups;
+  d.Og = s.O / s.groups;
+  d.K = d.Cg * s.KH * s.KW;
+  d.P = s.OH * s.OW;
+  d.HW = s.H * s.W;
+  d.pointwise = s.KH == 1 && s.KW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 &&
+                s.pad_w == 0;
+  return d;
+}
+
+// Images per chunk: scratch of `per_image` floats each, about 256 Ki floats per thread.
+int64_t chunk_images(int64_t N, int64_t per_image, int64_t threads) {
+  const int64_t budget = int64_t{1} << 18;
+  int64_t b = std::clamp<int64_t>(budget * threads / std::max<int64_t>(per_image, 1), 1, N);
+  if (b > threads) b = b / threads * threads;  // the chunk's work splits evenly
+  return b;
+}
+
+// Runs body(n0, b, threads) over chunks of the N images. With enough images each thread takes
+// a contiguous range of images and runs its chunks alone (threads = 1: one parallel region per
+// call, no barrier per chunk; the GEMMs inside stay on their thread); otherwise the chunks run one
+// after the other, each parallel inside.
+template <class Body>
+void over_chunks(int64_t N, int64_t per_image, int64_t flops, Body&& body) {
+  const int threads = threads_for(flops, int64_t{1} << 21);
+  if (threads > 1 && N >= threads) {
+    const int64_t per_thread = (N + threads - 1) / threads;
+    const int64_t B = chunk_images(per_thread, per_image, 1);
+    parallel_for(N, threads, [&](int64_t lo, int64_t hi) {
+      for (int64_t n0 = lo; n0 < hi; n0 += B) body(n0, std::min(B, hi - n0), 1);
+    });
+    return;
+  }
+  const int64_t B = chunk_images(N, per_image, threads);
+  for (int64_t n0 = 0; n0 < N; n0 += B) body(n0, std::min(B, N - n0), threads);
+}
+
+// The valid output columns [lo, hi) of a tap whose first input column is iw0 (may be < 0).
+void valid_range(int64_t iw0, int64_t stride, int64_t W, int64_t OW, int64_t* lo, int64_t* hi) {
+  int64_t l = iw0 >= 0 ? 0 : (-iw0 + stride - 1) / stride;
+  int64_t h = W - 1 - iw0 < 0 ? 0 : (W - 1 - iw0) / stride + 1;
+  l = std::min(l, OW);
+  h = std::clamp(h, l, OW);
+  *lo = l;
+  *hi = h;
+}
+
+// The KH KW rows of one channel (xc: H x W) into dst (row stride ld, P columns used).
+void im2col_channel(const Conv2dShape& s, const float* xc, float* dst, int64_t ld) {
+  for (int64_t i = 0; i < s.KH; ++i)
+    for (int64_t j = 0; j < s.KW; ++j) {
+      float* row = dst + (i * s.KW + j) * ld;
+      const int64_t iw0 = j * s.dil_w - s.pad_w;
+      int64_t lo, hi;
+      valid_range(iw0, s.stride_w, s.W, s.OW, &lo, &hi);
+      for (int64_t oh = 0; oh < s.OH; ++oh) {
+        float* d = row + oh * s.OW;
+        const int64_t ih = oh * s.stride_h - s.pad_h + i * s.dil_h;
+        if (ih < 0 || ih >= s.H) {
+          std::fill(d, d + s.OW, 0.0f);
+          continue;
+        }
+        std::fill(d, d + lo, 0.0f);
+        if (lo < hi) {
+          const float* src = xc + ih * s.W + iw0 + lo * s.stride_w;  // input of column lo
+          if (s.stride_w == 1) {
+            std::copy(src, src + (hi - lo), d + lo);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[(ow - lo) * s.stride_w];
+          }
+        }
+        std::fill(d + hi, d + s.OW, 0.0f);
+      }
+    }
+}
+
+// Scatter-adds the KH KW rows of one channel (src, row stride ld) into gxc (H x W), overwritten.
+void col2im_channel(const Conv2dShape& s, const float* src, int64_t ld, float* gxc) {
+  std::fill(gxc, gxc + s.H * s.W, 0.0f);
+  for (int64_t i = 0; i < s.KH; ++i)
+    for (int64_t j = 0; j < s.KW; ++j) {
+      const float* row = src + (i * s.KW + j) * ld;
+      const int64_t iw0 = j * s.dil_w - s.pad_w;
+      int64_t lo, hi;
+      valid_range(iw0, s.stride_w, s.W, s.OW, &lo, &hi);
+      for (int64_t oh = 0; oh < s.OH; ++oh) {
+        const int64_t ih = oh * s.stride_h - s.pad_h + i * s.dil_h;
+        if (ih < 0 || ih >= s.H || lo >= hi) continue;
+        const float* r = row + oh * s.OW + lo;
+        float* g = gxc + ih * s.W + iw0 + lo * s.stride_w;  // input of column lo
+        const int64_t n = hi - lo;
+        if (s.stride_w == 1) {
+          for (int64_t k = 0; k < n; ++k) g[k] += r[k];
+        } else {
+          for (int64_t k = 0; k < n; ++k) g[k * s.stride_w] += r[k];
+        }
+      }
+    }
+}
+
+// im2col of group g of images [n0, n0 + b) into cols (K, b P).
+void im2col_chunk(const Conv2dShape& s, const Dims& d, const float* x, int64_t n0, int64_t b,
+                  int64_t g, float* cols, int max_threads) {
+  const int64_t ld = b * d.P, taps = s.KH * s.KW;
+  const int threads = std::min(max_threads, threads_for(b * d.K * d.P, int64_t{1} << 15));
+  parallel_for(b * d.Cg, threads, [&](int64_t lo, int64_t hi) {
+    for (int64_t u = lo; u < hi; ++u) {
+      const int64_t bi = u / d.Cg, c = u % d.Cg;
+      const float* xc = x + ((n0 + bi) * s.C + g * d.Cg + c) * d.HW;
+      im2col_channel(s, xc, cols + c * taps * ld + bi * d.P, ld);
+    }
+  });
+}
+
+// Copies rows between the chunk's images and one wide matrix: for image bi and row r of group g,
+// wide[r][bi P : (bi+1) P] <-> t[n0 + bi][g R + r][:] (t has `rows` rows of P per image).
+template <bool kToWide>
+void gather_rows(float* wide, float* t, int64_t rows_per_image, int64_t R, int64_t g, int64_t n0,
+                 int64_t b, int64_t P, int max_threads) {
+  const int64_t ld = b * P;
+  const int threads = std::min(max_threads, threads_for(b * R * P, int64_t{1} << 15));
+  parallel_for(b * R, threads, [&](int64_t lo, int64_t hi) {
+    for (int64_t u = lo; u < hi; ++u) {
+      const int64_t bi = u / R, r = u % R;
+      float* image_row = t + ((n0 + bi) * rows_per_image + g * R + r) * P;
+      float* wide_row = wide + r * ld + bi * P;
+      if (kToWide)
+        std::memcpy(wide_row, image_row, sizeof(float) * P);
+      else
+        std::memcpy(image_row, wide_row, sizeof(float) * P);
+    }
+  });
+}
+
+// Winograd runs only when asked for: in this implementation its GEMMs reduce over C (not 9 C) and
+// lose efficiency, its transforms are scalar and its chunks run parallel inside (a barrier per
+// step), so on the project's machine (2 cores, 2026-11-23) it measured no faster than im2col on
+// quiet cores and much slower on busy ones. Auto therefore picks im2col.
+bool use_winograd(const Conv2dShape& s, Conv2dAlgo algo) {
+  return algo == Conv2dAlgo::Winograd && detail::winograd_applies(s);
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                    float* out, Activation act, Conv2dAlgo algo) {
+  if (s.N <= 0 || s.O <= 0 || s.OH <= 0 || s.OW <= 0) return;
+  if (use_winograd(s, algo)) return detail::conv2d_forward_winograd(s, x, w, bias, out, act);
+  const Dims d = dims_of(s);
+  const int64_t OP = s.O * d.P;
+  auto epilogue = [&](int64_t g) {
+    GemmEpilogue ep;
+    ep.bias = bias ? bias + g * d.Og : nullptr;
+    ep.bias_row_stride = 1;
+    ep.activation = act;
+    return ep;
+  };
+  if (d.pointwise) {
+    for (int64_t g = 0; g < s.groups; ++g)
+      gemm(s.N, d.Og, d.P, d.Cg, 1.0f, {const_cast<float*>(w) + g * d.Og * d.K, d.K, 1, 0},
+           {const_cast<float*>(x) + g * d.Cg * d.HW, d.HW, 1, s.C * d.HW}, 0.0f,
+           {out + g * d.Og * d.P, d.P, 1, OP}, epilogue(g));
+    return;
+  }
+  // One GEMM over the chunk, (Og, b P) = W_g @ cols, into `wide` (then scattered to the images):
+  // W is packed once per chunk rather than once per image, and small images still give a long N.
+  const int64_t flops = 2 * s.N * s.O * d.P * d.K;
+  over_chunks(s.N, (d.K + d.Og) * d.P, flops, [&](int64_t n0, int64_t b, int threads) {
+    const int64_t ld = b * d.P;
+    float* cols = scratch(std::max<int64_t>((d.K + d.Og) * ld, 1));
+    float* wide = cols + d.K * ld;
+    for (int64_t g = 0; g < s.groups; ++g) {
+      im2col_chunk(s, d, x, n0, b, g, cols, threads);
+      const MatrixView W{const_cast<float*>(w) + g * d.Og * d.K, d.K, 1, 0};
+      if (b == 1) {
+        gemm(1, d.Og, d.P, d.K, 1.0f, W, {cols, ld, 1, 0}, 0.0f,
+             {out + n0 * OP + g * d.Og * d.P, d.P, 1, 0}, epilogue(g));
+        continue;
+      }
+      gemm(1, d.Og, ld, d.K, 1.0f, W, {cols, ld, 1, 0}, 0.0f, {wide, ld, 1, 0}, epilogue(g));
+      gather_rows<false>(wide, out, s.O, d.Og, g, n0, b, d.P, threads);
+    }
+  });
+}
+
+void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const float* w,
+                           float* grad_x, Conv2dAlgo algo) {
+  if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
+  if (use_winograd(s, algo) && s.pad_h <= 2 && s.pad_w <= 2) {
+    // grad_x = conv2d(grad_out, w'), w'[c][o][i][j] = w[o][c][2 - i][2 - j], padding 2 - p.
+    Conv2dShape t = s;
+    t.C = s.O;
+    t.H = s.OH;
+    t.W = s.OW;
+    t.O = s.C;
+    t.OH = s.H;
+    t.OW = s.W;
+    t.pad_h = 2 - s.pad_h;
+    t.pad_w = 2 - s.pad_w;
+    std::vector<float> flipped(static_cast<size_t>(s.O * s.C * 9));
+    for (int64_t o = 0; o < s.O; ++o)
+      for (int64_t c = 0; c < s.C; ++c)
+        for (int k = 0; k < 9; ++k) flipped[(c * s.O + o) * 9 + k] = w[(o * s.C + c) * 9 + 8 - k];
+    return detail::conv2d_forward_winograd(t, grad_out, flipped.data(), nullptr, grad_x,
+                                           Activation::None);
+  }
+  const Dims d = dims_of(s);
+  const int64_t OP = s.O * d.P, CHW = s.C * d.HW;
+  // W_g^T (K, Og): element (k, o) at w[(g Og + o) K + k].
+  auto wt = [&](int64_t g) -> MatrixView {
+    return {const_cast<float*>(w) + g * d.Og * d.K, 1, d.K, 0};
+  };
+  if (d.pointwise) {
+    for (int64_t g = 0; g < s.groups; ++g)
+      gemm(s.N, d.Cg, d.HW, d.Og, 1.0f, wt(g),
+           {const_cast<float*>(grad_out) + g * d.Og * d.P, d.P, 1, OP}, 0.0f,
+           {grad_x + g * d.Cg * d.HW, d.HW, 1, CHW}, GemmEpilogue{});
+    return;
+  }
+  // cols (K, b P) = W_g^T @ G, G (Og, b P) the chunk's grad_out side by side (one wide GEMM).
+  const int64_t taps = s.KH * s.KW, flops = 2 * s.N * s.O * d.P * d.K;
+  over_chunks(s.N, (d.K + d.Og) * d.P, flops, [&](int64_t n0, int64_t b, int threads) {
+    const int64_t ld = b * d.P;
+    float* cols = scratch(std::max<int64_t>((d.K + d.Og) * ld, 1));
+    float* wide = cols + d.K * ld;
+    for (int64_t g = 0; g < s.groups; ++g) {
+      MatrixView G{const_cast<float*>(grad_out) + n0 * OP + g * d.Og * d.P, d.P, 1, 0};
+      if (b > 1) {
+        gather_rows<true>(wide, const_cast<float*>(grad_out), s.O, d.Og, g, n0, b, d.P, threads);
+        G = {wide, ld, 1, 0};
+      }
+      gemm(1, d.K, ld, d.Og, 1.0f, wt(g), G, 0.0f, {cols, ld, 1, 0}, GemmEpilogue{});
+      const int col_threads = std::min(threads, threads_for(b * d.K * d.P, int64_t{1} << 15));
+      parallel_for(b * d.Cg, col_threads, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+          const int64_t bi = u / d.Cg, c = u % d.Cg;
+          col2im_channel(s, cols + c * taps * ld + bi * d.P, ld,
+                         grad_x + (n0 + bi) * CHW + (g * d.Cg + c) * d.HW);
+        }
+      });
+    }
+  });
+}
+
+void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* grad_out,
+                            float* grad_w, Conv2dAlgo algo) {
+  if (use_winograd(s, algo))
+    return detail::conv2d_backward_weight_winograd(s, x, grad_out, grad_w);
+  const Dims d = dims_of(s);
+  if (s.O <= 0 || d.K <= 0) return;
+  if (s.N <= 0 || d.P <= 0) {
+    std::fill(grad_w, grad_w + s.O * d.K, 0.0f);
+    return;
+  }
+  const int64_t OP = s.O * d.P, OK = s.O * d.K;
+  // grad_w (or a partial sum) over images [lo, hi), chunk by chunk, `threads` inside each chunk.
+  auto accumulate = [&](int64_t lo, int64_t hi, float* dst, int threads) {
+    const int64_t B = chunk_images(hi - lo, (d.K + d.Og) * d.P, threads);
+    float* cols = scratch((d.K + d.Og) * B * d.P);
+    float* gbuf = cols + d.K * B * d.P;
+    for (int64_t n0 = lo; n0 < hi; n0 += B) {
+      const int64_t b = std::min(B, hi - n0), ld = b * d.P;
+      for (int64_t g = 0; g < s.groups; ++g) {
+        im2col_chunk(s, d, x, n0, b, g, cols, threads);
+        MatrixView A{const_cast<float*>(grad_out) + n0 * OP + g * d.Og * d.P, d.P, 1, 0};
+        if (b > 1) {  // the chunk's grad_out rows side by side: G (Og, b P)
+          gather_rows<true>(gbuf, const_cast<float*>(grad_out), s.O, d.Og, g, n0, b, d.P, threads);
+          A = {gbuf, ld, 1, 0};
+        }
+        gemm(1, d.Og, d.K, ld, 1.0f, A, {cols, 1, ld, 0}, n0 == lo ? 0.0f : 1.0f,
+             {dst + g * d.Og * d.K, d.K, 1, 0}, GemmEpilogue{});
+      }
+    }
+  };
+  const int threads = threads_for(2 * s.N * s.O * d.P * d.K, int64_t{1} << 21);
+  if (threads <= 1 || s.N < threads) return accumulate(0, s.N, grad_w, threads);
+  // Each thread sums its own range of images (no barrier per chunk), then the partial sums add up.
+  std::vector<float> partial(static_cast<size_t>((threads - 1) * OK));
+  parallel_for(threads, threads, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      accumulate(s.N * t / threads, s.N * (t + 1) / threads,
+                 t == 0 ? grad_w : partial.data() + (t - 1) * OK, 1);
+  });
+  for (int t = 1; t < threads; ++t) {
+    const float* p = partial.data() + (t - 1) * OK;
+    for (int64_t i = 0; i < OK; ++i) grad_w[i] += p[i];
+  }
+}
+
+}  // namespace pyfastdl

@@ -1,4 +1,4 @@
-"""Training-step workloads: the course's MLPs in pyfastdl and in PyTorch, same init, same batch.
+"""Training-step workloads: the course's models in pyfastdl and in PyTorch, same init, same batch.
 
 A step is the usual recipe: forward, loss (cross-entropy), ``zero_grad``, backward, ``SGD.step``.
 The PyTorch model is built first (seeded) and its initial weights are copied into the pyfastdl
@@ -9,10 +9,18 @@ the registry's GEMM kernel with bias and ReLU fused, NumPy for the loss, masks, 
 update, all buffers preallocated -- is the "kernels back to back" floor; the overhead is the
 median over rounds of time(pyfastdl step) - time(floor), paired per round.
 
+The CNNs (CIFAR model 2, LeNet, and model 3, VGG: :class:`ModelCase`) are the models of
+``pyfastdl.models``; their PyTorch twin is built layer by layer from the pyfastdl model (same
+names, so PyTorch's seeded initial state dict loads into pyfastdl's). Dropout is switched off
+while the first steps are compared (the two libraries draw different masks) and back on for
+the timing; BatchNorm runs in training mode (batch statistics) in both.
+
 Example:
-    >>> from pyfastdl.bench.training import TrainCase
+    >>> from pyfastdl.bench.training import ModelCase, TrainCase
     >>> TrainCase("MNIST MLP", (784, 64, 32, 10)).flops_per_step
     13754368.0
+    >>> ModelCase("LeNet", "CifarLeNet").flops_per_step
+    205102080.0
 """
 
 from __future__ import annotations
@@ -55,11 +63,68 @@ class TrainCase:
         return 2 * fwd + dx
 
 
-def default_cases(quick: bool) -> list[TrainCase]:
-    """The MNIST MLP and CIFAR-10 model 1 (both in the quick run: each step is milliseconds)."""
+@dataclass(frozen=True)
+class ModelCase:
+    """A CNN of ``pyfastdl.models`` (by class name) trained with cross-entropy and plain SGD on
+    one batch of 3×32×32 images, against its PyTorch twin started from the same weights.
+
+    ``max_rounds``: at most this many timing rounds (heavy steps: a VGG step is ~1 s on 2 cores).
+    """
+
+    name: str
+    model: str
+    batch: int = 64
+    lr: float = 0.01
+    max_rounds: int | None = None
+    overhead: bool = False  # no raw-array floor for the CNNs
+
+    def build(self) -> Any:
+        """A fresh pyfastdl model (AttributeError while its layers are not there)."""
+        from pyfastdl import models
+
+        return getattr(models, self.model)()
+
+    @property
+    def flops_per_step(self) -> float:
+        """Conv/Linear FLOPs of one step: forward, weight gradients, input gradients (not of the
+        first layer), as for :class:`TrainCase`; pooling, BatchNorm and ReLU are not counted."""
+        macs = _layer_macs(self.build())
+        return 2.0 * self.batch * (3 * sum(macs) - macs[0])
+
+
+def _layer_macs(model: Any, channels: int = 3, size: int = 32) -> list[int]:
+    """Multiply-adds per image of each Conv2d and Linear layer, in order (square inputs)."""
+    macs = []
+    for m in model.modules():
+        kind = type(m).__name__
+        if kind == "Conv2d":
+            (kh, kw), (sh, _), (ph, _) = m.kernel_size, m.stride, m.padding
+            size = (size + 2 * ph - kh) // sh + 1
+            channels = m.out_channels
+            macs.append(size * size * channels * m.in_channels // m.groups * kh * kw)
+        elif kind == "MaxPool2d":
+            k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+            s = m.stride if isinstance(m.stride, int) else m.stride[0]
+            size = (size - k) // s + 1
+        elif kind == "Linear":
+            macs.append(m.in_features * m.out_features)
+    return macs
+
+
+def default_cases(quick: bool) -> list[TrainCase | ModelCase]:
+    """The MNIST MLP and the three CIFAR-10 models (both MLPs in the quick run take milliseconds
+    per step, LeNet tens, VGG about a second: it runs fewer rounds)."""
     return [
         TrainCase("train MNIST MLP 784-64-32-10", (784, 64, 32, 10), overhead=True),
         TrainCase("train CIFAR m1 MLP 3072-1024-256-64-10", (3072, 1024, 256, 64, 10)),
+    ] + cnn_cases(quick)
+
+
+def cnn_cases(quick: bool) -> list[ModelCase]:
+    """CIFAR-10 models 2 (LeNet) and 3 (VGG, fewer rounds: a step is ~1 s on 2 cores)."""
+    return [
+        ModelCase("train CIFAR m2 LeNet 3x32x32", "CifarLeNet"),
+        ModelCase("train CIFAR m3 VGG 3x32x32", "CifarVGG", max_rounds=2 if quick else 7),
     ]
 
 
@@ -222,13 +287,15 @@ def check_steps(steps: dict[str, tuple[Callable, Callable]], n_steps: int = 2) -
 
 
 def run_case(
-    case: TrainCase,
+    case: TrainCase | ModelCase,
     config: Config,
     rng: np.random.Generator,
     on_round: Callable[[], None] | None = None,
 ) -> Row:
     """Checks the steps agree (the raw floor's too), then times pyfastdl, PyTorch and, for the
     overhead estimate, the floor, interleaved."""
+    if isinstance(case, ModelCase):
+        return run_model_case(case, config, rng, on_round)
     row = Row("train", case.name, flops=case.flops_per_step, unit="ms")
     row.notes["sizes"] = list(case.sizes)
     row.notes["batch"] = case.batch
@@ -255,4 +322,114 @@ def run_case(
         overhead = m.median_difference(SELF, FLOOR)
         row.notes["overhead_s"] = overhead
         row.notes["overhead_fraction"] = overhead / row.seconds[SELF]
+    return row
+
+
+# ----------------------------------------------------------------------------- CNN workloads
+def torch_twin(model: Any, torch: Any) -> Any:
+    """The layers of a pyfastdl model rebuilt in PyTorch, under the same attribute names (so
+    the state dicts have the same keys); its forward runs the top-level children in order."""
+    tnn = torch.nn
+
+    def convert(m: Any) -> Any:
+        kind = type(m).__name__
+        if kind == "Sequential":
+            return tnn.Sequential(*(convert(c) for c in m))
+        if kind == "Conv2d":
+            return tnn.Conv2d(
+                m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                m.dilation, m.groups, m.bias is not None,
+            )  # fmt: skip
+        if kind == "BatchNorm2d":
+            return tnn.BatchNorm2d(m.num_features, m.eps, m.momentum)
+        if kind == "MaxPool2d":
+            return tnn.MaxPool2d(m.kernel_size, m.stride, m.padding)
+        if kind == "Linear":
+            return tnn.Linear(m.in_features, m.out_features, m.bias is not None)
+        if kind == "Dropout":
+            return tnn.Dropout(m.p)
+        if kind in ("ReLU", "Flatten"):
+            return getattr(tnn, kind)()
+        raise TypeError(f"[bench] no PyTorch twin for layer {kind}")
+
+    class Twin(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            for name, child in model.named_children():
+                setattr(self, name, convert(child))
+
+        def forward(self, x: Any) -> Any:
+            for child in self.children():
+                x = child(x)
+            return x
+
+    return Twin()
+
+
+def _first_conv(model: Any) -> Any:
+    return next(m for m in model.modules() if type(m).__name__ == "Conv2d")
+
+
+def run_model_case(
+    case: ModelCase,
+    config: Config,
+    rng: np.random.Generator,
+    on_round: Callable[[], None] | None = None,
+) -> Row:
+    """A CNN step in pyfastdl and in PyTorch: same initial weights (PyTorch's seeded init) and
+    batch; the first two steps (dropout off) are compared, then both are timed interleaved."""
+    row = Row("train", case.name, unit="ms")
+    row.notes["model"] = case.model
+    row.notes["batch"] = case.batch
+    x = rng.standard_normal((case.batch, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, size=case.batch).astype(np.int64)
+    models: dict[str, Any] = {}
+    steps: dict[str, tuple[Callable, Callable]] = {}
+    try:
+        import pyfastdl as fd
+        from pyfastdl import nn, optim
+
+        ours = case.build()
+        row.flops = case.flops_per_step
+    except (ImportError, AttributeError) as exc:
+        row.status = f"unavailable: pyfastdl layers ({type(exc).__name__}: {exc})"
+        ours = None
+    torch = torch_module()
+    if torch is not None and ours is not None:
+        torch.manual_seed(config.seed)
+        twin = torch_twin(ours, torch)
+        ours.load_state_dict(twin.state_dict())
+        opt = torch.optim.SGD(twin.parameters(), lr=case.lr)
+        xt, yt = torch.from_numpy(x.copy()), torch.from_numpy(y.copy())
+        conv = _first_conv(twin)
+        steps["torch"] = (
+            _step_fn(twin, torch.nn.CrossEntropyLoss(), opt, xt, yt),
+            lambda: conv.weight.detach().numpy().copy(),
+        )
+        models["torch"] = twin
+    if ours is not None:
+        opt = optim.SGD(ours.parameters(), lr=case.lr)
+        first = _first_conv(ours)
+        steps[SELF] = (
+            _step_fn(ours, nn.CrossEntropyLoss(), opt, fd.tensor(x), fd.tensor(y)),
+            lambda: np.array(first.weight.array),
+        )
+        models[SELF] = ours
+    if not steps:
+        return row
+    # dropout off while the steps are compared (each library draws its own masks)
+    dropouts = [
+        (m, m.p) for net in models.values() for m in net.modules() if type(m).__name__ == "Dropout"
+    ]
+    for m, _ in dropouts:
+        m.p = 0.0
+    status = check_steps(steps) if len(steps) > 1 else "ok"
+    for m, p in dropouts:
+        m.p = p
+    if row.status == "ok":
+        row.status = status
+    rounds = min(config.rounds, case.max_rounds or config.rounds)
+    cs = [Contender(name, step) for name, (step, _) in steps.items()]
+    row.fill(measure(cs, rounds, config.target_s, config.pause_s, on_round))
+    row.notes["rounds"] = rounds
     return row

@@ -1,4 +1,6 @@
-"""Datasets: the embedded digits (rendered, no download) and MNIST / Fashion-MNIST from IDX files.
+"""Datasets: embedded digits and colour images (rendered, no download), MNIST / Fashion-MNIST from
+IDX files, CIFAR-10 from its batch files, image transforms (``pyfastdl.data.transforms``), the text
+pipeline (``pyfastdl.data.text``) and the embedded sentiment corpus (``pyfastdl.data.sentiment``).
 
 Example:
     >>> from pyfastdl.data import EmbeddedDigits
@@ -9,16 +11,42 @@ Example:
     ((64, 1, 28, 28), 'int64')
 """
 
+from . import text, transforms
+from .cifar import (
+    CIFAR10,
+    EMBEDDED_CLASSES,
+    EmbeddedCifar,
+    load_cifar_like,
+    read_cifar_batch,
+    render_cifar_like,
+)
 from .datasets import MNIST, EmbeddedDigits, FashionMNIST
 from .digits import load_digits, render_digits
 from .idx import read_idx, write_idx
+from .sentiment import SENTIMENT_CLASSES, SentimentCorpus, load_sentiment
+from .text import Vocab, pad_batch, pad_to, tokenize
 
 __all__ = [
+    "CIFAR10",
+    "EMBEDDED_CLASSES",
     "MNIST",
+    "SENTIMENT_CLASSES",
+    "EmbeddedCifar",
     "EmbeddedDigits",
     "FashionMNIST",
+    "SentimentCorpus",
+    "Vocab",
+    "load_cifar_like",
     "load_digits",
+    "load_sentiment",
+    "pad_batch",
+    "pad_to",
+    "read_cifar_batch",
     "read_idx",
+    "render_cifar_like",
     "render_digits",
+    "text",
+    "tokenize",
+    "transforms",
     "write_idx",
 ]

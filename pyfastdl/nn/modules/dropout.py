@@ -1,6 +1,7 @@
-"""Dropout: zeroes each element with probability p in training mode and scales the rest by 1/(1-p).
+"""Dropout layers: zero elements (Dropout) or whole channels (Dropout1d, Dropout2d) with
+probability p in training mode and scale the rest by 1/(1-p).
 
-In eval mode it is the identity. Masks come from pyfastdl's default generator.
+In eval mode they are the identity. Masks come from pyfastdl's default generator.
 
 Example:
     >>> import pyfastdl as fd
@@ -18,7 +19,7 @@ from .. import functional as F
 from ._checks import probability
 from .module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d"]
 
 
 class Dropout(Module):
@@ -26,7 +27,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        probability(p, "Dropout")
+        probability(p, self._get_name())
         self.p = p
         self.inplace = inplace
 
@@ -35,3 +36,36 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """Zeroes whole channels of (N, C, L) or (C, L) input with probability `p` during training.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> from pyfastdl import nn
+        >>> nn.Dropout1d(0.5)
+        Dropout1d(p=0.5, inplace=False)
+        >>> nn.Dropout1d(0.5).eval()(fd.ones(2, 3, 4)).shape
+        (2, 3, 4)
+    """
+
+    def forward(self, input: Any) -> Any:
+        return F.dropout1d(input, self.p, self.training, self.inplace)
+
+
+class Dropout2d(Dropout):
+    """Zeroes whole channels of (N, C, H, W) or (C, H, W) input with probability `p` during
+    training (spatial dropout).
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> from pyfastdl import nn
+        >>> nn.Dropout2d(0.25)
+        Dropout2d(p=0.25, inplace=False)
+        >>> nn.Dropout2d().eval()(fd.ones(2, 3, 4, 4)).shape
+        (2, 3, 4, 4)
+    """
+
+    def forward(self, input: Any) -> Any:
+        return F.dropout2d(input, self.p, self.training, self.inplace)

@@ -1,0 +1,119 @@
+"""conv2d speed: pyfastdl's F.conv2d against PyTorch's (CPU), float32, batch 64, forward and
+forward + backward (gradients of input, weight and bias).
+
+Run with ``pytest benchmarks/bench_conv2d.py --benchmark-group-by=group`` (pytest-benchmark), or
+``python benchmarks/bench_conv2d.py`` for paired, interleaved medians and the pyfastdl / PyTorch
+speed ratios (> 1: pyfastdl faster); PYFASTDL_BENCH_THREADS sets the threads of both. GFLOP/s
+count the direct convolution: 2 N O OH OW C kH kW per pass (forward + backward = 3 passes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import pyfastdl as fd
+from pyfastdl.nn import functional as F
+
+BATCH = 64
+# name: (C, H, W, O, k, padding), PERFORMANCE.md's conv2d workloads
+SHAPES = {
+    "3x32x32->6 k5": (3, 32, 32, 6, 5, 0),
+    "6x14x14->16 k5": (6, 14, 14, 16, 5, 0),
+    "3x32x32->32 k3 p1": (3, 32, 32, 32, 3, 1),
+    "32x32x32->64 k3 p1": (32, 32, 32, 64, 3, 1),
+    "64x16x16->128 k3 p1": (64, 16, 16, 128, 3, 1),
+    "128x8x8->256 k3 p1": (128, 8, 8, 256, 3, 1),
+}
+CONTENDERS = ("pyfastdl", "torch")
+PASSES = ("fwd", "fwd+bwd")
+
+
+def flops(shape: tuple, passes: str) -> float:
+    c, h, w, o, k, p = shape
+    oh, ow = h + 2 * p - k + 1, w + 2 * p - k + 1
+    return 2.0 * BATCH * o * oh * ow * c * k * k * (3 if passes == "fwd+bwd" else 1)
+
+
+def step(contender: str, shape: tuple, passes: str):
+    """A no-argument function running one forward (and backward) pass."""
+    c, h, w, o, k, p = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, c, h, w), dtype=np.float32)
+    wt = (rng.standard_normal((o, c, k, k), dtype=np.float32) * 0.1).astype(np.float32)
+    b = rng.standard_normal(o, dtype=np.float32)
+    grad = passes == "fwd+bwd"
+    if contender == "pyfastdl":
+        tx, tw, tb = (fd.tensor(a, requires_grad=grad) for a in (x, wt, b))
+
+        def run_fd():
+            y = F.conv2d(tx, tw, tb, padding=p)
+            if grad:
+                y.sum().backward()
+                tx.grad = tw.grad = tb.grad = None
+
+        return run_fd
+    torch = pytest.importorskip("torch")
+    tx, tw, tb = (torch.tensor(a, requires_grad=grad) for a in (x, wt, b))
+
+    def run_torch():
+        y = torch.nn.functional.conv2d(tx, tw, tb, padding=p)
+        if grad:
+            y.sum().backward()
+            tx.grad = tw.grad = tb.grad = None
+
+    return run_torch
+
+
+@pytest.mark.parametrize("contender", CONTENDERS)
+@pytest.mark.parametrize("passes", PASSES)
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_conv2d(benchmark, contender, passes, name):
+    fn = step(contender, SHAPES[name], passes)
+    fn()  # warm-up (scratch buffers, thread pools)
+    time.sleep(0.2)
+    benchmark.group = f"conv2d {name} {passes}"
+    benchmark.extra_info["flops"] = flops(SHAPES[name], passes)
+    benchmark(fn)
+    if benchmark.stats:  # None under --benchmark-disable
+        median = benchmark.stats.stats.median
+        benchmark.extra_info["gflops"] = flops(SHAPES[name], passes) / median / 1e9
+
+
+def paired(rounds: int = 7, reps: int = 3) -> None:
+    """Interleaved medians (each round: pyfastdl, pause, torch, pause) and their ratio."""
+    import torch
+
+    from pyfastdl.bench.threads import cpu_count, set_all_threads
+
+    set_all_threads(int(os.environ.get("PYFASTDL_BENCH_THREADS", cpu_count())))
+    print(f"threads {torch.get_num_threads()}, batch {BATCH}, cpu {fd._C.cpu_capability()}")
+    print(
+        f"{'shape':22} {'pass':8} {'pyfastdl ms':>11} {'torch ms':>9} {'GFLOP/s':>13} {'ratio':>6}"
+    )
+    for name, shape in SHAPES.items():
+        for passes in PASSES:
+            fns = {c: step(c, shape, passes) for c in CONTENDERS}
+            times: dict = {c: [] for c in CONTENDERS}
+            for c in CONTENDERS:
+                fns[c]()
+            for _ in range(rounds):
+                for c in CONTENDERS:
+                    t0 = time.perf_counter()
+                    for _ in range(reps):
+                        fns[c]()
+                    times[c].append((time.perf_counter() - t0) / reps)
+                    time.sleep(0.2)
+            med = {c: float(np.median(times[c])) for c in CONTENDERS}
+            gf = [flops(shape, passes) / med[c] / 1e9 for c in CONTENDERS]
+            print(
+                f"{name:22} {passes:8} {med['pyfastdl'] * 1e3:11.2f} {med['torch'] * 1e3:9.2f} "
+                f"{gf[0]:6.0f}/{gf[1]:<6.0f} {med['torch'] / med['pyfastdl']:6.2f}"
+            )
+
+
+if __name__ == "__main__":
+    paired()

@@ -1,0 +1,267 @@
+"""conv2d kernels: native (every CPU path) vs the NumPy reference, forward and both backward passes,
+on random configurations of every option and on awkward layouts; the reference's backward passes
+vs float64 finite differences; the binding's checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pyfastdl as fd
+from pyfastdl import _C, kernels
+from pyfastdl.kernels import reference as ref
+from pyfastdl.kernels.cases._conv2d import CONFIGS
+from pyfastdl.kernels.reference._conv2d import conv2d_output_size
+from pyfastdl.nn import functional as F
+from pyfastdl.testing import gradcheck
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(_C, "conv2d_forward"), reason="_C built without the conv2d kernels"
+)
+
+PATHS = ("generic", "avx2", "avx512")
+SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
+
+
+@pytest.fixture(params=SUPPORTED)
+def cpu_path(request):
+    before = _C.cpu_capability()
+    _C.set_cpu_capability(request.param)
+    yield request.param
+    _C.set_cpu_capability(before)
+
+
+def close(got, want, reduction):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * max(1.0, np.sqrt(reduction)))
+
+
+def random_config(rng):
+    """A random valid configuration: (x shape, w shape, stride, padding, dilation, groups)."""
+    groups = int(rng.choice([1, 1, 2, 3]))
+    cg = int(rng.integers(1, 4))
+    og = int(rng.integers(1, 5))
+    if rng.random() < 0.2:  # depthwise
+        cg, og, groups = 1, 1, int(rng.integers(2, 6))
+    kh, kw = (int(v) for v in rng.integers(1, 6, 2))
+    stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
+    padding = tuple(int(v) for v in rng.integers(0, 4, 2))
+    n = int(rng.integers(1, 4))
+    h = max(1, dilation[0] * (kh - 1) + 1 - 2 * padding[0]) + int(rng.integers(0, 9))
+    w = max(1, dilation[1] * (kw - 1) + 1 - 2 * padding[1]) + int(rng.integers(0, 9))
+    return (n, cg * groups, h, w), (og * groups, cg, kh, kw), stride, padding, dilation, groups
+
+
+def out_shape(x_shape, w_shape, stride, padding, dilation):
+    return (x_shape[0], w_shape[0]) + tuple(
+        conv2d_output_size(x_shape[2 + i], w_shape[2 + i], stride[i], padding[i], dilation[i])
+        for i in range(2)
+    )
+
+
+def layout(a, kind):
+    """`a` (float32) in a given memory layout with the same values."""
+    if kind == "contiguous":
+        return a
+    if kind == "channels_last":  # NHWC memory, NCHW view
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    big = np.zeros(a.shape[:3] + (2 * a.shape[3] + 1,), a.dtype)  # every other column
+    big[..., 1::2] = a
+    return big[..., 1::2]
+
+
+def run_all(x, w, b, g, params, activation="none", out_layout="contiguous", algo="auto"):
+    """Native forward, backward input and backward weight, with outputs in `out_layout`."""
+    y_shape = g.shape
+    out = layout(np.zeros(y_shape, np.float32), out_layout)
+    _C.conv2d_forward(x, w, b, out, *params, activation, algo=algo)
+    gx = layout(np.zeros(x.shape, np.float32), out_layout)
+    _C.conv2d_backward_input(g, w, gx, *params, algo=algo)
+    gw = layout(np.zeros(w.shape, np.float32), out_layout)
+    _C.conv2d_backward_weight(x, g, gw, *params, algo=algo)
+    return out, gx, gw
+
+
+def reference_all(x, w, b, g, params, activation="none"):
+    d = [a.astype(np.float64) if a is not None else None for a in (x, w, b, g)]
+    out, gx, gw = np.empty(g.shape), np.empty(x.shape), np.empty(w.shape)
+    ref.conv2d_forward(d[0], d[1], d[2], out, *params, activation)
+    ref.conv2d_backward_input(d[3], d[1], gx, *params)
+    ref.conv2d_backward_weight(d[0], d[3], gw, *params)
+    return out, gx, gw
+
+
+def check_config(rng, x_shape, w_shape, stride, padding, dilation, groups, bias=True, act="none",
+                 in_layout="contiguous", out_layout="contiguous", algo="auto"):  # fmt: skip
+    params = (stride, padding, dilation, groups)
+    y_shape = out_shape(x_shape, w_shape, stride, padding, dilation)
+    x = layout(rng.standard_normal(x_shape).astype(np.float32), in_layout)
+    w = layout(rng.standard_normal(w_shape).astype(np.float32), in_layout)
+    b = rng.standard_normal(w_shape[0]).astype(np.float32) if bias else None
+    g = layout(rng.standard_normal(y_shape).astype(np.float32), in_layout)
+    got = run_all(x, w, b, g, params, act, out_layout, algo)
+    want = reference_all(x, w, b, g, params, act)
+    k = w_shape[1] * w_shape[2] * w_shape[3]
+    close(got[0], want[0], k)
+    close(got[1], want[1], w_shape[0] // groups * w_shape[2] * w_shape[3])
+    close(got[2], want[2], y_shape[0] * y_shape[2] * y_shape[3])
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_configurations_vs_reference(cpu_path, seed):
+    rng = np.random.default_rng(seed)
+    cfg = random_config(rng)
+    layouts = ("contiguous", "channels_last", "sliced")
+    check_config(
+        rng, *cfg, bias=bool(seed % 3), act=("none", "relu")[seed % 2],
+        in_layout=layouts[seed % 3], out_layout=layouts[(seed // 3) % 3],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("algo", ["im2col", "winograd"])
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_named_configurations_vs_reference(cpu_path, name, algo):
+    n, c, h, w, o, (kh, kw), s, p, d, g, bias, act = CONFIGS[name]
+    rng = np.random.default_rng(len(name))
+    check_config(rng, (n, c, h, w), (o, c // g, kh, kw), s, p, d, g, bias, act, algo=algo)
+
+
+# (N, C, H, W, O, padding): odd and even sizes, paddings 0..3 (3: backward input via im2col),
+# outputs of one row/column, tiny and larger channel counts.
+WINOGRAD = [
+    (2, 3, 7, 9, 4, 1),
+    (1, 1, 3, 3, 1, 0),
+    (3, 5, 4, 5, 2, 0),
+    (2, 4, 6, 6, 3, 2),
+    (1, 2, 5, 4, 3, 3),
+    (1, 3, 1, 1, 2, 1),
+    (2, 16, 13, 11, 24, 1),
+    (5, 64, 8, 8, 32, 1),
+]
+
+
+@pytest.mark.parametrize("cfg", WINOGRAD, ids=[str(c) for c in WINOGRAD])
+def test_winograd_vs_reference(cpu_path, cfg):
+    n, c, h, w, o, p = cfg
+    rng = np.random.default_rng(n * c + h)
+    layout_ = "sliced" if c % 2 else "contiguous"
+    check_config(rng, (n, c, h, w), (o, c, 3, 3), (1, 1), (p, p), (1, 1), 1, bias=bool(c % 2),
+                 act="relu" if o % 2 else "none", in_layout=layout_, algo="winograd")  # fmt: skip
+
+
+def test_many_images_and_thread_counts():
+    """Enough images for several chunks, with thread counts that do and do not divide them."""
+    rng = np.random.default_rng(3)
+    before = fd.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            fd.set_num_threads(threads)
+            check_config(rng, (11, 32, 16, 16), (48, 32, 3, 3), (1, 1), (1, 1), (1, 1), 1)
+            check_config(rng, (11, 32, 16, 16), (48, 32, 3, 3), (1, 1), (1, 1), (1, 1), 1,
+                         algo="im2col")  # fmt: skip
+            check_config(rng, (9, 64, 24, 24), (32, 64, 3, 3), (1, 1), (1, 1), (1, 1), 1)
+            check_config(rng, (13, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1)
+            check_config(rng, (5, 8, 9, 9), (12, 4, 1, 1), (1, 1), (0, 0), (1, 1), 2)
+    finally:
+        fd.set_num_threads(before)
+
+
+def test_empty_batch_and_empty_channels():
+    params = ((1, 1), (1, 1), (1, 1), 1)
+    x = np.zeros((0, 3, 5, 5), np.float32)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    out = np.zeros((0, 4, 5, 5), np.float32)
+    _C.conv2d_forward(x, w, None, out, *params)
+    gw = np.full(w.shape, 7.0, np.float32)
+    _C.conv2d_backward_weight(x, out, gw, *params)
+    assert (gw == 0).all()
+    # No input channels: the output is the bias.
+    x0, w0 = np.zeros((2, 0, 4, 4), np.float32), np.zeros((3, 0, 3, 3), np.float32)
+    out = np.full((2, 3, 4, 4), np.nan, np.float32)
+    _C.conv2d_forward(x0, w0, np.arange(3, dtype=np.float32), out, *params)
+    np.testing.assert_array_equal(
+        out, np.broadcast_to(np.arange(3.0).reshape(1, 3, 1, 1), out.shape)
+    )
+
+
+def test_outputs_are_overwritten_not_accumulated():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((2, 4, 4, 4)).astype(np.float32)
+    params = ((1, 1), (0, 0), (1, 1), 1)
+    a = [np.full(s, np.nan, np.float32) for s in (g.shape, x.shape, w.shape)]
+    _C.conv2d_forward(x, w, None, a[0], *params)
+    _C.conv2d_backward_input(g, w, a[1], *params)
+    _C.conv2d_backward_weight(x, g, a[2], *params)
+    want = reference_all(x, w, None, g, params)
+    for got, exp in zip(a, want):
+        close(got, exp, 100)
+
+
+# ------------------------------------------------------------------- reference vs finite diffs
+@pytest.mark.parametrize(
+    "stride,padding,dilation,groups",
+    [((1, 1), (0, 0), (1, 1), 1), ((2, 1), (1, 2), (1, 2), 2), ((1, 3), (2, 0), (2, 1), 4)],
+)
+def test_reference_backward_vs_finite_differences(stride, padding, dilation, groups):
+    """F.conv2d in float64 runs the reference kernels: its gradients vs central differences."""
+    rng = np.random.default_rng(groups)
+    x = fd.tensor(rng.standard_normal((2, 4, 7, 6)), requires_grad=True)
+    w = fd.tensor(rng.standard_normal((4, 4 // groups, 3, 2)), requires_grad=True)
+    b = fd.tensor(rng.standard_normal(4), requires_grad=True)
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups), x, w, b)
+
+
+def test_float64_uses_the_reference_and_float32_the_native_kernel():
+    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"):
+        assert kernels.get(op, "cpu", np.float64) is getattr(ref, op)
+        assert kernels.current(op) == f"{op}/native"
+
+
+@pytest.mark.parametrize(
+    "op", ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"]
+)
+def test_kernels_check_passes_for_the_native_kernel(op):
+    report = kernels.check(op, getattr(_C, op), timing=False)
+    assert report.passed, report
+
+
+# ------------------------------------------------------------------------------- bad input
+def test_binding_rejects_bad_input():
+    x = np.zeros((1, 4, 6, 6), np.float32)
+    w = np.zeros((2, 4, 3, 3), np.float32)
+    out = np.zeros((1, 2, 4, 4), np.float32)
+    p = ((1, 1), (0, 0), (1, 1), 1)
+    with pytest.raises(TypeError, match=r"^\[conv2d\] x must be float32"):
+        _C.conv2d_forward(x.astype(np.float64), w, None, out, *p)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] weight must have 4 dims"):
+        _C.conv2d_forward(x, w[0], None, out, *p)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] out must have shape \(1, 2, 4, 4\)"):
+        _C.conv2d_forward(x, w, None, np.zeros((1, 2, 5, 5), np.float32), *p)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] stride must be >= 1"):
+        _C.conv2d_forward(x, w, None, out, (0, 1), (0, 0), (1, 1), 1)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] padding must be >= 0"):
+        _C.conv2d_forward(x, w, None, out, (1, 1), (-1, 0), (1, 1), 1)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] dilation must be >= 1"):
+        _C.conv2d_forward(x, w, None, out, (1, 1), (0, 0), (0, 1), 1)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] x has 4 channels"):
+        _C.conv2d_forward(x, w, None, out, (1, 1), (0, 0), (1, 1), 3)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] kernel \(3, 3\) .* larger than the padded"):
+        _C.conv2d_forward(x[:, :, :2], w, None, out, *p)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] bias must have shape \(2,\)"):
+        _C.conv2d_forward(x, w, np.zeros(3, np.float32), out, *p)
+    with pytest.raises(ValueError, match=r"^\[conv2d\] activation must be"):
+        _C.conv2d_forward(x, w, None, out, *p, "gelu")
+    with pytest.raises(
+        ValueError, match=r"^\[conv2d\] algo must be 'auto', 'im2col' or 'winograd'"
+    ):
+        _C.conv2d_forward(x, w, None, out, *p, algo="fft")
+    with pytest.raises(ValueError, match=r"^\[conv2d\] out must not share memory with x"):
+        big = np.zeros((1, 4, 6, 6), np.float32)
+        _C.conv2d_forward(big, w, None, big[:, :2, :4, :4], *p)
+    with pytest.raises(ValueError, match=r"^\[conv2d_backward_input\] grad_out must have shape"):
+        _C.conv2d_backward_input(np.zeros((1, 2, 4, 5), np.float32), w, x, *p)
+    broadcast = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), w.shape, (0, 0, 0, 0))
+    with pytest.raises(ValueError, match=r"^\[conv2d_backward_weight\] grad_w must not be a broad"):
+        _C.conv2d_backward_weight(x, out, broadcast, *p)
