@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..tensor import Tensor
+from ._embedded import check_split_args, render_split
 from .datasets import _ImageClassification
 
 __all__ = [
@@ -213,15 +214,7 @@ def render_cifar_like(labels: np.ndarray, seed: int = 0) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _cached(train: bool, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    # Train and test come from different random streams, so no image is in both.
-    stream = np.random.default_rng([seed, 0 if train else 1, 32])
-    labels = np.arange(n, dtype=np.int64) % len(EMBEDDED_CLASSES)
-    if train:
-        labels = stream.permutation(labels)
-    images = render_cifar_like(labels, seed=int(stream.integers(2**63)))
-    images.flags.writeable = False
-    labels.flags.writeable = False
-    return images, labels
+    return render_split(render_cifar_like, len(EMBEDDED_CLASSES), train, n, seed, stream_key=(32,))
 
 
 def load_cifar_like(
@@ -234,11 +227,8 @@ def load_cifar_like(
     """
     if n is None:
         n = 5000 if train else 1000
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"[load_cifar_like] n must be a non-negative int, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"[load_cifar_like] seed must be a non-negative int, got {seed!r}")
-    return _cached(bool(train), int(n), int(seed))
+    n, seed = check_split_args("load_cifar_like", n, seed)
+    return _cached(bool(train), n, seed)
 
 
 # ----------------------------------------------------------------------------- CIFAR-10 files

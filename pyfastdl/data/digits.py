@@ -24,6 +24,8 @@ import itertools
 
 import numpy as np
 
+from ._embedded import check_split_args, render_split
+
 __all__ = ["IMAGE_SIZE", "NUM_CLASSES", "load_digits", "render_digits"]
 
 NUM_CLASSES = 10
@@ -152,15 +154,7 @@ def render_digits(labels: np.ndarray, seed: int = 0) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _cached(train: bool, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    # Train and test come from different random streams, so no image is in both.
-    stream = np.random.default_rng([seed, 0 if train else 1])
-    labels = np.arange(n, dtype=np.int64) % NUM_CLASSES
-    if train:
-        labels = stream.permutation(labels)
-    images = render_digits(labels, seed=int(stream.integers(2**63)))
-    images.flags.writeable = False
-    labels.flags.writeable = False
-    return images, labels
+    return render_split(render_digits, NUM_CLASSES, train, n, seed, stream_key=())
 
 
 def load_digits(
@@ -173,8 +167,5 @@ def load_digits(
     """
     if n is None:
         n = 6000 if train else 1000
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"[load_digits] n must be a non-negative int, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"[load_digits] seed must be a non-negative int, got {seed!r}")
-    return _cached(bool(train), int(n), int(seed))
+    n, seed = check_split_args("load_digits", n, seed)
+    return _cached(bool(train), n, seed)
