@@ -30,23 +30,11 @@ from pyfastdl.io import save
 from pyfastdl.models import CifarMLP
 from pyfastdl.optim import SGD
 from pyfastdl.utils.data import DataLoader
+from pyfastdl.utils.metrics import accuracy as test_accuracy
 
 # Per-channel (mean, std) of the training images: CIFAR-10's, and the embedded set's.
 CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 EMBEDDED_STATS = ((0.49, 0.50, 0.50), (0.28, 0.28, 0.28))
-
-
-def evaluate(model: nn.Module, loader: DataLoader) -> float:
-    """Top-1 accuracy of `model` over `loader` (in eval mode: BatchNorm statistics, no dropout)."""
-    model.eval()
-    correct = total = 0
-    with fd.no_grad():
-        for images, labels in loader:
-            pred = model(images).array.argmax(axis=1)
-            correct += int((pred == labels.array).sum())
-            total += len(labels)
-    model.train()
-    return correct / max(total, 1)
 
 
 def run(
@@ -108,7 +96,7 @@ def run(
             losses.append(loss.item())
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
         seconds = time.perf_counter() - start
-        accuracy = evaluate(model, test_loader)
+        accuracy = test_accuracy(model, test_loader)
         print(
             f"epoch {epoch:2d}: train loss {np.mean(losses):.4f}, test accuracy "
             f"{100 * accuracy:.2f}% ({seconds:.1f} s)"

@@ -26,19 +26,7 @@ from pyfastdl.io import save
 from pyfastdl.models import MnistMLP
 from pyfastdl.optim import SGD
 from pyfastdl.utils.data import DataLoader
-
-
-def evaluate(model: nn.Module, loader: DataLoader) -> float:
-    """Top-1 accuracy of `model` over `loader`."""
-    model.eval()
-    correct = total = 0
-    with fd.no_grad():
-        for images, labels in loader:
-            pred = model(images).array.argmax(axis=1)
-            correct += int((pred == labels.array).sum())
-            total += len(labels)
-    model.train()
-    return correct / max(total, 1)
+from pyfastdl.utils.metrics import accuracy as test_accuracy
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -84,7 +72,7 @@ def main(argv: list[str] | None = None) -> float:
             optimizer.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-        accuracy = evaluate(model, test_loader)
+        accuracy = test_accuracy(model, test_loader)
         print(
             f"epoch {epoch:2d}: train loss {np.mean(losses):.4f}, test accuracy "
             f"{100 * accuracy:.2f}%"

@@ -1,5 +1,6 @@
-"""Utilities with PyTorch's import paths: ``pyfastdl.utils.data`` (datasets and loaders)."""
+"""Utilities: ``pyfastdl.utils.data`` (datasets and loaders, PyTorch's import paths) and
+``pyfastdl.utils.metrics`` (evaluation helpers)."""
 
-from . import data
+from . import data, metrics
 
-__all__ = ["data"]
+__all__ = ["data", "metrics"]
