@@ -1,6 +1,6 @@
 """``kernels.check(name, fn)``: is my kernel right, and how fast is it?
 
-Runs `fn` on every test case of the op (``kernels/cases.py``) next to the reference and compares
+Runs `fn` on every test case of the op (``kernels/cases/``) next to the reference and compares
 the outputs with a tolerance that grows with the reduction length; then, if the op has a probe,
 swaps `fn` into autograd and compares a small model's outputs and gradients (forward *and*
 backward) with the reference's; finally times `fn` against the built-in kernel on the largest case,
