@@ -9,4 +9,9 @@ PYBIND11_MODULE(_C, m) {
   pyfastdl::bind::bind_conv2d(m);
   pyfastdl::bind::bind_pool2d(m);
   pyfastdl::bind::bind_batchnorm(m);
+  pyfastdl::bind::bind_attention(m);
+  pyfastdl::bind::bind_layernorm(m);
+  pyfastdl::bind::bind_embedding(m);
+  pyfastdl::bind::bind_activation(m);
+  pyfastdl::bind::bind_rnn(m);
 }

@@ -650,9 +650,26 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 # The CNN families: each private module lists its public functions in __all__.
-from . import _functional_conv, _functional_norm, _functional_pool  # noqa: E402
+from . import (  # noqa: E402
+    _functional_attention,
+    _functional_conv,
+    _functional_norm,
+    _functional_pool,
+    _functional_rnn,
+    _functional_sparse,
+)
+from ._functional_attention import *  # noqa: E402,F403
 from ._functional_conv import *  # noqa: E402,F403
 from ._functional_norm import *  # noqa: E402,F403
 from ._functional_pool import *  # noqa: E402,F403
+from ._functional_rnn import *  # noqa: E402,F403
+from ._functional_sparse import *  # noqa: E402,F403
 
-__all__ += _functional_conv.__all__ + _functional_pool.__all__ + _functional_norm.__all__
+__all__ += (
+    _functional_conv.__all__
+    + _functional_pool.__all__
+    + _functional_norm.__all__
+    + _functional_attention.__all__
+    + _functional_rnn.__all__
+    + _functional_sparse.__all__
+)

@@ -77,4 +77,15 @@ def f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
 
 
 # The families register their cases on import.
-from . import _batchnorm, _conv2d, _gemm, _pool2d, _softmax  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    _activation,
+    _attention,
+    _batchnorm,
+    _conv2d,
+    _embedding,
+    _gemm,
+    _layernorm,
+    _pool2d,
+    _rnn,
+    _softmax,
+)

@@ -9,14 +9,41 @@ its kernels in ``KERNELS``.
 
 from __future__ import annotations
 
-from . import _batchnorm, _conv2d, _gemm, _pool2d, _softmax
+from . import (
+    _activation,
+    _attention,
+    _batchnorm,
+    _conv2d,
+    _embedding,
+    _gemm,
+    _layernorm,
+    _pool2d,
+    _rnn,
+    _softmax,
+)
+from ._activation import *  # noqa: F403
+from ._attention import *  # noqa: F403
 from ._batchnorm import *  # noqa: F403
 from ._conv2d import *  # noqa: F403
+from ._embedding import *  # noqa: F403
 from ._gemm import *  # noqa: F403
+from ._layernorm import *  # noqa: F403
 from ._pool2d import *  # noqa: F403
+from ._rnn import *  # noqa: F403
 from ._softmax import *  # noqa: F403
 
-FAMILIES = (_gemm, _softmax, _conv2d, _pool2d, _batchnorm)
+FAMILIES = (
+    _gemm,
+    _softmax,
+    _conv2d,
+    _pool2d,
+    _batchnorm,
+    _attention,
+    _layernorm,
+    _embedding,
+    _activation,
+    _rnn,
+)
 
 # Every reference kernel by name, registered as "<name>/reference" on both devices.
 KERNELS = {name: fn for family in FAMILIES for name, fn in family.KERNELS.items()}

@@ -52,9 +52,32 @@ __all__ = [
 ]
 
 # Families that list their layers in __all__.
-from . import batchnorm, conv, pooling  # noqa: E402
+from . import (  # noqa: E402
+    attention,
+    batchnorm,
+    conv,
+    normalization,
+    pooling,
+    rnn,
+    sparse,
+    transformer,
+)
+from .attention import *  # noqa: E402,F403
 from .batchnorm import *  # noqa: E402,F403
 from .conv import *  # noqa: E402,F403
+from .normalization import *  # noqa: E402,F403
 from .pooling import *  # noqa: E402,F403
+from .rnn import *  # noqa: E402,F403
+from .sparse import *  # noqa: E402,F403
+from .transformer import *  # noqa: E402,F403
 
-__all__ += conv.__all__ + pooling.__all__ + batchnorm.__all__
+__all__ += (
+    conv.__all__
+    + pooling.__all__
+    + batchnorm.__all__
+    + normalization.__all__
+    + sparse.__all__
+    + rnn.__all__
+    + attention.__all__
+    + transformer.__all__
+)

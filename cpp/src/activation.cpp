@@ -1,0 +1,1 @@
+// elementwise activations (GELU exact and tanh), forward and backward (placeholder: being written).

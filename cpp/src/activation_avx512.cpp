@@ -1,0 +1,1 @@
+// elementwise activations (GELU exact and tanh), forward and backward: the AVX512 path (placeholder: being written).

@@ -1,0 +1,1 @@
+// fused flash-style attention, forward and backward (placeholder: being written).

@@ -1,0 +1,1 @@
+// fused flash-style attention, forward and backward: the AVX2 path (placeholder: being written).

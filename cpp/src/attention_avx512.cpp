@@ -1,0 +1,1 @@
+// fused flash-style attention, forward and backward: the AVX512 path (placeholder: being written).

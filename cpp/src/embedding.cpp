@@ -1,0 +1,1 @@
+// embedding lookup and its scatter-add backward (placeholder: being written).

@@ -1,0 +1,1 @@
+// layer normalization, forward and backward (placeholder: being written).

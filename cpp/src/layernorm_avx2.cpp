@@ -1,0 +1,1 @@
+// layer normalization, forward and backward: the AVX2 path (placeholder: being written).

@@ -1,0 +1,1 @@
+// layer normalization, forward and backward: the AVX512 path (placeholder: being written).

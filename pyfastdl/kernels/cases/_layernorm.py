@@ -1,0 +1,3 @@
+"""Cases and probes of layer normalization (placeholder: being written)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Cases and probes of recurrent cells (RNN/LSTM/GRU gate arithmetic) (placeholder: being written)."""
+
+from __future__ import annotations

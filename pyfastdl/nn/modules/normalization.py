@@ -1,0 +1,5 @@
+"""LayerNorm (placeholder: being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

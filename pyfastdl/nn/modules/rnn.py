@@ -1,0 +1,5 @@
+"""RNN, LSTM, GRU and their cells (placeholder: being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Embedding (placeholder: being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
