@@ -162,3 +162,163 @@ def batchnorm_backward(
     grad_bias: F32 | None,
     training: bool = True,
 ) -> None: ...
+def attention_forward(
+    q: F32,
+    k: F32,
+    v: F32,
+    mask: NDArray[np.bool_] | F32 | None,
+    out: F32,
+    lse: F32,
+    scale: float,
+    is_causal: bool = False,
+    dropout_p: float = 0.0,
+    seed: int = 0,
+) -> None: ...
+def attention_backward(
+    q: F32,
+    k: F32,
+    v: F32,
+    mask: NDArray[np.bool_] | F32 | None,
+    out: F32,
+    lse: F32,
+    grad_out: F32,
+    grad_q: F32,
+    grad_k: F32,
+    grad_v: F32,
+    scale: float,
+    is_causal: bool = False,
+    dropout_p: float = 0.0,
+    seed: int = 0,
+) -> None: ...
+
+# recurrent family: (N, G*H) gate rows, (N, H) states, (L, N, C) sequences in time order; last dims
+# contiguous or copied; None where optional. LSTM acts (i, f, g, o), GRU acts (r, z, n, gh_n).
+def lstm_cell_forward(gates: F32, c_prev: F32, h: F32, c: F32, acts: F32) -> None: ...
+def lstm_cell_backward(
+    acts: F32,
+    c_prev: F32,
+    c: F32,
+    grad_h: F32,
+    grad_c: F32 | None,
+    grad_gates: F32,
+    grad_c_prev: F32,
+) -> None: ...
+def gru_cell_forward(gi: F32, gh: F32, h_prev: F32, h: F32, acts: F32) -> None: ...
+def gru_cell_backward(
+    acts: F32, h_prev: F32, grad_h: F32, grad_gi: F32, grad_gh: F32, grad_h_prev: F32
+) -> None: ...
+def rnn_cell_forward(gates: F32, h: F32, nonlinearity: str = "tanh") -> None: ...
+def rnn_cell_backward(h: F32, grad_h: F32, grad_gates: F32, nonlinearity: str = "tanh") -> None: ...
+def lstm_layer_forward(
+    xw: F32,
+    h0: F32,
+    c0: F32,
+    w_hh: F32,
+    b_hh: F32 | None,
+    hs: F32,
+    cs: F32,
+    acts: F32 | None,
+    reverse: bool = False,
+) -> None: ...
+def lstm_layer_backward(
+    acts: F32,
+    cs: F32,
+    c0: F32,
+    w_hh: F32,
+    grad_out: F32 | None,
+    grad_hn: F32 | None,
+    grad_cn: F32 | None,
+    grad_gates: F32,
+    grad_h0: F32,
+    grad_c0: F32,
+    reverse: bool = False,
+) -> None: ...
+def gru_layer_forward(
+    xw: F32,
+    h0: F32,
+    w_hh: F32,
+    b_hh: F32 | None,
+    hs: F32,
+    acts: F32 | None,
+    reverse: bool = False,
+) -> None: ...
+def gru_layer_backward(
+    acts: F32,
+    hs: F32,
+    h0: F32,
+    w_hh: F32,
+    grad_out: F32 | None,
+    grad_hn: F32 | None,
+    grad_gi: F32,
+    grad_gh: F32,
+    grad_h0: F32,
+    reverse: bool = False,
+) -> None: ...
+def rnn_layer_forward(
+    xw: F32,
+    h0: F32,
+    w_hh: F32,
+    b_hh: F32 | None,
+    hs: F32,
+    reverse: bool = False,
+    nonlinearity: str = "tanh",
+) -> None: ...
+def rnn_layer_backward(
+    hs: F32,
+    w_hh: F32,
+    grad_out: F32 | None,
+    grad_hn: F32 | None,
+    grad_gates: F32,
+    grad_h0: F32,
+    reverse: bool = False,
+    nonlinearity: str = "tanh",
+) -> None: ...
+
+# layer normalization: x, y, grad_y, grad_x (M, N); mean, rstd (M,); weight, bias and their
+# grads (N,) or None (a None output is skipped). impl: 'auto' or a supported CPU path.
+def layer_norm_forward(
+    x: F32,
+    weight: F32 | None,
+    bias: F32 | None,
+    y: F32,
+    mean: F32,
+    rstd: F32,
+    eps: float = 1e-5,
+    *,
+    impl: str = "auto",
+) -> None: ...
+def layer_norm_backward(
+    x: F32,
+    grad_y: F32,
+    mean: F32,
+    rstd: F32,
+    weight: F32 | None,
+    grad_x: F32 | None,
+    grad_weight: F32 | None,
+    grad_bias: F32 | None,
+    *,
+    impl: str = "auto",
+) -> None: ...
+
+layer_norm_forward_versions: tuple[str, tuple[str, ...]]
+layer_norm_backward_versions: tuple[str, tuple[str, ...]]
+
+# embedding: indices int64 of any shape (each in [0, V), else IndexError); weight, grad_weight
+# (V, E); out, grad_out indices.shape + (E,). The backward overwrites grad_weight.
+def embedding_forward(indices: NDArray[np.int64], weight: F32, out: F32) -> None: ...
+def embedding_backward(
+    indices: NDArray[np.int64],
+    grad_out: F32,
+    grad_weight: F32,
+    padding_idx: int | None = None,
+    scale_grad_by_freq: bool = False,
+) -> None: ...
+
+# GELU, elementwise on arrays of any shape; approximate: 'none' (exact) or 'tanh'.
+def gelu_forward(x: F32, y: F32, approximate: str = "none", *, impl: str = "auto") -> None: ...
+def gelu_backward(
+    x: F32, grad_y: F32, grad_x: F32, approximate: str = "none", *, impl: str = "auto"
+) -> None: ...
+
+gelu_forward_versions: tuple[str, tuple[str, ...]]
+gelu_backward_versions: tuple[str, tuple[str, ...]]

@@ -11,8 +11,8 @@ import argparse
 import sys
 
 COMMANDS = {
-    "bench": "measure the machine's limits, then GEMM and training steps against NumPy "
-    "and PyTorch (--quick: about 1-2 minutes)"
+    "bench": "measure the machine's limits, then every kernel family and the training steps "
+    "against NumPy and PyTorch (--quick: about 3 minutes)"
 }
 
 

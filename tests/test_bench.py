@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,8 +10,21 @@ import sys
 import numpy as np
 import pytest
 
-from pyfastdl.bench import cli, gemm, limits, report, threads, timing, training
-from pyfastdl.bench.config import Config
+from pyfastdl.bench import (
+    attention,
+    cli,
+    conv,
+    gemm,
+    layers,
+    limits,
+    ops,
+    report,
+    text_steps,
+    threads,
+    timing,
+    training,
+)
+from pyfastdl.bench.config import SUITES, Config
 from pyfastdl.bench.results import Row
 from pyfastdl.bench.timing import Contender, Measurement
 
@@ -20,11 +34,22 @@ def restore_threads():
     """The CLI sets every library's thread count; leave them as they were for other tests."""
     from pyfastdl import _C
 
+    torch = threads.torch_module()
     before_fd, before_np = _C.get_num_threads(), threads.numpy_threads()
+    before_torch = None if torch is None else torch.get_num_threads()
     yield
     _C.set_num_threads(before_fd)
     if before_np is not None:
         threads.set_numpy_threads(before_np)
+    if before_torch is not None:
+        torch.set_num_threads(before_torch)
+
+
+@pytest.fixture
+def one_thread():
+    """One thread per library: without the suite's pauses, two libraries' spinning worker
+    threads on the same cores would make tiny workloads crawl."""
+    threads.set_all_threads(1)
 
 
 def tiny_config(**kw) -> Config:
@@ -66,6 +91,17 @@ def test_paired_ratios_are_medians_of_per_round_ratios():
     row.fill(m)
     assert row.speedup == {"numpy": 1.0, "torch": 2.0} and row.speedup_best == 0.5
     assert row.gflops("pyfastdl") == pytest.approx(2.0)
+
+
+def test_time_budget_cuts_rounds():
+    assert timing.rounds_within(21, 0.5, 4.0) == 8 and timing.rounds_within(21, 9.0, 4.0) == 3
+    assert timing.rounds_within(2, 9.0, 1.0) == 2 and timing.rounds_within(5, 1.0, None) == 5
+    cs = [Contender("a", lambda: sum(range(20000))), Contender("b", lambda: sum(range(20000)))]
+    m = timing.measure(cs, rounds=50, target_s=0.002, pause_s=0.0, budget_s=0.02)
+    assert timing.MIN_ROUNDS <= m.rounds < 50
+    row = Row("gemm", "x")
+    row.fill(m)
+    assert row.notes["rounds"] == m.rounds
 
 
 def test_calibrate_sizes_batches():
@@ -279,7 +315,8 @@ def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
 
 def test_cli_rejects_bad_options(capsys):
     for argv in (
-        ["--only", "conv"],
+        ["--only", "nope"],
+        ["--only", "gemm,convs"],
         ["--threads", "0"],
         ["--sizes", "a"],
         ["--json", "/nonexistent-dir/x.json"],
@@ -300,3 +337,276 @@ def test_module_help():
             check=False,
         )
         assert res.returncode == 0 and "bench" in res.stdout, res.stderr
+
+
+# ----------------------------------------------------------------------------- op workloads
+TINY_OPS = [
+    conv.conv_case(conv.ConvShape(3, 7, 9, 4, 3, 1, batch=2), backward=False),
+    conv.conv_case(conv.ConvShape(2, 6, 6, 3, 5, 0, batch=3), backward=True),
+    layers.pool_case("max", False, (2, 3, 6, 8)),
+    layers.pool_case("max", True, (2, 3, 6, 8)),
+    layers.pool_case("avg", True, (2, 3, 6, 8)),
+    layers.batch_norm_case("train", (4, 3, 5, 5)),
+    layers.batch_norm_case("train+bwd", (4, 3, 5, 5)),
+    layers.batch_norm_case("eval", (4, 3, 5, 5)),
+    layers.layer_norm_case(False, (6, 8)),
+    layers.layer_norm_case(True, (6, 8)),
+    attention.attention_case((2, 3, 5, 4), causal=False, backward=False, numpy=True),
+    attention.attention_case((1, 2, 7, 8), causal=True, backward=True, numpy=True),
+]
+
+
+@pytest.mark.parametrize("case", TINY_OPS, ids=[c.name for c in TINY_OPS])
+def test_op_case_runs_and_checks(case, one_thread):
+    row = ops.run_case(case, tiny_config(), np.random.default_rng(0))
+    if row.status.startswith("skipped"):  # the family's function has not landed
+        pytest.skip(row.status)
+    assert row.status == "ok", row.status
+    assert row.suite == case.suite and row.unit == case.unit
+    expected = {"pyfastdl"} | ({"numpy"} if case.numpy else set())
+    if threads.torch_module() is not None:
+        expected.add("torch")
+    assert set(row.seconds) == expected and len(row.samples["pyfastdl"]) == 2
+    figure = row.gflops("pyfastdl") if case.flops else row.gbs("pyfastdl")
+    assert figure > 0 and row.speedup_best is not None
+
+
+def test_numpy_contenders_match_torch(one_thread):
+    """The NumPy pooling and naive attention (forward and gradients) against PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    cases = [
+        layers.pool_case("max", True, (2, 2, 4, 6)),
+        layers.pool_case("avg", True, (2, 2, 4, 6)),
+        attention.attention_case((2, 2, 6, 4), causal=True, backward=True, numpy=True),
+        attention.attention_case((1, 2, 5, 3), causal=False, backward=True, numpy=True),
+    ]
+    for case in cases:
+        arrays = case.inputs(rng)
+        g = rng.standard_normal(case.out_shape).astype(np.float32)
+        ours, theirs = case.numpy(arrays, g, True), ops.torch_runner(torch, case, arrays, g)
+        ours.fn()
+        theirs.fn()
+        assert ops.check_results({"numpy": ours.results(), "torch": theirs.results()}, 1e-5) == "ok"
+
+
+def test_check_results_catches_wrong_values():
+    ref = [np.ones((2, 3)), np.full(4, 2.0)]
+    assert ops.check_results({"a": [r.copy() for r in ref], "torch": ref}, 1e-3) == "ok"
+    bad = [ref[0].copy(), ref[1] + 0.1]
+    assert ops.check_results({"a": bad, "torch": ref}, 1e-3).startswith("wrong: a's gradient 1")
+    assert "shape" in ops.check_results({"a": [ref[0].T, ref[1]], "torch": ref}, 1e-3)
+    nan = [ref[0] * np.nan, ref[1]]
+    assert "non-finite" in ops.check_results({"a": nan, "torch": ref}, 1e-3)
+    assert "results" in ops.check_results({"a": ref[:1], "torch": ref}, 1e-3)
+
+
+def test_op_case_catches_a_wrong_pyfastdl_result(monkeypatch, one_thread):
+    pytest.importorskip("torch")
+    case = layers.pool_case("max", False, (1, 2, 4, 4))
+    wrong = dataclasses.replace(case, call=lambda F, x: F.avg_pool2d(x, 2))
+    # only pyfastdl's call is wrong: PyTorch runs the case's own call
+    monkeypatch.setattr(
+        ops, "torch_runner", lambda torch, c, a, g: ops.autograd_runner(
+            lambda arr, rg: torch.from_numpy(arr).requires_grad_(rg),
+            torch.nn.functional, case, a, g,
+        ),
+    )  # fmt: skip
+    row = ops.run_case(wrong, tiny_config(rounds=1), np.random.default_rng(0))
+    assert row.status.startswith("wrong: pyfastdl"), row.status
+
+
+def test_family_absent_is_skipped_with_one_note(monkeypatch):
+    from pyfastdl.nn import functional as F
+
+    monkeypatch.delattr(F, "scaled_dot_product_attention", raising=False)
+    cases = attention.default_cases(quick=True)
+    rows = [ops.run_case(c, tiny_config(), np.random.default_rng(0)) for c in cases]
+    assert all(r.status.startswith("skipped: F.scaled_dot_product_attention") for r in rows)
+    assert all(not r.seconds for r in rows)
+    table = report.format_tables(rows, {"fma_gflops_n": 100.0})
+    assert "SKIPPED" in table
+    notes = [line for line in table.splitlines() if "not in pyfastdl yet" in line]
+    assert len(notes) == 1 and f"and {len(rows) - 1} more" in notes[0]
+
+
+def test_unimplemented_function_is_skipped(monkeypatch):
+    from pyfastdl.nn import functional as F
+
+    def not_yet(*args, **kwargs):
+        raise NotImplementedError("[max_pool2d] kernel being written")
+
+    monkeypatch.setattr(F, "max_pool2d", not_yet)
+    case = layers.pool_case("max", True, (1, 1, 2, 2))
+    row = ops.run_case(case, tiny_config(), np.random.default_rng(0))
+    assert row.status.startswith("skipped: not implemented") and not row.seconds
+
+
+def test_op_cases_without_torch(monkeypatch, one_thread):
+    monkeypatch.setattr(ops, "torch_module", lambda: None)
+    cfg = tiny_config(rounds=1)
+    pool_row = ops.run_case(
+        layers.pool_case("avg", True, (1, 2, 4, 4)), cfg, np.random.default_rng(0)
+    )
+    assert pool_row.status == "ok" and set(pool_row.seconds) == {"pyfastdl", "numpy"}
+    assert set(pool_row.speedup) == {"numpy"}
+    conv_case = conv.conv_case(conv.ConvShape(2, 5, 5, 3, 3, batch=1), backward=True)
+    conv_row = ops.run_case(conv_case, cfg, np.random.default_rng(0))
+    assert conv_row.status == "ok" and set(conv_row.seconds) == {"pyfastdl"}
+    assert conv_row.speedup_best is None
+    table = report.format_tables([pool_row, conv_row], {"fma_gflops_n": 1.0, "triad_gbs_n": 1.0})
+    assert "conv 2x5x5->3 k3 fwd+bwd" in table
+
+
+def test_op_default_cases_cover_performance_md():
+    full = {c.name for c in conv.default_cases(False)}
+    assert len(full) == 12 and "conv 128x8x8->256 k3 p1 fwd+bwd" in full
+    assert "conv 3x32x32->6 k5 fwd" in full and "conv 6x14x14->16 k5 fwd+bwd" in full
+    assert len(conv.default_cases(True)) == 6
+    att = attention.default_cases(False)
+    assert len(att) == 16 and {c.name for c in att} >= {
+        "sdpa 1x4x4096x64 causal fwd+bwd",
+        "sdpa 8x8x128x64 fwd",
+        "sdpa 4x8x512x64 fwd+bwd",
+    }
+    # NumPy (naive, L x L) only at the smallest shape; heavy cases run fewer rounds
+    assert {c.name.split()[1] for c in att if c.numpy} == {"8x8x128x64"}
+    assert all(c.max_rounds for c in att if c.flops > attention.HEAVY_FLOPS)
+    quick_att = attention.default_cases(True)
+    assert len(quick_att) == 6 and sum("causal" in c.name for c in quick_att) == 2
+    pools = layers.pool_cases(False)
+    assert len(pools) == 4 and all(c.numpy for c in pools)
+    norms = {c.name for c in layers.norm_cases(False)}
+    assert "batch_norm2d train fwd+bwd 64x64x32x32" in norms
+    assert "layer_norm 4096x128 fwd+bwd" in norms and "batch_norm2d eval fwd 64x64x32x32" in norms
+    names = [c.name for c in training.default_cases(True)]
+    assert text_steps.TransformerCase().name in names
+    assert text_steps.LstmCase().name in [c.name for c in training.default_cases(False)]
+    assert set(cli.SUITE_RUNNERS) == set(SUITES)
+
+
+def test_figures_and_units():
+    # direct-convolution FLOPs, forward + backward = 3 passes
+    shape = conv.ConvShape(3, 32, 32, 6, 5)
+    assert shape.out_hw == (28, 28) and shape.flops == 2.0 * 64 * 6 * 28 * 28 * 3 * 25
+    assert conv.conv_case(shape, True).flops == 3 * shape.flops
+    # attention: 4 B H P D forward, 14 B H P D forward + backward, P pairs (causal: triangle)
+    assert attention.pairs(4, False) == 16 and attention.pairs(4, True) == 10
+    case = attention.attention_case((1, 2, 4, 8), causal=True, backward=True)
+    assert case.flops == 14.0 * 2 * 10 * 8 and case.unit == "GFLOP/s"
+    # pooling bytes: forward 4n + 4m; max fwd+bwd adds int64 indices both ways
+    n = 2 * 3 * 6 * 8
+    assert layers.pool_case("avg", False, (2, 3, 6, 8)).nbytes == 4 * n + n
+    assert layers.pool_case("max", True, (2, 3, 6, 8)).nbytes == 2 * (4 * n + n) + 4 * n
+    assert layers.layer_norm_case(True, (6, 8)).nbytes == 5 * 4 * 48
+    assert layers.layer_norm_case(True, (6, 8)).unit == "GB/s"
+
+
+def test_report_gb_per_s_against_bandwidth():
+    row = Row(
+        "pool",
+        "max_pool2d tiny fwd",
+        unit="GB/s",
+        nbytes=2e9,
+        seconds={"pyfastdl": 0.1, "numpy": 1.0, "torch": 0.5},
+        speedup={"numpy": 10.0, "torch": 5.0},
+        speedup_best=5.0,
+    )
+    assert row.gbs("pyfastdl") == pytest.approx(20.0)
+    text = report.format_tables([row], {"fma_gflops_n": 100.0, "triad_gbs_n": 40.0})
+    line = next(ln for ln in text.splitlines() if ln.startswith("max_pool2d tiny"))
+    assert "20.0" in line and "2.0" in line and "4.0" in line and "50%" in line
+    assert "5.00x" in line and "Pooling" in text
+    short = Row("pool", "avg tiny", unit="GB/s", nbytes=1.0, seconds={"pyfastdl": 1.0})
+    row.notes["rounds"], short.notes["rounds"] = 5, 3
+    assert "fewer rounds (a heavy workload" in report.format_tables([row, short], None)
+    assert "avg tiny 3" in report.format_tables([row, short], None)
+    over = report.format_tables([row], {"triad_gbs_n": 10.0})
+    assert "% peak above 100%" in over
+    md = report.format_tables([row], None, markdown=True)
+    assert "| max_pool2d tiny fwd | GB/s | 20.0 | 2.0 | 4.0 | 10.00x | 5.00x | 5.00x | — |" in md
+
+
+# ----------------------------------------------------------------------------- text models
+TINY_TRANSFORMER = text_steps.TransformerCase(
+    num_layers=1, d_model=16, nhead=2, dim_feedforward=24, seq_len=6, batch=3, vocab_size=30
+)
+TINY_LSTM = text_steps.LstmCase(embedding_dim=6, hidden_size=5, seq_len=4, batch=3, vocab_size=20)
+
+
+@pytest.mark.parametrize("case", [TINY_TRANSFORMER, TINY_LSTM], ids=["transformer", "lstm"])
+def test_text_step_matches_torch(case, one_thread):
+    pytest.importorskip("torch")
+    row = training.run_case(case, tiny_config(), np.random.default_rng(0))
+    if row.status.startswith("unavailable"):  # the model's layers have not landed
+        pytest.skip(row.status)
+    assert row.status == "ok", row.status
+    assert set(row.seconds) == {"pyfastdl", "torch"} and row.unit == "ms"
+    assert row.flops == case.flops_per_step and row.speedup_best is not None
+
+
+def test_text_step_catches_a_different_model(monkeypatch, one_thread):
+    torch = pytest.importorskip("torch")
+    case = TINY_TRANSFORMER
+
+    def twin_with_tanh(model, torch_):
+        twin = text_steps.transformer_twin(model, torch_)
+        forward = twin.forward
+        twin.forward = lambda ids: torch.tanh(forward(ids))
+        return twin
+
+    monkeypatch.setattr(text_steps.TransformerCase, "twin", lambda self, m, t: twin_with_tanh(m, t))
+    row = training.run_case(case, tiny_config(rounds=1), np.random.default_rng(0))
+    if row.status.startswith("unavailable"):
+        pytest.skip(row.status)
+    assert row.status.startswith("wrong"), row.status
+
+
+def test_text_steps_without_torch_or_model(monkeypatch, one_thread):
+    from pyfastdl import models
+
+    monkeypatch.setattr(text_steps, "torch_module", lambda: None)
+    row = training.run_case(TINY_LSTM, tiny_config(rounds=1), np.random.default_rng(0))
+    if not row.status.startswith("unavailable"):
+        assert row.status == "ok" and set(row.seconds) == {"pyfastdl"}
+    monkeypatch.delattr(models, "BertClassifier")
+    row = training.run_case(TINY_TRANSFORMER, tiny_config(rounds=1), np.random.default_rng(0))
+    assert row.status.startswith("unavailable: pyfastdl model") and not row.seconds
+
+
+def test_cli_runs_the_new_suites(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(timing.time, "sleep", lambda s: None)
+    monkeypatch.setattr(
+        cli,
+        "measure_limits",
+        lambda *a, **k: limits.measure_limits(1, 0.005, 1 << 12, on_step=k.get("on_step")),
+    )
+    tiny = {
+        "conv": [TINY_OPS[0]],
+        "pool": [TINY_OPS[3]],
+        "norm": [TINY_OPS[6], TINY_OPS[9]],
+        "attention": [TINY_OPS[10]],
+        "train": [TINY_TRANSFORMER],
+    }
+    runners = {k: (run, lambda quick, k=k: tiny[k]) for k, (run, _) in cli.SUITE_RUNNERS.items()}
+    monkeypatch.setattr(cli, "SUITE_RUNNERS", runners)
+    out_json, out_png = tmp_path / "b.json", tmp_path / "b.png"
+    argv = ["--quick", "--only", "conv,pool,norm,attention,train", "--rounds", "1"]
+    argv += ["--threads", "1", "--no-progress", "--json", str(out_json)]
+    try:
+        import matplotlib  # noqa: F401
+
+        argv += ["--plot", str(out_png)]
+    except ImportError:
+        out_png = None
+    rc = cli.main(argv)
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    for title in ("conv2d, float32", "Pooling", "Batch norm and layer norm", "scaled_dot_product"):
+        assert title in printed
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["suite"] for r in rows] == ["conv", "pool", "norm", "norm", "attention", "train"]
+    assert rows[1]["unit"] == "GB/s" and rows[1]["nbytes"] > 0
+    assert all(r["notes"]["wall_s"] > 0 for r in rows)
+    if out_png is not None:
+        assert out_png.read_bytes()[:4] == b"\x89PNG"

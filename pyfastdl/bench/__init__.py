@@ -1,14 +1,17 @@
 """The benchmark suite behind ``python -m pyfastdl bench``.
 
 It measures the machine's limits (fp32 FMA peak, memory bandwidth), then runs each workload --
-GEMM at the course's shapes, the course's training steps -- in pyfastdl, NumPy and PyTorch side
-by side: interleaved rounds with a pause after each library's batch, medians of paired per-round
-ratios, the same thread count for all. Every workload's results are checked against the peers'
-before anything is timed.
+GEMM, conv2d, pooling, batch and layer norm, attention at PERFORMANCE.md's shapes, the course's
+training steps -- in pyfastdl, NumPy and PyTorch side by side: interleaved rounds with a pause
+after each library's batch, medians of paired per-round ratios, the same thread count for all.
+Every workload's results are checked against the peers' before anything is timed; a workload
+whose pyfastdl function or model does not exist yet is reported as skipped.
 
 Modules: ``timing`` (interleaved paired timing), ``threads`` (one thread count for all libraries),
-``limits`` (machine limits and description), ``gemm`` and ``training`` (the workloads),
-``report`` (tables, JSON, plot), ``cli`` (the command line).
+``limits`` (machine limits and description), the workloads -- ``gemm``; ``ops`` (one functional
+call, forward or forward + backward, shared by) ``conv``, ``layers`` (pooling, normalization) and
+``attention``; ``training`` and ``text_steps`` (optimizer steps of whole models) -- ``report``
+(tables, JSON, plot), ``cli`` (the command line).
 
 Example:
     >>> from pyfastdl.bench import Config, run

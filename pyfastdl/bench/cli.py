@@ -1,9 +1,15 @@
-"""``python -m pyfastdl bench``: the machine's limits, then GEMM and training steps vs the peers.
+"""``python -m pyfastdl bench``: the machine's limits, then every kernel family and the training
+steps vs the peers.
 
-Usage (the quick run takes about 1-2 minutes on 2 cores, the full one about 10)::
+Suites (``--only``): gemm, conv (conv2d), pool (max/avg pooling), norm (batch and layer norm),
+attention (scaled_dot_product_attention), train (the course's models, one optimizer step each).
+A suite whose pyfastdl function or model does not exist yet shows its rows as skipped.
+
+Usage (the quick run takes about 3 minutes on 2 cores, the full one about 15)::
 
     python -m pyfastdl bench --quick
     python -m pyfastdl bench --only gemm --threads 1 --json gemm.json --plot gemm.png
+    python -m pyfastdl bench --only conv,attention --quick
     python -m pyfastdl bench --markdown            # tables ready to paste into RESULTS.md
 
 Example:
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import gemm, training
+from . import attention, conv, gemm, layers, ops, training
 from .config import SUITES, Config
 from .limits import machine_info, measure_limits, remeasure_peak
 from .report import format_header, format_tables, plot, write_json
@@ -35,18 +42,30 @@ from .threads import cpu_count, set_all_threads
 # FMA peak on 1 and n threads, triad on 1 and n threads; the FMA peak on n again at the end
 LIMIT_STEPS = 5
 
+# suite -> (the function running one of its cases, its default cases for quick / full); the
+# modules' functions are looked up at each call (tests replace them with tiny workloads)
+SUITE_RUNNERS: dict[str, tuple[Callable[..., Row], Callable[[bool], list]]] = {
+    "gemm": (lambda *a: gemm.run_case(*a), lambda quick: gemm.default_cases(quick)),
+    "conv": (lambda *a: ops.run_case(*a), lambda quick: conv.default_cases(quick)),
+    "pool": (lambda *a: ops.run_case(*a), lambda quick: layers.pool_cases(quick)),
+    "norm": (lambda *a: ops.run_case(*a), lambda quick: layers.norm_cases(quick)),
+    "attention": (lambda *a: ops.run_case(*a), lambda quick: attention.default_cases(quick)),
+    "train": (lambda *a: training.run_case(*a), lambda quick: training.default_cases(quick)),
+}
+
 
 def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Measure the machine's limits (FMA peak, memory bandwidth), then pyfastdl's "
-        "GEMM and training steps against NumPy and PyTorch in the same run "
-        "(interleaved rounds, medians of paired per-round ratios).",
+        "kernels (GEMM, conv2d, pooling, normalization, attention) and training steps against "
+        "NumPy and PyTorch in the same run (interleaved rounds, medians of paired per-round "
+        "ratios).",
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="fewer rounds, no largest sizes: about 1-2 minutes on 2 cores",
+        help="fewer rounds and shapes: about 3 minutes on 2 cores",
     )
     p.add_argument(
         "--only",
@@ -135,13 +154,16 @@ def _run_case(
     rng: np.random.Generator,
     on_round: Callable[[], None],
 ) -> Row:
-    """One workload; an exception becomes the row's status so that the rest of the suite runs."""
+    """One workload; an exception becomes the row's status so that the rest of the suite runs.
+    The row's ``notes["wall_s"]``: the seconds it took, checks and pauses included."""
+    start = time.perf_counter()
     try:
-        return run(case, config, rng, on_round)
+        row = run(case, config, rng, on_round)
     except Exception as exc:  # noqa: BLE001 - reported in the table, with its traceback kept
         row = Row(suite, case.name, status=f"error: {type(exc).__name__}: {exc}")
         row.notes["traceback"] = traceback.format_exc()
-        return row
+    row.notes["wall_s"] = time.perf_counter() - start
+    return row
 
 
 @dataclass
@@ -178,14 +200,10 @@ def run(config: Config, write: Callable[[str], None] = print) -> RunResult:
     """
     threads = set_all_threads(config.threads)
     suites: list[tuple[str, Callable[..., Row], list]] = []
-    if "gemm" in config.only:
-        suites.append(
-            ("gemm", gemm.run_case, config.gemm_cases or gemm.default_cases(config.quick))
-        )
-    if "train" in config.only:
-        suites.append(
-            ("train", training.run_case, config.train_cases or training.default_cases(config.quick))
-        )
+    for suite, (run_one, default_cases) in SUITE_RUNNERS.items():
+        if suite in config.only:
+            cases = getattr(config, f"{suite}_cases") or default_cases(config.quick)
+            suites.append((suite, run_one, cases))
     total = LIMIT_STEPS + config.rounds * sum(len(cases) for _, _, cases in suites)
     rng = np.random.default_rng(config.seed)
     with tqdm(

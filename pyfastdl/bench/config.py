@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SUITES = ("gemm", "train")
+SUITES = ("gemm", "conv", "pool", "norm", "attention", "train")
 
 
 @dataclass
@@ -12,9 +12,11 @@ class Config:
     """Settings of one run.
 
     ``rounds`` interleaved rounds per workload, each timing a batch of repeats of about
-    ``target_s`` seconds per contender followed by a ``pause_s`` sleep; the machine limits are
+    ``target_s`` seconds per contender followed by a ``pause_s`` sleep; a workload whose rounds
+    would take more than ``case_budget_s`` seconds runs fewer (at least 3); the machine limits are
     measured for ``limit_seconds`` each, the triad over arrays of ``triad_elements`` floats.
-    ``gemm_cases`` / ``train_cases`` replace the default workloads when given (tests use tiny ones).
+    ``<suite>_cases`` (gemm, conv, pool, norm, attention, train) replace that suite's default
+    workloads when given (tests use tiny ones).
 
     Example:
         >>> Config.preset(quick=True, threads=2).rounds
@@ -27,18 +29,23 @@ class Config:
     rounds: int = 21
     target_s: float = 0.04
     pause_s: float = 0.2
+    case_budget_s: float | None = 60.0
     limit_seconds: float = 0.5
     triad_elements: int = 1 << 24
     progress: bool = True
     seed: int = 0
     gemm_cases: list | None = field(default=None, repr=False)
+    conv_cases: list | None = field(default=None, repr=False)
+    pool_cases: list | None = field(default=None, repr=False)
+    norm_cases: list | None = field(default=None, repr=False)
+    attention_cases: list | None = field(default=None, repr=False)
     train_cases: list | None = field(default=None, repr=False)
 
     @classmethod
     def preset(
         cls, quick: bool, threads: int, only: tuple[str, ...] = SUITES, **overrides: object
     ) -> Config:
-        """The quick (about 1-2 minutes on 2 cores) or the full (about 10 minutes) run."""
+        """The quick (about 3 minutes on 2 cores) or the full (about 15 minutes) run."""
         unknown = [s for s in only if s not in SUITES]
         if unknown or not only:
             raise ValueError(
@@ -52,6 +59,7 @@ class Config:
                 only=tuple(only),
                 rounds=5,
                 target_s=0.025,
+                case_budget_s=6.0,
                 limit_seconds=0.25,
                 triad_elements=1 << 23,
             )

@@ -129,5 +129,7 @@ def run_case(
     for c in cs:
         c.fn()
     row.status = check_outputs(outs, case.k)
-    row.fill(measure(cs, config.rounds, config.target_s, config.pause_s, on_round))
+    row.fill(
+        measure(cs, config.rounds, config.target_s, config.pause_s, on_round, config.case_budget_s)
+    )
     return row

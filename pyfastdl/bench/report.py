@@ -24,7 +24,15 @@ DASH = "—"
 NAMES = {SELF: "pyfastdl", "numpy": "NumPy", "torch": "PyTorch"}
 SUITE_TITLES = {
     "gemm": "GEMM, float32, all threads (GFLOP/s)",
-    "train": "Training steps, batch 64, SGD (ms per step; % peak: GEMM FLOPs per step)",
+    "conv": "conv2d, float32, batch 64, with bias (GFLOP/s: direct-convolution FLOPs, "
+    "forward + backward = 3 passes)",
+    "pool": "Pooling 2x2 stride 2, float32 (GB/s: bytes read + written; % peak: of the triad "
+    "bandwidth)",
+    "norm": "Batch norm and layer norm, float32 (GB/s: bytes read + written; % peak: of the "
+    "triad bandwidth)",
+    "attention": "scaled_dot_product_attention, float32, (B, H, L, D) (GFLOP/s: 4 B H L S D "
+    "forward, 14 B H L S D forward + backward, lower triangle only when causal)",
+    "train": "Training steps (ms per step; % peak: GEMM FLOPs per step)",
 }
 COLUMNS = [
     "workload",
@@ -72,6 +80,8 @@ def _figure(row: Row, contender: str) -> str:
         return DASH
     if row.unit == "GFLOP/s" and row.flops is not None:
         return f"{row.gflops(contender):.1f}"
+    if row.unit == "GB/s" and row.nbytes is not None:
+        return f"{row.gbs(contender):.1f}"
     return f"{row.seconds[contender] * 1e3:.3f}"
 
 
@@ -79,14 +89,24 @@ def _ratio(value: float | None) -> str:
     return DASH if value is None else f"{value:.2f}x"
 
 
-def _cells(row: Row, peak: float | None) -> list[str]:
+def _fraction_of_limit(row: Row, limits: dict[str, Any]) -> float | None:
+    """pyfastdl's share of the machine's limit: FMA peak (FLOP counts) or triad bandwidth (GB/s)."""
+    if SELF not in row.seconds:
+        return None
+    if row.unit == "GB/s" and row.nbytes is not None and limits.get("triad_gbs_n"):
+        return row.gbs(SELF) / limits["triad_gbs_n"]
+    if row.unit != "GB/s" and row.flops is not None and limits.get("fma_gflops_n"):
+        return row.gflops(SELF) / limits["fma_gflops_n"]
+    return None
+
+
+def _cells(row: Row, limits: dict[str, Any]) -> list[str]:
     unit = row.unit
     figures = [_figure(row, c) for c in (SELF, *PEERS)]
     if row.status != "ok":  # no ratios for a wrong or missing result
         return [row.name, unit, *figures, row.status.split(":")[0].upper(), DASH, DASH, DASH]
-    pct = DASH
-    if peak and row.flops is not None and SELF in row.seconds:
-        pct = f"{100 * row.gflops(SELF) / peak:.0f}%"
+    fraction = _fraction_of_limit(row, limits)
+    pct = DASH if fraction is None else f"{100 * fraction:.0f}%"
     return [
         row.name,
         unit,
@@ -115,16 +135,29 @@ def _table(cells: list[list[str]], markdown: bool) -> str:
     return "\n".join([fmt(COLUMNS), "-" * len(fmt(COLUMNS)), *(fmt(c) for c in cells)])
 
 
-def _notes(rows: list[Row], peak: float | None) -> list[str]:
+def _notes(rows: list[Row], limits: dict[str, Any]) -> list[str]:
     lines = []
-    if peak and any(r.flops and SELF in r.seconds and r.gflops(SELF) > peak for r in rows):
+    if any((_fraction_of_limit(r, limits) or 0.0) > 1.0 for r in rows):
         lines.append(
-            "% peak above 100%: the FMA peak was measured while other processes held the "
+            "% peak above 100%: the limit was measured while other processes held the "
             "cores; rerun on a quieter machine for that column"
         )
+    # one line per distinct reason a row has no figures (a whole family skipped: one line)
+    reasons: dict[str, list[str]] = {}
     for row in rows:
         if row.status != "ok":
-            lines.append(f"{row.name}: {row.status}")
+            reasons.setdefault(row.status, []).append(row.name)
+    for status, names in reasons.items():
+        who = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+        lines.append(f"{who}: {status}")
+    counts = [r.notes["rounds"] for r in rows if "rounds" in r.notes]
+    fewer = [r for r in rows if counts and r.notes.get("rounds", max(counts)) < max(counts)]
+    if fewer:
+        lines.append(
+            "fewer rounds (a heavy workload, or the per-workload time budget): "
+            + ", ".join(f"{r.name} {r.notes['rounds']}" for r in fewer)
+        )
+    for row in rows:
         if "overhead_s" in row.notes:
             lines.append(
                 f"{row.name}: framework overhead estimate {row.notes['overhead_s'] * 1e3:.3f} ms "
@@ -142,19 +175,20 @@ def _notes(rows: list[Row], peak: float | None) -> list[str]:
 
 def format_tables(rows: list[Row], limits: dict[str, Any] | None, markdown: bool = False) -> str:
     """One table per suite, then notes (failed checks, overhead estimates)."""
-    peak = (limits or {}).get("fma_gflops_n")
+    limits = limits or {}
     blocks = []
     for suite, title in SUITE_TITLES.items():
         suite_rows = [r for r in rows if r.suite == suite]
         if not suite_rows:
             continue
-        table = _table([_cells(r, peak) for r in suite_rows], markdown)
-        notes = _notes(suite_rows, peak)
+        table = _table([_cells(r, limits) for r in suite_rows], markdown)
+        notes = _notes(suite_rows, limits)
         blocks.append("\n".join([title, table, *notes]))
     legend = (
         "vs X: time(X) / time(pyfastdl), median of per-round paired ratios (> 1: pyfastdl "
         "faster); vs best: against the faster peer of each round; % peak: of the measured "
-        "FMA peak on all threads (the higher of its measurements at the start and the end of the run)"
+        "FMA peak on all threads (the higher of its measurements at the start and the end of "
+        "the run) for FLOP counts, of the measured triad bandwidth on all threads for GB/s"
     )
     return "\n\n".join(blocks + [legend])
 
@@ -193,6 +227,9 @@ _RATIO_TICKS = (
 )
 
 
+_COARSE_TICKS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
 def plot(rows: list[Row], path: str, title: str = "") -> None:
     """A bar chart of pyfastdl's speed-up against each peer per workload (matplotlib, Agg)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -213,6 +250,8 @@ def plot(rows: list[Row], path: str, title: str = "") -> None:
 
     lo, hi = ax.get_ylim()
     ticks = [t for t in _RATIO_TICKS if lo <= t <= hi]
+    if hi / max(lo, 1e-9) > 20:  # a wide range: the fine ticks around 1x would overlap
+        ticks = [t for t in ticks if t in _COARSE_TICKS]
     ax.yaxis.set_major_locator(FixedLocator(ticks))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))

@@ -18,15 +18,17 @@ class Row:
     ``seconds[c]``: median seconds per call of contender c (absent: not run). ``speedup[peer]``:
     median over rounds of time(peer) / time(pyfastdl), so > 1 means pyfastdl is faster;
     ``speedup_best``: the same against the faster peer of each round. ``flops``: per call (None:
-    not counted); ``unit``: how the table shows each contender, "GFLOP/s" or "ms" (per call).
-    ``status``: "ok", or why the row
-    has no (trustworthy) figures.
+    not counted); ``nbytes``: bytes read plus written per call (memory-bound workloads);
+    ``unit``: how the table shows each contender, "GFLOP/s", "GB/s" or "ms" (per call).
+    ``status``: "ok", or why the row has no (trustworthy) figures ("skipped: ..." when pyfastdl
+    lacks the function, "unavailable: ..." when a layer or model is missing).
     """
 
     suite: str
     name: str
     flops: float | None = None
     unit: str = "GFLOP/s"
+    nbytes: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     speedup: dict[str, float] = field(default_factory=dict)
     speedup_best: float | None = None
@@ -40,8 +42,14 @@ class Row:
             return None
         return self.flops / self.seconds[contender] * 1e-9
 
+    def gbs(self, contender: str) -> float | None:
+        if self.nbytes is None or contender not in self.seconds:
+            return None
+        return self.nbytes / self.seconds[contender] * 1e-9
+
     def fill(self, m: Measurement) -> None:
         """Takes medians, paired ratios and the raw samples from a measurement."""
+        self.notes["rounds"] = m.rounds
         self.samples = {k: list(v) for k, v in m.times.items()}
         self.repeats = dict(m.repeats)
         self.seconds = {k: m.median(k) for k in m.times}

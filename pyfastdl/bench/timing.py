@@ -80,7 +80,16 @@ def time_batch(fn: Callable[[], object], repeats: int) -> float:
 
 
 def calibrate(fn: Callable[[], object], target_s: float, warmup_s: float | None = None) -> int:
-    """Warms `fn` up and returns how many calls make one batch of about `target_s` seconds.
+    """Warms `fn` up and returns how many calls make one batch of about `target_s` seconds
+    (see :func:`calibrate_call`)."""
+    return calibrate_call(fn, target_s, warmup_s)[0]
+
+
+def calibrate_call(
+    fn: Callable[[], object], target_s: float, warmup_s: float | None = None
+) -> tuple[int, float]:
+    """Warms `fn` up; returns the calls per batch of about `target_s` seconds and the estimated
+    seconds per call.
 
     The first call pays one-time costs (allocation, packing buffers, thread start-up); it is run
     and discarded. The warm-up times calls one by one and takes their median, so that one call
@@ -103,7 +112,24 @@ def calibrate(fn: Callable[[], object], target_s: float, warmup_s: float | None 
     if repeats > 1:
         per_call = max(min(per_call, time_batch(fn, repeats)), 1e-9)
         repeats = max(1, min(MAX_REPEATS, math.ceil(target_s / per_call)))
-    return repeats
+    return repeats, per_call
+
+
+MIN_ROUNDS = 3  # a time budget never cuts a workload below this many rounds
+
+
+def rounds_within(
+    rounds: int, round_seconds: float, budget_s: float | None, min_rounds: int = MIN_ROUNDS
+) -> int:
+    """`rounds`, or fewer (not below `min_rounds`) when they would take more than `budget_s`.
+
+    Example:
+        >>> rounds_within(21, 0.5, 4.0), rounds_within(21, 0.5, None), rounds_within(2, 9.0, 1.0)
+        (8, 21, 2)
+    """
+    if budget_s is None or round_seconds <= 0:
+        return rounds
+    return max(min(rounds, min_rounds), min(rounds, int(budget_s // round_seconds)))
 
 
 def measure(
@@ -112,11 +138,14 @@ def measure(
     target_s: float,
     pause_s: float,
     on_round: Callable[[], None] | None = None,
+    budget_s: float | None = None,
 ) -> Measurement:
     """Times `contenders` interleaved over `rounds` rounds (see the module docstring).
 
     Every contender is warmed up and calibrated first (with a pause after each); the repeat count
-    stays fixed for all rounds so that every round measures the same thing.
+    stays fixed for all rounds so that every round measures the same thing. With `budget_s`, the
+    rounds are cut (to no fewer than MIN_ROUNDS) so that they take about that many seconds: a
+    slow workload (a reference kernel, a heavy training step) then cannot stretch a run.
     """
     if not contenders:
         raise ValueError("[bench] measure needs at least one contender")
@@ -126,9 +155,12 @@ def measure(
     if len(set(names)) != len(names):
         raise ValueError(f"[bench] contender names must be unique, got {names}")
     repeats: dict[str, int] = {}
+    round_seconds = 0.0
     for c in contenders:
-        repeats[c.name] = calibrate(c.fn, target_s)
+        repeats[c.name], per_call = calibrate_call(c.fn, target_s)
+        round_seconds += repeats[c.name] * per_call + pause_s
         time.sleep(pause_s)
+    rounds = rounds_within(rounds, round_seconds, budget_s)
     times: dict[str, list[float]] = {c.name: [] for c in contenders}
     n = len(contenders)
     for r in range(rounds):

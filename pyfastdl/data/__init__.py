@@ -1,6 +1,7 @@
 """Datasets: embedded digits and colour images (rendered, no download), MNIST / Fashion-MNIST from
 IDX files, CIFAR-10 from its batch files, image transforms (``pyfastdl.data.transforms``), the text
-pipeline (``pyfastdl.data.text``) and the embedded sentiment corpus (``pyfastdl.data.sentiment``).
+pipeline (``pyfastdl.data.text``), the embedded sentiment corpus (``pyfastdl.data.sentiment``) and
+toy translation tasks for sequence-to-sequence models (``pyfastdl.data.translation``).
 
 Example:
     >>> from pyfastdl.data import EmbeddedDigits
@@ -25,6 +26,7 @@ from .digits import load_digits, render_digits
 from .idx import read_idx, write_idx
 from .sentiment import SENTIMENT_CLASSES, SentimentCorpus, load_sentiment
 from .text import Vocab, pad_batch, pad_to, tokenize
+from .translation import ToyTranslation, TranslationBatch, collate_translation, exact_match
 
 __all__ = [
     "CIFAR10",
@@ -35,7 +37,11 @@ __all__ = [
     "EmbeddedDigits",
     "FashionMNIST",
     "SentimentCorpus",
+    "ToyTranslation",
+    "TranslationBatch",
     "Vocab",
+    "collate_translation",
+    "exact_match",
     "load_cifar_like",
     "load_digits",
     "load_sentiment",

@@ -1,5 +1,6 @@
-"""The course's models, built only from pyfastdl's public API: the MNIST MLP and the three CIFAR
-models (MLP, LeNet, VGG).
+"""The course's models, built only from pyfastdl's public API: the MNIST MLP, the three CIFAR
+models (MLP, LeNet, VGG), the sentiment classifiers (recurrent and BERT-style, with
+``predict_sentiment``) and a sequence-to-sequence transformer with greedy decoding.
 
 Example:
     >>> from pyfastdl.models import MnistMLP
@@ -9,5 +10,16 @@ Example:
 
 from .cifar import CifarLeNet, CifarMLP, CifarVGG
 from .mlp import MnistMLP
+from .sentiment import BertClassifier, SentimentRNN, predict_sentiment
+from .seq2seq import Seq2SeqTransformer
 
-__all__ = ["CifarLeNet", "CifarMLP", "CifarVGG", "MnistMLP"]
+__all__ = [
+    "BertClassifier",
+    "CifarLeNet",
+    "CifarMLP",
+    "CifarVGG",
+    "MnistMLP",
+    "Seq2SeqTransformer",
+    "SentimentRNN",
+    "predict_sentiment",
+]

@@ -305,8 +305,11 @@ def _dropout(
         return input
     check_float(input.array, op)
     x = input.array
-    keep = numpy_rng().random(mask_shape(x.shape)) >= p
-    mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p) if p < 1.0 else 0.0)
+    # float32 uniforms (2^-24 resolution) are twice as fast to draw as float64 ones; the mask
+    # holds 0 or 1 / (1 - p) in one pass.
+    u = numpy_rng().random(mask_shape(x.shape), dtype=np.float32)
+    scale = x.dtype.type(1.0 / (1.0 - p) if p < 1.0 else 0.0)
+    mask = np.where(u >= np.float32(p), scale, x.dtype.type(0.0))
     if type(x) is not np.ndarray:
         mask = xp(x).asarray(mask)
     out = _MaskMul.apply(input, mask)

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..autograd import Function
 from ..tensor import Tensor
+from ._gemm import empty
 
 __all__ = [
     "elu",
@@ -31,9 +33,10 @@ __all__ = [
     "tanh",
 ]
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+def _kernel(name: str, like: Any) -> Any:
+    """The registry kernel `name` for arrays like `like` (device and dtype)."""
+    return kernels.get(name, "cpu" if type(like) is np.ndarray else "cuda", like.dtype)
 
 
 def _sigmoid(x: Any) -> Any:
@@ -115,27 +118,24 @@ class Elu(Function):
 
 
 class Gelu(Function):
+    """gelu through the registry kernels ``gelu_forward`` / ``gelu_backward`` (exact or tanh)."""
+
     @staticmethod
     def forward(ctx, x, approximate):
+        y = empty(x.shape, x.dtype, x)
+        _kernel("gelu_forward", x)(x, y, approximate)
         ctx.save_for_backward(x)
         ctx.approximate = approximate
-        if approximate == "tanh":
-            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
-            return 0.5 * x * (1 + np.tanh(inner))
-        return 0.5 * x * (1 + _erf(x * _INV_SQRT_2))
+        return y
 
     @staticmethod
     def backward(ctx, g):
         x = ctx.saved_tensors[0]
-        if ctx.approximate == "tanh":
-            x2 = x * x
-            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x2 * x))
-            dinner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x2)
-            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner
-        else:
-            # Phi(x) + x phi(x)
-            d = 0.5 * (1 + _erf(x * _INV_SQRT_2)) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return g * d, None
+        if g.dtype != x.dtype:
+            g = g.astype(x.dtype)
+        gx = empty(x.shape, x.dtype, x)
+        _kernel("gelu_backward", x)(x, g, gx, ctx.approximate)
+        return gx, None
 
 
 class Sigmoid(Function):

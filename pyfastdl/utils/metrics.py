@@ -10,6 +10,9 @@ from ..autograd import no_grad
 def accuracy(model, loader: Iterable) -> float:
     """Top-1 accuracy of `model` over the (inputs, labels) batches of `loader`.
 
+    A model with one output per example ((N,) or (N, 1): a binary classifier's logit) predicts
+    class 1 where the logit is positive; otherwise the prediction is the argmax over dim 1.
+
     The model runs in eval mode (BatchNorm running statistics, no dropout) without recording a
     graph; its previous mode is restored afterwards.
 
@@ -27,9 +30,14 @@ def accuracy(model, loader: Iterable) -> float:
     try:
         with no_grad():
             for inputs, labels in loader:
-                pred = model(inputs).array.argmax(axis=1)
-                correct += int((pred == labels.array).sum())
-                total += len(labels)
+                out = model(inputs).array
+                y = labels.array if hasattr(labels, "array") else labels
+                if out.ndim == 1 or out.shape[1] == 1:
+                    pred = out.reshape(len(out)) > 0
+                else:
+                    pred = out.argmax(axis=1)
+                correct += int((pred == y).sum())
+                total += len(y)
     finally:
         model.train(was_training)
     return correct / max(total, 1)

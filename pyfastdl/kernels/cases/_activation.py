@@ -1,3 +1,58 @@
-"""Cases and probes of elementwise activations (GELU) (placeholder: being written)."""
+"""Test cases and autograd probes of the GELU kernels (exact and tanh), forward and backward.
+
+Inputs span the range where the approximations switch branches (|x| up to 10, and beyond where
+GELU saturates), sizes cover a single value, odd lengths, a vector tail, several dims, a
+non-contiguous view and a size large enough to use threads.
+"""
 
 from __future__ import annotations
+
+import numpy as np
+
+from . import case, f32, probe
+
+
+def _input(rng: np.random.Generator, shape: tuple, layout: str) -> np.ndarray:
+    if layout == "transposed":
+        return (f32(rng, *shape[::-1]) * 3).T
+    if layout == "wide":
+        return np.linspace(-12, 12, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    return f32(rng, *shape) * 3
+
+
+def _cases_for(shape: tuple, layout: str = "contiguous") -> None:
+    for approximate in ("none", "tanh"):
+        name = f"{'x'.join(map(str, shape))} {layout}, approximate={approximate}"
+        size = float(np.prod(shape))
+
+        def forward(rng: np.random.Generator, approximate=approximate) -> tuple[list, dict]:
+            x = _input(rng, shape, layout)
+            return [x, np.empty(shape, np.float32)], {"approximate": approximate}
+
+        def backward(rng: np.random.Generator, approximate=approximate) -> tuple[list, dict]:
+            x = _input(rng, shape, layout)
+            gy = f32(rng, *shape)
+            return [x, gy, np.empty(shape, np.float32)], {"approximate": approximate}
+
+        case("gelu_forward", name, outputs=(1,), flops=20 * size)(forward)
+        case("gelu_backward", name, outputs=(2,), flops=30 * size)(backward)
+
+
+for _shape in ((1,), (7,), (33,), (3, 5, 17), (1000,), (4096, 512)):
+    _cases_for(_shape)
+_cases_for((31, 9), "transposed")
+_cases_for((4001,), "wide")
+
+
+def _gelu_probe(rng: np.random.Generator, approximate: str) -> list:
+    import pyfastdl as fd
+    from pyfastdl.nn import functional as F
+
+    x = fd.tensor(f32(rng, 6, 9) * 2, requires_grad=True)
+    y = F.gelu(x, approximate=approximate)
+    (y * fd.tensor(f32(rng, 6, 9))).sum().backward()
+    return [y.array, x.grad.array]
+
+
+probe("gelu_forward")(lambda rng: _gelu_probe(rng, "none"))
+probe("gelu_backward")(lambda rng: _gelu_probe(rng, "tanh"))
