@@ -3,8 +3,12 @@ forward + backward (gradients of input, weight and bias).
 
 Run with ``pytest benchmarks/bench_conv2d.py --benchmark-group-by=group`` (pytest-benchmark), or
 ``python benchmarks/bench_conv2d.py`` for paired, interleaved medians and the pyfastdl / PyTorch
-speed ratios (> 1: pyfastdl faster); PYFASTDL_BENCH_THREADS sets the threads of both. GFLOP/s
-count the direct convolution: 2 N O OH OW C kH kW per pass (forward + backward = 3 passes).
+speed ratios (> 1: pyfastdl faster); PYFASTDL_BENCH_THREADS sets the threads of both. With one
+thread the clock is the thread's CPU time (``time.thread_time``), which other processes on a busy
+machine do not inflate; with more, wall-clock time. GFLOP/s count the direct convolution:
+2 N O OH OW C kH kW per pass (forward + backward = 3 passes). pyfastdl picks the algorithm per
+shape (``conv2d_forward/native``): the direct wide-row kernels for the 3- and 6-channel layers,
+Winograd F(2x2, 3x3) for the 3x3 layers of 32 channels and more.
 """
 
 from __future__ import annotations
@@ -84,13 +88,22 @@ def test_conv2d(benchmark, contender, passes, name):
 
 
 def paired(rounds: int = 7, reps: int = 3) -> None:
-    """Interleaved medians (each round: pyfastdl, pause, torch, pause) and their ratio."""
+    """Interleaved medians (each round: pyfastdl, pause, torch, pause) and their ratio.
+
+    After each pause one untimed call wakes the contender's worker threads: on a busy machine the
+    first call after a sleep waited 4-12 ms for a core (both libraries, measured 2026-11-23),
+    which swamped the sub-millisecond LeNet shapes."""
     import torch
 
     from pyfastdl.bench.threads import cpu_count, set_all_threads
 
-    set_all_threads(int(os.environ.get("PYFASTDL_BENCH_THREADS", cpu_count())))
-    print(f"threads {torch.get_num_threads()}, batch {BATCH}, cpu {fd._C.cpu_capability()}")
+    threads = int(os.environ.get("PYFASTDL_BENCH_THREADS", cpu_count()))
+    set_all_threads(threads)
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    print(
+        f"threads {torch.get_num_threads()}, batch {BATCH}, cpu {fd._C.cpu_capability()}, "
+        f"clock {clock.__name__}"
+    )
     print(
         f"{'shape':22} {'pass':8} {'pyfastdl ms':>11} {'torch ms':>9} {'GFLOP/s':>13} {'ratio':>6}"
     )
@@ -102,10 +115,11 @@ def paired(rounds: int = 7, reps: int = 3) -> None:
                 fns[c]()
             for _ in range(rounds):
                 for c in CONTENDERS:
-                    t0 = time.perf_counter()
+                    fns[c]()  # wake-up call, untimed
+                    t0 = clock()
                     for _ in range(reps):
                         fns[c]()
-                    times[c].append((time.perf_counter() - t0) / reps)
+                    times[c].append((clock() - t0) / reps)
                     time.sleep(0.2)
             med = {c: float(np.median(times[c])) for c in CONTENDERS}
             gf = [flops(shape, passes) / med[c] / 1e9 for c in CONTENDERS]

@@ -50,7 +50,7 @@ def cross_entropy_backward(
     label_smoothing: float = 0.0,
 ) -> None: ...
 
-# conv2d family: NCHW x, OIHW w; (h, w) pairs; algo: 'auto' | 'im2col' | 'winograd'.
+# conv2d family: NCHW x, OIHW w; (h, w) pairs; algo: 'auto' | 'im2col' | 'winograd' | 'direct'.
 Pair = tuple[int, int]
 conv2d_forward_versions: tuple[str, tuple[str, ...]]
 conv2d_backward_input_versions: tuple[str, tuple[str, ...]]

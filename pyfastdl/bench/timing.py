@@ -6,8 +6,10 @@ every contender once (a batch of repeats sized to ~20-50 ms), one after the othe
 taken within the round; the reported figure is the median of the per-round ratios.
 
 After each contender's batch the timer sleeps (``pause``, ~0.2 s): OpenMP and OpenBLAS worker
-threads spin for a while after their work and would steal the cores from the next library. The
-first contender of each round rotates so that no library always runs right after another one.
+threads spin for a while after their work and would steal the cores from the next library. After
+the pause one untimed call wakes the contender's sleeping worker threads (on a busy host the first
+call after a sleep can wait milliseconds for a core), then its batch is timed. The first contender
+of each round rotates so that no library always runs right after another one.
 
 Example:
     >>> import numpy as np
@@ -166,6 +168,7 @@ def measure(
     for r in range(rounds):
         for i in range(n):
             c = contenders[(r + i) % n]
+            c.fn()  # untimed: wakes the worker threads that slept through the pause
             times[c.name].append(time_batch(c.fn, repeats[c.name]))
             time.sleep(pause_s)
         if on_round is not None:

@@ -6,7 +6,7 @@ module attribute ``<op>_versions = (keyword, (value, ...))``: each value is regi
 version, the binding called with ``keyword=value`` — the instruction-set paths this processor
 supports for gemm (``gemm/avx512``, ``gemm/avx2``, ``gemm/generic``; ``native`` follows
 ``pyfastdl.cpu_capability()``), the algorithms for conv2d (``conv2d_forward/im2col``,
-``conv2d_forward/winograd``; ``native`` picks per shape).
+``conv2d_forward/winograd``, ``conv2d_forward/direct``; ``native`` picks per shape).
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_random_configurations_vs_reference(cpu_path, seed):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("algo", ["im2col", "winograd"])
+@pytest.mark.parametrize("algo", ["im2col", "winograd", "direct"])
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_named_configurations_vs_reference(cpu_path, name, algo):
     n, c, h, w, o, (kh, kw), s, p, d, g, bias, act = CONFIGS[name]
@@ -127,7 +127,9 @@ def test_named_configurations_vs_reference(cpu_path, name, algo):
 
 
 # (N, C, H, W, O, padding): odd and even sizes, paddings 0..3 (3: backward input via im2col),
-# outputs of one row/column, tiny and larger channel counts.
+# outputs of one row/column, tiny and larger channel counts; several blocks of 64 tiles with a
+# partial last one, blocks across images, O past one block of output channels (60 on AVX-512)
+# and not a multiple of the micro-kernel's rows.
 WINOGRAD = [
     (2, 3, 7, 9, 4, 1),
     (1, 1, 3, 3, 1, 0),
@@ -137,6 +139,10 @@ WINOGRAD = [
     (1, 3, 1, 1, 2, 1),
     (2, 16, 13, 11, 24, 1),
     (5, 64, 8, 8, 32, 1),
+    (3, 17, 15, 18, 70, 1),
+    (4, 33, 9, 7, 19, 0),
+    (1, 20, 2, 2, 17, 2),
+    (7, 24, 6, 10, 130, 1),
 ]
 
 
@@ -147,6 +153,32 @@ def test_winograd_vs_reference(cpu_path, cfg):
     layout_ = "sliced" if c % 2 else "contiguous"
     check_config(rng, (n, c, h, w), (o, c, 3, 3), (1, 1), (p, p), (1, 1), 1, bias=bool(c % 2),
                  act="relu" if o % 2 else "none", in_layout=layout_, algo="winograd")  # fmt: skip
+
+
+# (N, C, H, W, O, kernel, padding, dilation) for the direct (wide-row) kernels: LeNet's and the
+# first layers' shapes, odd widths, a 1x1 output, paddings past the kernel (backward input then
+# runs im2col), dilation, O not a multiple of the register tiles, and enough images for several
+# per thread.
+DIRECT = [
+    (3, 3, 12, 11, 6, 5, 0, 1),
+    (2, 6, 14, 14, 16, 5, 0, 1),
+    (2, 3, 8, 9, 32, 3, 1, 1),
+    (1, 1, 1, 1, 1, 1, 0, 1),
+    (2, 5, 7, 6, 7, 3, 2, 1),
+    (3, 2, 9, 9, 13, 3, 1, 2),
+    (1, 4, 3, 3, 2, 3, 3, 1),
+    (2, 8, 5, 17, 3, 2, 1, 1),
+    (17, 3, 10, 10, 19, 5, 2, 1),
+]
+
+
+@pytest.mark.parametrize("cfg", DIRECT, ids=[str(c) for c in DIRECT])
+def test_direct_vs_reference(cpu_path, cfg):
+    n, c, h, w, o, k, p, d = cfg
+    rng = np.random.default_rng(n * c + h + k)
+    layout_ = "sliced" if c % 2 else "contiguous"
+    check_config(rng, (n, c, h, w), (o, c, k, k), (1, 1), (p, p), (d, d), 1, bias=bool(o % 2),
+                 act="relu" if c % 2 else "none", in_layout=layout_, algo="direct")  # fmt: skip
 
 
 def test_many_images_and_thread_counts():
@@ -161,6 +193,8 @@ def test_many_images_and_thread_counts():
                          algo="im2col")  # fmt: skip
             check_config(rng, (9, 64, 24, 24), (32, 64, 3, 3), (1, 1), (1, 1), (1, 1), 1)
             check_config(rng, (13, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1)
+            check_config(rng, (13, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1,
+                         algo="im2col")  # fmt: skip
             check_config(rng, (5, 8, 9, 9), (12, 4, 1, 1), (1, 1), (0, 0), (1, 1), 2)
     finally:
         fd.set_num_threads(before)
@@ -254,7 +288,7 @@ def test_binding_rejects_bad_input():
     with pytest.raises(ValueError, match=r"^\[conv2d\] activation must be"):
         _C.conv2d_forward(x, w, None, out, *p, "gelu")
     with pytest.raises(
-        ValueError, match=r"^\[conv2d\] algo must be 'auto', 'im2col' or 'winograd'"
+        ValueError, match=r"^\[conv2d\] algo must be 'auto', 'im2col', 'winograd' or 'direct'"
     ):
         _C.conv2d_forward(x, w, None, out, *p, algo="fft")
     with pytest.raises(ValueError, match=r"^\[conv2d\] out must not share memory with x"):
