@@ -10,13 +10,6 @@
 #include "pyfastdl/activation.h"
 #include "pyfastdl/parallel.h"
 
-// Without this, GCC keeps the selects of the loops below (|x|, the clamps inside exp) as
-// branches -- under the default -ftrapping-math a float compare may raise a flag -- and vectorises
-// nothing on the AVX2 and generic paths (AVX-512 masks hide the problem). No kernel here reads
-// the floating-point exception flags. softmax_rows.h is included inside so that the exp
-// instantiated here gets the same options (and can be inlined).
-#pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
 #include "softmax_rows.h"
 
 namespace pyfastdl::activation_kernels {
@@ -133,4 +126,3 @@ struct Kernels {
 
 }  // namespace pyfastdl::activation_kernels
 
-#pragma GCC pop_options
