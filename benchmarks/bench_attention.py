@@ -97,12 +97,14 @@ def test_attention(benchmark, contender, passes, mode, name):
         benchmark.extra_info["gflops"] = flops(SHAPES[name], passes, causal) / median / 1e9
 
 
-def paired(rounds: int = 9, reps: int = 2) -> None:
-    """Interleaved rounds (pyfastdl, pause, kernel, pause, torch, pause): medians of each and
-    the medians of the per-round ratios torch time / pyfastdl time."""
+def paired(rounds: int = 9, target_s: float = 0.05) -> None:
+    """Interleaved rounds of the three contenders (pyfastdl.bench.timing.measure: a pause after
+    each batch, the first contender rotating): medians of each and the medians of the per-round
+    ratios torch time / pyfastdl time."""
     import torch
 
     from pyfastdl.bench.threads import cpu_count, set_all_threads
+    from pyfastdl.bench.timing import Contender, measure
 
     set_all_threads(int(os.environ.get("PYFASTDL_BENCH_THREADS", cpu_count())))
     print(f"threads {torch.get_num_threads()}, cpu {_C.cpu_capability()}")
@@ -114,22 +116,11 @@ def paired(rounds: int = 9, reps: int = 2) -> None:
         for mode in MODES:
             causal = mode == "causal"
             for passes in PASSES:
-                fns = {c: step(c, shape, passes, causal) for c in CONTENDERS}
-                times: dict = {c: [] for c in CONTENDERS}
-                for c in CONTENDERS:
-                    fns[c]()
-                for _ in range(rounds):
-                    for c in CONTENDERS:
-                        t0 = time.perf_counter()
-                        for _ in range(reps):
-                            fns[c]()
-                        times[c].append((time.perf_counter() - t0) / reps)
-                        time.sleep(0.2)
-                t = {c: np.array(times[c]) for c in CONTENDERS}
-                med = {c: float(np.median(t[c])) for c in CONTENDERS}
+                contenders = [Contender(c, step(c, shape, passes, causal)) for c in CONTENDERS]
+                m = measure(contenders, rounds=rounds, target_s=target_s, pause_s=0.2)
+                med = {c: m.median(c) for c in CONTENDERS}
                 gf = [flops(shape, passes, causal) / med[c] / 1e9 for c in CONTENDERS]
-                ratio = float(np.median(t["torch"] / t["pyfastdl"]))
-                ratio_kernel = float(np.median(t["torch"] / t["kernel"]))
+                ratio, ratio_kernel = m.ratio("torch", "pyfastdl"), m.ratio("torch", "kernel")
                 print(
                     f"{name:13} {mode:6} {passes:8} {med['pyfastdl'] * 1e3:11.2f} "
                     f"{med['kernel'] * 1e3:9.2f} {med['torch'] * 1e3:9.2f} "

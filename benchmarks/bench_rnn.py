@@ -65,31 +65,13 @@ def _layers(w: Workload):
     return ours, theirs
 
 
-def _pyfastdl(w: Workload, x_np: np.ndarray, layer) -> Callable[[], object]:
-    x = fd.tensor(x_np)
+def _workload_fn(w: Workload, layer, x, no_grad) -> Callable[[], object]:
+    """The timed call of either library: `layer` on its input `x`, under the library's `no_grad`
+    for an inference workload, else forward + backward of output.sum()."""
     if not w.backward:
 
         def forward() -> object:
-            with fd.no_grad():
-                return layer(x)
-
-        return forward
-
-    def step() -> None:
-        layer.zero_grad()
-        out, _ = layer(x)
-        out.sum().backward()
-
-    return step
-
-
-def _torch(w: Workload, x_np: np.ndarray, layer) -> Callable[[], object]:
-    torch = pytest.importorskip("torch")
-    x = torch.from_numpy(x_np)
-    if not w.backward:
-
-        def forward() -> object:
-            with torch.no_grad():
+            with no_grad():
                 return layer(x)
 
         return forward
@@ -103,9 +85,13 @@ def _torch(w: Workload, x_np: np.ndarray, layer) -> Callable[[], object]:
 
 
 def _contenders(w: Workload) -> dict[str, Callable[[], object]]:
+    torch = pytest.importorskip("torch")
     x = _data(w)
     ours, theirs = _layers(w)
-    return {"pyfastdl": _pyfastdl(w, x, ours), "torch": _torch(w, x, theirs)}
+    return {
+        "pyfastdl": _workload_fn(w, ours, fd.tensor(x), fd.no_grad),
+        "torch": _workload_fn(w, theirs, torch.from_numpy(x), torch.no_grad),
+    }
 
 
 # ------------------------------------------------------------------ pytest-benchmark suite

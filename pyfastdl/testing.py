@@ -19,9 +19,24 @@ from typing import Any
 
 import numpy as np
 
+from . import _C
 from .tensor import Tensor
 
-__all__ = ["gradcheck", "assert_close", "numerical_grad"]
+__all__ = ["gradcheck", "assert_close", "numerical_grad", "supported_cpu_paths"]
+
+_CPU_PATHS = ("generic", "avx2", "avx512")  # lowest first: a processor runs a prefix of these
+
+
+def supported_cpu_paths() -> tuple[str, ...]:
+    """The CPU instruction-set paths this processor can run, lowest first: what kernel tests
+    parametrize over with :func:`pyfastdl.set_cpu_capability`.
+
+    Example:
+        >>> from pyfastdl.testing import supported_cpu_paths
+        >>> supported_cpu_paths()[0]
+        'generic'
+    """
+    return _CPU_PATHS[: _CPU_PATHS.index(_C.cpu_capability_supported()) + 1]
 
 
 def _as_output(out: Any) -> list[Tensor]:

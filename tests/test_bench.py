@@ -71,8 +71,9 @@ def test_measure_interleaves_and_rotates():
     cs = [Contender(n, lambda n=n: calls.append(n)) for n in "abc"]
     m = timing.measure(cs, rounds=3, target_s=0.0, pause_s=0.0)
     assert m.rounds == 3 and all(m.repeats[n] == 1 for n in "abc")
-    # calibration: each contender alone (first call + warm-up), then rounds a b c, b c a, c a b
-    assert calls[-9:] == list("abcbcacab")
+    # calibration: each contender alone (first call + warm-up), then rounds a b c, b c a, c a b,
+    # each timed batch preceded by one untimed wake-up call
+    assert calls[-18:] == list("aabbccbbccaaccaabb")
     with pytest.raises(ValueError, match=r"^\[bench\]"):
         timing.measure([Contender("a", lambda: 0), Contender("a", lambda: 0)], 1, 0.0, 0.0)
     with pytest.raises(ValueError, match=r"^\[bench\]"):

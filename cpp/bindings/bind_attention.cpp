@@ -146,17 +146,30 @@ void check_apart(const ArrayView<float>& out, const char* out_name, const ArrayV
     fail_value(kOp, out_name, " must not share memory with ", other_name);
 }
 
+// q, k and v (with the contiguous stand-ins input4 may make), their shape and the mask: what
+// both directions check first, in this order (the members are initialised in declaration order).
+struct QkvMask {
+  py::object qc, kc, vc;
+  ArrayView<float> q, k, v;
+  AttentionShape s;
+  ArrayView<char> mask_bytes;
+  AttentionMask mask;
+
+  QkvMask(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::handle mask_obj)
+      : q(input4(q_obj, "q", qc)),
+        k(input4(k_obj, "k", kc)),
+        v(input4(v_obj, "v", vc)),
+        s(check_qkv(q, k, v)),
+        mask(check_mask(mask_obj, s, &mask_bytes)) {}
+};
+
 void forward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::handle mask_obj,
                      py::handle out_obj, py::handle lse_obj, double scale, bool is_causal,
                      double dropout_p, int64_t seed, const std::string& impl) {
   const attention_isa::Table run = kernels_for(impl);
-  py::object qc, kc, vc;
-  auto q = input4(q_obj, "q", qc);
-  auto k = input4(k_obj, "k", kc);
-  auto v = input4(v_obj, "v", vc);
-  const AttentionShape s = check_qkv(q, k, v);
-  ArrayView<char> mask_bytes;
-  const AttentionMask mask = check_mask(mask_obj, s, &mask_bytes);
+  const QkvMask qkv(q_obj, k_obj, v_obj, mask_obj);
+  const auto &q = qkv.q, &k = qkv.k, &v = qkv.v;
+  const AttentionShape& s = qkv.s;
   auto out = output(out_obj, "out", {s.batch, s.heads, s.q_len, s.v_dim}, "(B, H, L, Dv)");
   auto lse = output(lse_obj, "lse", {s.batch, s.heads, s.q_len}, "(B, H, L)");
   const AttentionOptions o = options(scale, is_causal, dropout_p, seed);
@@ -165,12 +178,12 @@ void forward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::h
     check_apart(out, "out", *in, name);
     check_apart(lse, "lse", *in, name);
   }
-  check_apart(out, "out", mask_bytes, "mask");
-  check_apart(lse, "lse", mask_bytes, "mask");
+  check_apart(out, "out", qkv.mask_bytes, "mask");
+  check_apart(lse, "lse", qkv.mask_bytes, "mask");
   check_apart(lse, "lse", out, "out");
   const AttentionRows<float> lse_rows{lse.data, lse.strides[0], lse.strides[1], lse.strides[2]};
   py::gil_scoped_release release;
-  run.forward(s, operand(q), operand(k), operand(v), mask, output_operand(out), lse_rows, o);
+  run.forward(s, operand(q), operand(k), operand(v), qkv.mask, output_operand(out), lse_rows, o);
 }
 
 void backward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::handle mask_obj,
@@ -179,13 +192,10 @@ void backward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::
                       double scale, bool is_causal, double dropout_p, int64_t seed,
                       const std::string& impl) {
   const attention_isa::Table run = kernels_for(impl);
-  py::object qc, kc, vc, oc, gc;
-  auto q = input4(q_obj, "q", qc);
-  auto k = input4(k_obj, "k", kc);
-  auto v = input4(v_obj, "v", vc);
-  const AttentionShape s = check_qkv(q, k, v);
-  ArrayView<char> mask_bytes;
-  const AttentionMask mask = check_mask(mask_obj, s, &mask_bytes);
+  const QkvMask qkv(q_obj, k_obj, v_obj, mask_obj);
+  const auto &q = qkv.q, &k = qkv.k, &v = qkv.v;
+  const AttentionShape& s = qkv.s;
+  py::object oc, gc;
   auto out = input4(out_obj, "out", oc);
   check_shape(out, "out", {s.batch, s.heads, s.q_len, s.v_dim}, "(B, H, L, Dv)");
   auto lse = view<float>(lse_obj, kOp, "lse", 3, 3);
@@ -202,7 +212,7 @@ void backward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::
       {&gq, "grad_q"}, {&gk, "grad_k"}, {&gv, "grad_v"}};
   for (const auto& [g, g_name] : grads) {
     for (const auto& [in, in_name] : inputs) check_apart(*g, g_name, *in, in_name);
-    check_apart(*g, g_name, mask_bytes, "mask");
+    check_apart(*g, g_name, qkv.mask_bytes, "mask");
   }
   check_apart(gq, "grad_q", gk, "grad_k");
   check_apart(gq, "grad_q", gv, "grad_v");
@@ -210,7 +220,7 @@ void backward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::
   const AttentionRows<const float> lse_rows{lse.data, lse.strides[0], lse.strides[1],
                                             lse.strides[2]};
   py::gil_scoped_release release;
-  run.backward(s, operand(q), operand(k), operand(v), mask, operand(out), lse_rows,
+  run.backward(s, operand(q), operand(k), operand(v), qkv.mask, operand(out), lse_rows,
                operand(grad_out), output_operand(gq), output_operand(gk), output_operand(gv), o);
 }
 

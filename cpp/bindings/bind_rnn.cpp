@@ -86,8 +86,15 @@ class Operands {
     }
   }
 
-  // Copies the scratch stand-ins of strided outputs back (with the GIL held).
-  void finish() {
+  // Refuses overlapping outputs, runs `kernel` without the GIL, then copies the scratch
+  // stand-ins of strided outputs back (with the GIL held again).
+  template <class Kernel>
+  void run(Kernel&& kernel) {
+    check_overlaps();
+    {
+      py::gil_scoped_release release;
+      kernel();
+    }
     for (auto& [dst, src] : writeback_) dst.attr("__setitem__")(py::ellipsis(), src);
   }
 
@@ -133,12 +140,9 @@ void lstm_cell_forward_binding(py::handle gates_o, py::handle cp_o, py::handle h
   auto h = ops.get(h_o, "h", {n, hs}, true);
   auto c = ops.get(c_o, "c", {n, hs}, true);
   auto acts = ops.get(acts_o, "acts", {n, 4 * hs}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     lstm_cell_forward(n, hs, crows(gates), crows(cp), rows(h), rows(c), rows(acts));
-  }
-  ops.finish();
+  });
 }
 
 void lstm_cell_backward_binding(py::handle acts_o, py::handle cp_o, py::handle c_o,
@@ -154,13 +158,10 @@ void lstm_cell_backward_binding(py::handle acts_o, py::handle cp_o, py::handle c
   auto gc = ops.optional(gc_o, "grad_c", {n, hs});
   auto dg = ops.get(dg_o, "grad_gates", {n, 4 * hs}, true);
   auto dcp = ops.get(dcp_o, "grad_c_prev", {n, hs}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     lstm_cell_backward(n, hs, crows(acts), crows(cp), crows(c), crows(gh), crows(gc), rows(dg),
                        rows(dcp));
-  }
-  ops.finish();
+  });
 }
 
 void gru_cell_forward_binding(py::handle gi_o, py::handle gh_o, py::handle hp_o, py::handle h_o,
@@ -173,12 +174,9 @@ void gru_cell_forward_binding(py::handle gi_o, py::handle gh_o, py::handle hp_o,
   auto gh = ops.get(gh_o, "gh", {n, 3 * hs});
   auto h = ops.get(h_o, "h", {n, hs}, true);
   auto acts = ops.get(acts_o, "acts", {n, 4 * hs}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     gru_cell_forward(n, hs, crows(gi), crows(gh), crows(hp), rows(h), rows(acts));
-  }
-  ops.finish();
+  });
 }
 
 void gru_cell_backward_binding(py::handle acts_o, py::handle hp_o, py::handle gh_o,
@@ -192,12 +190,9 @@ void gru_cell_backward_binding(py::handle acts_o, py::handle hp_o, py::handle gh
   auto dgi = ops.get(dgi_o, "grad_gi", {n, 3 * hs}, true);
   auto dgh = ops.get(dgh_o, "grad_gh", {n, 3 * hs}, true);
   auto dhp = ops.get(dhp_o, "grad_h_prev", {n, hs}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     gru_cell_backward(n, hs, crows(acts), crows(hp), crows(gh), rows(dgi), rows(dgh), rows(dhp));
-  }
-  ops.finish();
+  });
 }
 
 void rnn_cell_forward_binding(py::handle gates_o, py::handle h_o, const std::string& nonlinearity) {
@@ -207,12 +202,9 @@ void rnn_cell_forward_binding(py::handle gates_o, py::handle h_o, const std::str
   auto gates = ops.get(gates_o, "gates", {-1, -1});
   const int64_t n = gates.shape[0], hs = gates.shape[1];
   auto h = ops.get(h_o, "h", {n, hs}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     rnn_cell_forward(n, hs, crows(gates), rows(h), mode);
-  }
-  ops.finish();
+  });
 }
 
 void rnn_cell_backward_binding(py::handle h_o, py::handle gh_o, py::handle dg_o,
@@ -224,12 +216,9 @@ void rnn_cell_backward_binding(py::handle h_o, py::handle gh_o, py::handle dg_o,
   const int64_t n = h.shape[0], hs = h.shape[1];
   auto gh = ops.get(gh_o, "grad_h", {n, hs});
   auto dg = ops.get(dg_o, "grad_gates", {n, hs}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     rnn_cell_backward(n, hs, crows(h), crows(gh), rows(dg), mode);
-  }
-  ops.finish();
+  });
 }
 
 // ---------------------------------------------------------------------------- layers
@@ -248,13 +237,10 @@ void lstm_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle c0_
   auto cs = ops.get(cs_o, "cs", {steps, n, hid}, true);
   auto acts = acts_o.is_none() ? ArrayView<float>{}
                                : ops.get(acts_o, "acts", {steps, n, 4 * hid}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     lstm_layer_forward(steps, n, hid, seq(xw), crows(h0), crows(c0), w, seq(hs), seq(cs),
                        seq(acts), reverse);
-  }
-  ops.finish();
+  });
 }
 
 void lstm_layer_backward_binding(py::handle acts_o, py::handle cs_o, py::handle c0_o,
@@ -275,13 +261,10 @@ void lstm_layer_backward_binding(py::handle acts_o, py::handle cs_o, py::handle 
   auto dg = ops.get(dg_o, "grad_gates", {steps, n, 4 * hid}, true);
   auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
   auto dc0 = ops.get(dc0_o, "grad_c0", {n, hid}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     lstm_layer_backward(steps, n, hid, seq(acts), seq(cs), crows(c0), w, seq(go), crows(ghn),
                         crows(gcn), seq(dg), rows(dh0), rows(dc0), reverse);
-  }
-  ops.finish();
+  });
 }
 
 void gru_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o, py::handle b_o,
@@ -296,12 +279,9 @@ void gru_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o,
   auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
   auto acts = acts_o.is_none() ? ArrayView<float>{}
                                : ops.get(acts_o, "acts", {steps, n, 4 * hid}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     gru_layer_forward(steps, n, hid, seq(xw), crows(h0), w, seq(hs), seq(acts), reverse);
-  }
-  ops.finish();
+  });
 }
 
 void gru_layer_backward_binding(py::handle acts_o, py::handle hs_o, py::handle h0_o,
@@ -321,13 +301,10 @@ void gru_layer_backward_binding(py::handle acts_o, py::handle hs_o, py::handle h
   auto dgi = ops.get(dgi_o, "grad_gi", {steps, n, 3 * hid}, true);
   auto dgh = ops.get(dgh_o, "grad_gh", {steps, n, 3 * hid}, true);
   auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     gru_layer_backward(steps, n, hid, seq(acts), seq(hs), crows(h0), w, seq(go), crows(ghn),
                        seq(dgi), seq(dgh), rows(dh0), reverse);
-  }
-  ops.finish();
+  });
 }
 
 void rnn_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o, py::handle b_o,
@@ -341,12 +318,9 @@ void rnn_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o,
   const int64_t steps = xw.shape[0];
   const RecurrentWeights w = weights(ops, w_o, b_o, 1, hid);
   auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     rnn_layer_forward(steps, n, hid, seq(xw), crows(h0), w, seq(hs), mode, reverse);
-  }
-  ops.finish();
+  });
 }
 
 void rnn_layer_backward_binding(py::handle hs_o, py::handle w_o, py::handle go_o,
@@ -362,13 +336,10 @@ void rnn_layer_backward_binding(py::handle hs_o, py::handle w_o, py::handle go_o
   auto ghn = ops.optional(ghn_o, "grad_hn", {n, hid});
   auto dg = ops.get(dg_o, "grad_gates", {steps, n, hid}, true);
   auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
-  ops.check_overlaps();
-  {
-    py::gil_scoped_release release;
+  ops.run([&] {
     rnn_layer_backward(steps, n, hid, seq(hs), w, seq(go), crows(ghn), seq(dg), rows(dh0), mode,
                        reverse);
-  }
-  ops.finish();
+  });
 }
 
 }  // namespace

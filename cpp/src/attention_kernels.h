@@ -178,6 +178,25 @@ struct Kernels {
     }
   }
 
+  // The cost prefix sums split_begin reads (prefix[b]: the summed cost(blk) of the blocks
+  // blk < b) and the threads that heads x n_blocks tasks of that work get. Owns `prefix` with
+  // new[] rather than a std::vector: nothing here may instantiate a library template.
+  struct BlockCosts {
+    int64_t* prefix;
+    int threads;
+    template <class Cost>
+    BlockCosts(int64_t heads, int64_t n_blocks, Cost&& cost) : prefix(new int64_t[n_blocks + 1]) {
+      prefix[0] = 0;
+      for (int64_t blk = 0; blk < n_blocks; ++blk) prefix[blk + 1] = prefix[blk] + cost(blk);
+      const int64_t work = heads * prefix[n_blocks];
+      threads = static_cast<int>(
+          imin(threads_for(work, kMinFlopsPerThread / 4), heads * n_blocks));
+    }
+    ~BlockCosts() { delete[] prefix; }
+    BlockCosts(const BlockCosts&) = delete;
+    BlockCosts& operator=(const BlockCosts&) = delete;
+  };
+
   // Runs f(thread, threads) on `threads` OpenMP threads (the caller's thread when 1).
   template <class F>
   static void run_threads(int threads, F&& f) {
@@ -215,20 +234,12 @@ struct Kernels {
     const int64_t n_blocks = (L + bl.bq - 1) / bl.bq;
 
     // Cost of a block: its rows times the keys they visit (+ a per-row constant).
-    int64_t* prefix = new int64_t[n_blocks + 1];
-    struct Free {
-      int64_t* p;
-      ~Free() { delete[] p; }
-    } free_prefix{prefix};
-    prefix[0] = 0;
-    for (int64_t blk = 0; blk < n_blocks; ++blk) {
+    const BlockCosts costs(heads, n_blocks, [&](int64_t blk) {
       const int64_t i0 = blk * bl.bq, rows = imin(bl.bq, L - i0);
       const int64_t keys = opt.is_causal ? imin(S, i0 + rows) : S;
-      prefix[blk + 1] = prefix[blk] + rows * (keys * (D + Dv) + 64);
-    }
-    const int64_t work = heads * prefix[n_blocks];
-    const int threads = static_cast<int>(imin(threads_for(work, kMinFlopsPerThread / 4),
-                                              heads * n_blocks));
+      return rows * (keys * (D + Dv) + 64);
+    });
+    const int threads = costs.threads;
     const int64_t per_thread =
         Sp * D + (v_in_place ? 0 : S * Dvp) + bl.bq * (Dvp + 2) + ks.mr * bl.tk;
     Buffer scratch(per_thread * (threads > 1 ? threads : 1));
@@ -244,8 +255,8 @@ struct Kernels {
       s.m = s.oacc + bl.bq * Dvp;
       s.l = s.m + bl.bq;
       s.bl = bl;
-      const int64_t begin = split_begin(prefix, n_blocks, heads, nt, t);
-      const int64_t end = split_begin(prefix, n_blocks, heads, nt, t + 1);
+      const int64_t begin = split_begin(costs.prefix, n_blocks, heads, nt, t);
+      const int64_t end = split_begin(costs.prefix, n_blocks, heads, nt, t + 1);
       int64_t packed = -1;
       for (int64_t task = begin; task < end; ++task) {
         const int64_t bh = task / n_blocks, b = bh / H, h = bh % H;
@@ -388,20 +399,12 @@ struct Kernels {
 
     const Blocks bl = blocks_for(ks.mr, static_cast<int>(ks.nr));
     const int64_t n_blocks = (S + bl.bk - 1) / bl.bk;
-    int64_t* prefix = new int64_t[n_blocks + 1];
-    struct Free {
-      int64_t* p;
-      ~Free() { delete[] p; }
-    } free_prefix{prefix};
-    prefix[0] = 0;
-    for (int64_t blk = 0; blk < n_blocks; ++blk) {
+    const BlockCosts costs(heads, n_blocks, [&](int64_t blk) {
       const int64_t k0 = blk * bl.bk, keys = imin(bl.bk, S - k0);
       const int64_t rows = opt.is_causal ? imax(0, L - k0) : L;
-      prefix[blk + 1] = prefix[blk] + keys * (rows * (2 * D + 3 * Dv) / 2 + 64);
-    }
-    const int64_t work = heads * prefix[n_blocks];
-    const int threads = static_cast<int>(imin(threads_for(work, kMinFlopsPerThread / 4),
-                                              heads * n_blocks));
+      return keys * (rows * (2 * D + 3 * Dv) / 2 + 64);
+    });
+    const int threads = costs.threads;
     const int64_t tile = bl.tq * bl.bk;
     const int64_t per_thread = Sp * (D + Dv) + (d_in_place ? 0 : (S + L) * Dp) +
                                (dv_in_place ? 0 : L * Dvp) + 3 * tile + bl.tq * Dp +
@@ -432,8 +435,8 @@ struct Kernels {
       s.dv = s.dk + bl.bk * Dp;
       s.slot = s.dv + bl.bk * Dvp;
       s.bl = bl;
-      const int64_t begin = split_begin(prefix, n_blocks, heads, nt, t);
-      const int64_t end = split_begin(prefix, n_blocks, heads, nt, t + 1);
+      const int64_t begin = split_begin(costs.prefix, n_blocks, heads, nt, t);
+      const int64_t end = split_begin(costs.prefix, n_blocks, heads, nt, t + 1);
       int64_t packed = -1;
       DqTarget dq{nullptr, 0};
       for (int64_t task = begin; task < end; ++task) {

@@ -17,6 +17,7 @@
 
 #include "pyfastdl/layernorm.h"
 #include "pyfastdl/parallel.h"
+#include "row_views.h"
 
 namespace pyfastdl::layernorm_rows {
 
@@ -30,7 +31,12 @@ constexpr int64_t kPairMaxCols = 512;
 constexpr int64_t kMinElementsPerThread = 1 << 14;
 
 template <class Isa>
-struct Kernels {
+struct Kernels : row_views::RowViews<Isa> {
+  // load / target / store: strided rows as contiguous ones; Buffer: heap scratch (zeroed).
+  using Views = row_views::RowViews<Isa>;
+  using Views::load, Views::store, Views::target;
+  using Buffer = row_views::HeapFloats<Isa, /*Zeroed=*/true>;
+
   // The sum of the kLanes partials, as a tree (vectorisable, short dependency chain).
   static double lanes_total(float* acc) {
     for (int w = kLanes / 2; w >= 1; w /= 2)
@@ -120,33 +126,6 @@ struct Kernels {
     *a2 = t2;
     *a3 = t3;
   }
-
-  // ---------------------------------------------------------------------- strided rows
-  // Row i of a view as a contiguous pointer: the row itself, or a copy in `scratch`.
-  static const float* load(ConstRows v, int64_t i, int64_t cols, float* scratch) {
-    const float* p = v.data + i * v.row_stride;
-    if (v.col_stride == 1) return p;
-    for (int64_t c = 0; c < cols; ++c) scratch[c] = p[c * v.col_stride];
-    return scratch;
-  }
-  static float* target(Rows v, int64_t i, float* scratch) {
-    return v.col_stride == 1 ? v.data + i * v.row_stride : scratch;
-  }
-  static void store(Rows v, int64_t i, int64_t cols, const float* src) {
-    if (v.col_stride == 1) return;
-    float* p = v.data + i * v.row_stride;
-    for (int64_t c = 0; c < cols; ++c) p[c * v.col_stride] = src[c];
-  }
-
-  // Heap floats (zeroed), allocated before any parallel region so that bad_alloc reaches the
-  // caller.
-  struct Buffer {
-    float* p = nullptr;
-    explicit Buffer(int64_t n) : p(n > 0 ? new float[static_cast<size_t>(n)]() : nullptr) {}
-    ~Buffer() { delete[] p; }
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-  };
 
   // Threads for the rows (never more than there are rows: the per-thread buffers are sized by it).
   static int threads(int64_t rows, int64_t cols) {

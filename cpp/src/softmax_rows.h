@@ -18,6 +18,7 @@
 
 #include "pyfastdl/parallel.h"
 #include "pyfastdl/softmax.h"
+#include "row_views.h"
 
 namespace pyfastdl::softmax_rows {
 
@@ -26,7 +27,12 @@ constexpr int kLanes = 16;
 constexpr int64_t kMinElementsPerThread = 1 << 14;
 
 template <class Isa>
-struct Kernels {
+struct Kernels : row_views::RowViews<Isa> {
+  // load / target / store: strided rows as contiguous ones; Buffer: heap scratch.
+  using Views = row_views::RowViews<Isa>;
+  using Views::load, Views::store, Views::target;
+  using Buffer = row_views::HeapFloats<Isa>;
+
   // exp(x), about 1 ulp on [-87, 88.3]: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by the Cephes
   // degree-6 polynomial, 2^n built in the exponent bits. Below -87 (under the smallest normal
   // float) the result is 0, above 88.3 it is inf, NaN stays NaN.
@@ -128,32 +134,6 @@ struct Kernels {
     }
     return lane_sum(acc) + tail;
   }
-
-  // ---------------------------------------------------------------------- strided rows
-  // Row i of a view as a contiguous pointer: the row itself, or a copy in `scratch`.
-  static const float* load(ConstRows v, int64_t i, int64_t cols, float* scratch) {
-    const float* p = v.data + i * v.row_stride;
-    if (v.col_stride == 1) return p;
-    for (int64_t c = 0; c < cols; ++c) scratch[c] = p[c * v.col_stride];
-    return scratch;
-  }
-  static float* target(Rows v, int64_t i, float* scratch) {
-    return v.col_stride == 1 ? v.data + i * v.row_stride : scratch;
-  }
-  static void store(Rows v, int64_t i, int64_t cols, const float* src) {
-    if (v.col_stride == 1) return;
-    float* p = v.data + i * v.row_stride;
-    for (int64_t c = 0; c < cols; ++c) p[c * v.col_stride] = src[c];
-  }
-
-  // Heap floats, allocated before any parallel region (so that bad_alloc reaches the caller).
-  struct Buffer {
-    float* p = nullptr;
-    explicit Buffer(int64_t n) : p(n > 0 ? new float[static_cast<size_t>(n)] : nullptr) {}
-    ~Buffer() { delete[] p; }
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-  };
 
   // Runs f(i, scratch) for every row, rows split over threads. scratch holds 3 rows per thread
   // when `strided` (some operand has non-unit column stride), else it is nullptr and unused.

@@ -238,17 +238,6 @@ def lstm_twin(model: Any, torch: Any) -> Any:
     return Twin()
 
 
-def _step(model: Any, loss_fn: Any, opt: Any, x: Any, y: Any) -> Callable[[], Any]:
-    def step() -> Any:
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
-
-
 def run_case(
     case: TextCase,
     config: Config,
@@ -257,7 +246,7 @@ def run_case(
 ) -> Row:
     """Same initial weights (PyTorch's seeded init) and batch; three steps compared in eval
     mode; then both timed interleaved in training mode."""
-    from .training import check_steps
+    from .training import check_steps, step_fn
 
     row = Row("train", case.name, unit="ms", flops=case.flops_per_step)
     row.notes["batch"] = case.batch
@@ -280,13 +269,15 @@ def run_case(
         opt = torch.optim.Adam(twin.parameters(), lr=case.lr)
         probe = case.probe(twin)
         steps["torch"] = (
-            _step(twin, case.loss(torch.nn), opt, torch.from_numpy(ids), torch.from_numpy(labels)),
+            step_fn(
+                twin, case.loss(torch.nn), opt, torch.from_numpy(ids), torch.from_numpy(labels)
+            ),
             lambda: probe.detach().numpy().copy(),
         )
         models["torch"] = twin
     probe_ours = case.probe(ours)
     opt_ours = optim.Adam(ours.parameters(), lr=case.lr)
-    step_ours = _step(ours, case.loss(nn), opt_ours, fd.tensor(ids), fd.tensor(labels))
+    step_ours = step_fn(ours, case.loss(nn), opt_ours, fd.tensor(ids), fd.tensor(labels))
     steps = {SELF: (step_ours, lambda: np.array(probe_ours.array)), **steps}
     for m in models.values():
         m.eval()

@@ -165,7 +165,10 @@ def initial_weights(case: TrainCase, seed: int) -> list[tuple[np.ndarray, np.nda
     return out
 
 
-def _step_fn(model: Any, loss_fn: Any, opt: Any, x: Any, y: Any) -> Callable[[], Any]:
+def step_fn(model: Any, loss_fn: Any, opt: Any, x: Any, y: Any) -> Callable[[], Any]:
+    """One training step on (x, y) as a closure, for pyfastdl and PyTorch alike (text_steps too):
+    forward, loss, zero_grad, backward, optimizer step; returns the loss."""
+
     def step() -> Any:
         loss = loss_fn(model(x), y)
         opt.zero_grad()
@@ -201,7 +204,7 @@ def pyfastdl_step(
 
     model, first = _mlp(nn, weights, load)
     opt = optim.SGD(model.parameters(), lr=case.lr)
-    step = _step_fn(model, nn.CrossEntropyLoss(), opt, fd.tensor(x), fd.tensor(y))
+    step = step_fn(model, nn.CrossEntropyLoss(), opt, fd.tensor(x), fd.tensor(y))
     return step, lambda: np.array(first.weight.array)
 
 
@@ -218,7 +221,7 @@ def torch_step(
 
     model, first = _mlp(torch.nn, weights, load)
     opt = torch.optim.SGD(model.parameters(), lr=case.lr)
-    step = _step_fn(
+    step = step_fn(
         model,
         torch.nn.CrossEntropyLoss(),
         opt,
@@ -423,7 +426,7 @@ def run_model_case(
         xt, yt = torch.from_numpy(x.copy()), torch.from_numpy(y.copy())
         conv = _first_conv(twin)
         steps["torch"] = (
-            _step_fn(twin, torch.nn.CrossEntropyLoss(), opt, xt, yt),
+            step_fn(twin, torch.nn.CrossEntropyLoss(), opt, xt, yt),
             lambda: conv.weight.detach().numpy().copy(),
         )
         models["torch"] = twin
@@ -431,7 +434,7 @@ def run_model_case(
         opt = optim.SGD(ours.parameters(), lr=case.lr)
         first = _first_conv(ours)
         steps[SELF] = (
-            _step_fn(ours, nn.CrossEntropyLoss(), opt, fd.tensor(x), fd.tensor(y)),
+            step_fn(ours, nn.CrossEntropyLoss(), opt, fd.tensor(x), fd.tensor(y)),
             lambda: np.array(first.weight.array),
         )
         models[SELF] = ours

@@ -16,19 +16,10 @@ from pyfastdl import _C
 from pyfastdl.kernels import cases
 from pyfastdl.kernels.cases._attention import attention_mask, operand
 from pyfastdl.kernels.reference import _attention as ref
+from pyfastdl.testing import supported_cpu_paths
 
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
 MASKS = ("none", "bool", "float", "key_padding", "empty_rows")
 LAYOUTS = ("contiguous", "transposed", "sliced")
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
 
 
 def empty_outputs(q, k, v, dtype=np.float32):
@@ -173,7 +164,7 @@ def test_causal_skips_future_keys(cpu_path):
     assert not np.allclose(out[:, :, 20:], out2[:, :, 20:])
 
 
-@pytest.mark.parametrize("impl", SUPPORTED)
+@pytest.mark.parametrize("impl", supported_cpu_paths())
 def test_versions_side_by_side(impl):
     """attention_forward/<path> and attention_backward/<path> are registered and agree."""
     from pyfastdl import kernels

@@ -13,9 +13,6 @@ from pyfastdl.kernels import reference as ref
 from pyfastdl.nn import functional as F
 from pyfastdl.testing import gradcheck
 
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
-
 SHAPES = [
     (2, 3),  # (N, C)
     (64, 33),
@@ -28,14 +25,6 @@ SHAPES = [
     (4, 64, 16, 16),
 ]
 LAYOUTS = ("contiguous", "channel slice", "row slice", "transposed", "negative strides")
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
 
 
 def activation(rng, shape, layout, scale=2.0, offset=1.0):

@@ -14,20 +14,10 @@ import pyfastdl as fd
 from pyfastdl import _C, nn
 from pyfastdl.kernels import reference as ref
 from pyfastdl.nn import functional as F
-from pyfastdl.testing import gradcheck
+from pyfastdl.testing import gradcheck, supported_cpu_paths
 
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
 MODES = ("none", "tanh")
 SHAPES = [(), (1,), (7,), (15,), (16,), (17,), (33,), (3, 5, 17), (0, 4), (70000,)]
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
 
 
 def close(got, want):
@@ -121,7 +111,7 @@ def test_versions_and_threads_agree():
     try:
         for threads in (1, 2):
             fd.set_num_threads(threads)
-            for impl in SUPPORTED:
+            for impl in supported_cpu_paths():
                 y = np.empty_like(x)
                 _C.gelu_forward(x, y, "none", impl=impl)
                 close(y, want)

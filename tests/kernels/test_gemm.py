@@ -14,9 +14,9 @@ import pytest
 
 from pyfastdl import _C
 from pyfastdl.kernels import reference
+from pyfastdl.testing import supported_cpu_paths
 
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
+SUPPORTED = supported_cpu_paths()
 ACTIVATIONS = reference.ACTIVATIONS
 
 

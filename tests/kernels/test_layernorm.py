@@ -12,22 +12,11 @@ import pyfastdl as fd
 from pyfastdl import _C
 from pyfastdl.kernels import reference as ref
 from pyfastdl.nn import functional as F
-from pyfastdl.testing import gradcheck
-
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
+from pyfastdl.testing import gradcheck, supported_cpu_paths
 
 SHAPES = [(1, 1), (5, 1), (1, 7), (3, 33), (17, 100), (2, 1000), (64, 129), (4, 16), (0, 5)]
 LAYOUTS = ("contiguous", "row slice", "transposed", "negative strides")
 AFFINE = ("both", "weight", "none")
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
 
 
 def rows(rng, shape, layout, scale=2.0, offset=1.0):
@@ -183,7 +172,7 @@ def test_versions_and_threads_agree():
     try:
         for threads in (1, 2):
             fd.set_num_threads(threads)
-            for impl in SUPPORTED:
+            for impl in supported_cpu_paths():
                 got = run_forward(_C.layer_norm_forward, x, w, b, impl=impl)
                 for g, e in zip(got, want):
                     close(g, e, 257)

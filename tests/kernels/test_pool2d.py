@@ -11,8 +11,6 @@ from pyfastdl import _C, kernels
 from pyfastdl.kernels import reference as ref
 from pyfastdl.kernels.reference._pool2d import pool2d_geometry
 
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
 NATIVE = (
     "max_pool2d_forward",
     "max_pool2d_backward",
@@ -22,14 +20,6 @@ NATIVE = (
     "adaptive_avg_pool2d_backward",
     "adaptive_max_pool2d_forward",
 )
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
 
 
 def distinct(rng, shape):

@@ -14,17 +14,7 @@ from pyfastdl.kernels.cases import cases
 from pyfastdl.kernels.check import tolerance
 from pyfastdl.kernels.reference import _rnn
 
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
 OPS = sorted(_rnn.KERNELS)
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
 
 
 def _f64(a):

@@ -9,17 +9,7 @@ import pytest
 from pyfastdl import _C
 from pyfastdl.kernels import reference as ref
 
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
 COLS = (1, 15, 17, 33, 1000, 1031)
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
 
 
 def rows_array(rng, rows, cols, layout, scale=3.0):

@@ -12,7 +12,7 @@ import pytest
 
 import pyfastdl as fd
 import pyfastdl.nn.functional as F
-from pyfastdl import _C, kernels, nn
+from pyfastdl import kernels, nn
 from pyfastdl.testing import gradcheck
 
 torch = pytest.importorskip("torch")
@@ -21,13 +21,8 @@ TF = torch.nn.functional
 SDPA = F.scaled_dot_product_attention
 
 
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    """The comparisons run on tiny tensors: PyTorch's thread pool only costs time here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# The comparisons run on tiny tensors: PyTorch's thread pool only costs time here.
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def arr(rng, *shape, dtype=np.float32):
@@ -153,18 +148,6 @@ def test_sdpa_float_mask_gradient_matches_torch():
     backward_both(out_f, out_t, rng)
     for a, b in ((fq, tq), (fk, tk), (fv, tv), (fm, tm)):
         close(a.grad, b.grad, msg="grad")
-
-
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
 
 
 def test_sdpa_native_equals_reference_on_strided_heads(cpu_path):

@@ -17,13 +17,8 @@ from pyfastdl.testing import gradcheck
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    """The comparisons run on tiny tensors: PyTorch's thread pool only costs time here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# The comparisons run on tiny tensors: PyTorch's thread pool only costs time here.
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def arr(rng, *shape, dtype=np.float32):

@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -70,77 +69,13 @@ def _is_relu(activation: Any) -> bool:
     return activation is F.relu or (type(activation) is ReLU and activation._is_plain())
 
 
-class _FeedForward:
-    """linear2(dropout(activation(linear1(x)))) -- the ReLU fused in linear1's epilogue."""
+class _TransformerLayer(Module):
+    """What the encoder and decoder layers share: PyTorch's constructor (submodules in its order;
+    the decoder adds cross-attention, norm3 and dropout3), the self-attention block and the
+    feed-forward block linear2(dropout(activation(linear1(x)))), whose ReLU runs fused in
+    linear1's gemm epilogue."""
 
-    linear1: Linear
-    linear2: Linear
-    dropout: Dropout
-    activation: Callable
-
-    def _ff(self, x: Any) -> Any:
-        lin1 = self.linear1
-        if _is_relu(self.activation) and lin1._is_plain():
-            h = F.linear_act(x, lin1.weight, lin1.bias, "relu")
-        else:
-            h = self.activation(lin1(x))
-        return self.linear2(self.dropout(h))
-
-
-def _layer_init(
-    self: Any,
-    d_model: int,
-    nhead: int,
-    dim_feedforward: int,
-    dropout: float,
-    activation: Any,
-    layer_norm_eps: float,
-    batch_first: bool,
-    norm_first: bool,
-    bias: bool,
-    cross: bool,
-    factory: dict,
-) -> None:
-    """The submodules of an encoder (cross=False) or decoder layer, in PyTorch's order."""
-    self.self_attn = MultiheadAttention(
-        d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
-    )
-    if cross:
-        self.multihead_attn = MultiheadAttention(
-            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
-        )
-    self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
-    self.dropout = Dropout(dropout)
-    self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
-    self.norm_first = norm_first
-    for i in range(1, 4 if cross else 3):
-        setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory))
-    for i in range(1, 4 if cross else 3):
-        setattr(self, f"dropout{i}", Dropout(dropout))
-    self.activation = _activation(activation, type(self).__name__)
-    act = self.activation
-    self.activation_relu_or_gelu = (
-        1
-        if act is F.relu or isinstance(act, ReLU)
-        else 2
-        if act is F.gelu or isinstance(act, GELU)
-        else 0
-    )
-
-
-class TransformerEncoderLayer(_FeedForward, Module):
-    """Self-attention and feed-forward blocks with residuals and LayerNorms (PyTorch's layer).
-
-    forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False); src (S, N, E),
-    (N, S, E) with batch_first, or (S, E). Masks as in :class:`MultiheadAttention`.
-
-    Example:
-        >>> import pyfastdl as fd
-        >>> from pyfastdl import nn
-        >>> layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0)
-        >>> layer(fd.randn(5, 3, 8)).shape
-        (5, 3, 8)
-    """
+    _cross = False  # the decoder layer's cross-attention over `memory`
 
     def __init__(
         self,
@@ -157,19 +92,31 @@ class TransformerEncoderLayer(_FeedForward, Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        _layer_init(
-            self,
-            d_model,
-            nhead,
-            dim_feedforward,
-            dropout,
-            activation,
-            layer_norm_eps,
-            batch_first,
-            norm_first,
-            bias,
-            False,
-            {"device": device, "dtype": dtype},
+        factory = {"device": device, "dtype": dtype}
+        cross = self._cross
+        self.self_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
+        )
+        if cross:
+            self.multihead_attn = MultiheadAttention(
+                d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
+            )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
+        self.norm_first = norm_first
+        for i in range(1, 4 if cross else 3):
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory))
+        for i in range(1, 4 if cross else 3):
+            setattr(self, f"dropout{i}", Dropout(dropout))
+        self.activation = _activation(activation, type(self).__name__)
+        act = self.activation
+        self.activation_relu_or_gelu = (
+            1
+            if act is F.relu or isinstance(act, ReLU)
+            else 2
+            if act is F.gelu or isinstance(act, GELU)
+            else 0
         )
 
     def _sa(self, x: Any, mask: Any, kpm: Any, is_causal: bool) -> Any:
@@ -177,6 +124,29 @@ class TransformerEncoderLayer(_FeedForward, Module):
             x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal
         )[0]
         return self.dropout1(out)
+
+    def _ff(self, x: Any) -> Any:
+        lin1 = self.linear1
+        if _is_relu(self.activation) and lin1._is_plain():
+            h = F.linear_act(x, lin1.weight, lin1.bias, "relu")
+        else:
+            h = self.activation(lin1(x))
+        return self.linear2(self.dropout(h))
+
+
+class TransformerEncoderLayer(_TransformerLayer):
+    """Self-attention and feed-forward blocks with residuals and LayerNorms (PyTorch's layer).
+
+    forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False); src (S, N, E),
+    (N, S, E) with batch_first, or (S, E). Masks as in :class:`MultiheadAttention`.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> from pyfastdl import nn
+        >>> layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0)
+        >>> layer(fd.randn(5, 3, 8)).shape
+        (5, 3, 8)
+    """
 
     def forward(
         self,
@@ -193,7 +163,7 @@ class TransformerEncoderLayer(_FeedForward, Module):
         return self.norm2(x + self.dropout2(self._ff(x)))
 
 
-class TransformerDecoderLayer(_FeedForward, Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, cross-attention over `memory` and feed-forward (PyTorch's layer).
 
     forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
@@ -207,41 +177,7 @@ class TransformerDecoderLayer(_FeedForward, Module):
         (2, 4, 8)
     """
 
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: Any = F.relu,
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = False,
-        norm_first: bool = False,
-        bias: bool = True,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        _layer_init(
-            self,
-            d_model,
-            nhead,
-            dim_feedforward,
-            dropout,
-            activation,
-            layer_norm_eps,
-            batch_first,
-            norm_first,
-            bias,
-            True,
-            {"device": device, "dtype": dtype},
-        )
-
-    def _sa(self, x: Any, mask: Any, kpm: Any, is_causal: bool) -> Any:
-        out = self.self_attn(
-            x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal
-        )[0]
-        return self.dropout1(out)
+    _cross = True
 
     def _mha(self, x: Any, mem: Any, mask: Any, kpm: Any, is_causal: bool) -> Any:
         out = self.multihead_attn(
@@ -296,10 +232,12 @@ def _detect_causal(mask: Any, is_causal: bool | None, size: int | None) -> bool:
     return (size is None or m.shape[-1] == size) and is_causal_mask(m)
 
 
-def _seq_len(x: Any, batch_first: bool) -> int:
-    if x.ndim == 3 and batch_first:
-        return x.shape[1]
-    return x.shape[0]
+def _stack_is_causal(layers: ModuleList, x: Any, mask: Any, is_causal: bool | None) -> bool:
+    """_detect_causal for a stack's input `x`, laid out as its first layer's batch_first says."""
+    first = layers[0] if len(layers) else None
+    batch_first = getattr(getattr(first, "self_attn", None), "batch_first", False)
+    seq_len = x.shape[1] if x.ndim == 3 and batch_first else x.shape[0]
+    return _detect_causal(mask, is_causal, seq_len)
 
 
 class TransformerEncoder(Module):
@@ -340,9 +278,7 @@ class TransformerEncoder(Module):
         src_key_padding_mask: Any = None,
         is_causal: bool | None = None,
     ) -> Any:
-        first = self.layers[0] if len(self.layers) else None
-        batch_first = getattr(getattr(first, "self_attn", None), "batch_first", False)
-        causal = _detect_causal(mask, is_causal, _seq_len(src, batch_first))
+        causal = _stack_is_causal(self.layers, src, mask, is_causal)
         out = src
         for layer in self.layers:
             out = layer(
@@ -384,9 +320,7 @@ class TransformerDecoder(Module):
         tgt_is_causal: bool | None = None,
         memory_is_causal: bool = False,
     ) -> Any:
-        first = self.layers[0] if len(self.layers) else None
-        batch_first = getattr(getattr(first, "self_attn", None), "batch_first", False)
-        causal = _detect_causal(tgt_mask, tgt_is_causal, _seq_len(tgt, batch_first))
+        causal = _stack_is_causal(self.layers, tgt, tgt_mask, tgt_is_causal)
         out = tgt
         for layer in self.layers:
             out = layer(
