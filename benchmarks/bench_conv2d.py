@@ -7,8 +7,11 @@ speed ratios (> 1: pyfastdl faster); PYFASTDL_BENCH_THREADS sets the threads of 
 thread the clock is the thread's CPU time (``time.thread_time``), which other processes on a busy
 machine do not inflate; with more, wall-clock time. GFLOP/s count the direct convolution:
 2 N O OH OW C kH kW per pass (forward + backward = 3 passes). pyfastdl picks the algorithm per
-shape (``conv2d_forward/native``): the direct wide-row kernels for the 3- and 6-channel layers,
-Winograd F(2x2, 3x3) for the 3x3 layers of 32 channels and more.
+shape (``conv2d_forward/native``): the direct wide-row kernels for the 3-channel layers, the
+batched kernels (direct, vectorised over images) for LeNet's 6-channel second layer (and, on
+AVX-512, the backward input of both LeNet layers), Winograd F(2x2, 3x3) for the 3x3 layers of 32
+channels and more. ``python benchmarks/bench_conv2d.py kernels`` times the native kernels alone,
+pass by pass, for every algorithm that applies, against PyTorch's forward and forward + backward.
 """
 
 from __future__ import annotations
@@ -129,5 +132,80 @@ def paired(rounds: int = 7, reps: int = 3) -> None:
             )
 
 
+def kernels_alone(rounds: int = 9, reps: int = 5) -> None:
+    """The native kernels alone (no autograd), pass by pass, per algorithm, on the stride-1 layers
+    with few input channels, against PyTorch's forward and forward + backward: minima of `rounds`
+    rounds of `reps` calls (one thread: thread CPU time)."""
+
+    from pyfastdl.bench.threads import cpu_count, set_all_threads
+
+    threads = int(os.environ.get("PYFASTDL_BENCH_THREADS", cpu_count()))
+    set_all_threads(threads)
+    clock = time.thread_time if threads == 1 else time.perf_counter
+
+    def best(fn) -> float:
+        fn()
+        times = []
+        for _ in range(rounds):
+            fn()
+            t0 = clock()
+            for _ in range(reps):
+                fn()
+            times.append((clock() - t0) / reps)
+        return min(times) * 1e3
+
+    print(f"threads {threads}, batch {BATCH}, cpu {fd._C.cpu_capability()}, ms (min of {rounds})")
+    head = " ".join(f"{h:>6}" for h in ("fwd", "bwd-in", "bwd-w", "sum"))
+    print(f"{'shape':18} {'algo':8} {head}  torch: fwd, fwd+bwd")
+    for name, shape in SHAPES.items():
+        if shape[0] > 8:
+            continue
+        torch_ms, rows = kernel_times(shape, best)
+        for algo, t in rows.items():
+            cells = " ".join(f"{v:6.3f}" for v in [*t, sum(t)])
+            print(f"{name:18} {algo:8} {cells}  {torch_ms[0]:6.3f} {torch_ms[1]:6.3f}")
+
+
+def kernel_times(shape: tuple, best) -> tuple:
+    """(PyTorch fwd, fwd+bwd) and {algo: [fwd, bwd-input, bwd-weight]} in ms for one shape."""
+    import functools
+
+    import torch
+
+    from pyfastdl import _C
+
+    c, h, w, o, k, p = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((o, c, k, k), dtype=np.float32)
+    b = rng.standard_normal(o, dtype=np.float32)
+    oh = h + 2 * p - k + 1
+    g = rng.standard_normal((BATCH, o, oh, oh), dtype=np.float32)
+    out, gx, gw = np.empty_like(g), np.empty_like(x), np.empty_like(wt)
+    params = ((1, 1), (p, p), (1, 1), 1)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, wt, b))
+    tg = torch.tensor(g)
+
+    def torch_fwd():
+        with torch.no_grad():
+            torch.nn.functional.conv2d(tx, tw, tb, padding=p)
+
+    def torch_fwd_bwd():
+        torch.nn.functional.conv2d(tx, tw, tb, padding=p).backward(tg)
+        tx.grad = tw.grad = tb.grad = None
+
+    rows = {}
+    for algo in ("auto", "im2col", "direct", "batched"):
+        fns = (
+            functools.partial(_C.conv2d_forward, x, wt, b, out, *params, algo=algo),
+            functools.partial(_C.conv2d_backward_input, g, wt, gx, *params, algo=algo),
+            functools.partial(_C.conv2d_backward_weight, x, g, gw, *params, algo=algo),
+        )
+        rows[algo] = [best(f) for f in fns]
+    return (best(torch_fwd), best(torch_fwd_bwd)), rows
+
+
 if __name__ == "__main__":
-    paired()
+    import sys
+
+    kernels_alone() if sys.argv[1:] == ["kernels"] else paired()

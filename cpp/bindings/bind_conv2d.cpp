@@ -8,8 +8,8 @@
 // x (N, C, H, W), w (O, C/groups, kH, kW), bias None or (O,), out / grad_out (N, O, OH, OW), all
 // float32. Strided inputs are copied to C order first; a strided output is computed in a C-order
 // temporary and copied into place. Outputs must not share memory with inputs. algo ('auto',
-// 'im2col', 'winograd', 'direct') picks the algorithm (conv2d.h's Conv2dAlgo); the tests run
-// each.
+// 'im2col', 'winograd', 'direct', 'batched') picks the algorithm (conv2d.h's Conv2dAlgo); the
+// tests run each.
 #include <array>
 #include <string>
 
@@ -105,7 +105,9 @@ Conv2dAlgo parse_algo(const char* op, const std::string& name) {
   if (name == "im2col") return Conv2dAlgo::Im2col;
   if (name == "winograd") return Conv2dAlgo::Winograd;
   if (name == "direct") return Conv2dAlgo::Direct;
-  fail_value(op, "algo must be 'auto', 'im2col', 'winograd' or 'direct', got '", name, "'");
+  if (name == "batched") return Conv2dAlgo::Batched;
+  fail_value(op, "algo must be 'auto', 'im2col', 'winograd', 'direct' or 'batched', got '", name,
+             "'");
 }
 
 Activation parse_activation(const char* op, const std::string& name) {
@@ -190,24 +192,24 @@ void bind_conv2d(py::module_& m) {
         py::arg("dilation") = one, py::arg("groups") = 1, py::arg("activation") = "none",
         py::kw_only(), py::arg("algo") = "auto",
         "out = act(conv2d(x, w) + bias): NCHW x, OIHW w; im2col + packed GEMM (bias and ReLU in "
-        "its epilogue), Winograd F(2x2, 3x3) or direct (wide rows); algo: 'auto', 'im2col', "
-        "'winograd', 'direct'.");
+        "its epilogue), Winograd F(2x2, 3x3), direct (wide rows) or batched (direct, vectorised "
+        "over images); algo: 'auto', 'im2col', 'winograd', 'direct', 'batched'.");
   m.def("conv2d_backward_input", &backward_input_binding, py::arg("grad_out"), py::arg("w"),
         py::arg("grad_x"), py::arg("stride") = one, py::arg("padding") = zero,
         py::arg("dilation") = one, py::arg("groups") = 1, py::kw_only(), py::arg("algo") = "auto",
         "grad_x of conv2d for grad_out (also conv_transpose2d's forward): W^T GEMM + col2im, or "
-        "Winograd or direct with the flipped kernel; algo: 'auto', 'im2col', 'winograd', "
-        "'direct'.");
+        "Winograd, direct or batched with the flipped kernel; algo: 'auto', 'im2col', 'winograd', "
+        "'direct', 'batched'.");
   m.def("conv2d_backward_weight", &backward_weight_binding, py::arg("x"), py::arg("grad_out"),
         py::arg("grad_w"), py::arg("stride") = one, py::arg("padding") = zero,
         py::arg("dilation") = one, py::arg("groups") = 1, py::kw_only(), py::arg("algo") = "auto",
         "grad_w of conv2d summed over the batch: im2col + one GEMM per chunk of images, or "
-        "Winograd or direct; algo: 'auto', 'im2col', 'winograd', 'direct'.");
+        "Winograd, direct or batched; algo: 'auto', 'im2col', 'winograd', 'direct', 'batched'.");
   // The algorithms registered side by side as versions (conv2d_forward/im2col, .../winograd,
-  // .../direct).
+  // .../direct, .../batched).
   for (const char* op : {"conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"})
     m.attr((std::string(op) + "_versions").c_str()) =
-        py::make_tuple("algo", py::make_tuple("im2col", "winograd", "direct"));
+        py::make_tuple("algo", py::make_tuple("im2col", "winograd", "direct", "batched"));
 }
 
 }  // namespace pyfastdl::bind

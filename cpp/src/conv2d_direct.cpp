@@ -96,15 +96,6 @@ const conv_direct::ForwardTile& pick_tile(const conv_direct::Table& t, int64_t O
   return cost(t.tall) < cost(t.wide) ? t.tall : t.wide;
 }
 
-// Packs w'(o, k) = w[o so + k sk] for o < O, k < K into panels of mr rows: a[p][k][mr] (0 past O).
-std::vector<float> pack_rows(const float* w, int64_t O, int64_t K, int64_t so, int64_t sk,
-                             int mr) {
-  std::vector<float> a(static_cast<size_t>((O + mr - 1) / mr * K * mr), 0.0f);
-  for (int64_t o = 0; o < O; ++o)
-    for (int64_t k = 0; k < K; ++k) a[((o / mr) * K + k) * mr + o % mr] = w[o * so + k * sk];
-  return a;
-}
-
 // out = act(conv(x) + bias) with the weights packed for tile f (pack_rows with f.mr).
 void forward_packed(const Conv2dShape& s, const conv_direct::ForwardTile& f, const float* x,
                     const float* a, const float* bias, float* out, Activation act) {
@@ -137,6 +128,38 @@ void forward_packed(const Conv2dShape& s, const conv_direct::ForwardTile& f, con
 
 }  // namespace
 
+// Shared with the batched kernels (conv2d_direct.h).
+std::vector<float> pack_rows(const float* w, int64_t O, int64_t K, int64_t so, int64_t sk,
+                             int mr) {
+  std::vector<float> a(static_cast<size_t>((O + mr - 1) / mr * K * mr), 0.0f);
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t k = 0; k < K; ++k) a[((o / mr) * K + k) * mr + o % mr] = w[o * so + k * sk];
+  return a;
+}
+
+Conv2dShape transposed_conv_shape(const Conv2dShape& s) {
+  Conv2dShape t = s;
+  t.C = s.O;
+  t.H = s.OH;
+  t.W = s.OW;
+  t.O = s.C;
+  t.OH = s.H;
+  t.OW = s.W;
+  t.pad_h = s.dil_h * (s.KH - 1) - s.pad_h;
+  t.pad_w = s.dil_w * (s.KW - 1) - s.pad_w;
+  return t;
+}
+
+std::vector<float> rotated_weights(const Conv2dShape& s, const float* w) {
+  const int64_t taps = s.KH * s.KW, K = s.O * taps;
+  std::vector<float> wt(static_cast<size_t>(s.C * K));
+  for (int64_t c = 0; c < s.C; ++c)
+    for (int64_t o = 0; o < s.O; ++o)
+      for (int64_t k = 0; k < taps; ++k)
+        wt[c * K + o * taps + k] = w[(o * s.C + c) * taps + taps - 1 - k];
+  return wt;
+}
+
 bool direct_applies(const Conv2dShape& s) {
   return s.stride_h == 1 && s.stride_w == 1 && s.groups == 1;
 }
@@ -154,26 +177,11 @@ void conv2d_forward_direct(const Conv2dShape& s, const float* x, const float* w,
 void conv2d_backward_input_direct(const Conv2dShape& s, const float* grad_out, const float* w,
                                   float* grad_x) {
   if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
-  // grad_x = conv(grad_out, w'), w'[c][o][i][j] = w[o][c][KH - 1 - i][KW - 1 - j], padding
-  // dh (KH - 1) - ph: output size OH + dh (KH - 1) - 2 ph = H.
-  Conv2dShape t = s;
-  t.C = s.O;
-  t.H = s.OH;
-  t.W = s.OW;
-  t.O = s.C;
-  t.OH = s.H;
-  t.OW = s.W;
-  t.pad_h = s.dil_h * (s.KH - 1) - s.pad_h;
-  t.pad_w = s.dil_w * (s.KW - 1) - s.pad_w;
-  const int64_t taps = s.KH * s.KW, K = s.O * taps;
+  const Conv2dShape t = transposed_conv_shape(s);
+  const int64_t K = s.O * s.KH * s.KW;
   const conv_direct::ForwardTile& f =
       pick_tile(table_for_path(), t.O, t.OH * (t.W + 2 * t.pad_w));
-  // w' as a (C x O taps) matrix: rows are w's columns, taps reversed (w rotated by 180 degrees).
-  std::vector<float> wt(static_cast<size_t>(s.C * K));
-  for (int64_t c = 0; c < s.C; ++c)
-    for (int64_t o = 0; o < s.O; ++o)
-      for (int64_t k = 0; k < taps; ++k)
-        wt[c * K + o * taps + k] = w[(o * s.C + c) * taps + taps - 1 - k];
+  const std::vector<float> wt = rotated_weights(s, w);
   const std::vector<float> a = pack_rows(wt.data(), s.C, K, K, 1, f.mr);
   forward_packed(t, f, grad_out, a.data(), nullptr, grad_x, Activation::None);
 }

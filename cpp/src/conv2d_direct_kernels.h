@@ -60,7 +60,13 @@ struct Kernels {
     return v;
   }
   static inline void store(float* p, vec v) { std::memcpy(p, &v, sizeof v); }
-  static inline vec splat(float x) { return vec{} + x; }
+  // Not vec{} + x: without -ffast-math 0 + x is not x (-0), and GCC then adds before it
+  // broadcasts, where this compiles to one broadcast.
+  static inline vec splat(float x) {
+    float lanes[Width];
+    for (int l = 0; l < Width; ++l) lanes[l] = x;
+    return load(lanes);
+  }
 
   template <int R, int V>
   static void forward(const float* a, int64_t panels, int64_t K, const float* xp,

@@ -118,7 +118,7 @@ def test_random_configurations_vs_reference(cpu_path, seed):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("algo", ["im2col", "winograd", "direct"])
+@pytest.mark.parametrize("algo", ["im2col", "winograd", "direct", "batched"])
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_named_configurations_vs_reference(cpu_path, name, algo):
     n, c, h, w, o, (kh, kw), s, p, d, g, bias, act = CONFIGS[name]
@@ -181,6 +181,35 @@ def test_direct_vs_reference(cpu_path, cfg):
                  act="relu" if c % 2 else "none", in_layout=layout_, algo="direct")  # fmt: skip
 
 
+# (N, C, H, W, O, kernel, padding, dilation) for the batched kernels (vectorised over images, in
+# groups of 16 / 8 / 4 images per path): batches that are and are not a multiple of every
+# group size (1, 17, 33, 64), LeNet's layers, odd sizes, outputs narrower and wider than the
+# register tile (1 .. 13 columns), O not a multiple of the tile's rows, dilation, a padding past
+# the kernel (backward input then runs im2col).
+BATCHED = [
+    (64, 6, 14, 14, 16, 5, 0, 1),
+    (17, 6, 14, 14, 16, 5, 0, 1),
+    (1, 3, 12, 11, 6, 5, 0, 1),
+    (33, 3, 9, 17, 7, 3, 1, 1),
+    (5, 2, 7, 8, 5, 3, 2, 1),
+    (3, 4, 9, 9, 3, 3, 1, 2),
+    (16, 1, 1, 1, 1, 1, 0, 1),
+    (20, 5, 6, 13, 9, 2, 0, 1),
+    (2, 4, 3, 3, 2, 3, 3, 1),
+]
+
+
+@pytest.mark.parametrize("cfg", BATCHED, ids=[str(c) for c in BATCHED])
+def test_batched_vs_reference(cpu_path, cfg):
+    n, c, h, w, o, k, p, d = cfg
+    rng = np.random.default_rng(n * c + h + k)
+    for bias, act, layout_ in ((True, "relu", "sliced"), (False, "none", "channels_last")):
+        check_config(rng, (n, c, h, w), (o, c, k, k), (1, 1), (p, p), (d, d), 1, bias=bias,
+                     act=act, in_layout=layout_, out_layout=layout_, algo="batched")  # fmt: skip
+    for algo in ("batched", "auto"):  # auto takes batched where the batch fills the groups
+        check_config(rng, (n, c, h, w), (o, c, k, k), (1, 1), (p, p), (d, d), 1, algo=algo)
+
+
 def test_many_images_and_thread_counts():
     """Enough images for several chunks, with thread counts that do and do not divide them."""
     rng = np.random.default_rng(3)
@@ -195,6 +224,9 @@ def test_many_images_and_thread_counts():
             check_config(rng, (13, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1)
             check_config(rng, (13, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1,
                          algo="im2col")  # fmt: skip
+            for n in (13, 40, 64):
+                check_config(rng, (n, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1,
+                             algo="batched")  # fmt: skip
             check_config(rng, (5, 8, 9, 9), (12, 4, 1, 1), (1, 1), (0, 0), (1, 1), 2)
     finally:
         fd.set_num_threads(before)
@@ -288,7 +320,8 @@ def test_binding_rejects_bad_input():
     with pytest.raises(ValueError, match=r"^\[conv2d\] activation must be"):
         _C.conv2d_forward(x, w, None, out, *p, "gelu")
     with pytest.raises(
-        ValueError, match=r"^\[conv2d\] algo must be 'auto', 'im2col', 'winograd' or 'direct'"
+        ValueError,
+        match=r"^\[conv2d\] algo must be 'auto', 'im2col', 'winograd', 'direct' or 'batched'",
     ):
         _C.conv2d_forward(x, w, None, out, *p, algo="fft")
     with pytest.raises(ValueError, match=r"^\[conv2d\] out must not share memory with x"):

@@ -37,9 +37,11 @@ inline int64_t conv2d_output_size(int64_t size, int64_t kernel, int64_t stride, 
 // The algorithm of each pass. Auto picks per shape (see conv2d.cpp, pick_algo): Winograd
 // F(2x2, 3x3) for 3x3, stride-1, dilation-1, ungrouped layers with C >= 16 and O >= 16; Direct
 // (wide-row implicit GEMM, conv2d_direct.cpp) for stride-1, ungrouped layers with C <= 8;
-// im2col + GEMM otherwise. An algorithm asked for on a shape it does not apply to runs im2col
-// (Winograd's backward input needs padding <= 2, Direct's padding <= dilation (kernel - 1)).
-enum class Conv2dAlgo : int { Auto = 0, Im2col, Winograd, Direct };
+// Batched (direct, vectorised over images, conv2d_batched.cpp) where it measured faster than
+// Direct; im2col + GEMM otherwise. An algorithm asked for on a shape it does not apply to runs
+// im2col (Winograd's backward input needs padding <= 2, Direct's and Batched's padding <=
+// dilation (kernel - 1)).
+enum class Conv2dAlgo : int { Auto = 0, Im2col, Winograd, Direct, Batched };
 
 // out = act(conv2d(x, w) + bias); bias may be nullptr. Activation: None or Relu.
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
