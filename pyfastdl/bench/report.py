@@ -139,8 +139,9 @@ def _notes(rows: list[Row], limits: dict[str, Any]) -> list[str]:
     lines = []
     if any((_fraction_of_limit(r, limits) or 0.0) > 1.0 for r in rows):
         lines.append(
-            "% peak above 100%: the limit was measured while other processes held the "
-            "cores; rerun on a quieter machine for that column"
+            "% peak above 100%: a fast algorithm does less work than the FLOPs or bytes counted "
+            "(Winograd convolutions; pooling whose outputs stay in cache), or the limit was "
+            "measured while other processes held the cores"
         )
     # one line per distinct reason a row has no figures (a whole family skipped: one line)
     reasons: dict[str, list[str]] = {}
