@@ -19,18 +19,6 @@ pytestmark = pytest.mark.skipif(
     not hasattr(_C, "conv2d_forward"), reason="_C built without the conv2d kernels"
 )
 
-PATHS = ("generic", "avx2", "avx512")
-SUPPORTED = PATHS[: PATHS.index(_C.cpu_capability_supported()) + 1]
-
-
-@pytest.fixture(params=SUPPORTED)
-def cpu_path(request):
-    before = _C.cpu_capability()
-    _C.set_cpu_capability(request.param)
-    yield request.param
-    _C.set_cpu_capability(before)
-
-
 def close(got, want, reduction):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * max(1.0, np.sqrt(reduction)))
 
