@@ -21,7 +21,8 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
+
+#include "float_vec.h"
 
 namespace pyfastdl::conv_batched {
 
@@ -57,22 +58,12 @@ struct Table {
 };
 
 template <class Isa, int L, int R1, int V1, int R2, int V2, int MO, int KB>
-struct Kernels {
-  typedef float vec __attribute__((vector_size(L * 4)));
-
-  static inline vec load(const float* p) {
-    vec v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  }
-  static inline void store(float* p, vec v) { std::memcpy(p, &v, sizeof v); }
-  // Not vec{} + x: without -ffast-math 0 + x is not x (-0), and GCC then adds before it
-  // broadcasts, where this compiles to one broadcast (a memory operand of the FMA on AVX-512).
-  static inline vec splat(float x) {
-    float lanes[L];
-    for (int l = 0; l < L; ++l) lanes[l] = x;
-    return load(lanes);
-  }
+struct Kernels : FloatVec<Isa, L> {
+  using Base = FloatVec<Isa, L>;
+  using vec = typename Base::vec;
+  using Base::load;
+  using Base::splat;
+  using Base::store;
 
   // R rows x Vt columns starting at xq (the group's input at output pixel (oh, ow0)), kernel
   // rows [r[0], r[1]) and columns [q[0], q[1]) of every channel.

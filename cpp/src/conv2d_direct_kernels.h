@@ -19,7 +19,8 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
+
+#include "float_vec.h"
 
 namespace pyfastdl::conv_direct {
 
@@ -51,22 +52,12 @@ struct Table {
 };
 
 template <class Isa, int Width, int MR, int NV, int MR2, int NV2, int MO, int KB>
-struct Kernels {
-  typedef float vec __attribute__((vector_size(Width * 4)));
-
-  static inline vec load(const float* p) {
-    vec v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  }
-  static inline void store(float* p, vec v) { std::memcpy(p, &v, sizeof v); }
-  // Not vec{} + x: without -ffast-math 0 + x is not x (-0), and GCC then adds before it
-  // broadcasts, where this compiles to one broadcast.
-  static inline vec splat(float x) {
-    float lanes[Width];
-    for (int l = 0; l < Width; ++l) lanes[l] = x;
-    return load(lanes);
-  }
+struct Kernels : FloatVec<Isa, Width> {
+  using Base = FloatVec<Isa, Width>;
+  using vec = typename Base::vec;
+  using Base::load;
+  using Base::splat;
+  using Base::store;
 
   template <int R, int V>
   static void forward(const float* a, int64_t panels, int64_t K, const float* xp,
