@@ -254,7 +254,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     return AdaptiveAvgPool2d.apply(input, _adaptive_size(output_size, tuple(input.shape), op))
 
 
-class AdaptiveMaxPool2d(Function):
+class AdaptiveMaxPool2d(MaxPool2d):
+    """adaptive_max_pool2d; the backward is max_pool2d's (a scatter through the argmax indices)."""
+
     @staticmethod
     def forward(ctx, x, indices):
         x4 = _batched(x)
@@ -262,13 +264,6 @@ class AdaptiveMaxPool2d(Function):
         kernel("adaptive_max_pool2d_forward", x4)(x4, out, indices)
         ctx.indices, ctx.shape = indices, x.shape
         return _like(out, x.ndim)
-
-    @staticmethod
-    def backward(ctx, g):
-        g4 = _batched(g)
-        gx = empty(g4.shape[:2] + tuple(ctx.shape[-2:]), g4.dtype, g4)
-        kernel("max_pool2d_backward", g4)(g4, ctx.indices, gx)
-        return _like(gx, len(ctx.shape)), None
 
 
 def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
