@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(
     not hasattr(_C, "conv2d_forward"), reason="_C built without the conv2d kernels"
 )
 
+
 def close(got, want, reduction):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * max(1.0, np.sqrt(reduction)))
 
