@@ -11,7 +11,7 @@ struct Avx2Isa {};
 
 namespace conv_direct_isa {
 const conv_direct::Table& avx2() {
-  return conv_direct::Kernels<Avx2Isa, 8, 6, 2, 4, 3, 3, 4>::table();
+  return conv_direct::Kernels<Avx2Isa, 8, 6, 2, 4, 3, 3, 4, 6, 2>::table();
 }
 }  // namespace conv_direct_isa
 

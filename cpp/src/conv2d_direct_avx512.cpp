@@ -11,7 +11,7 @@ struct Avx512Isa {};
 
 namespace conv_direct_isa {
 const conv_direct::Table& avx512() {
-  return conv_direct::Kernels<Avx512Isa, 16, 6, 4, 8, 3, 6, 4>::table();
+  return conv_direct::Kernels<Avx512Isa, 16, 6, 4, 8, 3, 6, 4, 8, 3>::table();
 }
 }  // namespace conv_direct_isa
 

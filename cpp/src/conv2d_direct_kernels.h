@@ -4,30 +4,51 @@
 // instantiation takes a tag type from its file's anonymous namespace (no ODR clash), and nothing
 // here instantiates a library template.
 //
-// Layout ("wide rows"): an image is zero-padded to Hp x Wp per channel (plane stride Hp Wp,
-// followed by zero slack), and output pixel (oh, ow) is column q = oh Wp + ow of a wide output
-// row of Q columns (Q >= OH Wp; the columns with ow >= OW or oh >= OH are junk). Tap
-// k = (c, i, j) of output column q then reads xp[off[k] + q], off[k] = c Hp Wp + i dh Wp + j dw:
-// every tap is a contiguous, unit-stride run, so no im2col matrix is built.
-//   forward   Y[o][q] = sum_k a[o][k] xp[off[k] + q]: register tile MR rows x NV vectors; per
-//             tap NV loads, MR broadcasts, MR NV FMAs (the GEMM micro-kernel's shape, with B read
-//             through the offsets). FLOPs 2 O K Q per image (Q / (OH OW) more than direct).
-//             Two tiles: MR x NV vectors and MR2 x NV2 vectors.
-//   weights   dW[o][k] = sum_images sum_q dY[o][q] xp[off[k] + q] (dY zero in the junk columns):
-//             register tile MO rows x KB taps of one vector each, reduced across lanes at the end;
-//             per vector of q: MO + KB loads, MO KB FMAs.
+// Layout: an image is zero-padded to Hp x Wp per channel (plane stride Hp Wp, followed by zero
+// slack). Tap k = (c, i, j) of output pixel (oh, ow) reads xp[off[k] + oh Wp + ow],
+// off[k] = c Hp Wp + i dh Wp + j dw: for a run of pixels along an output row every tap is a
+// contiguous, unit-stride run, so no im2col matrix is built.
+//   forward   "row vectors": each output row is cut into runs of Width pixels (the last one
+//             partial when Width does not divide OW); vector g reads xp + in[g] + off[k] and
+//             writes out + o plane + at[g] (lanes[g] valid). Register tile MR output channels x
+//             NV vectors (the GEMM micro-kernel's shape, with B read through the offsets): per
+//             tap NV loads, MR broadcasts, MR NV FMAs; the tile is stored straight into the
+//             output with bias and ReLU (no second pass over an 8 MB output, and no FMAs on the
+//             padding columns). Two tiles: MR x NV and MR2 x NV2 vectors.
+//   rows      Winograd F(4, 3) along the output rows for 3-row kernels (conv2d_direct.cpp):
+//             rows_input turns each block of 6 padded input rows into 6 transformed rows
+//             (B^T d); rows_forward multiplies them by the transformed weights (G g, 1 x KW
+//             taps per channel and row xi), all 6 rows of a block vector in one register tile,
+//             and turns the 6 products back into 4 output rows (A^T m, + bias, ReLU) in
+//             registers before it stores them.
+//   weights   "wide rows": output pixel (oh, ow) is column q = oh Wp + ow of a wide row of Q
+//             columns (the columns with ow >= OW are junk, dY zero there);
+//             dW[o][k] = sum_images sum_q dY[o][q] xp[off[k] + q]: register tile MO rows x KB
+//             taps of one vector each, reduced across lanes at the end; per vector of q: MO + KB
+//             loads, MO KB FMAs.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "float_vec.h"
 
 namespace pyfastdl::conv_direct {
 
-// Y (rows: O rounded up to mr, ldy >= q_cols) = packed weights (panels of mr rows: a[p][k][mr])
-// times the taps of the padded image xp; q_cols is a multiple of `cols`.
-using ForwardFn = void (*)(const float* a, int64_t panels, int64_t K, const float* xp,
-                           const int64_t* off, int64_t q_cols, float* y, int64_t ldy);
+// The output vectors of one image (see the file comment): vector g reads the padded image at
+// in[g] (+ the tap offsets) and writes lanes[g] floats at at[g] of each output channel's plane;
+// count is a multiple of the tile's vectors (the extra ones: lanes 0, in 0).
+struct RowVectors {
+  const int64_t* in;
+  const int64_t* at;
+  const int* lanes;
+  int64_t count;
+};
+// out (O planes of `plane` floats) = act(packed weights (panels of mr rows: a[p][k][mr]) times
+// the taps of the padded image xp + bias), act ReLU when `relu`; bias may be null.
+using ForwardFn = void (*)(const float* a, int64_t panels, int64_t O, int64_t K, const float* xp,
+                           const int64_t* off, const RowVectors& rv, const float* bias, bool relu,
+                           float* out, int64_t plane);
 // dw (rows: O rounded up to mo, row stride K rounded up to kb; overwritten) = sum over images of
 // dY (images dy + n dy_stride, O rounded up to mo rows of q_cols, zero past O) times the taps of
 // the padded images xp + n xp_stride. off has K rounded up to kb entries (the extra ones 0).
@@ -35,23 +56,43 @@ using WeightFn = void (*)(const float* xp, int64_t xp_stride, const float* dy, i
                           int64_t images, int64_t O, int64_t K, const int64_t* off,
                           int64_t q_cols, float* dw);
 
-// A forward register tile: mr rows (output channels) x cols columns (wide-row pixels).
+// Winograd F(4, 3) rows: d + xi d_xi + c d_plane + b Wd (xi < 6, c < C, b < blocks, Wd floats
+// a multiple of the vector width) = row xi of B^T times the 6 rows xp + c x_plane + (4 b + a) Wp
+// (a < 6, Wd floats each: a row may run into the next, the extra columns are never used).
+using RowsInputFn = void (*)(const float* xp, int64_t C, int64_t x_plane, int64_t Wp,
+                             int64_t blocks, int64_t Wd, float* d, int64_t d_xi,
+                             int64_t d_plane);
+// out (O planes of `plane` floats) = act(A^T [U (.) D] + bias): for each block vector g of rv
+// (in[g]: its offset in a D_xi plane, at[g] = 4 b OW + column: its first output row's), the 6
+// products sum_k U_xi[o][k] D_xi[off[k] + in[g]] (D_xi = d + xi d_xi; a: panels of rows_mr
+// rows, a[p][xi][k][rows_mr]) and the 4 output rows of the block (fewer past OH) from them.
+using RowsForwardFn = void (*)(const float* a, int64_t panels, int64_t O, int64_t K,
+                               const float* d, int64_t d_xi, const int64_t* off,
+                               const RowVectors& rv, int64_t OH, int64_t OW, const float* bias,
+                               bool relu, float* out, int64_t plane);
+
+// A forward register tile: mr rows (output channels) x vecs vectors (row runs of pixels).
 struct ForwardTile {
-  int mr, cols;
+  int mr, vecs;
   ForwardFn run;
 };
 
 struct Table {
-  // Two forward tiles, e.g. 6 x 64 and 8 x 48: the driver takes the one with less padding work
-  // (rows rounded up to mr, columns to cols) for the layer's O and wide-row length.
+  // Two forward tiles, e.g. 6 x 4 and 8 x 3 vectors: the driver takes the one with less padding
+  // work (rows rounded up to mr, the image's vectors to vecs) for the layer's O and output.
   ForwardTile wide, tall;
   int mo;     // weight-gradient rows per tile (dy rows are padded to a multiple)
   int kb;     // weight-gradient taps per tile
   int width;  // floats per vector (q_cols of the weight gradient is a multiple)
   WeightFn weights;
+  RowsInputFn rows_input;
+  int rows_mr;    // rows_forward tile: output channels (weights packed in panels of it) ...
+  int rows_vecs;  // ... x vectors (the block vectors are padded to a multiple)
+  RowsForwardFn rows_forward;
 };
 
-template <class Isa, int Width, int MR, int NV, int MR2, int NV2, int MO, int KB>
+template <class Isa, int Width, int MR, int NV, int MR2, int NV2, int MO, int KB, int RW,
+          int RV>
 struct Kernels : FloatVec<Isa, Width> {
   using Base = FloatVec<Isa, Width>;
   using vec = typename Base::vec;
@@ -60,29 +101,45 @@ struct Kernels : FloatVec<Isa, Width> {
   using Base::store;
 
   template <int R, int V>
-  static void forward(const float* a, int64_t panels, int64_t K, const float* xp,
-                      const int64_t* off, int64_t q_cols, float* y, int64_t ldy) {
-    constexpr int64_t cols = int64_t{Width} * V;
+  static void forward(const float* a, int64_t panels, int64_t O, int64_t K, const float* xp,
+                      const int64_t* off, const RowVectors& rv, const float* bias, bool relu,
+                      float* out, int64_t plane) {
     for (int64_t p = 0; p < panels; ++p) {
       const float* ap = a + p * K * R;
-      float* yp = y + p * R * ldy;
-      for (int64_t q0 = 0; q0 < q_cols; q0 += cols) {
+      const int64_t rows = O - p * R < R ? O - p * R : R;
+      for (int64_t g0 = 0; g0 < rv.count; g0 += V) {
         vec acc[R][V];
         for (int i = 0; i < R; ++i)
           for (int v = 0; v < V; ++v) acc[i][v] = vec{};
-        const float* xq = xp + q0;
+        const float* src[V];
+        for (int v = 0; v < V; ++v) src[v] = xp + rv.in[g0 + v];
         for (int64_t k = 0; k < K; ++k) {
-          const float* src = xq + off[k];
+          const int64_t o = off[k];
           vec b[V];
-          for (int v = 0; v < V; ++v) b[v] = load(src + v * Width);
+          for (int v = 0; v < V; ++v) b[v] = load(src[v] + o);
           const float* ak = ap + k * R;
           for (int i = 0; i < R; ++i) {
             const vec s = splat(ak[i]);
             for (int v = 0; v < V; ++v) acc[i][v] += s * b[v];
           }
         }
-        for (int i = 0; i < R; ++i)
-          for (int v = 0; v < V; ++v) store(yp + i * ldy + q0 + v * Width, acc[i][v]);
+        for (int i = 0; i < R; ++i) {
+          if (i == rows) break;
+          const vec bi = splat(bias ? bias[p * R + i] : 0.0f), zero{};
+          float* y = out + (p * R + i) * plane;
+          for (int v = 0; v < V; ++v) {
+            vec r = acc[i][v] + bi;
+            if (relu) r = r > zero ? r : zero;
+            const int n = rv.lanes[g0 + v];
+            if (n == Width) {
+              store(y + rv.at[g0 + v], r);
+            } else if (n > 0) {  // the partial last run of a row
+              float lanes[Width];
+              store(lanes, r);
+              std::memcpy(y + rv.at[g0 + v], lanes, sizeof(float) * n);
+            }
+          }
+        }
       }
     }
   }
@@ -121,13 +178,110 @@ struct Kernels : FloatVec<Isa, Width> {
       }
   }
 
+  // F(4, 3) with the points 0, 1, -1, 2, -2 and infinity (d: 6 input rows, xi: 6 rows):
+  //   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+  //          0 4 0 -5 0 1]
+  // as 15 adds and multiplies per column: the pairs (xi1, xi2) and (xi3, xi4) share a sum and
+  // a difference.
+  static void rows_input(const float* xp, int64_t C, int64_t x_plane, int64_t Wp, int64_t blocks,
+                         int64_t Wd, float* d, int64_t d_xi, int64_t d_plane) {
+    const vec four = splat(4.0f), five = splat(5.0f), two = splat(2.0f);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const float* x = xp + c * x_plane + 4 * b * Wp;
+        float* dst = d + c * d_plane + b * Wd;
+        for (int64_t w = 0; w < Wd; w += Width) {
+          const vec d0 = load(x + w), d1 = load(x + Wp + w), d2 = load(x + 2 * Wp + w),
+                    d3 = load(x + 3 * Wp + w), d4 = load(x + 4 * Wp + w),
+                    d5 = load(x + 5 * Wp + w);
+          const vec t1 = d4 - four * d2, t2 = d3 - four * d1;
+          const vec t3 = d4 - d2, t4 = two * (d3 - d1);
+          store(dst + w, four * d0 - five * d2 + d4);
+          store(dst + d_xi + w, t1 + t2);
+          store(dst + 2 * d_xi + w, t1 - t2);
+          store(dst + 3 * d_xi + w, t3 + t4);
+          store(dst + 4 * d_xi + w, t3 - t4);
+          store(dst + 5 * d_xi + w, four * d1 - five * d3 + d5);
+        }
+      }
+  }
+
+  // One register tile: RW output channels x RV vectors. For each row xi the products
+  // sum_k U_xi[o][k] D_xi[off[k] + in[g]] run like the forward kernel's (per tap RV loads, RW
+  // broadcasts, RW RV FMAs) and go to a small buffer (6 RW RV vectors, in L1); then the output
+  // transform turns the 6 products of each (o, vector) into 4 output rows:
+  //   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+  // as 10 adds and multiplies per column (sums and differences of (m1, m2) and (m3, m4)), plus
+  // the bias and ReLU. (Keeping all 6 rows of products in registers leaves room for only ~4
+  // (o, vector) pairs: a load per FMA, measured 1.4x slower.)
+  static void rows_forward(const float* a, int64_t panels, int64_t O, int64_t K, const float* d,
+                           int64_t d_xi, const int64_t* off, const RowVectors& rv, int64_t OH,
+                           int64_t OW, const float* bias, bool relu, float* out, int64_t plane) {
+    const vec two = splat(2.0f), four = splat(4.0f), eight = splat(8.0f), zero{};
+    vec m[6][RW][RV];
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t rows = O - p * RW < RW ? O - p * RW : RW;
+      for (int64_t g0 = 0; g0 < rv.count; g0 += RV) {
+        for (int x = 0; x < 6; ++x) {
+          const float* ap = a + (p * 6 + x) * K * RW;
+          vec acc[RW][RV];
+          for (int i = 0; i < RW; ++i)
+            for (int v = 0; v < RV; ++v) acc[i][v] = vec{};
+          const float* src[RV];
+          for (int v = 0; v < RV; ++v) src[v] = d + x * d_xi + rv.in[g0 + v];
+          for (int64_t k = 0; k < K; ++k) {
+            const int64_t o = off[k];
+            vec b[RV];
+            for (int v = 0; v < RV; ++v) b[v] = load(src[v] + o);
+            const float* ak = ap + k * RW;
+            for (int i = 0; i < RW; ++i) {
+              const vec s = splat(ak[i]);
+              for (int v = 0; v < RV; ++v) acc[i][v] += s * b[v];
+            }
+          }
+          for (int i = 0; i < RW; ++i)
+            for (int v = 0; v < RV; ++v) m[x][i][v] = acc[i][v];
+        }
+        for (int v = 0; v < RV; ++v) {
+          const int n = rv.lanes[g0 + v];
+          if (n == 0) continue;
+          const int64_t oh = rv.at[g0 + v] / OW, valid = OH - oh < 4 ? OH - oh : 4;
+          for (int i = 0; i < RW; ++i) {
+            if (i == rows) break;
+            const vec bo = splat(bias ? bias[p * RW + i] : 0.0f);
+            const vec s12 = m[1][i][v] + m[2][i][v], d12 = m[1][i][v] - m[2][i][v];
+            const vec s34 = m[3][i][v] + m[4][i][v], d34 = m[3][i][v] - m[4][i][v];
+            vec y[4] = {m[0][i][v] + s12 + s34 + bo, d12 + two * d34 + bo,
+                        s12 + four * s34 + bo, d12 + eight * d34 + m[5][i][v] + bo};
+            float* dst = out + (p * RW + i) * plane + rv.at[g0 + v];
+            for (int r = 0; r < 4; ++r) {
+              if (r == valid) break;
+              if (relu) y[r] = y[r] > zero ? y[r] : zero;
+              if (n == Width) {
+                store(dst + r * OW, y[r]);
+              } else {
+                float lanes[Width];
+                store(lanes, y[r]);
+                std::memcpy(dst + r * OW, lanes, sizeof(float) * n);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
   static const Table& table() {
-    static const Table t{{MR, Width * NV, &forward<MR, NV>},
-                         {MR2, Width * NV2, &forward<MR2, NV2>},
+    static const Table t{{MR, NV, &forward<MR, NV>},
+                         {MR2, NV2, &forward<MR2, NV2>},
                          MO,
                          KB,
                          Width,
-                         &weights};
+                         &weights,
+                         &rows_input,
+                         RW,
+                         RV,
+                         &rows_forward};
     return t;
   }
 };

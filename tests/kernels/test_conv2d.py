@@ -170,6 +170,31 @@ def test_direct_vs_reference(cpu_path, cfg):
                  act="relu" if c % 2 else "none", in_layout=layout_, algo="direct")  # fmt: skip
 
 
+# (N, C, H, W, O, (KH, KW), (ph, pw), (dh, dw)) for the direct kernels' Winograd F(4, 3) along
+# the output rows (3-row kernels, dh = 1, at least 4 output rows): the 3-channel first layer,
+# blocks of 4 rows with a partial last one (5, 9, 15 rows), 5-wide rows and dilated columns,
+# widths that are no multiple of any vector (19, 40), O past and short of a register tile, and a
+# 3-row output (the plain direct kernel) next to them. Forward and the backward input (a 3x3
+# forward of grad_out when O <= 16).
+ROWS_WINOGRAD = [
+    (2, 3, 32, 32, 32, (3, 3), (1, 1), (1, 1)),
+    (3, 2, 6, 19, 9, (3, 5), (0, 2), (1, 2)),
+    (1, 1, 7, 4, 1, (3, 1), (0, 0), (1, 1)),
+    (2, 8, 13, 40, 17, (3, 3), (2, 1), (1, 1)),
+    (4, 5, 11, 7, 6, (3, 2), (0, 1), (1, 3)),
+    (2, 3, 5, 5, 3, (3, 3), (0, 0), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("cfg", ROWS_WINOGRAD, ids=[str(c) for c in ROWS_WINOGRAD])
+def test_direct_rows_winograd_vs_reference(cpu_path, cfg):
+    n, c, h, w, o, k, p, d = cfg
+    rng = np.random.default_rng(n * c + h)
+    for bias, act, layout_ in ((True, "relu", "sliced"), (False, "none", "contiguous")):
+        check_config(rng, (n, c, h, w), (o, c, *k), (1, 1), p, d, 1, bias=bias, act=act,
+                     in_layout=layout_, out_layout=layout_, algo="direct")  # fmt: skip
+
+
 # (N, C, H, W, O, kernel, padding, dilation) for the batched kernels (vectorised over images, in
 # groups of 16 / 8 / 4 images per path): batches that are and are not a multiple of every
 # group size (1, 17, 33, 64), LeNet's layers, odd sizes, outputs narrower and wider than the
