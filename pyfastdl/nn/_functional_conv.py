@@ -119,6 +119,12 @@ def _channel_sums(g):
     return g.sum(axis=(0, 2, 3))
 
 
+def _contiguous_grad(g, dtype):
+    """The output gradient as a C-contiguous array of `dtype`: a strided one (e.g. the broadcast
+    gradient of a sum) is copied once here rather than once in each kernel that reads it."""
+    return xp(g).ascontiguousarray(g, dtype=dtype)
+
+
 class Conv2d(Function):
     """act(conv2d(x, w) + b) on (N, C, H, W) arrays; params are (h, w) pairs."""
 
@@ -139,12 +145,9 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, g):
         x, w, y = ctx.saved_tensors
-        if g.dtype != x.dtype:
-            g = g.astype(x.dtype)
+        g = _contiguous_grad(g, x.dtype)
         if y is not None:
             g = g * (y > 0)
-        elif not g.flags.c_contiguous:  # e.g. the broadcast gradient of a sum: copy it once,
-            g = xp(g).ascontiguousarray(g)  # not once in each of the two kernels
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
             dx = empty(x.shape, x.dtype, x)
@@ -289,8 +292,7 @@ class ConvTranspose2d(Function):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        if g.dtype != x.dtype:
-            g = g.astype(x.dtype)
+        g = _contiguous_grad(g, x.dtype)
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
             dx = empty(x.shape, x.dtype, x)
