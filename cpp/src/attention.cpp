@@ -53,11 +53,7 @@ int64_t split_begin(const int64_t* cost_prefix, int64_t n_blocks, int64_t heads,
 
 namespace {
 const attention_isa::Table& active() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return attention_isa::avx512();
-    case CpuPath::Avx2: return attention_isa::avx2();
-    default: return attention_isa::generic();
-  }
+  return for_cpu_path(&attention_isa::avx512, &attention_isa::avx2, &attention_isa::generic);
 }
 }  // namespace
 

@@ -17,11 +17,7 @@ const Table& generic() { return batchnorm_kernels::Kernels<GenericIsa>::table();
 
 namespace {
 const batchnorm_isa::Table& active() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return batchnorm_isa::avx512();
-    case CpuPath::Avx2: return batchnorm_isa::avx2();
-    default: return batchnorm_isa::generic();
-  }
+  return for_cpu_path(&batchnorm_isa::avx512, &batchnorm_isa::avx2, &batchnorm_isa::generic);
 }
 }  // namespace
 

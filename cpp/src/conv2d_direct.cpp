@@ -44,14 +44,11 @@ const conv_direct::Table& avx512();
 namespace detail {
 namespace {
 
-// Portable: 4 floats per vector (SSE on x86-64), forward tiles 6 x 8 and 4 x 12, weight tile
-// 3 x 4.
+// Portable: 4 floats per vector (SSE on x86-64), forward tiles 6 x 2 and 4 x 3 vectors, weight
+// tile 3 x 4, F(4, 3) rows tile 6 x 2 vectors.
 const conv_direct::Table& table_for_path() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return conv_direct_isa::avx512();
-    case CpuPath::Avx2: return conv_direct_isa::avx2();
-    default: return conv_direct::Kernels<GenericIsa, 4, 6, 2, 4, 3, 3, 4, 6, 2>::table();
-  }
+  return for_cpu_path(&conv_direct_isa::avx512, &conv_direct_isa::avx2,
+                      &conv_direct::Kernels<GenericIsa, 4, 6, 2, 4, 3, 3, 4, 6, 2>::table);
 }
 
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }

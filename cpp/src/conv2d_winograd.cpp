@@ -48,19 +48,12 @@ namespace {
 
 // The tile transforms and the GEMM micro-kernels of the current CPU path.
 const winograd::Table& tiles_for_path() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return winograd_isa::avx512();
-    case CpuPath::Avx2: return winograd_isa::avx2();
-    default: return winograd::Tiles<GenericIsa>::table();
-  }
+  return for_cpu_path(&winograd_isa::avx512, &winograd_isa::avx2,
+                      &winograd::Tiles<GenericIsa>::table);
 }
 
 const KernelSet& gemm_kernels_for_path() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return kernels_avx512();
-    case CpuPath::Avx2: return kernels_avx2();
-    default: return kernels_generic();
-  }
+  return for_cpu_path(&kernels_avx512, &kernels_avx2, &kernels_generic);
 }
 
 // (G g G^T) of one 3x3 kernel g (row-major, flipped by 180 degrees if asked): u[xi], xi = 4 i + j.

@@ -359,11 +359,7 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
 
 const KernelSet& kernels_for(GemmImpl impl) {
   if (impl == GemmImpl::Auto) {
-    switch (cpu_path()) {
-      case CpuPath::Avx512: return kernels_avx512();
-      case CpuPath::Avx2: return kernels_avx2();
-      default: return kernels_generic();
-    }
+    return for_cpu_path(&kernels_avx512, &kernels_avx2, &kernels_generic);
   }
   // A forced path the processor lacks would fault: fall back to the best supported one.
   const int want = impl == GemmImpl::Avx512 ? 2 : impl == GemmImpl::Avx2 ? 1 : 0;

@@ -17,11 +17,7 @@ const Table& generic() { return pool2d_planes::Kernels<GenericIsa>::table(); }
 
 namespace {
 const pool2d_isa::Table& active() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return pool2d_isa::avx512();
-    case CpuPath::Avx2: return pool2d_isa::avx2();
-    default: return pool2d_isa::generic();
-  }
+  return for_cpu_path(&pool2d_isa::avx512, &pool2d_isa::avx2, &pool2d_isa::generic);
 }
 
 // Floor division for a positive divisor.

@@ -24,11 +24,7 @@ struct GenericIsa {};
 namespace rnn_isa {
 const Table& generic() { return rnn_gates::Kernels<GenericIsa>::table(); }
 const Table& active() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return avx512();
-    case CpuPath::Avx2: return avx2();
-    default: return generic();
-  }
+  return for_cpu_path(&avx512, &avx2, &generic);
 }
 }  // namespace rnn_isa
 

@@ -17,11 +17,7 @@ const Table& generic() { return softmax_rows::Kernels<GenericIsa>::table(); }
 
 namespace {
 const softmax_isa::Table& active() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return softmax_isa::avx512();
-    case CpuPath::Avx2: return softmax_isa::avx2();
-    default: return softmax_isa::generic();
-  }
+  return for_cpu_path(&softmax_isa::avx512, &softmax_isa::avx2, &softmax_isa::generic);
 }
 }  // namespace
 
