@@ -10,11 +10,7 @@ namespace {
 struct GenericIsa {};
 
 const activation_isa::Table& table_for(CpuPath path) {
-  switch (path) {
-    case CpuPath::Avx512: return activation_isa::avx512();
-    case CpuPath::Avx2: return activation_isa::avx2();
-    default: return activation_isa::generic();
-  }
+  return for_cpu_path(&activation_isa::avx512, &activation_isa::avx2, &activation_isa::generic, path);
 }
 }  // namespace
 

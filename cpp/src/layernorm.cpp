@@ -10,11 +10,7 @@ namespace {
 struct GenericIsa {};
 
 const layernorm_isa::Table& table_for(CpuPath path) {
-  switch (path) {
-    case CpuPath::Avx512: return layernorm_isa::avx512();
-    case CpuPath::Avx2: return layernorm_isa::avx2();
-    default: return layernorm_isa::generic();
-  }
+  return for_cpu_path(&layernorm_isa::avx512, &layernorm_isa::avx2, &layernorm_isa::generic, path);
 }
 }  // namespace
 

@@ -21,13 +21,13 @@ const char* cpu_path_name(CpuPath path);
 // Parses a name as above; returns false if it is none of them.
 bool parse_cpu_path(const char* name, CpuPath* out);
 
-// The active path's implementation of a kernel family: each argument returns the table (or
-// function set) one instruction set's file built. Only the active path's function is called, so
-// code compiled for AVX-512 never runs on a processor without it.
+// The implementation of a kernel family for `path` (by default the active one): each argument
+// returns the table (or function set) one instruction set's file built. Only that path's
+// function is called, so code compiled for AVX-512 never runs on a processor without it.
 template <class Table>
 const Table& for_cpu_path(const Table& (*avx512)(), const Table& (*avx2)(),
-                          const Table& (*generic)()) {
-  switch (cpu_path()) {
+                          const Table& (*generic)(), CpuPath path = cpu_path()) {
+  switch (path) {
     case CpuPath::Avx512: return avx512();
     case CpuPath::Avx2: return avx2();
     default: return generic();
