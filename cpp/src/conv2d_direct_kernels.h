@@ -99,6 +99,28 @@ struct Kernels : FloatVec<Isa, Width> {
   using Base::load;
   using Base::splat;
   using Base::store;
+  using Base::store_first;
+
+  // acc[i][v] = sum_k ap[k R + i] x[in[v] + off[k]] (a vector each): R rows of packed weights
+  // times the taps of V vectors; per tap V loads, R broadcasts, R V FMAs.
+  template <int R, int V>
+  static inline void products(const float* ap, int64_t K, const float* x, const int64_t* in,
+                              const int64_t* off, vec (&acc)[R][V]) {
+    for (int i = 0; i < R; ++i)
+      for (int v = 0; v < V; ++v) acc[i][v] = vec{};
+    const float* src[V];
+    for (int v = 0; v < V; ++v) src[v] = x + in[v];
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t o = off[k];
+      vec b[V];
+      for (int v = 0; v < V; ++v) b[v] = load(src[v] + o);
+      const float* ak = ap + k * R;
+      for (int i = 0; i < R; ++i) {
+        const vec s = splat(ak[i]);
+        for (int v = 0; v < V; ++v) acc[i][v] += s * b[v];
+      }
+    }
+  }
 
   template <int R, int V>
   static void forward(const float* a, int64_t panels, int64_t O, int64_t K, const float* xp,
@@ -109,35 +131,16 @@ struct Kernels : FloatVec<Isa, Width> {
       const int64_t rows = O - p * R < R ? O - p * R : R;
       for (int64_t g0 = 0; g0 < rv.count; g0 += V) {
         vec acc[R][V];
-        for (int i = 0; i < R; ++i)
-          for (int v = 0; v < V; ++v) acc[i][v] = vec{};
-        const float* src[V];
-        for (int v = 0; v < V; ++v) src[v] = xp + rv.in[g0 + v];
-        for (int64_t k = 0; k < K; ++k) {
-          const int64_t o = off[k];
-          vec b[V];
-          for (int v = 0; v < V; ++v) b[v] = load(src[v] + o);
-          const float* ak = ap + k * R;
-          for (int i = 0; i < R; ++i) {
-            const vec s = splat(ak[i]);
-            for (int v = 0; v < V; ++v) acc[i][v] += s * b[v];
-          }
-        }
+        products<R, V>(ap, K, xp, rv.in + g0, off, acc);
         for (int i = 0; i < R; ++i) {
           if (i == rows) break;
-          const vec bi = splat(bias ? bias[p * R + i] : 0.0f), zero{};
+          const vec bi = splat(bias ? bias[p * R + i] : 0.0f);
           float* y = out + (p * R + i) * plane;
           for (int v = 0; v < V; ++v) {
             vec r = acc[i][v] + bi;
-            if (relu) r = r > zero ? r : zero;
-            const int n = rv.lanes[g0 + v];
-            if (n == Width) {
-              store(y + rv.at[g0 + v], r);
-            } else if (n > 0) {  // the partial last run of a row
-              float lanes[Width];
-              store(lanes, r);
-              std::memcpy(y + rv.at[g0 + v], lanes, sizeof(float) * n);
-            }
+            if (relu) r = Base::relu(r);
+            // lanes < Width: the partial last run of a row; 0: padding past the last vector
+            if (rv.lanes[g0 + v] > 0) store_first(y + rv.at[g0 + v], r, rv.lanes[g0 + v]);
           }
         }
       }
@@ -217,28 +220,14 @@ struct Kernels : FloatVec<Isa, Width> {
   static void rows_forward(const float* a, int64_t panels, int64_t O, int64_t K, const float* d,
                            int64_t d_xi, const int64_t* off, const RowVectors& rv, int64_t OH,
                            int64_t OW, const float* bias, bool relu, float* out, int64_t plane) {
-    const vec two = splat(2.0f), four = splat(4.0f), eight = splat(8.0f), zero{};
+    const vec two = splat(2.0f), four = splat(4.0f), eight = splat(8.0f);
     vec m[6][RW][RV];
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t rows = O - p * RW < RW ? O - p * RW : RW;
       for (int64_t g0 = 0; g0 < rv.count; g0 += RV) {
         for (int x = 0; x < 6; ++x) {
-          const float* ap = a + (p * 6 + x) * K * RW;
           vec acc[RW][RV];
-          for (int i = 0; i < RW; ++i)
-            for (int v = 0; v < RV; ++v) acc[i][v] = vec{};
-          const float* src[RV];
-          for (int v = 0; v < RV; ++v) src[v] = d + x * d_xi + rv.in[g0 + v];
-          for (int64_t k = 0; k < K; ++k) {
-            const int64_t o = off[k];
-            vec b[RV];
-            for (int v = 0; v < RV; ++v) b[v] = load(src[v] + o);
-            const float* ak = ap + k * RW;
-            for (int i = 0; i < RW; ++i) {
-              const vec s = splat(ak[i]);
-              for (int v = 0; v < RV; ++v) acc[i][v] += s * b[v];
-            }
-          }
+          products<RW, RV>(a + (p * 6 + x) * K * RW, K, d + x * d_xi, rv.in + g0, off, acc);
           for (int i = 0; i < RW; ++i)
             for (int v = 0; v < RV; ++v) m[x][i][v] = acc[i][v];
         }
@@ -256,14 +245,7 @@ struct Kernels : FloatVec<Isa, Width> {
             float* dst = out + (p * RW + i) * plane + rv.at[g0 + v];
             for (int r = 0; r < 4; ++r) {
               if (r == valid) break;
-              if (relu) y[r] = y[r] > zero ? y[r] : zero;
-              if (n == Width) {
-                store(dst + r * OW, y[r]);
-              } else {
-                float lanes[Width];
-                store(lanes, y[r]);
-                std::memcpy(dst + r * OW, lanes, sizeof(float) * n);
-              }
+              store_first(dst + r * OW, relu ? Base::relu(y[r]) : y[r], n);
             }
           }
         }

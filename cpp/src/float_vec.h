@@ -19,6 +19,17 @@ struct FloatVec {
     return v;
   }
   static inline void store(float* p, vec v) { std::memcpy(p, &v, sizeof v); }
+  // The first n <= W lanes (all W: one vector store).
+  static inline void store_first(float* p, vec v, int n) {
+    if (n == W) return store(p, v);
+    float lanes[W];
+    store(lanes, v);
+    std::memcpy(p, lanes, sizeof(float) * n);
+  }
+  static inline vec relu(vec v) {
+    const vec zero{};
+    return v > zero ? v : zero;
+  }
   // Not vec{} + x: without -ffast-math 0 + x is not x (-0), and GCC then adds before it
   // broadcasts, where this compiles to one broadcast (a memory operand of the FMA on AVX-512).
   static inline vec splat(float x) {
