@@ -7,11 +7,14 @@ speed ratios (> 1: pyfastdl faster); PYFASTDL_BENCH_THREADS sets the threads of 
 thread the clock is the thread's CPU time (``time.thread_time``), which other processes on a busy
 machine do not inflate; with more, wall-clock time. GFLOP/s count the direct convolution:
 2 N O OH OW C kH kW per pass (forward + backward = 3 passes). pyfastdl picks the algorithm per
-shape (``conv2d_forward/native``): the direct wide-row kernels for the 3-channel layers, the
-batched kernels (direct, vectorised over images) for LeNet's 6-channel second layer (and, on
-AVX-512, the backward input of both LeNet layers), Winograd F(2x2, 3x3) for the 3x3 layers of 32
-channels and more. ``python benchmarks/bench_conv2d.py kernels`` times the native kernels alone,
-pass by pass, for every algorithm that applies, against PyTorch's forward and forward + backward.
+shape (``conv2d_forward/native``): the direct kernels for the 3-channel layers (with Winograd
+F(4, 3) along the output rows for the 3x3 one),
+Winograd F(2x2, 5x5) in image lanes for the forward of LeNet's 6-channel second layer, the
+batched kernels (direct, vectorised over images) for its backward passes (and the backward input
+of the first layer), Winograd F(2x2, 3x3) for the 3x3 layers of 32 channels and more.
+``python benchmarks/bench_conv2d.py kernels`` times the native kernels alone, pass by pass, for
+every algorithm (``winograd``: F(2x2, 5x5) forward and backward input on the 5x5 layers, the
+weight gradient then runs the batched kernels), against PyTorch's forward and forward + backward.
 """
 
 from __future__ import annotations
@@ -195,7 +198,7 @@ def kernel_times(shape: tuple, best) -> tuple:
         tx.grad = tw.grad = tb.grad = None
 
     rows = {}
-    for algo in ("auto", "im2col", "direct", "batched"):
+    for algo in ("auto", "im2col", "direct", "batched", "winograd"):
         fns = (
             functools.partial(_C.conv2d_forward, x, wt, b, out, *params, algo=algo),
             functools.partial(_C.conv2d_backward_input, g, wt, gx, *params, algo=algo),

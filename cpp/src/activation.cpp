@@ -10,7 +10,8 @@ namespace {
 struct GenericIsa {};
 
 const activation_isa::Table& table_for(CpuPath path) {
-  return for_cpu_path(&activation_isa::avx512, &activation_isa::avx2, &activation_isa::generic, path);
+  return for_cpu_path(&activation_isa::avx512, &activation_isa::avx2, &activation_isa::generic,
+                      path);
 }
 }  // namespace
 

@@ -12,14 +12,19 @@
 //   backward weight     grad_W_g (Og, K) += G @ cols^T: the reduction runs over the whole chunk
 // One GEMM per chunk packs W once for B images and gives small images a long N dimension.
 // A 1x1, stride-1, unpadded convolution needs no im2col: batched GEMMs read x (grad_x) in place.
-// Two other algorithms take the shapes where they measured faster (pick: use_winograd,
-// use_direct): Winograd F(2x2, 3x3) (conv2d_winograd.cpp) for 3x3 stride-1 layers of 16 or more
-// channels, forward, backward input (the forward conv of grad_out with the flipped kernel) and
-// backward weight; the direct wide-row kernels (conv2d_direct.cpp) for stride-1 layers with at
-// most 8 input channels (LeNet, first layers), where im2col would copy short rows for a small K;
-// among those, the batched kernels (conv2d_batched.cpp: direct, vectorised over groups of 16 / 8
-// / 4 images) where the wide rows waste a fifth of their columns (LeNet's second layer) and for
-// the backward input with O <= 16, when the batch fills the groups.
+// Other algorithms take the shapes where they measured faster (pick: use_winograd,
+// use_winograd5, use_direct, use_batched): Winograd F(2x2, 3x3) (conv2d_winograd.cpp) for 3x3
+// stride-1 layers of 16 or more channels, forward, backward input (the forward conv of grad_out
+// with the flipped kernel) and backward weight; Winograd F(2x2, 5x5) in image lanes
+// (conv2d_winograd5.cpp) for the forward of 5x5 stride-1 layers with 4 to 8 input channels
+// (LeNet's second layer) when the batch fills the lane groups (algo 'winograd' also runs it for
+// the backward input of any 5x5 layer); the direct kernels (conv2d_direct.cpp: implicit GEMM
+// over the padded image, with Winograd F(4, 3) along the output rows for 3-row kernels) for
+// stride-1 layers with at most 8 input channels (LeNet, first layers), where im2col would copy
+// short rows for a small K; among those, the batched kernels (conv2d_batched.cpp: direct,
+// vectorised over groups of 16 / 8 / 4 images) where the direct kernels' vectors of pixels
+// waste a fifth of their lanes (LeNet's second layer's backward passes) and for the backward
+// input with O <= 16, when the batch fills the groups.
 // Threads: with at least as many images as threads, each thread takes a contiguous range of
 // images and runs its chunks alone (one parallel region per call; the weight gradient sums one
 // partial grad_W per thread); with fewer images the chunks run in turn, im2col/col2im and the
@@ -37,6 +42,7 @@
 #include "conv2d_batched.h"
 #include "conv2d_direct.h"
 #include "conv2d_winograd.h"
+#include "conv2d_winograd5.h"
 #include "pyfastdl/parallel.h"
 
 namespace pyfastdl {
@@ -250,6 +256,30 @@ bool use_batched(const Conv2dShape& s, Conv2dAlgo algo) {
   return algo == Conv2dAlgo::Batched;
 }
 
+// Winograd F(2x2, 5x5) (conv2d_winograd5.cpp, image lanes like the batched kernels) for 5x5
+// stride-1 layers; algo == Winograd takes it for any such shape. Auto takes it, forward only,
+// for 4 to 8 input channels where the batch fills the lane groups: measured (2026-11-23, batch
+// 64, thread CPU time) on LeNet's second layer 0.23 vs 0.34 ms for the batched kernels on
+// AVX-512, 0.23 vs 0.35 on AVX2, 0.55 vs 1.12 generic, and with two threads (AVX-512, wall)
+// 0.11 vs 0.18; 1.1x-1.7x faster than batched on 4..8 channels, 6 and 16 outputs, 14x14 and
+// 32x32 images, padding 0 and 2, on every path. Not the 3-channel layers (3x32x32->6: 0.62 vs
+// 0.54 ms, K = C = 3 leaves the products too thin for the transforms), nor C > 8 (im2col's
+// shapes, not compared).
+bool use_winograd5(const Conv2dShape& s, Conv2dAlgo algo) {
+  if (!detail::winograd5_applies(s)) return false;
+  if (algo == Conv2dAlgo::Auto) return s.C >= 4 && s.C <= 8 && fills_lanes(s);
+  return algo == Conv2dAlgo::Winograd;
+}
+
+// Its backward input is the forward of grad_out with the rotated, transposed kernel and padding
+// 4 - p (so p <= 4); algo == Winograd only: on LeNet's second layer the transforms of 16 mostly
+// zero-padded channels cost more than the products save (0.47 vs 0.39 ms for the batched
+// kernels, AVX-512, one thread).
+bool use_winograd5_input(const Conv2dShape& s, Conv2dAlgo algo) {
+  return algo == Conv2dAlgo::Winograd && detail::winograd5_applies(s) && s.pad_h <= 4 &&
+         s.pad_w <= 4;
+}
+
 // The batched backward input, like the direct one, runs the transposed conv as a conv (padding
 // dh (KH - 1) - ph >= 0), skipping the kernel rows that read the zero border. Auto takes it
 // where it would take the direct one (O <= 16) and the batch fills the groups: measured (one
@@ -278,6 +308,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
                     float* out, Activation act, Conv2dAlgo algo) {
   if (s.N <= 0 || s.O <= 0 || s.OH <= 0 || s.OW <= 0) return;
   if (use_winograd(s, algo)) return detail::conv2d_forward_winograd(s, x, w, bias, out, act);
+  if (use_winograd5(s, algo)) return detail::conv2d_forward_winograd5(s, x, w, bias, out, act);
   if (use_batched(s, algo)) return detail::conv2d_forward_batched(s, x, w, bias, out, act);
   if (use_direct(s, algo)) return detail::conv2d_forward_direct(s, x, w, bias, out, act);
   const Dims d = dims_of(s);
@@ -322,6 +353,8 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
   if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
   if (use_winograd(s, algo) && s.pad_h <= 2 && s.pad_w <= 2)
     return detail::conv2d_backward_input_winograd(s, grad_out, w, grad_x);
+  if (use_winograd5_input(s, algo))
+    return detail::conv2d_backward_input_winograd5(s, grad_out, w, grad_x);
   if (use_batched_input(s, algo))
     return detail::conv2d_backward_input_batched(s, grad_out, w, grad_x);
   if (use_direct_input(s, algo))
@@ -368,6 +401,11 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* g
                             float* grad_w, Conv2dAlgo algo) {
   if (use_winograd(s, algo))
     return detail::conv2d_backward_weight_winograd(s, x, grad_out, grad_w);
+  // F(2x2, 5x5) has no weight gradient of its own: algo == Winograd on a 5x5 layer runs the
+  // batched kernels where the batch fills their groups, the direct ones otherwise.
+  if (algo == Conv2dAlgo::Winograd && detail::winograd5_applies(s))
+    return fills_lanes(s) ? detail::conv2d_backward_weight_batched(s, x, grad_out, grad_w)
+                          : detail::conv2d_backward_weight_direct(s, x, grad_out, grad_w);
   if (use_batched(s, algo))
     return detail::conv2d_backward_weight_batched(s, x, grad_out, grad_w);
   if (use_direct(s, algo)) return detail::conv2d_backward_weight_direct(s, x, grad_out, grad_w);

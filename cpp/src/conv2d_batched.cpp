@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "conv2d_batched_kernels.h"
+#include "conv2d_common.h"
 #include "conv2d_direct.h"
-#include "conv2d_winograd.h"
 #include "pyfastdl/cpu_features.h"
 #include "pyfastdl/parallel.h"
 
@@ -49,30 +49,14 @@ namespace {
 // Portable: 4 images per vector (SSE on x86-64), forward tiles 4 x 3 and 3 x 3, weight tile
 // 3 x 4.
 const conv_batched::Table& table_for_path() {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return conv_batched_isa::avx512();
-    case CpuPath::Avx2: return conv_batched_isa::avx2();
-    default: return conv_batched::Kernels<GenericIsa, 4, 4, 3, 3, 3, 3, 4>::table();
-  }
+  return for_cpu_path(&conv_batched_isa::avx512, &conv_batched_isa::avx2,
+                      &conv_batched::Kernels<GenericIsa, 4, 4, 3, 3, 3, 3, 4>::table);
 }
-
-int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 // The forward tile that rounds O output channels up less (the first on a tie).
 const conv_batched::ForwardTile& pick_tile(const conv_batched::Table& t, int64_t O) {
   return round_up(O, t.second.rows) < round_up(O, t.first.rows) ? t.second : t.first;
 }
-
-// The image-lane geometry of one convolution with L lanes (see the file comment).
-struct Lanes {
-  int64_t L, Hp, Wp, K, P, xb;  // xb: floats of one padded group
-  std::vector<int64_t> off;     // tap offsets in floats, K rounded up to `kb` (0 past K)
-  // Forward only: rows[2 oh], rows[2 oh + 1]: the kernel rows i that read inside the image for
-  // output row oh (0 <= oh - ph + i dh < H); cols[2 ow], cols[2 ow + 1]: the kernel columns j
-  // that read inside it for at least one of the tile's output columns from ow. The others read
-  // the zero border and are skipped.
-  std::vector<int64_t> rows, cols;
-};
 
 // For each output position o < n: the kernel taps t < k, [lo, hi) as pairs, at which some
 // position o .. o + span - 1 reads inside the input (0 <= o' - pad + t dil < size).
@@ -114,6 +98,8 @@ Lanes lanes_of(const Conv2dShape& s, int64_t L, int64_t kb, int64_t span) {
   }
   return g;
 }
+
+}  // namespace
 
 // dst[j ds + i] = src[i ss + j] for i < rows, j < cols: 4 x 4 blocks through SSE shuffles (the
 // reorders cost a fifth of the forward with scalar copies), the edges one float at a time.
@@ -164,6 +150,8 @@ void pack_group(const Conv2dShape& s, const Lanes& g, const float* x, int64_t n0
       transpose(src, image, dst, L, nb, s.W);
     }
 }
+
+namespace {
 
 // nb images of rows x P floats (t + n image) into lanes 0 .. nb - 1 of rows x P vectors; row by
 // row, the images inside (a row's vectors stay in L1).

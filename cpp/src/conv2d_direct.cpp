@@ -26,8 +26,8 @@
 #include <cstring>
 #include <vector>
 
+#include "conv2d_common.h"
 #include "conv2d_direct_kernels.h"
-#include "conv2d_winograd.h"
 #include "pyfastdl/cpu_features.h"
 #include "pyfastdl/parallel.h"
 
@@ -50,8 +50,6 @@ const conv_direct::Table& table_for_path() {
   return for_cpu_path(&conv_direct_isa::avx512, &conv_direct_isa::avx2,
                       &conv_direct::Kernels<GenericIsa, 4, 6, 2, 4, 3, 3, 4, 6, 2>::table);
 }
-
-int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 // The wide-row geometry of one convolution (see the file comment).
 struct Wide {

@@ -144,7 +144,7 @@ def test_winograd_vs_reference(cpu_path, cfg):
                  act="relu" if o % 2 else "none", in_layout=layout_, algo="winograd")  # fmt: skip
 
 
-# (N, C, H, W, O, kernel, padding, dilation) for the direct (wide-row) kernels: LeNet's and the
+# (N, C, H, W, O, kernel, padding, dilation) for the direct kernels: LeNet's and the
 # first layers' shapes, odd widths, a 1x1 output, paddings past the kernel (backward input then
 # runs im2col), dilation, O not a multiple of the register tiles, and enough images for several
 # per thread.
@@ -224,6 +224,94 @@ def test_batched_vs_reference(cpu_path, cfg):
         check_config(rng, (n, c, h, w), (o, c, k, k), (1, 1), (p, p), (d, d), 1, algo=algo)
 
 
+# Winograd F(2x2, 5x5) (cpp/src/conv2d_winograd5.cpp): the matrices of its file comment.
+W5_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]], np.float64)
+W5_G = np.array(
+    [
+        [1 / 4, 0, 0, 0, 0],
+        [1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6],
+        [1 / 6, -1 / 6, 1 / 6, -1 / 6, 1 / 6],
+        [1 / 24, 1 / 12, 1 / 6, 1 / 3, 2 / 3],
+        [1 / 24, -1 / 12, 1 / 6, -1 / 3, 2 / 3],
+        [0, 0, 0, 0, 1],
+    ]
+)
+W5_BT = np.array(
+    [
+        [4, 0, -5, 0, 1, 0],
+        [0, 4, 4, -1, -1, 0],
+        [0, -4, 4, 1, -1, 0],
+        [0, -2, -1, 2, 1, 0],
+        [0, 2, -1, -2, 1, 0],
+        [0, 4, 0, -5, 0, 1],
+    ],
+    np.float64,
+)
+
+
+def test_winograd5_matrices_compute_the_correlation():
+    """F(2, 5) in float64: y = A^T [(G g) * (B^T d)] is the correlation y_i = sum_j g_j d_(i+j),
+    and its 2-D nesting the 5x5 correlation of a 6x6 tile."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        g, d = rng.standard_normal(5), rng.standard_normal(6)
+        want = np.array([g @ d[i : i + 5] for i in range(2)])
+        np.testing.assert_allclose(W5_AT @ ((W5_G @ g) * (W5_BT @ d)), want, rtol=0, atol=1e-13)
+        g2, d2 = rng.standard_normal((5, 5)), rng.standard_normal((6, 6))
+        want2 = np.array(
+            [[(g2 * d2[i : i + 5, j : j + 5]).sum() for j in range(2)] for i in range(2)]
+        )
+        got2 = W5_AT @ ((W5_G @ g2 @ W5_G.T) * (W5_BT @ d2 @ W5_BT.T)) @ W5_AT.T
+        np.testing.assert_allclose(got2, want2, rtol=0, atol=1e-12)
+
+
+# (N, C, H, W, O, padding) for Winograd F(2x2, 5x5), image lanes in groups of 16 / 8 / 4: LeNet's
+# second layer with full and short groups (64, 17, 33 images), one output pixel, odd output sizes
+# (partial 2x2 tiles), several blocks per tile row (26 output columns), O not a multiple of the
+# product tile, one input channel, paddings 0..5 (the backward input runs F(2x2, 5x5) up to
+# padding 4, im2col past it; the weight gradient runs the batched or direct kernels).
+WINOGRAD5 = [
+    (64, 6, 14, 14, 16, 0),
+    (17, 6, 14, 14, 16, 0),
+    (1, 1, 5, 5, 1, 0),
+    (3, 2, 7, 9, 5, 1),
+    (5, 3, 8, 11, 7, 2),
+    (2, 4, 6, 6, 3, 3),
+    (2, 1, 1, 1, 2, 2),
+    (9, 5, 9, 30, 13, 1),
+    (4, 8, 3, 4, 2, 4),
+    (2, 3, 6, 7, 4, 5),
+    (33, 2, 11, 6, 17, 0),
+]
+
+
+@pytest.mark.parametrize("cfg", WINOGRAD5, ids=[str(c) for c in WINOGRAD5])
+def test_winograd5_vs_reference(cpu_path, cfg):
+    n, c, h, w, o, p = cfg
+    rng = np.random.default_rng(n * c + h + w)
+    for bias, act, layout_ in ((True, "relu", "sliced"), (False, "none", "channels_last")):
+        check_config(rng, (n, c, h, w), (o, c, 5, 5), (1, 1), (p, p), (1, 1), 1, bias=bias,
+                     act=act, in_layout=layout_, out_layout=layout_, algo="winograd")  # fmt: skip
+    check_config(rng, (n, c, h, w), (o, c, 5, 5), (1, 1), (p, p), (1, 1), 1, algo="auto")
+
+
+def test_winograd5_without_input_or_output_channels():
+    """No input channels: the output is the bias; no output channels: grad_x is zero."""
+    params = ((1, 1), (1, 1), (1, 1), 1)
+    x0, w0 = np.zeros((3, 0, 6, 6), np.float32), np.zeros((2, 0, 5, 5), np.float32)
+    out = np.full((3, 2, 4, 4), np.nan, np.float32)
+    _C.conv2d_forward(x0, w0, np.arange(2, dtype=np.float32), out, *params, algo="winograd")
+    np.testing.assert_array_equal(
+        out, np.broadcast_to(np.arange(2.0).reshape(1, 2, 1, 1), out.shape)
+    )
+    gx = np.full((3, 4, 6, 6), np.nan, np.float32)
+    _C.conv2d_backward_input(
+        np.zeros((3, 0, 4, 4), np.float32), np.zeros((0, 4, 5, 5), np.float32), gx, *params,
+        algo="winograd",
+    )  # fmt: skip
+    assert (gx == 0).all()
+
+
 def test_many_images_and_thread_counts():
     """Enough images for several chunks, with thread counts that do and do not divide them."""
     rng = np.random.default_rng(3)
@@ -239,8 +327,9 @@ def test_many_images_and_thread_counts():
             check_config(rng, (13, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1,
                          algo="im2col")  # fmt: skip
             for n in (13, 40, 64):
-                check_config(rng, (n, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1,
-                             algo="batched")  # fmt: skip
+                for algo in ("batched", "winograd"):
+                    check_config(rng, (n, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1,
+                                 algo=algo)  # fmt: skip
             check_config(rng, (5, 8, 9, 9), (12, 4, 1, 1), (1, 1), (0, 0), (1, 1), 2)
     finally:
         fd.set_num_threads(before)

@@ -34,13 +34,16 @@ inline int64_t conv2d_output_size(int64_t size, int64_t kernel, int64_t stride, 
   return span < 0 ? 0 : span / stride + 1;
 }
 
-// The algorithm of each pass. Auto picks per shape (see conv2d.cpp, pick_algo): Winograd
-// F(2x2, 3x3) for 3x3, stride-1, dilation-1, ungrouped layers with C >= 16 and O >= 16; Direct
-// (wide-row implicit GEMM, conv2d_direct.cpp) for stride-1, ungrouped layers with C <= 8;
-// Batched (direct, vectorised over images, conv2d_batched.cpp) where it measured faster than
-// Direct; im2col + GEMM otherwise. An algorithm asked for on a shape it does not apply to runs
-// im2col (Winograd's backward input needs padding <= 2, Direct's and Batched's padding <=
-// dilation (kernel - 1)).
+// The algorithm of each pass. Auto picks per shape (see conv2d.cpp, the use_* predicates):
+// Winograd F(2x2, 3x3) for 3x3, stride-1, dilation-1, ungrouped layers with C >= 16 and
+// O >= 16; Winograd F(2x2, 5x5) (image lanes) for the forward of 5x5 ones with 4 <= C <= 8 when
+// the batch fills the lane groups; Direct (implicit GEMM over the padded image, Winograd F(4, 3)
+// along the output rows for 3-row kernels, conv2d_direct.cpp) for stride-1, ungrouped layers
+// with C <= 8; Batched (direct, vectorised over images, conv2d_batched.cpp) where it measured
+// faster than Direct; im2col + GEMM otherwise. Winograd asked for runs the F(2x2, 3x3) or the
+// F(2x2, 5x5) by kernel size. An algorithm asked for on a shape it does not apply to runs
+// im2col (Winograd's backward input needs padding <= 2 for 3x3 and <= 4 for 5x5 kernels,
+// Direct's and Batched's padding <= dilation (kernel - 1)).
 enum class Conv2dAlgo : int { Auto = 0, Im2col, Winograd, Direct, Batched };
 
 // out = act(conv2d(x, w) + bias); bias may be nullptr. Activation: None or Relu.
@@ -48,7 +51,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
                     float* out, Activation act, Conv2dAlgo algo = Conv2dAlgo::Auto);
 
 // grad_x = conv2d's input gradient for grad_out (N, O, OH, OW); grad_x is overwritten. With
-// Winograd: the forward conv of grad_out with the flipped, transposed kernel (padding 2 - p).
+// Winograd: the forward conv of grad_out with the flipped, transposed kernel (padding k - 1 - p).
 void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const float* w,
                            float* grad_x, Conv2dAlgo algo = Conv2dAlgo::Auto);
 
