@@ -44,6 +44,8 @@ def _int(value: Any, name: str, op: str) -> int:
 
 def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
     """`value` (an int, or a sequence of 1 or 2 ints) as an (h, w) pair, each >= minimum."""
+    if type(value) is int and value >= minimum:  # the common case first: a plain int
+        return (value, value)
     if isinstance(value, (tuple, list)):
         if len(value) not in (1, 2):
             raise ValueError(f"[{op}] {name} must be an int or a pair of ints, got {value!r}")
@@ -58,6 +60,8 @@ def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
 
 
 def _groups(groups: Any, op: str) -> int:
+    if type(groups) is int and groups >= 1:
+        return groups
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
         raise TypeError(f"[{op}] groups must be an int, got {groups!r}")
     if groups < 1:
