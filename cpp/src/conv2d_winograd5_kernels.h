@@ -1,7 +1,9 @@
 // Winograd F(2x2, 5x5) inner kernels in the image-lane layout (conv2d_winograd5.cpp), written
 // once over a GCC vector type and compiled per instruction set (conv2d_winograd5.cpp: generic
 // x86-64 flags; conv2d_winograd5_avx2.cpp, conv2d_winograd5_avx512.cpp: theirs). Each
-// instantiation takes a tag type from its file's anonymous namespace (no ODR clash).
+// instantiation takes a tag type from its file's anonymous namespace (no ODR clash), and nothing
+// here instantiates a library template (std::min, std::fill, ...: the linker could keep the
+// AVX-512 copy for every path).
 //
 // Layout: a group of L images (L = floats per vector) is stored as xb[c][Hp][Wp][L] (zero
 // border, Hp = 2 TH + 4, Wp = 2 TW + 4 so that the partial tiles at the bottom and right edges
@@ -22,7 +24,6 @@
 // Per tile and (o, c) pair: 36 FMAs instead of the direct method's 100.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 
 #include "float_vec.h"
@@ -147,7 +148,10 @@ struct Kernels : FloatVec<Isa, L> {
   // M = U V for the block's nb tiles, all 36 xi and Opad channels.
   static void products(const Geometry& g, const float* U, const float* V, int64_t nb, float* M) {
     const int64_t panels = g.Opad / R;
-    if (g.C == 0) return std::fill(M, M + 36 * m_stride(g, L), 0.0f);  // y = bias
+    if (g.C == 0) {  // y = bias
+      for (int64_t i = 0; i < 36 * m_stride(g, L); ++i) M[i] = 0.0f;
+      return;
+    }
     for (int xi = 0; xi < 36; ++xi) {
       const float* vx = V + xi * v_stride(g, L);
       for (int64_t p = 0; p < panels; ++p) {
@@ -165,7 +169,7 @@ struct Kernels : FloatVec<Isa, L> {
   static void output(const Geometry& g, const float* M, int64_t ty, int64_t tx0, int64_t nb,
                      const float* bias, bool relu, float* ob) {
     const int64_t xs = m_stride(g, L);
-    const int64_t rows = std::min<int64_t>(2, g.OH - 2 * ty);
+    const int64_t rows = g.OH - 2 * ty < 2 ? g.OH - 2 * ty : 2;
     for (int64_t o = 0; o < g.O; ++o) {
       const vec bo = splat(bias ? bias[o] : 0.0f);
       for (int64_t k = 0; k < nb; ++k) {
@@ -180,7 +184,7 @@ struct Kernels : FloatVec<Isa, L> {
         vec y[2][2];
         output_1d(t0, y[0][0], y[0][1]);
         output_1d(t1, y[1][0], y[1][1]);
-        const int64_t ow = 2 * (tx0 + k), cols = std::min<int64_t>(2, g.OW - ow);
+        const int64_t ow = 2 * (tx0 + k), cols = g.OW - ow < 2 ? g.OW - ow : 2;
         for (int64_t a = 0; a < rows; ++a) {
           float* dst = ob + ((o * g.OH + 2 * ty + a) * g.OW + ow) * L;
           for (int64_t b = 0; b < cols; ++b) {

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def close(got, want, reduction):
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * max(1.0, np.sqrt(reduction)))
+def close(got, want, reduction, error_scale=1.0):
+    atol = 1e-5 * max(1.0, np.sqrt(reduction)) * error_scale
+    np.testing.assert_allclose(got, want, rtol=1e-4 * error_scale, atol=atol)
 
 
 def random_config(rng):
@@ -81,7 +82,8 @@ def reference_all(x, w, b, g, params, activation="none"):
 
 
 def check_config(rng, x_shape, w_shape, stride, padding, dilation, groups, bias=True, act="none",
-                 in_layout="contiguous", out_layout="contiguous", algo="auto"):  # fmt: skip
+                 in_layout="contiguous", out_layout="contiguous", algo="auto",
+                 error_scale=1.0):  # fmt: skip
     params = (stride, padding, dilation, groups)
     y_shape = out_shape(x_shape, w_shape, stride, padding, dilation)
     x = layout(rng.standard_normal(x_shape).astype(np.float32), in_layout)
@@ -91,8 +93,8 @@ def check_config(rng, x_shape, w_shape, stride, padding, dilation, groups, bias=
     got = run_all(x, w, b, g, params, act, out_layout, algo)
     want = reference_all(x, w, b, g, params, act)
     k = w_shape[1] * w_shape[2] * w_shape[3]
-    close(got[0], want[0], k)
-    close(got[1], want[1], w_shape[0] // groups * w_shape[2] * w_shape[3])
+    close(got[0], want[0], k, error_scale)
+    close(got[1], want[1], w_shape[0] // groups * w_shape[2] * w_shape[3], error_scale)
     close(got[2], want[2], y_shape[0] * y_shape[2] * y_shape[3])
 
 
@@ -269,7 +271,8 @@ def test_winograd5_matrices_compute_the_correlation():
 # second layer with full and short groups (64, 17, 33 images), one output pixel, odd output sizes
 # (partial 2x2 tiles), several blocks per tile row (26 output columns), O not a multiple of the
 # product tile, one input channel, paddings 0..5 (the backward input runs F(2x2, 5x5) up to
-# padding 4, im2col past it; the weight gradient runs the batched or direct kernels).
+# padding 4, im2col past it; the weight gradient runs the batched or direct kernels), and large
+# images (a group's planes past the L2 cache).
 WINOGRAD5 = [
     (64, 6, 14, 14, 16, 0),
     (17, 6, 14, 14, 16, 0),
@@ -282,7 +285,14 @@ WINOGRAD5 = [
     (4, 8, 3, 4, 2, 4),
     (2, 3, 6, 7, 4, 5),
     (33, 2, 11, 6, 17, 0),
+    (80, 1, 100, 100, 3, 0),  # 2 million outputs: the tail of the rounding errors
 ]
+
+
+# F(2x2, 5x5)'s float32 error is about 4x the direct sum's (its transforms scale values by up to
+# 24 before the products; measured max |err| / max |y| 2.4e-6 against 6e-7): on 2 million
+# outputs its tail crosses the direct sum's tolerance by a few percent, so these checks allow 4x.
+WINOGRAD5_ERROR = 4.0
 
 
 @pytest.mark.parametrize("cfg", WINOGRAD5, ids=[str(c) for c in WINOGRAD5])
@@ -291,8 +301,10 @@ def test_winograd5_vs_reference(cpu_path, cfg):
     rng = np.random.default_rng(n * c + h + w)
     for bias, act, layout_ in ((True, "relu", "sliced"), (False, "none", "channels_last")):
         check_config(rng, (n, c, h, w), (o, c, 5, 5), (1, 1), (p, p), (1, 1), 1, bias=bias,
-                     act=act, in_layout=layout_, out_layout=layout_, algo="winograd")  # fmt: skip
-    check_config(rng, (n, c, h, w), (o, c, 5, 5), (1, 1), (p, p), (1, 1), 1, algo="auto")
+                     act=act, in_layout=layout_, out_layout=layout_, algo="winograd",
+                     error_scale=WINOGRAD5_ERROR)  # fmt: skip
+    check_config(rng, (n, c, h, w), (o, c, 5, 5), (1, 1), (p, p), (1, 1), 1, algo="auto",
+                 error_scale=WINOGRAD5_ERROR)  # fmt: skip
 
 
 def test_winograd5_without_input_or_output_channels():
