@@ -16,7 +16,6 @@ forward+backward 5 T (x, y; x, grad_y, grad_x).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -183,17 +182,9 @@ def compare(threads: int, rounds: int, target_s: float, pause_s: float) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pyfastdl.bench.threads import cpu_count
+    from compare_cli import run
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=cpu_count())
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--target-s", type=float, default=0.05, help="seconds per timed batch")
-    parser.add_argument("--pause-s", type=float, default=0.2)
-    args = parser.parse_args(argv)
-    for line in compare(args.threads, args.rounds, args.target_s, args.pause_s):
-        print(line)
-    return 0
+    return run(__doc__, compare, target_s=0.05, argv=argv)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ their autograd. FLOPs counted (G gates): forward 2 L N G H (I + H), forward+back
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -136,17 +135,9 @@ def compare(threads: int, rounds: int, target_s: float, pause_s: float) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pyfastdl.bench.threads import cpu_count
+    from compare_cli import run
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=cpu_count())
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--target-s", type=float, default=0.1, help="seconds per timed batch")
-    parser.add_argument("--pause-s", type=float, default=0.2)
-    args = parser.parse_args(argv)
-    for line in compare(args.threads, args.rounds, args.target_s, args.pause_s):
-        print(line)
-    return 0
+    return run(__doc__, compare, target_s=0.1, argv=argv)
 
 
 if __name__ == "__main__":
