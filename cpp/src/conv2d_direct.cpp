@@ -51,22 +51,20 @@ const conv_direct::Table& table_for_path() {
                       &conv_direct::Kernels<GenericIsa, 4, 6, 2, 4, 3, 3, 4, 6, 2>::table);
 }
 
-// The wide-row geometry of one convolution (see the file comment).
-struct Wide {
-  int64_t Hp, Wp, plane, K, Q, image;  // image: floats per padded image, slack included
-  std::vector<int64_t> off;            // tap offsets, K rounded up to the kernels' kb (0 past K)
+// The padded image of one convolution: `rows` (>= H + 2 ph) rows of Wp = W + 2 pw floats per
+// channel, and the offset of each tap (c, i, j) in it; K rounded up to the kernels' kb (the
+// extra offsets 0).
+struct Padded {
+  int64_t Hp, Wp, plane, K;
+  std::vector<int64_t> off;
 };
 
-Wide wide_of(const Conv2dShape& s, int64_t cols, int64_t kb) {
-  Wide g;
-  g.Hp = s.H + 2 * s.pad_h;
+Padded padded_of(const Conv2dShape& s, int64_t rows, int64_t kb) {
+  Padded g;
+  g.Hp = rows;
   g.Wp = s.W + 2 * s.pad_w;
   g.plane = g.Hp * g.Wp;
   g.K = s.C * s.KH * s.KW;
-  g.Q = round_up(s.OH * g.Wp, cols);
-  // Column q < Q of tap k reads xp[off[k] + q] <= C Hp Wp + (Q - OH Wp): zero slack after the
-  // last plane (earlier planes' overruns land in the next plane: junk columns only).
-  g.image = s.C * g.plane + g.Q + cols;
   g.off.assign(static_cast<size_t>(round_up(g.K, kb)), 0);
   for (int64_t c = 0, k = 0; c < s.C; ++c)
     for (int64_t i = 0; i < s.KH; ++i)
@@ -76,7 +74,7 @@ Wide wide_of(const Conv2dShape& s, int64_t cols, int64_t kb) {
 }
 
 // Image xn (C x H x W) into xp (`image` floats) with its zero border and slack.
-void pad_image(const Conv2dShape& s, const Wide& g, int64_t image, const float* xn, float* xp) {
+void pad_image(const Conv2dShape& s, const Padded& g, int64_t image, const float* xn, float* xp) {
   std::memset(xp, 0, sizeof(float) * image);
   for (int64_t c = 0; c < s.C; ++c)
     for (int64_t h = 0; h < s.H; ++h)
@@ -125,11 +123,12 @@ const conv_direct::ForwardTile& pick_tile(const conv_direct::Table& t, int64_t O
 void forward_packed(const Conv2dShape& s, const conv_direct::Table& t,
                     const conv_direct::ForwardTile& f, const float* x, const float* a,
                     const float* bias, float* out, Activation act) {
-  const Wide g = wide_of(s, t.width, 1);
+  const Padded g = padded_of(s, s.H + 2 * s.pad_h, 1);
   const RowVectorList rv(s.OH, s.OW, g.Wp, t.width, f.vecs);
   // The kernel reads up to the last vector's start + the last tap + a vector: zero slack.
   const int64_t last_in = *std::max_element(rv.in.begin(), rv.in.end());
-  const int64_t image = std::max(g.image, last_in + (g.K > 0 ? g.off[g.K - 1] : 0) + t.width);
+  const int64_t reach = last_in + (g.K > 0 ? g.off[g.K - 1] : 0) + t.width;
+  const int64_t image = std::max(s.C * g.plane, reach);
   const int64_t panels = (s.O + f.mr - 1) / f.mr, P = s.OH * s.OW;
   const int64_t pixels = static_cast<int64_t>(rv.in.size()) * t.width;
   const int threads = threads_for(2 * s.N * s.O * g.K * pixels, int64_t{1} << 21);
@@ -168,10 +167,8 @@ void forward_rows_winograd(const Conv2dShape& s, const conv_direct::Table& t, co
   const int64_t R = t.rows_mr, panels = (s.O + R - 1) / R;
   // The padded image with 4 blocks + 2 rows per channel (zero rows past the padding) and a
   // row of slack: rows_input reads Wd >= Wp floats from each row.
-  Wide g = wide_of(s, width, 1);
+  const Padded g = padded_of(s, 4 * blocks + 2, 1);
   const int64_t Wd = round_up(g.Wp, width);
-  g.Hp = 4 * blocks + 2;
-  g.plane = g.Hp * g.Wp;
   const int64_t x_image = s.C * g.plane + Wd;
   // D_xi: C planes of blocks x Wd, then slack for the kernel's last vector.
   const int64_t d_plane = blocks * Wd, d_xi = s.C * d_plane + KW * s.dil_w + width;
@@ -277,10 +274,14 @@ void conv2d_backward_weight_direct(const Conv2dShape& s, const float* x, const f
     return;
   }
   const conv_direct::Table& t = table_for_path();
-  const Wide g = wide_of(s, t.width, t.kb);
-  const int64_t Q = g.Q, Opad = round_up(s.O, t.mo);
+  const Padded g = padded_of(s, s.H + 2 * s.pad_h, t.kb);
+  // Wide rows: output pixel (oh, ow) is column oh Wp + ow of Q; column q of tap k reads
+  // xp[off[k] + q] <= C Hp Wp + (Q - OH Wp): zero slack after the last plane (earlier planes'
+  // overruns land in the next plane: junk columns only).
+  const int64_t Q = round_up(s.OH * g.Wp, t.width), image = s.C * g.plane + Q + t.width;
+  const int64_t Opad = round_up(s.O, t.mo);
   const int64_t kpad = round_up(K, t.kb), OK = Opad * kpad, P = s.OH * s.OW;
-  const int64_t per_image = g.image + Opad * Q;
+  const int64_t per_image = image + Opad * Q;
   // Images per kernel call: scratch of about 2 Mi floats per thread.
   const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 21) / per_image, 1, s.N);
   const int threads = threads_for(2 * s.N * s.O * K * Q, int64_t{1} << 21);
@@ -290,20 +291,20 @@ void conv2d_backward_weight_direct(const Conv2dShape& s, const float* x, const f
       float* sum = parts.data() + th * 2 * OK;
       float* part = sum + OK;
       float* xp = conv_scratch(0, chunk * per_image);
-      float* dy = xp + chunk * g.image;
+      float* dy = xp + chunk * image;
       const int64_t lo = s.N * th / threads, hi = s.N * (th + 1) / threads;
       for (int64_t n0 = lo; n0 < hi; n0 += chunk) {
         const int64_t b = std::min(chunk, hi - n0);
         std::memset(dy, 0, sizeof(float) * b * Opad * Q);
         for (int64_t bi = 0; bi < b; ++bi) {
-          pad_image(s, g, g.image, x + (n0 + bi) * s.C * s.H * s.W, xp + bi * g.image);
+          pad_image(s, g, image, x + (n0 + bi) * s.C * s.H * s.W, xp + bi * image);
           for (int64_t o = 0; o < s.O; ++o)
             for (int64_t oh = 0; oh < s.OH; ++oh)
               std::memcpy(dy + (bi * Opad + o) * Q + oh * g.Wp,
                           grad_out + ((n0 + bi) * s.O + o) * P + oh * s.OW,
                           sizeof(float) * s.OW);
         }
-        t.weights(xp, g.image, dy, Opad * Q, b, s.O, K, g.off.data(), Q, part);
+        t.weights(xp, image, dy, Opad * Q, b, s.O, K, g.off.data(), Q, part);
         for (int64_t i = 0; i < OK; ++i) sum[i] += part[i];
       }
     }
