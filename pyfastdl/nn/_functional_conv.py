@@ -149,9 +149,10 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, g):
         x, w, y = ctx.saved_tensors
-        g = _contiguous_grad(g, x.dtype)
-        if y is not None:
-            g = g * (y > 0)
+        if y is not None:  # the ReLU mask's product is the one copy
+            g = g.astype(x.dtype, copy=False) * (y > 0)
+        else:
+            g = _contiguous_grad(g, x.dtype)
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
             dx = empty(x.shape, x.dtype, x)
