@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import builtins as _builtins
 
-from . import _C, autograd, cuda, data, kernels, models, nn, optim, utils
+from . import autograd, cuda, data, kernels, models, nn, optim, utils
+from ._native import _C
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .dtypes import ALIASES as _ALIASES
 from .dtypes import (

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .bench.cli import main as bench_main
+
 COMMANDS = {
     "bench": "measure the machine's limits, then every kernel family and the training steps "
     "against NumPy and PyTorch (--quick: about 3 minutes)"
@@ -31,8 +33,6 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)  # --help, or an error naming the known commands
         parser.print_help()
         return 0 if args.command else 2
-    from .bench.cli import main as bench_main
-
     return bench_main(argv[1:], prog="python -m pyfastdl bench")
 
 

@@ -19,11 +19,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from . import kernels as _kernels
+from .arrays import xp as _xp
 
 __all__ = [
     "Function",
@@ -34,6 +36,7 @@ __all__ = [
     "is_grad_enabled",
     "grad",
     "backward",
+    "set_tensor_class",
 ]
 
 
@@ -64,8 +67,6 @@ class set_grad_enabled:
         _mode.enabled = self.prev
 
     def __call__(self, fn):
-        import functools
-
         mode = self.mode
         _mode.enabled = self.prev  # used as a decorator: undo the switch made by __init__
 
@@ -88,8 +89,6 @@ class _GradModeContext:
         _mode.enabled = self.prev
 
     def __call__(self, fn):
-        import functools
-
         mode = self.mode
 
         @functools.wraps(fn)
@@ -159,7 +158,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        Tensor = _Tensor[0] if _Tensor else _tensor_class()
+        Tensor = _Tensor
         ctx = Context()
         raw = []
         needs = []
@@ -189,27 +188,16 @@ class Function:
         return Tensor._from_op(out, node, 0)
 
 
-# The Tensor class, imported on first use (tensor.py imports this module): a per-call import
-# statement costs about a microsecond in the hottest function of the package.
-_Tensor: list = []
+# The Tensor class. It lives one layer above (tensor.py imports this module), so tensor.py hands it
+# over with set_tensor_class() when it defines it: the engine wraps results in it and recognises
+# inputs by it, without importing upwards.
+_Tensor: Any = None
 
 
-def _tensor_class() -> type:
-    from .tensor import Tensor
-
-    _Tensor.append(Tensor)
-    return Tensor
-
-
-def _xp(array: Any):
-    """The array module (numpy or cupy) of an array."""
-    import numpy
-
-    if isinstance(array, numpy.ndarray):
-        return numpy
-    import cupy  # only reachable with GPU arrays
-
-    return cupy
+def set_tensor_class(cls: type) -> None:
+    """Called once by ``pyfastdl.tensor``: the class Function.apply and backward produce."""
+    global _Tensor
+    _Tensor = cls
 
 
 def _topological_nodes(roots: Sequence[Node]) -> list[Node]:
@@ -307,8 +295,7 @@ def _run_backward(
 
     if wanted is not None:
         return [leaf_grads.get(id(t)) for t in inputs]
-    from .tensor import Tensor
-
+    Tensor = _Tensor
     handed_out: set[int] = set()
     for key, t in leaves.items():
         g = leaf_grads[key]
@@ -344,8 +331,7 @@ def _accumulate_leaf(t: Any, g: Any, leaf_grads: dict, leaves: dict) -> None:
 
 
 def _as_grad_arrays(outputs: Sequence[Any], grad_outputs: Sequence[Any] | None, op: str) -> list:
-    from .tensor import Tensor
-
+    Tensor = _Tensor
     arrays = []
     for i, t in enumerate(outputs):
         g = None if grad_outputs is None else grad_outputs[i]
@@ -371,8 +357,7 @@ def _as_grad_arrays(outputs: Sequence[Any], grad_outputs: Sequence[Any] | None, 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None) -> None:
     """Accumulates into ``.grad`` of the leaves the gradient of `tensors` (like torch.autograd.backward)."""
-    from .tensor import Tensor
-
+    Tensor = _Tensor
     if isinstance(tensors, Tensor):
         tensors = [tensors]
         if grad_tensors is not None and not isinstance(grad_tensors, (list, tuple)):
@@ -403,8 +388,7 @@ def grad(
         >>> fd.autograd.grad(x * x, x)[0].item()
         6.0
     """
-    from .tensor import Tensor
-
+    Tensor = _Tensor
     if create_graph:
         raise NotImplementedError(
             "[grad] create_graph=True (higher-order gradients) is not supported: backward "

@@ -6,20 +6,14 @@ arrays are CuPy arrays. Without either, every query answers "no GPU" instead of 
 
 from __future__ import annotations
 
+from ._native import cuda_module
+
 __all__ = ["is_available", "device_count", "get_device_name"]
-
-
-def _module():
-    try:
-        from . import _cuda
-    except ImportError:
-        return None
-    return _cuda
 
 
 def device_count() -> int:
     """Number of usable CUDA devices (0 without the CUDA module, a driver or a device)."""
-    mod = _module()
+    mod = cuda_module()
     return 0 if mod is None else mod.device_count()
 
 
@@ -35,7 +29,7 @@ def is_available() -> bool:
 
 
 def get_device_name(index: int = 0) -> str:
-    mod = _module()
+    mod = cuda_module()
     if mod is None or mod.device_count() == 0:
         raise RuntimeError("[cuda.get_device_name] no CUDA device is available")
     return mod.device_properties(index)["name"]

@@ -29,6 +29,9 @@ import tempfile
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
 
 from .tensor import Tensor
 
@@ -128,8 +131,6 @@ def _decode(node: Any, tensors: dict[str, np.ndarray], used: set) -> Any:
 def save(obj: Any, f: str | os.PathLike) -> None:
     """Saves `obj` (a Tensor, a state dict, or a checkpoint: nested dicts/lists of Tensors,
     numbers and strings) to the file `f`, atomically, in the safetensors format."""
-    from safetensors.numpy import save as st_save
-
     path = os.fspath(f)
     enc = _Encoder()
     structure = enc.encode(obj, [])
@@ -167,9 +168,6 @@ def load(f: str | os.PathLike) -> Any:
     A safetensors file without pyfastdl's metadata loads as a flat dict name → Tensor. Nothing
     in the file is ever executed; a corrupt file raises ValueError.
     """
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as st_load
-
     path = os.fspath(f)
     with open(path, "rb") as fh:
         raw = fh.read()

@@ -276,30 +276,6 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Returns a tensor on another device and/or of another dtype (self when nothing changes)."""
-        dev = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        copy = kwargs.pop("copy", False)
-        if kwargs:
-            raise TypeError(f"[to] unexpected arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dtype = a.device, a.dtype
-            elif isinstance(a, (str, device)) and str(a).split(":")[0] in ("cpu", "cuda"):
-                dev = a
-            else:
-                dtype = a
-        out = self
-        if dtype is not None:
-            out = _ops().cast(out, check_dtype(dtype, "to"))
-        if dev is not None and device(dev) != out.device:
-            out = _ops().to_device(out, device(dev).type)
-        if copy and out is self:
-            out = _ops().clone(self)
-        return out
-
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
@@ -383,7 +359,12 @@ class Tensor:
             extra.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
-    # Operators and methods are defined in the section below (see pyfastdl/ops/).
+    # Operators and most methods (``+``, ``@``, ``.sum()``, ``.to()``, ...) are attached by
+    # pyfastdl.ops, one layer above, with the functions they run; the families of nn.functional
+    # attach theirs (``.softmax()``).
+
+
+autograd.set_tensor_class(Tensor)
 
 
 def _normalize_dim(dim: Any, ndim: Any, op: str) -> Any:
@@ -402,12 +383,6 @@ def _is_cupy(a: Any) -> bool:
 
 def _host(a: Any) -> np.ndarray:
     return a if _is_numpy(a) else a.get()
-
-
-def _ops():
-    from . import ops
-
-    return ops
 
 
 def is_tensor(obj: Any) -> bool:

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _C
+from ._native import _C
+from .autograd import grad as autograd_grad
 from .tensor import Tensor
 
 __all__ = ["gradcheck", "assert_close", "numerical_grad", "supported_cpu_paths"]
@@ -92,8 +93,6 @@ def gradcheck(
     diff_outs = [(o, p) for o, p in zip(outs, projections) if o.requires_grad]
     if not diff_outs:
         raise AssertionError("[gradcheck] no output requires grad")
-    from .autograd import grad as autograd_grad
-
     analytic = autograd_grad(
         [o for o, _ in diff_outs],
         [inputs[i] for i in checked],

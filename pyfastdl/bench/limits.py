@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from pyfastdl import _C
+import pyfastdl
 
+from .._native import _C
 from .threads import cpu_count, torch_module
 
 
@@ -77,8 +78,6 @@ def _version(module_name: str) -> str | None:
 
 def machine_info() -> dict[str, Any]:
     """Date, CPU, core count, pyfastdl's CPU path and the versions of the libraries compared."""
-    import pyfastdl
-
     torch = torch_module()
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -37,6 +37,9 @@ from typing import Any
 
 import numpy as np
 
+import pyfastdl as fd
+from pyfastdl.nn import functional as F
+
 from .config import Config
 from .results import SELF, Row
 from .threads import torch_module
@@ -87,8 +90,6 @@ class OpCase:
 
 def missing(needs: Sequence[str]) -> str | None:
     """Why pyfastdl cannot run a case yet (a name absent from nn.functional), or None."""
-    from pyfastdl.nn import functional as F
-
     absent = [n for n in needs if not hasattr(F, n)]
     if absent:
         names = ", ".join(f"F.{n}" for n in absent)
@@ -133,9 +134,6 @@ def autograd_runner(
 
 
 def pyfastdl_runner(case: OpCase, arrays: Arrays, grad_out: np.ndarray | None) -> Runner:
-    import pyfastdl as fd
-    from pyfastdl.nn import functional as F
-
     return autograd_runner(lambda a, rg: fd.tensor(a, requires_grad=rg), F, case, arrays, grad_out)
 
 

@@ -40,8 +40,12 @@ from typing import Any
 
 import numpy as np
 
+import pyfastdl as fd
+from pyfastdl import models, nn, optim
+
 from .config import Config
 from .results import SELF, Row
+from .steps import check_steps, step_fn
 from .threads import torch_module
 from .timing import Contender, measure
 
@@ -76,9 +80,7 @@ class TransformerCase:
 
     def build(self) -> Any:
         """The pyfastdl model (AttributeError / ImportError while its layers are missing)."""
-        from pyfastdl.models import BertClassifier
-
-        return BertClassifier(
+        return models.BertClassifier(
             self.vocab_size,
             d_model=self.d_model,
             nhead=self.nhead,
@@ -130,9 +132,7 @@ class LstmCase:
         return 3 * forward
 
     def build(self) -> Any:
-        from pyfastdl.models import SentimentRNN
-
-        return SentimentRNN(
+        return models.SentimentRNN(
             self.vocab_size, embedding_dim=self.embedding_dim, hidden_size=self.hidden_size
         )
 
@@ -246,15 +246,11 @@ def run_case(
 ) -> Row:
     """Same initial weights (PyTorch's seeded init) and batch; three steps compared in eval
     mode; then both timed interleaved in training mode."""
-    from .training import check_steps, step_fn
 
     row = Row("train", case.name, unit="ms", flops=case.flops_per_step)
     row.notes["batch"] = case.batch
     ids, labels = case.batch_arrays(rng)
     try:
-        import pyfastdl as fd
-        from pyfastdl import nn, optim
-
         ours = case.build()
     except (ImportError, AttributeError) as exc:
         row.status = f"unavailable: pyfastdl model ({type(exc).__name__}: {exc})"

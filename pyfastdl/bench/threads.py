@@ -11,7 +11,7 @@ import ctypes
 import os
 from typing import Any
 
-from pyfastdl import _C
+from .._native import _C
 
 # (setter, getter) symbol pairs of the OpenBLAS builds NumPy ships or links against.
 _OPENBLAS_SYMBOLS = (

@@ -34,10 +34,14 @@ from typing import Any
 
 import numpy as np
 
+import pyfastdl as fd
+from pyfastdl import models, nn, optim
 from pyfastdl.ops._gemm import gemm
 
+from . import text_steps
 from .config import Config
 from .results import SELF, Row
+from .steps import check_steps, step_fn
 from .threads import torch_module
 from .timing import Contender, measure
 
@@ -83,8 +87,6 @@ class ModelCase:
 
     def build(self) -> Any:
         """A fresh pyfastdl model (AttributeError while its layers are not there)."""
-        from pyfastdl import models
-
         return getattr(models, self.model)()
 
     @property
@@ -118,8 +120,6 @@ def default_cases(quick: bool) -> list:
     """The MNIST MLP, the three CIFAR-10 models (both MLPs take milliseconds per step, LeNet
     tens, VGG about a second: it runs fewer rounds), then the text models (``text_steps``: the
     transformer encoder classifier; the LSTM classifier in the full run)."""
-    from . import text_steps
-
     return (
         [
             TrainCase("train MNIST MLP 784-64-32-10", (784, 64, 32, 10), overhead=True),
@@ -165,20 +165,6 @@ def initial_weights(case: TrainCase, seed: int) -> list[tuple[np.ndarray, np.nda
     return out
 
 
-def step_fn(model: Any, loss_fn: Any, opt: Any, x: Any, y: Any) -> Callable[[], Any]:
-    """One training step on (x, y) as a closure, for pyfastdl and PyTorch alike (text_steps too):
-    forward, loss, zero_grad, backward, optimizer step; returns the loss."""
-
-    def step() -> Any:
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
-
-
 def _mlp(nn: Any, weights: list, load: Callable[[Any, np.ndarray, np.ndarray], None]) -> tuple:
     """Sequential(Linear, ReLU, ..., Linear) from a PyTorch-like `nn`, loaded with `weights`;
     returns the model and its first Linear."""
@@ -195,8 +181,6 @@ def pyfastdl_step(
 ) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
     """pyfastdl's step and a function returning its first layer's weight (raises ImportError or
     AttributeError while nn/optim are not there)."""
-    import pyfastdl as fd
-    from pyfastdl import nn, optim
 
     def load(linear: Any, w: np.ndarray, b: np.ndarray) -> None:
         np.copyto(linear.weight.array, w)
@@ -280,31 +264,6 @@ class RawStep:
         return self.params[0][0].copy()
 
 
-def _loss_value(loss: Any) -> float:
-    return float(loss) if isinstance(loss, float) else float(loss.item())
-
-
-def check_steps(
-    steps: dict[str, tuple[Callable, Callable]],
-    n_steps: int = 2,
-    rtol: float = 1e-4,
-    atol: float = 1e-5,
-) -> str:
-    """Runs `n_steps` steps of each; 'ok' when every loss and the probed weight after them agree
-    (float32, SGD: relative 1e-4 on the losses, absolute 1e-5 on the weights; Adam's normalised
-    updates amplify rounding where a gradient is tiny, so its callers pass wider tolerances)."""
-    losses = {k: [_loss_value(step()) for _ in range(n_steps)] for k, (step, _) in steps.items()}
-    weights = {k: w() for k, (_, w) in steps.items()}
-    ref = next(iter(steps))
-    for name in steps:
-        if not np.allclose(losses[name], losses[ref], rtol=rtol, atol=atol):
-            return f"wrong: {name} losses {losses[name]} vs {ref} {losses[ref]}"
-        if not np.allclose(weights[name], weights[ref], rtol=rtol, atol=atol):
-            err = float(np.max(np.abs(weights[name] - weights[ref])))
-            return f"wrong: {name} weights after {n_steps} steps differ from {ref}'s by {err:.3g}"
-    return "ok"
-
-
 def run_case(
     case: TrainCase | ModelCase,
     config: Config,
@@ -316,8 +275,6 @@ def run_case(
     if isinstance(case, ModelCase):
         return run_model_case(case, config, rng, on_round)
     if not isinstance(case, TrainCase):
-        from . import text_steps
-
         return text_steps.run_case(case, config, rng, on_round)
     row = Row("train", case.name, flops=case.flops_per_step, unit="ms")
     row.notes["sizes"] = list(case.sizes)
@@ -409,9 +366,6 @@ def run_model_case(
     models: dict[str, Any] = {}
     steps: dict[str, tuple[Callable, Callable]] = {}
     try:
-        import pyfastdl as fd
-        from pyfastdl import nn, optim
-
         ours = case.build()
         row.flops = case.flops_per_step
     except (ImportError, AttributeError) as exc:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import cases as _cases
+from .registry import builtin_of, reference_of, use
 
 __all__ = ["check", "CheckReport", "CaseResult", "tolerance"]
 
@@ -145,8 +146,6 @@ def _run_case(fn: Callable, ref: Callable, c: _cases.Case, seed: int) -> CaseRes
 
 
 def _run_probe(op: str, fn: Callable, probe: Callable, seed: int) -> CaseResult:
-    from . import reference_of, use
-
     name = "autograd probe (forward and backward)"
     try:
         with use(**{op: reference_of(op)}):
@@ -196,8 +195,6 @@ def check(
     `fn` must take the same arguments as ``kernels.reference.<name>``. Nothing is registered:
     call ``kernels.register`` once you are happy with the report.
     """
-    from . import builtin_of, reference_of
-
     if not callable(fn):
         raise TypeError(f"[kernels.check] fn must be callable, got {type(fn).__name__}")
     op_cases = _cases.cases(name)

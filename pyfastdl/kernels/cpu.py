@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import functools
 
-from .. import _C
+from .._native import _C
 from . import reference
+from .registry import register
 
 
 def register_all() -> None:
-    from . import register
-
     for op in reference.KERNELS:
         fn = getattr(_C, op, None)
         if fn is None:

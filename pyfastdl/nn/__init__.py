@@ -1,7 +1,8 @@
 """pyfastdl.nn: modules, parameters, losses, initialisation (PyTorch's ``torch.nn``).
 
 ``nn.functional`` (imported as ``F``) holds the stateless ops the modules call; ``nn.init`` the
-weight initialisers; ``nn.utils`` gradient clipping.
+weight initialisers; ``nn.utils`` gradient clipping. Importing it also registers the autograd probes that
+``kernels.check`` runs (``nn/probes.py``).
 
 Example:
     >>> import pyfastdl as fd
@@ -13,11 +14,12 @@ Example:
     (2, 10)
 """
 
-from . import functional, init, utils
+from __future__ import annotations
+
+from . import functional, init, probes, utils
 from . import functional as F  # noqa: F401 - the conventional alias
 from .modules import *  # noqa: F403 - every layer, listed in modules.__all__
 from .modules import __all__ as _layers
-from .modules.module import RemovableHandle
 from .parameter import Parameter
 
-__all__ = [*_layers, "F", "Parameter", "RemovableHandle", "functional", "init", "utils"]
+__all__ = [*_layers, "F", "Parameter", "functional", "init", "utils"]

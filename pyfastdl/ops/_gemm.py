@@ -9,18 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .. import kernels
-
-
-def empty(shape: tuple, dtype: Any, like: Any) -> Any:
-    """An uninitialised array on the device of `like`."""
-    if type(like) is np.ndarray:
-        return np.empty(shape, dtype)
-    import cupy
-
-    return cupy.empty(shape, dtype)
+from ..arrays import device_of, empty
 
 
 def gemm(
@@ -52,8 +42,7 @@ def gemm(
         else:
             shape = (a.shape[0], b.shape[1])
         out = empty(shape, a.dtype, a)
-    device = "cpu" if type(a) is np.ndarray else "cuda"
-    kernels.get("gemm", device, a.dtype)(
+    kernels.get("gemm", device_of(a), a.dtype)(
         a,
         b,
         bias,

@@ -1,4 +1,4 @@
-"""Helpers shared by the op families: array module, broadcasting reduction, dims, type promotion.
+"""Helpers shared by the op families: broadcasting reduction, dims, type promotion.
 
 Everything here runs on raw arrays (numpy on the CPU, cupy on the GPU) and is called once per op,
 so it stays cheap: type checks by ``type(...) is``, no introspection.
@@ -10,17 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-
-
-def xp(a: Any) -> Any:
-    """The array module (numpy or cupy) of array `a`."""
-    if type(a) is np.ndarray or isinstance(a, np.generic):
-        return np
-    import cupy  # only reachable with GPU arrays
-
-    return cupy
 
 
 def unbroadcast(g: Any, shape: tuple, dtype: Any = None) -> Any:
@@ -172,3 +164,15 @@ def to_tensor(x: Any, op: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
     return wrap(as_array(x, np.empty(0), op))
+
+
+def rebind(self: Tensor, out: Tensor, op: str) -> Tensor:
+    """The result of an in-place form (``relu(x, inplace=True)``): written into self's array
+    when no graph is recorded, else the out-of-place result (self can't change under autograd)."""
+    if out._node is None and not self.requires_grad:
+        try:
+            self.array[...] = out.array
+        except ValueError:
+            return out
+        return self
+    return out

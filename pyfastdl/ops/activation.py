@@ -12,9 +12,12 @@ from typing import Any
 import numpy as np
 
 from .. import kernels
+from ..arrays import empty
 from ..autograd import Function
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._gemm import empty
+from ._util import rebind, wrap
+from .elementwise import mul, neg
 
 __all__ = [
     "elu",
@@ -32,11 +35,6 @@ __all__ = [
     "softsign",
     "tanh",
 ]
-
-
-def _kernel(name: str, like: Any) -> Any:
-    """The registry kernel `name` for arrays like `like` (device and dtype)."""
-    return kernels.get(name, "cpu" if type(like) is np.ndarray else "cuda", like.dtype)
 
 
 def _sigmoid(x: Any) -> Any:
@@ -123,7 +121,7 @@ class Gelu(Function):
     @staticmethod
     def forward(ctx, x, approximate):
         y = empty(x.shape, x.dtype, x)
-        _kernel("gelu_forward", x)(x, y, approximate)
+        kernels.for_array("gelu_forward", x)(x, y, approximate)
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         return y
@@ -134,7 +132,7 @@ class Gelu(Function):
         if g.dtype != x.dtype:
             g = g.astype(x.dtype)
         gx = empty(x.shape, x.dtype, x)
-        _kernel("gelu_backward", x)(x, g, gx, ctx.approximate)
+        kernels.for_array("gelu_backward", x)(x, g, gx, ctx.approximate)
         return gx, None
 
 
@@ -240,8 +238,6 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 def _maybe_inplace(input: Tensor, out: Tensor, inplace: bool, op: str) -> Tensor:
     if not inplace:
         return out
-    from .inplace import rebind
-
     return rebind(input, out, op)
 
 
@@ -284,9 +280,6 @@ def sigmoid(input: Tensor) -> Tensor:
 def _as_float(x: Tensor) -> Tensor:
     if x.array.dtype.kind == "f":
         return x
-    from ..dtypes import get_default_dtype
-    from ._util import wrap
-
     return wrap(x.array.astype(get_default_dtype()))
 
 
@@ -310,15 +303,11 @@ def softsign(input: Tensor) -> Tensor:
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(input)) = -softplus(-input), stable for large |input|."""
-    from .elementwise import neg
-
     return neg(softplus(neg(input)))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """input * tanh(softplus(input))."""
-    from .elementwise import mul
-
     return _maybe_inplace(input, mul(input, tanh(softplus(input))), inplace, "mish")
 
 

@@ -13,9 +13,10 @@ import numpy as np
 from ..autograd import Function
 from ..dtypes import check_dtype
 from ..tensor import Tensor
+from ..tensor import device as _device
 from ._util import wrap, xp
 
-__all__ = ["cast", "clone", "to_device"]
+__all__ = ["cast", "clone", "to_device"]  # and Tensor.to, a method only
 
 
 class Cast(Function):
@@ -96,3 +97,28 @@ class Clone(Function):
 def clone(input: Tensor) -> Tensor:
     """A copy of `input` with its own memory; gradients flow back to `input`."""
     return Clone.apply(input)
+
+
+def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """Returns a tensor on another device and/or of another dtype (self when nothing changes)."""
+    dev = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    copy = kwargs.pop("copy", False)
+    if kwargs:
+        raise TypeError(f"[to] unexpected arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dtype = a.device, a.dtype
+        elif isinstance(a, (str, _device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+            dev = a
+        else:
+            dtype = a
+    out = self
+    if dtype is not None:
+        out = cast(out, check_dtype(dtype, "to"))
+    if dev is not None and _device(dev) != out.device:
+        out = to_device(out, _device(dev).type)
+    if copy and out is self:
+        out = clone(self)
+    return out

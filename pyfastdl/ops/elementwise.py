@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import operands, unbroadcast, wrap, xp
 
@@ -398,8 +399,6 @@ def _float(a: Any) -> Any:
     """Integer/bool input of a float-valued op becomes the default float dtype (PyTorch's rule)."""
     if a.dtype.kind in "fc":
         return a
-    from ..dtypes import get_default_dtype
-
     return a.astype(get_default_dtype())
 
 
@@ -426,8 +425,6 @@ def _floated(t: Any) -> Any:
     a = t.array
     if a.dtype.kind in "fc":
         return t
-    from ..dtypes import get_default_dtype
-
     return wrap(a.astype(get_default_dtype()))
 
 

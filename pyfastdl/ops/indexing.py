@@ -16,9 +16,12 @@ from .. import autograd
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import norm_dim, operands, unbroadcast, wrap, xp
+from .convert import cast
+from .shape import expand
 
 __all__ = [
     "allclose",
+    "narrow",
     "bitwise_and",
     "bitwise_not",
     "bitwise_or",
@@ -181,8 +184,6 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The 1-d tensor of elements of `input` where the bool `mask` is True (broadcasting)."""
     m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if m.shape != input.array.shape:
-        from .shape import expand
-
         shape = np.broadcast_shapes(m.shape, input.array.shape)
         input = expand(input, shape)
         m = xp(m).broadcast_to(m, shape)
@@ -324,8 +325,6 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
         ) from None
     out = Where.apply(m, value, input)
     if out.array.dtype != input.array.dtype:
-        from .convert import cast
-
         out = cast(out, input.array.dtype)
     return out
 
@@ -435,3 +434,17 @@ def bitwise_not(input: Tensor) -> Tensor:
     if a.dtype.kind not in "biu":
         raise TypeError(f"[bitwise_not] expected an integer or bool tensor, got {a.dtype}")
     return wrap(np.invert(a))
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """input[..., start:start + length, ...] along `dim` (a view)."""
+    a = input.array
+    d = norm_dim(dim, a.ndim, "narrow")
+    n = a.shape[d]
+    if start < 0:
+        start += n
+    if not (0 <= start <= n) or length < 0 or start + length > n:
+        raise IndexError(
+            f"[narrow] start {start} and length {length} are out of range for dim {d} of size {n}"
+        )
+    return getitem(input, (slice(None),) * d + (slice(start, start + length),))

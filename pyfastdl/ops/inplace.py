@@ -14,6 +14,8 @@ import numpy as np
 from .. import autograd
 from ..random import Generator, numpy_rng
 from ..tensor import Tensor
+from .activation import _sigmoid
+from .elementwise import div
 
 __all__ = [
     "abs_",
@@ -36,7 +38,6 @@ __all__ = [
     "normal_",
     "pow_",
     "random_",
-    "rebind",
     "relu_",
     "requires_grad_",
     "sigmoid_",
@@ -105,8 +106,6 @@ def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tenso
     a = _check(self, "div_")
     if rounding_mode is None:
         return _write(self, "div_", np.true_divide, a, _value(other))
-    from .elementwise import div
-
     a[...] = div(Tensor(a), other, rounding_mode=rounding_mode).array
     return self
 
@@ -187,8 +186,6 @@ def relu_(self: Tensor) -> Tensor:
 
 
 def sigmoid_(self: Tensor) -> Tensor:
-    from .activation import _sigmoid
-
     a = _check(self, "sigmoid_")
     a[...] = _sigmoid(a)
     return self
@@ -291,15 +288,3 @@ def random_(
 
 def requires_grad_(self: Tensor, requires_grad: bool = True) -> Tensor:
     return Tensor.requires_grad_(self, requires_grad)
-
-
-def rebind(self: Tensor, out: Tensor, op: str) -> Tensor:
-    """The result of an in-place form (``relu(x, inplace=True)``): written into self's array
-    when no graph is recorded, else the out-of-place result (self can't change under autograd)."""
-    if out._node is None and not self.requires_grad:
-        try:
-            self.array[...] = out.array
-        except ValueError:
-            return out
-        return self
-    return out

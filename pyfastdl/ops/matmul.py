@@ -17,6 +17,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._gemm import gemm
 from ._util import unbroadcast, xp
+from .elementwise import mul
+from .shape import unsqueeze
 
 __all__ = ["bmm", "dot", "inner", "matmul", "mm", "mv", "outer"]
 
@@ -216,9 +218,6 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """input[i] * vec2[j] for two 1-d tensors."""
-    from .elementwise import mul
-    from .shape import unsqueeze
-
     if input.array.ndim != 1 or vec2.array.ndim != 1:
         raise ValueError("[outer] expected two 1-d tensors")
     return mul(unsqueeze(input, 1), unsqueeze(vec2, 0))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
-from ..tensor import Tensor
+from ..tensor import Tensor, empty, full, ones, tensor, zeros
 from . import activation, convert, elementwise, indexing, inplace, reduction, shape
 from . import matmul as matmul_ops
 from .elementwise import Add, Div, Mul, Pow, Sub
@@ -149,18 +149,6 @@ def _where(self: Tensor, condition: Any, y: Any) -> Tensor:
     return indexing.where(condition, self, y)
 
 
-def _softmax(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
-    from ..nn import functional as F
-
-    return F.softmax(self, dim, dtype=dtype) if dtype is not None else F.softmax(self, dim)
-
-
-def _log_softmax(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
-    from ..nn import functional as F
-
-    return F.log_softmax(self, dim, dtype=dtype) if dtype is not None else F.log_softmax(self, dim)
-
-
 def _type_as(self: Tensor, other: Tensor) -> Tensor:
     return convert.cast(self, other.array.dtype)
 
@@ -188,8 +176,6 @@ def _new_full(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    from ..tensor import full
-
     return full(
         size,
         fill_value,
@@ -202,8 +188,6 @@ def _new_full(
 def _new_tensor(
     self: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    from ..tensor import tensor
-
     return tensor(
         data,
         dtype=dtype or self.array.dtype,
@@ -218,8 +202,6 @@ def _bool_method(self: Tensor) -> Tensor:
 
 def install() -> None:
     """Attaches the operators and methods to Tensor (run once, by ``pyfastdl.ops``)."""
-    from ..tensor import empty, ones, zeros
-
     ops: dict[str, Any] = {
         "__add__": __add__,
         "__radd__": __add__,
@@ -307,8 +289,6 @@ def install() -> None:
         "sigmoid": activation.sigmoid,
         "tanh": activation.tanh,
         "erf": activation.erf,
-        "softmax": _softmax,
-        "log_softmax": _log_softmax,
         "sum": reduction.sum,
         "mean": reduction.mean,
         "prod": reduction.prod,
@@ -347,11 +327,12 @@ def install() -> None:
         "chunk": shape.chunk,
         "unbind": shape.unbind,
         "flip": shape.flip,
-        "narrow": shape.narrow,
+        "narrow": indexing.narrow,
         "movedim": shape.movedim,
         "moveaxis": shape.movedim,
         "contiguous": shape.contiguous,
         "clone": convert.clone,
+        "to": convert.to,
         "type_as": _type_as,
         "matmul": matmul_ops.matmul,
         "mm": matmul_ops.mm,
@@ -392,7 +373,7 @@ def install() -> None:
         "new_tensor": _new_tensor,
     }
     for name in inplace.__all__:
-        if name not in ("rebind", "requires_grad_"):
+        if name != "requires_grad_":
             ops[name] = getattr(inplace, name)
     for name, fn in ops.items():
         setattr(Tensor, name, fn)

@@ -16,6 +16,10 @@ from ..autograd import Function
 from ..dtypes import int64
 from ..tensor import Tensor
 from ._util import norm_dim, norm_dims, wrap, xp
+from .convert import cast
+from .elementwise import abs as abs_
+from .elementwise import maximum, minimum, sqrt
+from .elementwise import pow as pow_
 
 __all__ = [
     "all",
@@ -200,8 +204,6 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Mean over `dim` (None: every element); defined for floating-point tensors only."""
     if dtype is not None:
-        from .convert import cast
-
         input = cast(input, dtype)
     if input.array.dtype.kind != "f":
         raise TypeError(
@@ -216,8 +218,6 @@ def prod(
 ) -> Tensor:
     """Product over one dim (None: every element)."""
     if dtype is not None:
-        from .convert import cast
-
         input = cast(input, dtype)
     axis = None if dim is None else norm_dim(dim, input.array.ndim, "prod")
     if input.array.ndim == 0:
@@ -227,8 +227,6 @@ def prod(
 
 def _extremum(input: Tensor, dim: Any, keepdim: bool, is_max: bool, op: str) -> Any:
     if isinstance(dim, Tensor):  # max(input, other): elementwise
-        from .elementwise import maximum, minimum
-
         return maximum(input, dim) if is_max else minimum(input, dim)
     if dim is None:
         return ExtremumAll.apply(input, None, False, is_max)
@@ -430,9 +428,6 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     """The p-norm over `dim` (None: every element): 'fro'/2, 1, inf, -inf or any number p."""
-    from .elementwise import abs as abs_
-    from .elementwise import pow as pow_
-
     if p == "fro":
         p = 2
     if p == float("inf"):
@@ -442,8 +437,6 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     if p == 1:
         return sum(abs_(input), dim, keepdim)
     if p == 2:
-        from .elementwise import sqrt
-
         return sqrt(sum(input * input, dim, keepdim))
     return pow_(sum(pow_(abs_(input), p), dim, keepdim), 1.0 / p)
 
@@ -476,8 +469,6 @@ class Cumsum(Function):
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """Cumulative sum along `dim`."""
     if dtype is not None:
-        from .convert import cast
-
         input = cast(input, dtype)
     a = input.array
     if a.ndim == 0:

@@ -1,5 +1,5 @@
 """Shape ops with autograd: reshape/view, flatten, transpose, permute, squeeze/unsqueeze, expand,
-repeat, cat, stack, split/chunk/unbind, flip, narrow, movedim, contiguous.
+repeat, cat, stack, split/chunk/unbind, flip, movedim, contiguous.
 
 Views stay views (numpy reshape/transpose/broadcast_to never copy when they need not); each
 backward applies the inverse shape change to the gradient.
@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import check_dtype
 from ..tensor import Tensor
-from ._util import norm_dim, result_dtype, xp
+from ._util import norm_dim, result_dtype, unbroadcast, wrap, xp
+from .convert import cast
 
 __all__ = [
     "adjoint",
@@ -32,7 +34,6 @@ __all__ = [
     "hstack",
     "moveaxis",
     "movedim",
-    "narrow",
     "permute",
     "repeat",
     "reshape",
@@ -136,9 +137,6 @@ def view(input: Tensor, *shape: Any) -> Tensor:
     """Like reshape, but never copies: RuntimeError when the strides do not allow a view.
     ``view(dtype)`` reinterprets the bytes as another dtype."""
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
-        from ..dtypes import check_dtype
-        from ._util import wrap
-
         return wrap(input.array.view(check_dtype(shape[0], "view")))
     a = input.array
     shape = infer_shape(_sizes(shape, "view"), a.size, "view")
@@ -284,8 +282,6 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ._util import unbroadcast
-
         return unbroadcast(g, ctx.shape, ctx.dtype), None
 
 
@@ -395,8 +391,6 @@ def _promote(tensors: list) -> list:
     dt = tensors[0].array.dtype
     if all(t.array.dtype == dt for t in tensors):
         return tensors
-    from .convert import cast
-
     for t in tensors[1:]:
         dt = result_dtype(np.empty((1,), dt), np.empty((1,), t.array.dtype))
     return [cast(t, dt) for t in tensors]
@@ -551,22 +545,6 @@ def flip(input: Tensor, *dims: Any) -> Tensor:
     """Reverses the order of elements along `dims` (an int, a tuple, or ints; a view)."""
     dims = _sizes(dims, "flip")
     return Flip.apply(input, tuple(norm_dim(d, input.array.ndim, "flip") for d in dims))
-
-
-def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
-    """input[..., start:start + length, ...] along `dim` (a view)."""
-    a = input.array
-    d = norm_dim(dim, a.ndim, "narrow")
-    n = a.shape[d]
-    if start < 0:
-        start += n
-    if not (0 <= start <= n) or length < 0 or start + length > n:
-        raise IndexError(
-            f"[narrow] start {start} and length {length} are out of range for dim {d} of size {n}"
-        )
-    from .indexing import getitem
-
-    return getitem(input, (slice(None),) * d + (slice(start, start + length),))
 
 
 class Contiguous(Function):

@@ -14,8 +14,8 @@ import pytest
 import pyfastdl
 from pyfastdl import _C
 from pyfastdl.kernels import cases
-from pyfastdl.kernels.cases._attention import attention_mask, operand
-from pyfastdl.kernels.reference import _attention as ref
+from pyfastdl.kernels.cases.attention import attention_mask, operand
+from pyfastdl.kernels.reference import attention as ref
 from pyfastdl.testing import supported_cpu_paths
 
 MASKS = ("none", "bool", "float", "key_padding", "empty_rows")

@@ -10,8 +10,8 @@ import pytest
 import pyfastdl as fd
 from pyfastdl import _C, kernels
 from pyfastdl.kernels import reference as ref
-from pyfastdl.kernels.cases._conv2d import CONFIGS
-from pyfastdl.kernels.reference._conv2d import conv2d_output_size
+from pyfastdl.kernels.cases.conv2d import CONFIGS
+from pyfastdl.shapes import conv2d_output_size
 from pyfastdl.nn import functional as F
 from pyfastdl.testing import gradcheck
 

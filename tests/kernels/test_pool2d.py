@@ -9,7 +9,7 @@ import pytest
 
 from pyfastdl import _C, kernels
 from pyfastdl.kernels import reference as ref
-from pyfastdl.kernels.reference._pool2d import pool2d_geometry
+from pyfastdl.shapes import pool2d_geometry
 
 NATIVE = (
     "max_pool2d_forward",
@@ -170,7 +170,7 @@ def test_empty_batch_and_planes(cpu_path):
     _C.avg_pool2d_backward(out, gx, 2, 2, 0)
 
 
-@pytest.mark.parametrize("op", sorted(ref._pool2d.KERNELS))
+@pytest.mark.parametrize("op", sorted(ref.pool2d.KERNELS))
 def test_shared_cases_through_kernels_check(op):
     fn = kernels.get(op)
     report = kernels.check(op, fn, timing=False)

@@ -12,9 +12,9 @@ from pyfastdl import _C, kernels
 from pyfastdl.kernels import reference as ref
 from pyfastdl.kernels.cases import cases
 from pyfastdl.kernels.check import tolerance
-from pyfastdl.kernels.reference import _rnn
+from pyfastdl.kernels.reference import rnn as rnn_reference
 
-OPS = sorted(_rnn.KERNELS)
+OPS = sorted(rnn_reference.KERNELS)
 
 
 def _f64(a):

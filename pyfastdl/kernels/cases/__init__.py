@@ -5,87 +5,42 @@ A case builds the arguments of one call (inputs, the outputs the caller allocate
 with a tolerance that grows with the reduction length. A *probe* runs an op inside autograd (forward
 and backward of a small expression) so that a swapped kernel is checked where models use it.
 
-Families add their cases with ``@case("op")`` and their probes with ``@probe("op")``, one private
-module per op family (the same families as cpp/src/).
+Families add their cases with ``@case("op")``, one module per op family (the same families and
+names as ``kernels/reference/`` and cpp/src/). Probes need the layers above the registry, so they
+live in ``pyfastdl/nn/probes.py`` and register here with ``@probe("op")``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-import numpy as np
-
-__all__ = ["Case", "case", "cases", "f32", "probe", "probes"]
-
-
-@dataclass
-class Case:
-    """One call of a kernel: ``make(rng)`` returns (args, kwargs); ``outputs`` are arg positions."""
-
-    name: str
-    make: Callable[[np.random.Generator], tuple[list, dict]]
-    outputs: tuple[int, ...]
-    reduction: int = 1  # length of the longest sum behind one output element (tolerance scale)
-    flops: float = 0.0  # for timing reports
-    tags: tuple[str, ...] = field(default=())
-
-
-_CASES: dict[str, list[Case]] = {}
-_PROBES: dict[str, Callable] = {}
-
-
-def case(
-    op: str,
-    name: str,
-    outputs: tuple[int, ...],
-    reduction: int = 1,
-    flops: float = 0.0,
-    tags: tuple[str, ...] = (),
-) -> Callable:
-    """Decorator: registers ``make(rng) -> (args, kwargs)`` as a case of `op`."""
-
-    def add(make: Callable) -> Callable:
-        _CASES.setdefault(op, []).append(Case(name, make, outputs, reduction, flops, tags))
-        return make
-
-    return add
-
-
-def cases(op: str) -> list[Case]:
-    """The cases of `op` (empty when it has none)."""
-    return list(_CASES.get(op, []))
-
-
-def probe(op: str) -> Callable:
-    """Decorator: registers ``fn(rng) -> list of arrays`` (outputs and gradients) as a probe of `op`."""
-
-    def add(fn: Callable) -> Callable:
-        _PROBES[op] = fn
-        return fn
-
-    return add
-
-
-def probes(op: str) -> Callable | None:
-    return _PROBES.get(op)
-
-
-def f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    """A standard-normal float32 array."""
-    return rng.standard_normal(shape).astype(np.float32)
-
-
-# The families register their cases on import.
-from . import (  # noqa: E402,F401
-    _activation,
-    _attention,
-    _batchnorm,
-    _conv2d,
-    _embedding,
-    _gemm,
-    _layernorm,
-    _pool2d,
-    _rnn,
-    _softmax,
+from . import (
+    activation,
+    attention,
+    batchnorm,
+    conv2d,
+    embedding,
+    gemm,
+    layernorm,
+    pool2d,
+    rnn,
+    softmax,
 )
+from .base import Case, case, cases, f32, probe, probes
+
+__all__ = [
+    "Case",
+    "activation",
+    "attention",
+    "batchnorm",
+    "case",
+    "cases",
+    "conv2d",
+    "embedding",
+    "f32",
+    "gemm",
+    "layernorm",
+    "pool2d",
+    "probe",
+    "probes",
+    "rnn",
+    "softmax",
+]

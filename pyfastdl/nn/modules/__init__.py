@@ -1,83 +1,54 @@
-"""The layer classes of ``pyfastdl.nn``, one file per family."""
+"""The layer classes of ``pyfastdl.nn``, one file per family (the family names of nn.functional)."""
 
-from .activation import (
-    ELU,
-    GELU,
-    LeakyReLU,
-    LogSoftmax,
-    ReLU,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Tanh,
-)
-from .container import ModuleDict, ModuleList, ParameterList, Sequential
-from .dropout import Dropout, Dropout1d, Dropout2d
-from .flatten import Flatten, Unflatten
-from .linear import Identity, Linear
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
-from .module import Module
+from __future__ import annotations
 
-__all__ = [
-    "ELU",
-    "GELU",
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "Dropout",
-    "Dropout1d",
-    "Dropout2d",
-    "Flatten",
-    "Identity",
-    "KLDivLoss",
-    "L1Loss",
-    "LeakyReLU",
-    "Linear",
-    "LogSoftmax",
-    "MSELoss",
-    "Module",
-    "ModuleDict",
-    "ModuleList",
-    "NLLLoss",
-    "ParameterList",
-    "ReLU",
-    "Sequential",
-    "SiLU",
-    "Sigmoid",
-    "Softmax",
-    "Softplus",
-    "Tanh",
-    "Unflatten",
-]
-
-# Families that list their layers in __all__.
-from . import (  # noqa: E402
+from . import (
+    activation,
     attention,
     batchnorm,
-    conv,
-    normalization,
-    pooling,
+    container,
+    conv2d,
+    dropout,
+    embedding,
+    flatten,
+    layernorm,
+    linear,
+    loss,
+    module,
+    pool2d,
     rnn,
-    sparse,
     transformer,
 )
-from .attention import *  # noqa: E402,F403
-from .batchnorm import *  # noqa: E402,F403
-from .conv import *  # noqa: E402,F403
-from .normalization import *  # noqa: E402,F403
-from .pooling import *  # noqa: E402,F403
-from .rnn import *  # noqa: E402,F403
-from .sparse import *  # noqa: E402,F403
-from .transformer import *  # noqa: E402,F403
+from .activation import *  # noqa: F403
+from .attention import *  # noqa: F403
+from .batchnorm import *  # noqa: F403
+from .container import *  # noqa: F403
+from .conv2d import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .embedding import *  # noqa: F403
+from .flatten import *  # noqa: F403
+from .layernorm import *  # noqa: F403
+from .linear import *  # noqa: F403
+from .loss import *  # noqa: F403
+from .module import *  # noqa: F403
+from .pool2d import *  # noqa: F403
+from .rnn import *  # noqa: F403
+from .transformer import *  # noqa: F403
 
-__all__ += (
-    conv.__all__
-    + pooling.__all__
-    + batchnorm.__all__
-    + normalization.__all__
-    + sparse.__all__
-    + rnn.__all__
+__all__ = sorted(
+    activation.__all__
     + attention.__all__
+    + batchnorm.__all__
+    + container.__all__
+    + conv2d.__all__
+    + dropout.__all__
+    + embedding.__all__
+    + flatten.__all__
+    + layernorm.__all__
+    + linear.__all__
+    + loss.__all__
+    + module.__all__
+    + pool2d.__all__
+    + rnn.__all__
     + transformer.__all__
 )

@@ -33,7 +33,7 @@ from ...ops.shape import cat, stack
 from ...tensor import Tensor, _place
 from .. import functional as F
 from .. import init
-from .._functional_rnn import GATES, recurrent_cell, recurrent_layer
+from ..functional.rnn import GATES, recurrent_cell, recurrent_layer
 from ..parameter import Parameter
 from ._checks import empty, size_arg
 from .module import Module

@@ -31,17 +31,18 @@ from typing import Any
 
 import numpy as np
 
-from ...tensor import Tensor
+from ...tensor import Tensor, _place
 from .. import functional as F
 from .. import init
-from .._functional_attention import is_causal_mask
+from ..functional.attention import is_causal_mask
+from ._checks import float_dtype
 from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
+from .layernorm import LayerNorm
 from .linear import Linear
 from .module import Module
-from .normalization import LayerNorm
 
 __all__ = [
     "Transformer",
@@ -448,9 +449,6 @@ class Transformer(Module):
             >>> nn.Transformer.generate_square_subsequent_mask(2).tolist()
             [[0.0, -inf], [0.0, 0.0]]
         """
-        from ...tensor import _place
-        from ._checks import float_dtype
-
         dt = float_dtype(dtype, "generate_square_subsequent_mask")
         m = np.triu(np.full((sz, sz), -np.inf, dt), 1)
         return Tensor(_place(m, device))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ... import ops
 from ...tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
@@ -24,8 +25,6 @@ __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All `parameters` flattened and concatenated into one 1-d tensor (differentiable)."""
-    from ... import ops
-
     params = list(parameters)
     if not params:
         raise ValueError("[parameters_to_vector] expected at least one parameter")
