@@ -20,15 +20,11 @@ import pytest
 
 import pyfastdl as fd
 from pyfastdl import _C
+from pyfastdl.bench import attention as attention_suite
 from pyfastdl.nn import functional as F
 
-# name: (B, H, L, D), PERFORMANCE.md's attention workloads
-SHAPES = {
-    "8x8x128 D64": (8, 8, 128, 64),
-    "4x8x512 D64": (4, 8, 512, 64),
-    "1x8x2048 D64": (1, 8, 2048, 64),
-    "1x4x4096 D64": (1, 4, 4096, 64),
-}
+# name: (B, H, L, D): PERFORMANCE.md's attention workloads, the suite's own list
+SHAPES = {f"{b}x{h}x{n} D{d}": (b, h, n, d) for b, h, n, d in attention_suite.SHAPES}
 CONTENDERS = ("pyfastdl", "kernel", "torch")
 PASSES = ("fwd", "fwd+bwd")
 MODES = ("full", "causal")

@@ -26,18 +26,13 @@ import numpy as np
 import pytest
 
 import pyfastdl as fd
+from pyfastdl.bench import conv as conv_suite
 from pyfastdl.nn import functional as F
 
-BATCH = 64
-# name: (C, H, W, O, k, padding), PERFORMANCE.md's conv2d workloads
-SHAPES = {
-    "3x32x32->6 k5": (3, 32, 32, 6, 5, 0),
-    "6x14x14->16 k5": (6, 14, 14, 16, 5, 0),
-    "3x32x32->32 k3 p1": (3, 32, 32, 32, 3, 1),
-    "32x32x32->64 k3 p1": (32, 32, 32, 64, 3, 1),
-    "64x16x16->128 k3 p1": (64, 16, 16, 128, 3, 1),
-    "128x8x8->256 k3 p1": (128, 8, 8, 256, 3, 1),
-}
+BATCH = conv_suite.BATCH
+
+# name: (C, H, W, O, k, padding): PERFORMANCE.md's conv2d workloads, the suite's own list
+SHAPES = {s.name: (s.c, s.h, s.w, s.o, s.k, s.padding) for s in conv_suite.SHAPES}
 CONTENDERS = ("pyfastdl", "torch")
 PASSES = ("fwd", "fwd+bwd")
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import xp
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 
@@ -63,10 +62,6 @@ def norm_dims(dim: Any, ndim: int, op: str) -> tuple | None:
             raise ValueError(f"[{op}] dim {tuple(dim)} names a dim more than once")
         return tuple(sorted(axes)) if ndim else ()
     return (norm_dim(dim, ndim, op),) if ndim else ()
-
-
-def _is_float(dt: np.dtype) -> bool:
-    return dt.kind in "fc"
 
 
 def result_dtype(a: Any, b: Any) -> np.dtype:
@@ -133,37 +128,9 @@ def arr(x: Any) -> Any:
     return x.array if isinstance(x, Tensor) else x
 
 
-def as_array(x: Any, like: Any, op: str) -> Any:
-    """`x` (Tensor, array, list or scalar) as an array on the device of `like`."""
-    if isinstance(x, Tensor):
-        return x.array
-    if type(x) is np.ndarray or hasattr(x, "__cuda_array_interface__"):
-        return x
-    try:
-        a = np.asarray(x)
-    except (TypeError, ValueError) as e:
-        raise TypeError(
-            f"[{op}] expected a Tensor, an array or a number, got {type(x).__name__}: {e}"
-        ) from None
-    if a.dtype.kind == "f" and a.dtype != get_default_dtype():
-        a = a.astype(get_default_dtype())
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"[{op}] expected numbers, got dtype {a.dtype}")
-    if type(like) is not np.ndarray:
-        a = xp(like).asarray(a)
-    return a
-
-
 def wrap(a: Any) -> Tensor:
     """A Tensor outside the graph holding array `a` (results that carry no gradient)."""
     return Tensor._from_op(a, None, 0)
-
-
-def to_tensor(x: Any, op: str) -> Tensor:
-    """`x` as a Tensor (wrapping arrays, lists and scalars)."""
-    if isinstance(x, Tensor):
-        return x
-    return wrap(as_array(x, np.empty(0), op))
 
 
 def rebind(self: Tensor, out: Tensor, op: str) -> Tensor:

@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp
 from ..autograd import Function
 from ..dtypes import check_dtype
 from ..tensor import Tensor
 from ..tensor import device as _device
-from ._util import wrap, xp
+from ._util import wrap
 
 __all__ = ["cast", "clone", "to_device"]  # and Tensor.to, a method only
 

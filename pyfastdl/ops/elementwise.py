@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import operands, unbroadcast, wrap, xp
+from ._util import operands, unbroadcast, wrap
 
 __all__ = [
     "abs",

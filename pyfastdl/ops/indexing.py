@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
+from ..arrays import xp
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import norm_dim, operands, unbroadcast, wrap, xp
+from ._util import norm_dim, operands, unbroadcast, wrap
 from .convert import cast
 from .shape import expand
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp
 from ..autograd import Function
 from ..tensor import Tensor
 from ._gemm import gemm
-from ._util import unbroadcast, xp
+from ._util import unbroadcast
 from .elementwise import mul
 from .shape import unsqueeze
 

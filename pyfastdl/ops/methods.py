@@ -196,10 +196,6 @@ def _new_tensor(
     )
 
 
-def _bool_method(self: Tensor) -> Tensor:
-    return convert.cast(self, np.bool_)
-
-
 def install() -> None:
     """Attaches the operators and methods to Tensor (run once, by ``pyfastdl.ops``)."""
     ops: dict[str, Any] = {

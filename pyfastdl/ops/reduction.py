@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp
 from ..autograd import Function
 from ..dtypes import int64
 from ..tensor import Tensor
-from ._util import norm_dim, norm_dims, wrap, xp
+from ._util import norm_dim, norm_dims, wrap
 from .convert import cast
 from .elementwise import abs as abs_
 from .elementwise import maximum, minimum, sqrt
@@ -181,10 +182,6 @@ class ExtremumDim(Function):
             g = m.expand_dims(g, ctx.dim)
         m.put_along_axis(out, idx, g, axis=ctx.dim)
         return out, None, None, None
-
-
-def _reduce_dims(input: Tensor, dim: Any, op: str) -> tuple | None:
-    return norm_dims(dim, input.array.ndim, op)
 
 
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:

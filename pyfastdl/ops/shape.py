@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp
 from ..autograd import Function
 from ..dtypes import check_dtype
 from ..tensor import Tensor
-from ._util import norm_dim, result_dtype, unbroadcast, wrap, xp
+from ._util import norm_dim, result_dtype, unbroadcast, wrap
 from .convert import cast
 
 __all__ = [
