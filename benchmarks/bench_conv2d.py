@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import pyfastdl as fd
-from pyfastdl.bench import conv as conv_suite
+from pyfastdl.bench import conv2d as conv_suite
 from pyfastdl.nn import functional as F
 
 BATCH = conv_suite.BATCH

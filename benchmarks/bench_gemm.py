@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from pyfastdl import _C
+from pyfastdl.bench import gemm as gemm_suite
 
-SQUARE = [(n, n, n) for n in (64, 128, 256, 512, 1024, 2048)]
-MLP = [(64, 784, 64), (64, 3072, 1024), (4096, 256, 256)]
-CASES = [(s, "nn") for s in SQUARE + MLP] + [
-    (s, v) for s in MLP + [(1024, 1024, 1024)] for v in ("tn", "nt")
+# The suite's shapes (PERFORMANCE.md), as ((M, K, N), variant).
+CASES = [
+    ((c.m, c.k, c.n), ("t" if c.trans_a else "n") + ("t" if c.trans_b else "n"))
+    for c in gemm_suite.default_cases(quick=False)
 ]
 CONTENDERS = ("pyfastdl", "numpy", "torch")
 

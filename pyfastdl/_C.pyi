@@ -50,7 +50,8 @@ def cross_entropy_backward(
     label_smoothing: float = 0.0,
 ) -> None: ...
 
-# conv2d family: NCHW x, OIHW w; (h, w) pairs; algo: 'auto' | 'im2col' | 'winograd' | 'direct'.
+# conv2d family: NCHW x, OIHW w; (h, w) pairs;
+# algo: 'auto' | 'im2col' | 'winograd' | 'direct' | 'batched'.
 Pair = tuple[int, int]
 conv2d_forward_versions: tuple[str, tuple[str, ...]]
 conv2d_backward_input_versions: tuple[str, tuple[str, ...]]
@@ -173,6 +174,8 @@ def attention_forward(
     is_causal: bool = False,
     dropout_p: float = 0.0,
     seed: int = 0,
+    *,
+    impl: str = "auto",
 ) -> None: ...
 def attention_backward(
     q: F32,
@@ -189,7 +192,12 @@ def attention_backward(
     is_causal: bool = False,
     dropout_p: float = 0.0,
     seed: int = 0,
+    *,
+    impl: str = "auto",
 ) -> None: ...
+
+attention_forward_versions: tuple[str, tuple[str, ...]]
+attention_backward_versions: tuple[str, tuple[str, ...]]
 
 # recurrent family: (N, G*H) gate rows, (N, H) states, (L, N, C) sequences in time order; last dims
 # contiguous or copied; None where optional. LSTM acts (i, f, g, o), GRU acts (r, z, n, gh_n).

@@ -1,8 +1,10 @@
 """pyfastdl: a fast, readable deep-learning library with a PyTorch-like API.
 
-Hand-written C++ (CPU) and CUDA (GPU) kernels under a small Python layer: Tensor with reverse-mode
-autograd, ``nn`` modules, optimizers and data loading. Every kernel has a NumPy reference beside
-it (``pyfastdl.kernels``), and any kernel can be swapped for your own.
+Hand-written C++ kernels (AVX-512, AVX2 and portable paths, OpenMP threads) under a small Python
+layer: Tensor with reverse-mode autograd, ``nn`` modules, optimizers and data loading. Every
+kernel has a NumPy reference beside it (``pyfastdl.kernels``), and any kernel can be swapped for
+your own. The CUDA module (``pyfastdl.cuda``) answers device queries so far; the GPU kernels are
+still to come.
 
 Example:
     >>> import pyfastdl as fd

@@ -1,5 +1,9 @@
 """Testing helpers: finite-difference gradient checks and tolerant comparisons.
 
+``assert_kernel_close(got, want, reduction)`` holds a kernel's output to the tolerance that
+``kernels.check`` applies (:func:`pyfastdl.kernels.check.tolerance`): the one bound of every kernel
+test.
+
 ``gradcheck(fn, *inputs)`` compares the analytic gradient of ``fn`` (through autograd) with central
 finite differences in float64, for every input that requires grad, along a random projection of
 the output (so one backward checks the whole Jacobian against ``2 * numel`` evaluations).
@@ -21,11 +25,21 @@ import numpy as np
 
 from ._native import _C
 from .autograd import grad as autograd_grad
+from .kernels.check import tolerance
 from .tensor import Tensor
 
-__all__ = ["gradcheck", "assert_close", "numerical_grad", "supported_cpu_paths"]
+__all__ = [
+    "gradcheck",
+    "assert_close",
+    "assert_kernel_close",
+    "tolerance",
+    "numerical_grad",
+    "supported_cpu_paths",
+    "CPU_PATHS",
+]
 
-_CPU_PATHS = ("generic", "avx2", "avx512")  # lowest first: a processor runs a prefix of these
+# Every CPU instruction-set path, lowest first: a processor runs a prefix of these.
+CPU_PATHS = ("generic", "avx2", "avx512")
 
 
 def supported_cpu_paths() -> tuple[str, ...]:
@@ -37,7 +51,7 @@ def supported_cpu_paths() -> tuple[str, ...]:
         >>> supported_cpu_paths()[0]
         'generic'
     """
-    return _CPU_PATHS[: _CPU_PATHS.index(_C.cpu_capability_supported()) + 1]
+    return CPU_PATHS[: CPU_PATHS.index(_C.cpu_capability_supported()) + 1]
 
 
 def _as_output(out: Any) -> list[Tensor]:
@@ -127,3 +141,41 @@ def assert_close(
     rtol = rtol if rtol is not None else (1e-4 if low == np.float32 else 1e-7)
     atol = atol if atol is not None else (1e-5 if low == np.float32 else 1e-9)
     np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=msg)
+
+
+def assert_kernel_close(
+    actual: Any, expected: Any, reduction: int = 1, scale: float = 1.0, err_msg: str = ""
+) -> None:
+    """Asserts a kernel's output is within the tolerance ``kernels.check`` holds kernels to.
+
+    With ``(rtol, atol) = tolerance(dtype, reduction)`` (:func:`pyfastdl.kernels.check.tolerance`,
+    `dtype` the lower floating-point precision of the two arrays, `reduction` the number of terms
+    summed into each value), every element must satisfy
+    ``|actual - expected| <= scale * (atol + rtol * |expected|)``; NaNs and infinities must match.
+
+    `scale` widens (or narrows) the bound for an algorithm whose rounding error is known to differ
+    from a plain sum's (Winograd's transforms, a gradient whose terms cancel): pass it as a named,
+    commented constant at the call site, never a bare number.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyfastdl.testing import assert_kernel_close
+        >>> want = np.linspace(-1, 1, 64)
+        >>> assert_kernel_close((want + 1e-6).astype(np.float32), want, reduction=64)
+    """
+    if not scale > 0:
+        raise ValueError(f"[assert_kernel_close] scale must be positive, got {scale}")
+    a = actual.array if isinstance(actual, Tensor) else np.asarray(actual)
+    e = expected.array if isinstance(expected, Tensor) else np.asarray(expected)
+    if a.shape != e.shape:
+        raise AssertionError(f"{err_msg} shape {a.shape} != expected {e.shape}")
+    floats = [d for d in (a.dtype, e.dtype) if d.kind == "f"]
+    dtype = min(floats, key=lambda d: d.itemsize) if floats else a.dtype  # integers: exact
+    rtol, atol = tolerance(dtype, reduction)
+    np.testing.assert_allclose(
+        a,
+        e,
+        rtol=scale * rtol,
+        atol=scale * atol,
+        err_msg=f"{err_msg} ({dtype} tolerance, reduction {reduction}, scale {scale})".strip(),
+    )

@@ -13,7 +13,7 @@ import pytest
 from pyfastdl.bench import (
     attention,
     cli,
-    conv,
+    conv2d,
     gemm,
     layers,
     limits,
@@ -342,8 +342,8 @@ def test_module_help():
 
 # ----------------------------------------------------------------------------- op workloads
 TINY_OPS = [
-    conv.conv_case(conv.ConvShape(3, 7, 9, 4, 3, 1, batch=2), backward=False),
-    conv.conv_case(conv.ConvShape(2, 6, 6, 3, 5, 0, batch=3), backward=True),
+    conv2d.conv_case(conv2d.ConvShape(3, 7, 9, 4, 3, 1, batch=2), backward=False),
+    conv2d.conv_case(conv2d.ConvShape(2, 6, 6, 3, 5, 0, batch=3), backward=True),
     layers.pool_case("max", False, (2, 3, 6, 8)),
     layers.pool_case("max", True, (2, 3, 6, 8)),
     layers.pool_case("avg", True, (2, 3, 6, 8)),
@@ -451,7 +451,7 @@ def test_op_cases_without_torch(monkeypatch, one_thread):
     )
     assert pool_row.status == "ok" and set(pool_row.seconds) == {"pyfastdl", "numpy"}
     assert set(pool_row.speedup) == {"numpy"}
-    conv_case = conv.conv_case(conv.ConvShape(2, 5, 5, 3, 3, batch=1), backward=True)
+    conv_case = conv2d.conv_case(conv2d.ConvShape(2, 5, 5, 3, 3, batch=1), backward=True)
     conv_row = ops.run_case(conv_case, cfg, np.random.default_rng(0))
     assert conv_row.status == "ok" and set(conv_row.seconds) == {"pyfastdl"}
     assert conv_row.speedup_best is None
@@ -460,10 +460,10 @@ def test_op_cases_without_torch(monkeypatch, one_thread):
 
 
 def test_op_default_cases_cover_performance_md():
-    full = {c.name for c in conv.default_cases(False)}
+    full = {c.name for c in conv2d.default_cases(False)}
     assert len(full) == 12 and "conv 128x8x8->256 k3 p1 fwd+bwd" in full
     assert "conv 3x32x32->6 k5 fwd" in full and "conv 6x14x14->16 k5 fwd+bwd" in full
-    assert len(conv.default_cases(True)) == 6
+    assert len(conv2d.default_cases(True)) == 6
     att = attention.default_cases(False)
     assert len(att) == 16 and {c.name for c in att} >= {
         "sdpa 1x4x4096x64 causal fwd+bwd",
@@ -488,9 +488,9 @@ def test_op_default_cases_cover_performance_md():
 
 def test_figures_and_units():
     # direct-convolution FLOPs, forward + backward = 3 passes
-    shape = conv.ConvShape(3, 32, 32, 6, 5)
+    shape = conv2d.ConvShape(3, 32, 32, 6, 5)
     assert shape.out_hw == (28, 28) and shape.flops == 2.0 * 64 * 6 * 28 * 28 * 3 * 25
-    assert conv.conv_case(shape, True).flops == 3 * shape.flops
+    assert conv2d.conv_case(shape, True).flops == 3 * shape.flops
     # attention: 4 B H P D forward, 14 B H P D forward + backward, P pairs (causal: triangle)
     assert attention.pairs(4, False) == 16 and attention.pairs(4, True) == 10
     case = attention.attention_case((1, 2, 4, 8), causal=True, backward=True)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import attention, conv, gemm, layers, ops, training
+from . import attention, conv2d, gemm, layers, ops, training
 from .config import SUITES, Config
 from .limits import machine_info, measure_limits, remeasure_peak
 from .report import format_header, format_tables, plot, write_json
@@ -46,7 +46,7 @@ LIMIT_STEPS = 5
 # modules' functions are looked up at each call (tests replace them with tiny workloads)
 SUITE_RUNNERS: dict[str, tuple[Callable[..., Row], Callable[[bool], list]]] = {
     "gemm": (lambda *a: gemm.run_case(*a), lambda quick: gemm.default_cases(quick)),
-    "conv": (lambda *a: ops.run_case(*a), lambda quick: conv.default_cases(quick)),
+    "conv": (lambda *a: ops.run_case(*a), lambda quick: conv2d.default_cases(quick)),
     "pool": (lambda *a: ops.run_case(*a), lambda quick: layers.pool_cases(quick)),
     "norm": (lambda *a: ops.run_case(*a), lambda quick: layers.norm_cases(quick)),
     "attention": (lambda *a: ops.run_case(*a), lambda quick: attention.default_cases(quick)),

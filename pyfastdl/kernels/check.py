@@ -38,6 +38,10 @@ def tolerance(dtype: np.dtype, reduction: int) -> tuple[float, float]:
 
     The rounding error of a sum of n float32 products grows about like sqrt(n) * eps relative to
     the magnitude of the terms; the bound below leaves a factor ~10 of headroom.
+
+    The one tolerance of kernel tests: the test suite applies it through
+    :func:`pyfastdl.testing.assert_kernel_close` (with an explicit scale where an algorithm's
+    rounding error is known to differ from a plain sum's).
     """
     eps = float(np.finfo(dtype).eps) if np.dtype(dtype).kind == "f" else 0.0
     scale = 10.0 * max(1.0, float(np.sqrt(reduction)))

@@ -3,10 +3,11 @@
 Every reference kernel that ``_C`` also implements is registered as ``<op>/native``, the CPU
 default (float32 only: other dtypes go to the reference). A binding with variants says so with a
 module attribute ``<op>_versions = (keyword, (value, ...))``: each value is registered as its own
-version, the binding called with ``keyword=value`` — the instruction-set paths this processor
-supports for gemm (``gemm/avx512``, ``gemm/avx2``, ``gemm/generic``; ``native`` follows
-``pyfastdl.cpu_capability()``), the algorithms for conv2d (``conv2d_forward/im2col``,
-``conv2d_forward/winograd``, ``conv2d_forward/direct``; ``native`` picks per shape).
+version, the binding called with ``keyword=value``: the instruction-set paths this processor
+supports (``impl=``: ``gemm/avx512``, ``gemm/avx2``, ``gemm/generic``, and the same for attention,
+layer norm and GELU; ``native`` follows ``pyfastdl.cpu_capability()``), and conv2d's algorithms
+(``algo=``: ``conv2d_forward/im2col``, ``/winograd``, ``/direct``, ``/batched``; ``native``
+picks one per shape).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ For each call, :func:`get` resolves a name to a function in this order:
   1. the innermost scoped override (``with kernels.use(...)``, or one set on a module with
      ``module.use_kernels(...)``), on this thread;
   2. a global override (``kernels.use(...)`` called as a plain function);
-  3. the native default for the device (C++ on the CPU, CUDA on the GPU);
+  3. the native default for the device (the C++ kernels on the CPU; no CUDA kernel is
+     registered yet, so GPU arrays go to the reference);
   4. the reference.
 
 Example:

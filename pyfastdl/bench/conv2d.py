@@ -7,7 +7,7 @@ Winograd) is charged the same count. No NumPy contender (PERFORMANCE.md lists no
 convolution).
 
 Example:
-    >>> from pyfastdl.bench.conv import ConvShape, conv_case
+    >>> from pyfastdl.bench.conv2d import ConvShape, conv_case
     >>> shape = ConvShape(32, 32, 32, 64, 3, 1)
     >>> shape.name
     '32x32x32->64 k3 p1'
