@@ -9,8 +9,7 @@ import numpy as np
 
 from ...dtypes import check_dtype, get_default_dtype
 from ...tensor import _place
-
-REDUCTIONS = ("none", "mean", "sum")
+from ..functional._args import check_reduction, legacy_reduction
 
 
 def size_arg(value: Any, name: str, layer: str) -> int:
@@ -30,21 +29,9 @@ def probability(p: Any, layer: str) -> float:
     return float(p)
 
 
-def reduction(value: Any, layer: str) -> str:
-    if value not in REDUCTIONS:
-        raise ValueError(f"[{layer}] reduction must be 'none', 'mean' or 'sum', got {value!r}")
-    return value
-
-
-def legacy_reduction(size_average: Any, reduce: Any, reduction_: str, layer: str) -> str:
-    """PyTorch's old size_average/reduce flags mapped to a reduction string (None: use reduction)."""
-    if size_average is None and reduce is None:
-        return reduction(reduction_, layer)
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    if not reduce:
-        return "none"
-    return "mean" if size_average else "sum"
+def loss_reduction(size_average: Any, reduce: Any, reduction: str, layer: str) -> str:
+    """A loss layer's reduction, PyTorch's old size_average/reduce flags included, checked."""
+    return check_reduction(legacy_reduction(size_average, reduce, reduction), layer)
 
 
 def float_dtype(dtype: Any, layer: str) -> np.dtype:

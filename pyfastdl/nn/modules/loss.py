@@ -18,7 +18,7 @@ from typing import Any
 
 from ...tensor import Tensor
 from .. import functional as F
-from ._checks import legacy_reduction
+from ._checks import loss_reduction
 from .module import Module
 
 __all__ = [
@@ -37,7 +37,7 @@ class _Loss(Module):
         self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"
     ) -> None:
         super().__init__()
-        self.reduction = legacy_reduction(size_average, reduce, reduction, type(self).__name__)
+        self.reduction = loss_reduction(size_average, reduce, reduction, type(self).__name__)
 
 
 class _WeightedLoss(_Loss):
