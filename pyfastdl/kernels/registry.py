@@ -1,29 +1,8 @@
-"""The kernel registry: every hot operation by name, in every backend, swappable at run time.
+"""The kernel registry: names, versions side by side, dtypes, and override scopes.
 
-A leaf of the package: it knows names, versions, dtypes and override scopes, and imports no other
-layer (the backends register themselves from ``kernels/__init__.py``).
-
-A kernel is a named operation on raw arrays (no autograd): inputs first, then outputs (allocated by
-the caller), then parameters. Each name has versions registered side by side -- ``gemm/reference``
-(NumPy), ``gemm/generic``, ``gemm/avx2``, ``gemm/avx512`` -- and one default per device.
-
-For each call, :func:`get` resolves a name to a function in this order:
-  1. the innermost scoped override (``with kernels.use(...)``, or one set on a module with
-     ``module.use_kernels(...)``), on this thread;
-  2. a global override (``kernels.use(...)`` called as a plain function);
-  3. the native default for the device (the C++ kernels on the CPU; no CUDA kernel is
-     registered yet, so GPU arrays go to the reference);
-  4. the reference.
-
-Example:
-    >>> import pyfastdl as fd
-    >>> from pyfastdl import kernels
-    >>> "gemm/reference" in kernels.list()
-    True
-    >>> with kernels.use(gemm="reference"):      # this block runs GEMM in NumPy
-    ...     y = fd.randn(3, 4) @ fd.randn(4, 5)
-    >>> kernels.get("gemm").__name__ != "gemm_reference"
-    True
+A leaf of the package: it imports no other layer, and the backends (``reference/``, ``cpu.py``)
+register their kernels into it from ``kernels/__init__.py``, whose docstring gives the order in
+which :func:`get` resolves a name (scoped override, global override, native default, reference).
 """
 
 from __future__ import annotations
