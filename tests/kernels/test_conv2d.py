@@ -11,18 +11,13 @@ import pyfastdl as fd
 from pyfastdl import _C, kernels
 from pyfastdl.kernels import reference as ref
 from pyfastdl.kernels.cases.conv2d import CONFIGS
-from pyfastdl.shapes import conv2d_output_size
 from pyfastdl.nn import functional as F
-from pyfastdl.testing import gradcheck
+from pyfastdl.shapes import conv2d_output_size
+from pyfastdl.testing import assert_kernel_close, gradcheck
 
 pytestmark = pytest.mark.skipif(
     not hasattr(_C, "conv2d_forward"), reason="_C built without the conv2d kernels"
 )
-
-
-def close(got, want, reduction, error_scale=1.0):
-    atol = 1e-5 * max(1.0, np.sqrt(reduction)) * error_scale
-    np.testing.assert_allclose(got, want, rtol=1e-4 * error_scale, atol=atol)
 
 
 def random_config(rng):
@@ -81,9 +76,28 @@ def reference_all(x, w, b, g, params, activation="none"):
     return out, gx, gw
 
 
+# F(2x2, 5x5)'s float32 error is about 4x the direct sum's (its transforms scale values by up to
+# 24 before the products; measured max |err| / max |y| 2.4e-6 against 6e-7): on 2 million
+# outputs its tail crosses the direct sum's tolerance by a few percent, so its results are held
+# to 4x the shared tolerance.
+WINOGRAD5_ERROR = 4.0
+
+
+def winograd5_scales(w_shape, stride, padding, dilation, groups, algo):
+    """The tolerance scales of the forward and the backward input: WINOGRAD5_ERROR where
+    F(2x2, 5x5) computes them (cpp/src/conv2d/conv2d.cpp, use_winograd5 and
+    use_winograd5_input: 5x5 stride-1 undilated ungrouped layers; the forward with algo
+    'winograd', or 'auto' on 4 to 8 input channels when the batch fills the image lanes; the
+    backward input with algo 'winograd' up to padding 4), else 1."""
+    if not (w_shape[2:] == (5, 5) and stride == dilation == (1, 1) and groups == 1):
+        return 1.0, 1.0
+    forward = algo == "winograd" or (algo == "auto" and 4 <= w_shape[1] <= 8)
+    backward_input = algo == "winograd" and max(padding) <= 4
+    return (WINOGRAD5_ERROR if forward else 1.0), (WINOGRAD5_ERROR if backward_input else 1.0)
+
+
 def check_config(rng, x_shape, w_shape, stride, padding, dilation, groups, bias=True, act="none",
-                 in_layout="contiguous", out_layout="contiguous", algo="auto",
-                 error_scale=1.0):  # fmt: skip
+                 in_layout="contiguous", out_layout="contiguous", algo="auto"):  # fmt: skip
     params = (stride, padding, dilation, groups)
     y_shape = out_shape(x_shape, w_shape, stride, padding, dilation)
     x = layout(rng.standard_normal(x_shape).astype(np.float32), in_layout)
@@ -93,9 +107,12 @@ def check_config(rng, x_shape, w_shape, stride, padding, dilation, groups, bias=
     got = run_all(x, w, b, g, params, act, out_layout, algo)
     want = reference_all(x, w, b, g, params, act)
     k = w_shape[1] * w_shape[2] * w_shape[3]
-    close(got[0], want[0], k, error_scale)
-    close(got[1], want[1], w_shape[0] // groups * w_shape[2] * w_shape[3], error_scale)
-    close(got[2], want[2], y_shape[0] * y_shape[2] * y_shape[3])
+    forward_scale, input_scale = winograd5_scales(w_shape, stride, padding, dilation, groups, algo)
+    assert_kernel_close(got[0], want[0], k, forward_scale)
+    assert_kernel_close(
+        got[1], want[1], w_shape[0] // groups * w_shape[2] * w_shape[3], input_scale
+    )
+    assert_kernel_close(got[2], want[2], y_shape[0] * y_shape[2] * y_shape[3])
 
 
 @pytest.mark.parametrize("seed", range(24))
@@ -289,22 +306,14 @@ WINOGRAD5 = [
 ]
 
 
-# F(2x2, 5x5)'s float32 error is about 4x the direct sum's (its transforms scale values by up to
-# 24 before the products; measured max |err| / max |y| 2.4e-6 against 6e-7): on 2 million
-# outputs its tail crosses the direct sum's tolerance by a few percent, so these checks allow 4x.
-WINOGRAD5_ERROR = 4.0
-
-
 @pytest.mark.parametrize("cfg", WINOGRAD5, ids=[str(c) for c in WINOGRAD5])
 def test_winograd5_vs_reference(cpu_path, cfg):
     n, c, h, w, o, p = cfg
     rng = np.random.default_rng(n * c + h + w)
     for bias, act, layout_ in ((True, "relu", "sliced"), (False, "none", "channels_last")):
         check_config(rng, (n, c, h, w), (o, c, 5, 5), (1, 1), (p, p), (1, 1), 1, bias=bias,
-                     act=act, in_layout=layout_, out_layout=layout_, algo="winograd",
-                     error_scale=WINOGRAD5_ERROR)  # fmt: skip
-    check_config(rng, (n, c, h, w), (o, c, 5, 5), (1, 1), (p, p), (1, 1), 1, algo="auto",
-                 error_scale=WINOGRAD5_ERROR)  # fmt: skip
+                     act=act, in_layout=layout_, out_layout=layout_, algo="winograd")  # fmt: skip
+    check_config(rng, (n, c, h, w), (o, c, 5, 5), (1, 1), (p, p), (1, 1), 1, algo="auto")
 
 
 def test_winograd5_without_input_or_output_channels():
@@ -377,7 +386,7 @@ def test_outputs_are_overwritten_not_accumulated():
     _C.conv2d_backward_weight(x, g, a[2], *params)
     want = reference_all(x, w, None, g, params)
     for got, exp in zip(a, want):
-        close(got, exp, 100)
+        assert_kernel_close(got, exp, 100)
 
 
 # ------------------------------------------------------------------- reference vs finite diffs
@@ -398,14 +407,6 @@ def test_float64_uses_the_reference_and_float32_the_native_kernel():
     for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"):
         assert kernels.get(op, "cpu", np.float64) is getattr(ref, op)
         assert kernels.current(op) == f"{op}/native"
-
-
-@pytest.mark.parametrize(
-    "op", ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"]
-)
-def test_kernels_check_passes_for_the_native_kernel(op):
-    report = kernels.check(op, getattr(_C, op), timing=False)
-    assert report.passed, report
 
 
 # ------------------------------------------------------------------------------- bad input

@@ -8,6 +8,7 @@ import pytest
 
 from pyfastdl import _C
 from pyfastdl.kernels import reference as ref
+from pyfastdl.testing import assert_kernel_close
 
 COLS = (1, 15, 17, 33, 1000, 1031)
 
@@ -21,10 +22,6 @@ def rows_array(rng, rows, cols, layout, scale=3.0):
             ::2, 1 : cols + 1
         ]
     return np.asfortranarray((rng.standard_normal((rows, cols)) * scale).astype(np.float32))
-
-
-def close(a, b, n):
-    np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6 * max(1.0, np.sqrt(n)))
 
 
 LAYOUTS = ("contiguous", "row_stride", "transposed")
@@ -42,13 +39,13 @@ def test_forward_backward_vs_reference(cpu_path, op, cols, layout):
     fwd(x, y)
     y_ref = np.empty((rows, cols))
     getattr(ref, f"{op}_forward")(x.astype(np.float64), y_ref)
-    close(y, y_ref, cols)
+    assert_kernel_close(y, y_ref, cols)
     gy = rows_array(rng, rows, cols, layout, 1.0)
     gx = np.empty((cols, rows), np.float32).T  # a strided output
     bwd(y, gy, gx)
     gx_ref = np.empty((rows, cols))
     getattr(ref, f"{op}_backward")(y.astype(np.float64), gy.astype(np.float64), gx_ref)
-    close(gx, gx_ref, cols)
+    assert_kernel_close(gx, gx_ref, cols)
 
 
 @pytest.mark.parametrize("op", ["softmax", "log_softmax"])
@@ -102,8 +99,8 @@ def test_cross_entropy_vs_reference(cpu_path, cols, weighted, smoothing, layout)
     losses, lse = np.empty(rows, np.float32), np.empty(rows, np.float32)
     _C.cross_entropy_forward(x, t, w, losses, lse, -100, smoothing)
     want_losses, want_lse = ce_reference(x, t, w, -100, smoothing)
-    close(losses, want_losses, cols)
-    close(lse, want_lse, cols)
+    assert_kernel_close(losses, want_losses, cols)
+    assert_kernel_close(lse, want_lse, cols)
     assert losses[2] == 0.0
     gl = rng.standard_normal(rows).astype(np.float32)
     gx = np.empty_like(x)
@@ -118,7 +115,7 @@ def test_cross_entropy_vs_reference(cpu_path, cols, weighted, smoothing, layout)
         -100,
         smoothing,
     )
-    close(gx, gx_ref, cols)
+    assert_kernel_close(gx, gx_ref, cols)
     assert (gx[2] == 0).all()
 
 
