@@ -16,8 +16,8 @@
 
 #include "bindings.h"
 #include "common.h"
+#include "isa_paths.h"
 #include "pyfastdl/attention.h"
-#include "pyfastdl/cpu_features.h"
 
 namespace pyfastdl::bind {
 namespace {
@@ -105,18 +105,6 @@ AttentionMask check_mask(py::handle obj, const AttentionShape& s, ArrayView<char
   return m;
 }
 
-// The kernels of an instruction-set path; "auto": the dispatching entry points.
-attention_isa::Table kernels_for(const std::string& impl) {
-  if (impl == "auto") return {&attention_forward, &attention_backward};
-  CpuPath path;
-  if (!parse_cpu_path(impl.c_str(), &path))
-    fail_value(kOp, "impl must be 'auto', 'avx512', 'avx2' or 'generic', got '", impl, "'");
-  if (static_cast<int>(path) > static_cast<int>(cpu_path_supported()))
-    fail_value(kOp, "impl '", impl, "' is not supported by this processor");
-  return path == CpuPath::Avx512 ? attention_isa::avx512()
-         : path == CpuPath::Avx2 ? attention_isa::avx2() : attention_isa::generic();
-}
-
 AttentionOptions options(double scale, bool is_causal, double dropout_p, int64_t seed) {
   if (!(dropout_p >= 0.0 && dropout_p < 1.0))
     fail_value(kOp, "dropout_p must be in [0, 1), got ", dropout_p);
@@ -132,8 +120,8 @@ AttentionOptions options(double scale, bool is_causal, double dropout_p, int64_t
 // An output: float32, the expected shape, C-contiguous, writable.
 ArrayView<float> output(py::handle obj, const char* name, const std::vector<int64_t>& want,
                         const char* dims) {
-  auto v = view<float>(obj, kOp, name, static_cast<int>(want.size()),
-                       static_cast<int>(want.size()), /*writable=*/true);
+  auto v = view<float>(obj, kOp, name, static_cast<int>(want.size()), static_cast<int>(want.size()),
+                       /*writable=*/true);
   check_shape(v, name, want, dims);
   if (v.size() > 0 && !is_c_contiguous(v)) fail_value(kOp, name, " must be C-contiguous");
   return v;
@@ -142,8 +130,7 @@ ArrayView<float> output(py::handle obj, const char* name, const std::vector<int6
 template <class T>
 void check_apart(const ArrayView<float>& out, const char* out_name, const ArrayView<T>& other,
                  const char* other_name) {
-  if (overlaps(out, other))
-    fail_value(kOp, out_name, " must not share memory with ", other_name);
+  if (overlaps(out, other)) fail_value(kOp, out_name, " must not share memory with ", other_name);
 }
 
 // q, k and v (with the contiguous stand-ins input4 may make), their shape and the mask: what
@@ -166,7 +153,7 @@ struct QkvMask {
 void forward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::handle mask_obj,
                      py::handle out_obj, py::handle lse_obj, double scale, bool is_causal,
                      double dropout_p, int64_t seed, const std::string& impl) {
-  const attention_isa::Table run = kernels_for(impl);
+  const CpuPath path = parse_impl(kOp, impl);
   const QkvMask qkv(q_obj, k_obj, v_obj, mask_obj);
   const auto &q = qkv.q, &k = qkv.k, &v = qkv.v;
   const AttentionShape& s = qkv.s;
@@ -183,7 +170,8 @@ void forward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::h
   check_apart(lse, "lse", out, "out");
   const AttentionRows<float> lse_rows{lse.data, lse.strides[0], lse.strides[1], lse.strides[2]};
   py::gil_scoped_release release;
-  run.forward(s, operand(q), operand(k), operand(v), qkv.mask, output_operand(out), lse_rows, o);
+  attention_forward(path, s, operand(q), operand(k), operand(v), qkv.mask, output_operand(out),
+                    lse_rows, o);
 }
 
 void backward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::handle mask_obj,
@@ -191,7 +179,7 @@ void backward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::
                       py::handle grad_q_obj, py::handle grad_k_obj, py::handle grad_v_obj,
                       double scale, bool is_causal, double dropout_p, int64_t seed,
                       const std::string& impl) {
-  const attention_isa::Table run = kernels_for(impl);
+  const CpuPath path = parse_impl(kOp, impl);
   const QkvMask qkv(q_obj, k_obj, v_obj, mask_obj);
   const auto &q = qkv.q, &k = qkv.k, &v = qkv.v;
   const AttentionShape& s = qkv.s;
@@ -220,8 +208,9 @@ void backward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::
   const AttentionRows<const float> lse_rows{lse.data, lse.strides[0], lse.strides[1],
                                             lse.strides[2]};
   py::gil_scoped_release release;
-  run.backward(s, operand(q), operand(k), operand(v), qkv.mask, operand(out), lse_rows,
-               operand(grad_out), output_operand(gq), output_operand(gk), output_operand(gv), o);
+  attention_backward(path, s, operand(q), operand(k), operand(v), qkv.mask, operand(out), lse_rows,
+                     operand(grad_out), output_operand(gq), output_operand(gk), output_operand(gv),
+                     o);
 }
 
 }  // namespace
@@ -238,11 +227,8 @@ void bind_attention(py::module_& m) {
         py::arg("dropout_p") = 0.0, py::arg("seed") = 0, py::kw_only(), py::arg("impl") = "auto",
         "Fused attention backward: grad_q, grad_k, grad_v from out, lse and grad_out.");
   // The instruction-set paths this processor supports, registered side by side as versions.
-  py::list paths;
-  for (int p = 0; p <= static_cast<int>(cpu_path_supported()); ++p)
-    paths.append(cpu_path_name(static_cast<CpuPath>(p)));
-  m.attr("attention_forward_versions") = py::make_tuple("impl", py::tuple(paths));
-  m.attr("attention_backward_versions") = py::make_tuple("impl", py::tuple(paths));
+  declare_isa_versions(m, "attention_forward");
+  declare_isa_versions(m, "attention_backward");
 }
 
 }  // namespace pyfastdl::bind

@@ -119,9 +119,8 @@ void forward_train_binding(py::handle x_obj, py::handle weight_obj, py::handle b
   check_apart(invstd, "invstd", var, "var");
   py::gil_scoped_release release;
   batchnorm_forward_train(nchw<const float>(x), channel_vec<const float>(weight),
-                          channel_vec<const float>(bias), nchw<float>(y),
-                          channel_vec<float>(mean), channel_vec<float>(var),
-                          channel_vec<float>(invstd), e);
+                          channel_vec<const float>(bias), nchw<float>(y), channel_vec<float>(mean),
+                          channel_vec<float>(var), channel_vec<float>(invstd), e);
 }
 
 void forward_eval_binding(py::handle x_obj, py::handle rm_obj, py::handle rv_obj,

@@ -10,10 +10,10 @@
 // temporary and copied into place. Outputs must not share memory with inputs. algo ('auto',
 // 'im2col', 'winograd', 'direct', 'batched') picks the algorithm (conv2d.h's Conv2dAlgo); the
 // tests run each.
+#include <pybind11/stl.h>
+
 #include <array>
 #include <string>
-
-#include <pybind11/stl.h>
 
 #include "bindings.h"
 #include "common.h"
@@ -160,9 +160,8 @@ void backward_input_binding(py::handle go_obj, py::handle w_obj, py::handle gx_o
   refuse_overlap(op, gx, "grad_x", go, "grad_out");
   refuse_overlap(op, gx, "grad_x", w, "weight");
   py::array goc = contiguous(go_obj, op, "grad_out"), wc = contiguous(w_obj, op, "weight");
-  into_output(gx_obj, gx, [&](float* dst) {
-    conv2d_backward_input(s, data_of(goc), data_of(wc), dst, algo);
-  });
+  into_output(gx_obj, gx,
+              [&](float* dst) { conv2d_backward_input(s, data_of(goc), data_of(wc), dst, algo); });
 }
 
 void backward_weight_binding(py::handle x_obj, py::handle go_obj, py::handle gw_obj, Pair stride,
@@ -178,9 +177,8 @@ void backward_weight_binding(py::handle x_obj, py::handle go_obj, py::handle gw_
   refuse_overlap(op, gw, "grad_w", go, "grad_out");
   refuse_overlap(op, gw, "grad_w", x, "x");
   py::array xc = contiguous(x_obj, op, "x"), goc = contiguous(go_obj, op, "grad_out");
-  into_output(gw_obj, gw, [&](float* dst) {
-    conv2d_backward_weight(s, data_of(xc), data_of(goc), dst, algo);
-  });
+  into_output(gw_obj, gw,
+              [&](float* dst) { conv2d_backward_weight(s, data_of(xc), data_of(goc), dst, algo); });
 }
 
 }  // namespace

@@ -29,8 +29,10 @@ Activation parse_activation(const std::string& name) {
   if (name == "sigmoid") return Activation::Sigmoid;
   if (name == "tanh") return Activation::Tanh;
   if (name == "silu") return Activation::Silu;
-  fail_value(kOp, "activation must be one of none, relu, leaky_relu, elu, gelu, gelu_tanh, sigmoid, "
-             "tanh, silu; got '", name, "'");
+  fail_value(kOp,
+             "activation must be one of none, relu, leaky_relu, elu, gelu, gelu_tanh, sigmoid, "
+             "tanh, silu; got '",
+             name, "'");
 }
 
 GemmImpl parse_impl(const std::string& name) {
@@ -41,7 +43,8 @@ GemmImpl parse_impl(const std::string& name) {
   if (static_cast<int>(path) > static_cast<int>(cpu_path_supported()))
     fail_value(kOp, "impl '", name, "' is not supported by this processor");
   return path == CpuPath::Avx512 ? GemmImpl::Avx512
-         : path == CpuPath::Avx2 ? GemmImpl::Avx2 : GemmImpl::Generic;
+         : path == CpuPath::Avx2 ? GemmImpl::Avx2
+                                 : GemmImpl::Generic;
 }
 
 void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle bias_obj, py::handle out_obj,
@@ -64,15 +67,18 @@ void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle bias_obj, py::h
     fail_value(kOp, "batch sizes differ: a has shape ", shape_str(a.shape), ", b has shape ",
                shape_str(b.shape));
   const int64_t batch = a.ndim() == 3 ? batch_a : batch_b;  // 0 is valid
-  std::vector<int64_t> want = batched ? std::vector<int64_t>{batch, M, N} : std::vector<int64_t>{M, N};
+  std::vector<int64_t> want =
+      batched ? std::vector<int64_t>{batch, M, N} : std::vector<int64_t>{M, N};
   if (out.shape != want)
     fail_value(kOp, "out must have shape ", shape_str(want), ", got ", shape_str(out.shape));
   check_output(kOp, out, "out");
   if (overlaps(out, a) || overlaps(out, b))
     fail_value(kOp, "out must not share memory with a or b");
 
-  MatrixView A{a.data, a.strides[a.ndim() - 2], a.strides[a.ndim() - 1], a.ndim() == 3 ? a.strides[0] : 0};
-  MatrixView B{b.data, b.strides[b.ndim() - 2], b.strides[b.ndim() - 1], b.ndim() == 3 ? b.strides[0] : 0};
+  MatrixView A{a.data, a.strides[a.ndim() - 2], a.strides[a.ndim() - 1],
+               a.ndim() == 3 ? a.strides[0] : 0};
+  MatrixView B{b.data, b.strides[b.ndim() - 2], b.strides[b.ndim() - 1],
+               b.ndim() == 3 ? b.strides[0] : 0};
   MatrixView C{out.data, out.strides[out.ndim() - 2], out.strides[out.ndim() - 1],
                batched ? out.strides[0] : 0};
   GemmEpilogue ep;
@@ -87,8 +93,8 @@ void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle bias_obj, py::h
     for (int i = 0; i < bias.ndim(); ++i) {
       const int64_t d = bias.shape[i], want_d = out.shape[off + i];
       if (d != want_d && d != 1)
-        fail_value(kOp, "bias of shape ", shape_str(bias.shape), " does not broadcast to out's shape ",
-                   shape_str(out.shape));
+        fail_value(kOp, "bias of shape ", shape_str(bias.shape),
+                   " does not broadcast to out's shape ", shape_str(out.shape));
       st[3 - out.ndim() + off + i] = d == 1 ? 0 : bias.strides[i];
     }
     ep.bias = bias.data;

@@ -79,9 +79,9 @@ void forward_binding(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::h
                      {rstd.data, rstd.strides[0]}, static_cast<float>(eps));
 }
 
-void backward_binding(py::handle x_obj, py::handle gy_obj, py::handle mean_obj,
-                      py::handle rstd_obj, py::handle w_obj, py::handle gx_obj,
-                      py::handle gw_obj, py::handle gb_obj, const std::string& impl) {
+void backward_binding(py::handle x_obj, py::handle gy_obj, py::handle mean_obj, py::handle rstd_obj,
+                      py::handle w_obj, py::handle gx_obj, py::handle gw_obj, py::handle gb_obj,
+                      const std::string& impl) {
   const CpuPath path = parse_impl(kOp, impl);
   auto x = view<float>(x_obj, kOp, "x", 2, 2);
   const int64_t m = x.shape[0], n = x.shape[1];
@@ -135,9 +135,9 @@ void bind_layernorm(py::module_& m) {
         py::arg("y"), py::arg("mean"), py::arg("rstd"), py::arg("eps") = 1e-5, py::kw_only(),
         py::arg("impl") = "auto",
         "y = (x - mean) * rstd * weight + bias over the rows of (M, N) x; writes mean, rstd (M,).");
-  m.def("layer_norm_backward", &backward_binding, py::arg("x"), py::arg("grad_y"),
-        py::arg("mean"), py::arg("rstd"), py::arg("weight"), py::arg("grad_x"),
-        py::arg("grad_weight"), py::arg("grad_bias"), py::kw_only(), py::arg("impl") = "auto",
+  m.def("layer_norm_backward", &backward_binding, py::arg("x"), py::arg("grad_y"), py::arg("mean"),
+        py::arg("rstd"), py::arg("weight"), py::arg("grad_x"), py::arg("grad_weight"),
+        py::arg("grad_bias"), py::kw_only(), py::arg("impl") = "auto",
         "grad_x, grad_weight, grad_bias of layer_norm_forward (None outputs are skipped).");
   declare_isa_versions(m, "layer_norm_forward");
   declare_isa_versions(m, "layer_norm_backward");

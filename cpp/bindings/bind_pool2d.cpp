@@ -82,13 +82,13 @@ std::string pair_str(const int64_t v[2]) {
 // Checks the window parameters (the messages of the reference's pool2d_geometry) and returns
 // them with the output size (OH, OW) for an input of spatial size (H, W).
 Pool2dParams pool_params(const char* op, int64_t H, int64_t W, py::handle kernel_size,
-                         py::handle stride, py::handle padding, py::handle dilation,
-                         bool ceil_mode, int64_t out_size[2]) {
+                         py::handle stride, py::handle padding, py::handle dilation, bool ceil_mode,
+                         int64_t out_size[2]) {
   Pool2dParams p;
   pair_arg(kernel_size, op, "kernel_size", p.kernel);
-  const bool no_stride = stride.is_none() || ((py::isinstance<py::tuple>(stride) ||
-                                               py::isinstance<py::list>(stride)) &&
-                                              py::len(stride) == 0);
+  const bool no_stride = stride.is_none() ||
+                         ((py::isinstance<py::tuple>(stride) || py::isinstance<py::list>(stride)) &&
+                          py::len(stride) == 0);
   if (no_stride) {
     p.stride[0] = p.kernel[0];
     p.stride[1] = p.kernel[1];
@@ -136,8 +136,8 @@ void max_forward(py::handle x_obj, py::handle out_obj, py::handle idx_obj, py::h
   const char* op = "max_pool2d";
   auto x = view<float>(x_obj, op, "x", 4, 4);
   int64_t o[2];
-  const Pool2dParams p = pool_params(op, x.shape[2], x.shape[3], kernel_size, stride, padding,
-                                     dilation, ceil_mode, o);
+  const Pool2dParams p =
+      pool_params(op, x.shape[2], x.shape[3], kernel_size, stride, padding, dilation, ceil_mode, o);
   const std::vector<int64_t> want{x.shape[0], x.shape[1], o[0], o[1]};
   auto out = view<float>(out_obj, op, "out", 4, 4, /*writable=*/true);
   check_shape(op, out, "out", want);
@@ -277,20 +277,20 @@ void bind_pool2d(py::module_& m) {
         "out = max over each window of (N, C, H, W) float32 x; indices (int64 or None) = the "
         "flat h * W + w of each max.");
   m.def("max_pool2d_backward", &max_backward, py::arg("grad_out"), py::arg("indices"),
-        py::arg("grad_x"), "grad_x = grad_out scattered to the indices of each plane (0 elsewhere).");
+        py::arg("grad_x"),
+        "grad_x = grad_out scattered to the indices of each plane (0 elsewhere).");
   m.def("avg_pool2d_forward", &avg_forward, py::arg("x"), py::arg("out"), py::arg("kernel_size"),
         py::arg("stride"), py::arg("padding"), py::arg("ceil_mode") = false,
         py::arg("count_include_pad") = true, py::arg("divisor_override") = py::none(),
         "out = sum over each window of (N, C, H, W) float32 x / the window's divisor.");
   m.def("avg_pool2d_backward", &avg_backward, py::arg("grad_out"), py::arg("grad_x"),
-        py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
-        py::arg("ceil_mode") = false, py::arg("count_include_pad") = true,
-        py::arg("divisor_override") = py::none(),
+        py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("ceil_mode") = false,
+        py::arg("count_include_pad") = true, py::arg("divisor_override") = py::none(),
         "grad_x = sum over the windows holding each element of grad_out / divisor.");
   m.def("adaptive_avg_pool2d_forward", &adaptive_forward, py::arg("x"), py::arg("out"),
         "out = mean of x over the adaptive windows; (OH, OW) is out's shape.");
-  m.def("adaptive_avg_pool2d_backward", &adaptive_backward, py::arg("grad_out"),
-        py::arg("grad_x"), "grad_x of adaptive_avg_pool2d_forward.");
+  m.def("adaptive_avg_pool2d_backward", &adaptive_backward, py::arg("grad_out"), py::arg("grad_x"),
+        "grad_x of adaptive_avg_pool2d_forward.");
   m.def("adaptive_max_pool2d_forward", &adaptive_max_forward, py::arg("x"), py::arg("out"),
         py::arg("indices"),
         "out = max of x over the adaptive windows, indices (int64 or None) its flat h * W + w; "

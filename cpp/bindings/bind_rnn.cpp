@@ -81,8 +81,7 @@ class Operands {
           fail_value(op_, outputs_[i].second, " must not share memory with ", in.second);
       for (size_t j = i + 1; j < outputs_.size(); ++j)
         if (overlaps(outputs_[i].first, outputs_[j].first))
-          fail_value(op_, outputs_[i].second, " must not share memory with ",
-                     outputs_[j].second);
+          fail_value(op_, outputs_[i].second, " must not share memory with ", outputs_[j].second);
     }
   }
 
@@ -130,8 +129,8 @@ RecurrentWeights weights(Operands& ops, py::handle w_obj, py::handle b_obj, int6
 }
 
 // ---------------------------------------------------------------------------- cells
-void lstm_cell_forward_binding(py::handle gates_o, py::handle cp_o, py::handle h_o,
-                               py::handle c_o, py::handle acts_o) {
+void lstm_cell_forward_binding(py::handle gates_o, py::handle cp_o, py::handle h_o, py::handle c_o,
+                               py::handle acts_o) {
   const char* op = "lstm_cell_forward";
   Operands ops(op);
   auto cp = ops.get(cp_o, "c_prev", {-1, -1});
@@ -140,14 +139,11 @@ void lstm_cell_forward_binding(py::handle gates_o, py::handle cp_o, py::handle h
   auto h = ops.get(h_o, "h", {n, hs}, true);
   auto c = ops.get(c_o, "c", {n, hs}, true);
   auto acts = ops.get(acts_o, "acts", {n, 4 * hs}, true);
-  ops.run([&] {
-    lstm_cell_forward(n, hs, crows(gates), crows(cp), rows(h), rows(c), rows(acts));
-  });
+  ops.run([&] { lstm_cell_forward(n, hs, crows(gates), crows(cp), rows(h), rows(c), rows(acts)); });
 }
 
-void lstm_cell_backward_binding(py::handle acts_o, py::handle cp_o, py::handle c_o,
-                                py::handle gh_o, py::handle gc_o, py::handle dg_o,
-                                py::handle dcp_o) {
+void lstm_cell_backward_binding(py::handle acts_o, py::handle cp_o, py::handle c_o, py::handle gh_o,
+                                py::handle gc_o, py::handle dg_o, py::handle dcp_o) {
   const char* op = "lstm_cell_backward";
   Operands ops(op);
   auto cp = ops.get(cp_o, "c_prev", {-1, -1});
@@ -174,9 +170,7 @@ void gru_cell_forward_binding(py::handle gi_o, py::handle gh_o, py::handle hp_o,
   auto gh = ops.get(gh_o, "gh", {n, 3 * hs});
   auto h = ops.get(h_o, "h", {n, hs}, true);
   auto acts = ops.get(acts_o, "acts", {n, 4 * hs}, true);
-  ops.run([&] {
-    gru_cell_forward(n, hs, crows(gi), crows(gh), crows(hp), rows(h), rows(acts));
-  });
+  ops.run([&] { gru_cell_forward(n, hs, crows(gi), crows(gh), crows(hp), rows(h), rows(acts)); });
 }
 
 void gru_cell_backward_binding(py::handle acts_o, py::handle hp_o, py::handle gh_o,
@@ -202,9 +196,7 @@ void rnn_cell_forward_binding(py::handle gates_o, py::handle h_o, const std::str
   auto gates = ops.get(gates_o, "gates", {-1, -1});
   const int64_t n = gates.shape[0], hs = gates.shape[1];
   auto h = ops.get(h_o, "h", {n, hs}, true);
-  ops.run([&] {
-    rnn_cell_forward(n, hs, crows(gates), rows(h), mode);
-  });
+  ops.run([&] { rnn_cell_forward(n, hs, crows(gates), rows(h), mode); });
 }
 
 void rnn_cell_backward_binding(py::handle h_o, py::handle gh_o, py::handle dg_o,
@@ -216,15 +208,13 @@ void rnn_cell_backward_binding(py::handle h_o, py::handle gh_o, py::handle dg_o,
   const int64_t n = h.shape[0], hs = h.shape[1];
   auto gh = ops.get(gh_o, "grad_h", {n, hs});
   auto dg = ops.get(dg_o, "grad_gates", {n, hs}, true);
-  ops.run([&] {
-    rnn_cell_backward(n, hs, crows(h), crows(gh), rows(dg), mode);
-  });
+  ops.run([&] { rnn_cell_backward(n, hs, crows(h), crows(gh), rows(dg), mode); });
 }
 
 // ---------------------------------------------------------------------------- layers
-void lstm_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle c0_o,
-                                py::handle w_o, py::handle b_o, py::handle hs_o,
-                                py::handle cs_o, py::handle acts_o, bool reverse) {
+void lstm_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle c0_o, py::handle w_o,
+                                py::handle b_o, py::handle hs_o, py::handle cs_o, py::handle acts_o,
+                                bool reverse) {
   const char* op = "lstm_layer_forward";
   Operands ops(op);
   auto h0 = ops.get(h0_o, "h0", {-1, -1});
@@ -235,11 +225,11 @@ void lstm_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle c0_
   const RecurrentWeights w = weights(ops, w_o, b_o, 4, hid);
   auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
   auto cs = ops.get(cs_o, "cs", {steps, n, hid}, true);
-  auto acts = acts_o.is_none() ? ArrayView<float>{}
-                               : ops.get(acts_o, "acts", {steps, n, 4 * hid}, true);
+  auto acts =
+      acts_o.is_none() ? ArrayView<float>{} : ops.get(acts_o, "acts", {steps, n, 4 * hid}, true);
   ops.run([&] {
-    lstm_layer_forward(steps, n, hid, seq(xw), crows(h0), crows(c0), w, seq(hs), seq(cs),
-                       seq(acts), reverse);
+    lstm_layer_forward(steps, n, hid, seq(xw), crows(h0), crows(c0), w, seq(hs), seq(cs), seq(acts),
+                       reverse);
   });
 }
 
@@ -277,17 +267,16 @@ void gru_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o,
   const int64_t steps = xw.shape[0];
   const RecurrentWeights w = weights(ops, w_o, b_o, 3, hid);
   auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
-  auto acts = acts_o.is_none() ? ArrayView<float>{}
-                               : ops.get(acts_o, "acts", {steps, n, 4 * hid}, true);
+  auto acts =
+      acts_o.is_none() ? ArrayView<float>{} : ops.get(acts_o, "acts", {steps, n, 4 * hid}, true);
   ops.run([&] {
     gru_layer_forward(steps, n, hid, seq(xw), crows(h0), w, seq(hs), seq(acts), reverse);
   });
 }
 
-void gru_layer_backward_binding(py::handle acts_o, py::handle hs_o, py::handle h0_o,
-                                py::handle w_o, py::handle go_o, py::handle ghn_o,
-                                py::handle dgi_o, py::handle dgh_o, py::handle dh0_o,
-                                bool reverse) {
+void gru_layer_backward_binding(py::handle acts_o, py::handle hs_o, py::handle h0_o, py::handle w_o,
+                                py::handle go_o, py::handle ghn_o, py::handle dgi_o,
+                                py::handle dgh_o, py::handle dh0_o, bool reverse) {
   const char* op = "gru_layer_backward";
   Operands ops(op);
   auto h0 = ops.get(h0_o, "h0", {-1, -1});
@@ -318,14 +307,12 @@ void rnn_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o,
   const int64_t steps = xw.shape[0];
   const RecurrentWeights w = weights(ops, w_o, b_o, 1, hid);
   auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
-  ops.run([&] {
-    rnn_layer_forward(steps, n, hid, seq(xw), crows(h0), w, seq(hs), mode, reverse);
-  });
+  ops.run([&] { rnn_layer_forward(steps, n, hid, seq(xw), crows(h0), w, seq(hs), mode, reverse); });
 }
 
-void rnn_layer_backward_binding(py::handle hs_o, py::handle w_o, py::handle go_o,
-                                py::handle ghn_o, py::handle dg_o, py::handle dh0_o,
-                                bool reverse, const std::string& nonlinearity) {
+void rnn_layer_backward_binding(py::handle hs_o, py::handle w_o, py::handle go_o, py::handle ghn_o,
+                                py::handle dg_o, py::handle dh0_o, bool reverse,
+                                const std::string& nonlinearity) {
   const char* op = "rnn_layer_backward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
@@ -355,13 +342,13 @@ void bind_rnn(py::module_& m) {
   m.def("gru_cell_forward", &gru_cell_forward_binding, arg("gi"), arg("gh"), arg("h_prev"),
         arg("h"), arg("acts"),
         "One GRU step's gates: h and acts = (r, z, n, gh_n) from gi, gh (N, 3H).");
-  m.def("gru_cell_backward", &gru_cell_backward_binding, arg("acts"), arg("h_prev"),
-        arg("grad_h"), arg("grad_gi"), arg("grad_gh"), arg("grad_h_prev"),
+  m.def("gru_cell_backward", &gru_cell_backward_binding, arg("acts"), arg("h_prev"), arg("grad_h"),
+        arg("grad_gi"), arg("grad_gh"), arg("grad_h_prev"),
         "Gradients of one GRU step w.r.t. gi, gh and (directly) h_prev.");
   m.def("rnn_cell_forward", &rnn_cell_forward_binding, arg("gates"), arg("h"),
         arg("nonlinearity") = "tanh", "One Elman RNN step: h = tanh(gates) or relu(gates).");
-  m.def("rnn_cell_backward", &rnn_cell_backward_binding, arg("h"), arg("grad_h"),
-        arg("grad_gates"), arg("nonlinearity") = "tanh",
+  m.def("rnn_cell_backward", &rnn_cell_backward_binding, arg("h"), arg("grad_h"), arg("grad_gates"),
+        arg("nonlinearity") = "tanh",
         "Gradient of one Elman RNN step w.r.t. its pre-activations, from its output h.");
   m.def("lstm_layer_forward", &lstm_layer_forward_binding, arg("xw"), arg("h0"), arg("c0"),
         arg("w_hh"), arg("b_hh"), arg("hs"), arg("cs"), arg("acts"), arg("reverse") = false,
@@ -381,9 +368,9 @@ void bind_rnn(py::module_& m) {
   m.def("rnn_layer_forward", &rnn_layer_forward_binding, arg("xw"), arg("h0"), arg("w_hh"),
         arg("b_hh"), arg("hs"), arg("reverse") = false, arg("nonlinearity") = "tanh",
         "The recurrence of one Elman RNN layer and direction over all steps of xw.");
-  m.def("rnn_layer_backward", &rnn_layer_backward_binding, arg("hs"), arg("w_hh"),
-        arg("grad_out"), arg("grad_hn"), arg("grad_gates"), arg("grad_h0"),
-        arg("reverse") = false, arg("nonlinearity") = "tanh",
+  m.def("rnn_layer_backward", &rnn_layer_backward_binding, arg("hs"), arg("w_hh"), arg("grad_out"),
+        arg("grad_hn"), arg("grad_gates"), arg("grad_h0"), arg("reverse") = false,
+        arg("nonlinearity") = "tanh",
         "The backward recurrence of one Elman RNN layer: gate gradients of every step, grad_h0.");
 }
 

@@ -101,9 +101,8 @@ CrossEntropyTargets ce_targets(const char* op, const ArrayView<float>& logits,
 }
 
 void cross_entropy_forward_binding(py::handle logits_obj, py::handle target_obj,
-                                   py::handle weight_obj, py::handle losses_obj,
-                                   py::handle lse_obj, int64_t ignore_index,
-                                   double label_smoothing) {
+                                   py::handle weight_obj, py::handle losses_obj, py::handle lse_obj,
+                                   int64_t ignore_index, double label_smoothing) {
   const char* op = "cross_entropy";
   auto logits = view<float>(logits_obj, op, "logits", 2, 2);
   auto t = ce_targets(op, logits, target_obj, weight_obj, ignore_index, label_smoothing);
@@ -146,9 +145,7 @@ void cross_entropy_backward_binding(py::handle logits_obj, py::handle target_obj
 void bind_softmax(py::module_& m) {
   m.def(
       "softmax_forward",
-      [](py::handle x, py::handle out) {
-        forward_binding<softmax_forward>("softmax", x, out);
-      },
+      [](py::handle x, py::handle out) { forward_binding<softmax_forward>("softmax", x, out); },
       py::arg("x"), py::arg("out"), "out = softmax(x) over the rows of a (rows, C) float32 array.");
   m.def(
       "softmax_backward",

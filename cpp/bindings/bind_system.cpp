@@ -10,19 +10,22 @@
 namespace pyfastdl::bind {
 
 void bind_system(py::module_& m) {
-  m.def("cpu_capability", [] { return std::string(cpu_path_name(cpu_path())); },
-        "The CPU path the kernels use now: 'avx512', 'avx2' or 'generic'.");
-  m.def("cpu_capability_supported", [] { return std::string(cpu_path_name(cpu_path_supported())); },
-        "The best CPU path this processor supports.");
+  m.def(
+      "cpu_capability", [] { return std::string(cpu_path_name(cpu_path())); },
+      "The CPU path the kernels use now: 'avx512', 'avx2' or 'generic'.");
+  m.def(
+      "cpu_capability_supported", [] { return std::string(cpu_path_name(cpu_path_supported())); },
+      "The best CPU path this processor supports.");
   m.def(
       "set_cpu_capability",
       [](const std::string& name) {
         CpuPath path;
         if (!parse_cpu_path(name.c_str(), &path))
-          fail_value("set_cpu_capability", "expected 'avx512', 'avx2' or 'generic', got '", name, "'");
+          fail_value("set_cpu_capability", "expected 'avx512', 'avx2' or 'generic', got '", name,
+                     "'");
         if (!set_cpu_path(path))
-          fail_value("set_cpu_capability", "this processor does not support '", name,
-                     "' (best: '", cpu_path_name(cpu_path_supported()), "')");
+          fail_value("set_cpu_capability", "this processor does not support '", name, "' (best: '",
+                     cpu_path_name(cpu_path_supported()), "')");
       },
       py::arg("name"));
   m.def("get_num_threads", &get_num_threads);

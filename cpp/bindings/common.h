@@ -72,7 +72,8 @@ template <class T>
 ArrayView<T> view(py::handle obj, const char* op, const char* name, int min_ndim, int max_ndim,
                   bool writable = false) {
   if (!py::isinstance<py::array>(obj))
-    fail_type(op, name, " must be a numpy.ndarray, got ", std::string(py::str(py::type::of(obj).attr("__name__"))));
+    fail_type(op, name, " must be a numpy.ndarray, got ",
+              std::string(py::str(py::type::of(obj).attr("__name__"))));
   auto arr = py::reinterpret_borrow<py::array>(obj);
   if (!arr.dtype().is(py::dtype::of<T>()))
     fail_type(op, name, " must be ", dtype_name<T>(), ", got ", std::string(py::str(arr.dtype())));
@@ -82,7 +83,8 @@ ArrayView<T> view(py::handle obj, const char* op, const char* name, int min_ndim
   if (nd < min_ndim || nd > max_ndim) {
     if (min_ndim == max_ndim)
       fail_value(op, name, " must have ", min_ndim, " dims, got shape ", shape_str(v.shape));
-    fail_value(op, name, " must have ", min_ndim, " to ", max_ndim, " dims, got shape ", shape_str(v.shape));
+    fail_value(op, name, " must have ", min_ndim, " to ", max_ndim, " dims, got shape ",
+               shape_str(v.shape));
   }
   if (writable && !arr.writeable()) fail_value(op, name, " must be writable");
   for (int i = 0; i < nd; ++i) {

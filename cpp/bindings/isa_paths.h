@@ -1,6 +1,6 @@
-// The `impl=` argument of kernels with per-instruction-set builds (layer norm, GELU): 'auto'
-// (the current cpu_path()) or a path name, and the `<op>_versions` attribute that registers
-// each supported path as a version side by side (kernels/cpu.py).
+// The `impl=` argument of kernels with per-instruction-set builds (layer norm, GELU, attention):
+// 'auto' (the current cpu_path()) or a path name, and the `<op>_versions` attribute that
+// registers each supported path as a version side by side (kernels/cpu.py).
 #pragma once
 
 #include <string>

@@ -1,16 +1,36 @@
-// The GELU kernels, written once and compiled per instruction set (activation.cpp: generic,
-// activation_avx2.cpp, activation_avx512.cpp), each instantiation with its own tag type from an
-// anonymous namespace (distinct functions, no ODR clash). Plain loops over contiguous values
+// The GELU kernels, written once and compiled per instruction set (activation.cpp, built once per
+// ISA), each instantiation with its build's tag type from an anonymous namespace (isa_dispatch.h:
+// distinct functions, no ODR clash). Plain loops over contiguous values
 // with `omp simd`; exp is the softmax kernels' branch-free polynomial (shared, instantiated
 // with the same tag). The math is stated in pyfastdl/activation.h.
 #pragma once
 
 #include <cstdint>
 
+#include "isa_dispatch.h"
 #include "pyfastdl/activation.h"
 #include "pyfastdl/parallel.h"
-
 #include "softmax_rows.h"
+
+namespace pyfastdl::activation_isa {
+
+// One build's kernels (Kernels<Isa>::table() below): the functions of pyfastdl/activation.h.
+struct Table {
+  void (*gelu_forward)(int64_t, const float*, float*, GeluApproximation);
+  void (*gelu_backward)(int64_t, const float*, const float*, float*, GeluApproximation);
+  // Specialised by each build of activation.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
+};
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
+
+}  // namespace pyfastdl::activation_isa
 
 namespace pyfastdl::activation_kernels {
 
@@ -125,4 +145,3 @@ struct Kernels {
 };
 
 }  // namespace pyfastdl::activation_kernels
-

@@ -1,9 +1,9 @@
 // Fused attention kernels (math in pyfastdl/attention.h), written once and compiled per ISA.
 //
-// attention.cpp instantiates Kernels<> with the generic flags, attention_avx2.cpp and
-// attention_avx512.cpp with their own; each passes a tag type from its own anonymous namespace
-// that also names its GEMM kernel set (gemm_internal.h), so the copies are distinct functions
-// (the ODR rule of softmax_rows.h: nothing here instantiates a library template).
+// attention.cpp, compiled once per instruction set, instantiates Kernels<Isa> with each build's
+// tag type, which lives in an anonymous namespace (isa_dispatch.h), so the copies are distinct
+// functions (the ODR rule of softmax_rows.h: nothing here instantiates a library template); each
+// build runs its own instruction set's GEMM kernel set (gemm_internal.h).
 //
 // Tile products run on the GEMM register-blocked micro-kernels (MR x NR tiles, 6 x 64 on
 // AVX-512, 6 x 16 on AVX2, 4 x 8 generic) reading their A operand in place through strides and
@@ -39,16 +39,44 @@
 #include <limits>
 
 #include "gemm_internal.h"
+#include "isa_dispatch.h"
 #include "pyfastdl/attention.h"
 #include "pyfastdl/parallel.h"
 #include "softmax_rows.h"
+
+namespace pyfastdl::attention_isa {
+
+// One build's kernels (Kernels<Isa>::table() below): the functions of pyfastdl/attention.h.
+struct Table {
+  void (*forward)(const AttentionShape&, AttentionOperand<const float>,
+                  AttentionOperand<const float>, AttentionOperand<const float>,
+                  const AttentionMask&, AttentionOperand<float>, AttentionRows<float>,
+                  const AttentionOptions&);
+  void (*backward)(const AttentionShape&, AttentionOperand<const float>,
+                   AttentionOperand<const float>, AttentionOperand<const float>,
+                   const AttentionMask&, AttentionOperand<const float>, AttentionRows<const float>,
+                   AttentionOperand<const float>, AttentionOperand<float>, AttentionOperand<float>,
+                   AttentionOperand<float>, const AttentionOptions&);
+  // Specialised by each build of attention.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
+};
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
+
+}  // namespace pyfastdl::attention_isa
 
 namespace pyfastdl::attention_kernels {
 
 // Tasks [0, heads * n_blocks): task t is block t % n_blocks of head t / n_blocks, and
 // cost_prefix[b] the summed cost of the blocks before b (n_blocks + 1 entries). Returns where
 // part `p` of `parts` contiguous ranges of about equal cost begins (parts -> the task count).
-// Compiled once, in attention.cpp.
+// Compiled once, in the generic build of attention.cpp.
 int64_t split_begin(const int64_t* cost_prefix, int64_t n_blocks, int64_t heads, int parts, int p);
 
 // Block sizes: query rows per forward task (bq), keys per forward tile (tk), keys per backward
@@ -69,6 +97,9 @@ struct Kernels {
 
   static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
   static int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+  // The GEMM micro-kernels of this build's instruction set.
+  static const detail::KernelSet& gemm_kernels() { return detail::KernelSet::build<Isa::path>(); }
   static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
   // ------------------------------------------------------------------ dropout
@@ -133,9 +164,9 @@ struct Kernels {
   // ------------------------------------------------------------------ tile products
   // C[0:m, 0:n] (+)= alpha * A B with A(i, k) = a[i * rsa + k * csa] (k < kc), B rows of n
   // floats at b + k * rsb (n a multiple of NR; every row readable to n), C row-major (ldc).
-  static void product(const detail::KernelSet& ks, int64_t m, int64_t n, int64_t kc,
-                      const float* a, int64_t rsa, int64_t csa, const float* b, int64_t rsb,
-                      float* c, int64_t ldc, float alpha, float beta) {
+  static void product(const detail::KernelSet& ks, int64_t m, int64_t n, int64_t kc, const float* a,
+                      int64_t rsa, int64_t csa, const float* b, int64_t rsb, float* c, int64_t ldc,
+                      float alpha, float beta) {
     const int mr = ks.mr;
     const int64_t nr = ks.nr;
     for (int64_t i = 0; i < m; i += mr) {
@@ -189,8 +220,7 @@ struct Kernels {
       prefix[0] = 0;
       for (int64_t blk = 0; blk < n_blocks; ++blk) prefix[blk + 1] = prefix[blk] + cost(blk);
       const int64_t work = heads * prefix[n_blocks];
-      threads = static_cast<int>(
-          imin(threads_for(work, kMinFlopsPerThread / 4), heads * n_blocks));
+      threads = static_cast<int>(imin(threads_for(work, kMinFlopsPerThread / 4), heads * n_blocks));
     }
     ~BlockCosts() { delete[] prefix; }
     BlockCosts(const BlockCosts&) = delete;
@@ -223,7 +253,7 @@ struct Kernels {
                       AttentionOperand<const float> k, AttentionOperand<const float> v,
                       const AttentionMask& mask, AttentionOperand<float> out,
                       AttentionRows<float> lse, const AttentionOptions& opt) {
-    const detail::KernelSet& ks = Isa::gemm();
+    const detail::KernelSet& ks = gemm_kernels();
     const int64_t H = shape.heads, L = shape.q_len, S = shape.kv_len;
     const int64_t D = shape.head_dim, Dv = shape.v_dim;
     const int64_t heads = shape.batch * H;
@@ -265,8 +295,8 @@ struct Kernels {
           if (!v_in_place) pack_padded(S, Dv, Dvp, v.row(b, h, 0), v.sr, s.vp);
           packed = bh;
         }
-        forward_block(ks, shape, b, h, (task % n_blocks) * bl.bq, q, v, v_in_place, mask,
-                      out, lse, opt, dropout, s);
+        forward_block(ks, shape, b, h, (task % n_blocks) * bl.bq, q, v, v_in_place, mask, out, lse,
+                      opt, dropout, s);
       }
     });
   }
@@ -369,7 +399,7 @@ struct Kernels {
                        AttentionRows<const float> lse, AttentionOperand<const float> grad_out,
                        AttentionOperand<float> grad_q, AttentionOperand<float> grad_k,
                        AttentionOperand<float> grad_v, const AttentionOptions& opt) {
-    const detail::KernelSet& ks = Isa::gemm();
+    const detail::KernelSet& ks = gemm_kernels();
     const int64_t H = shape.heads, L = shape.q_len, S = shape.kv_len;
     const int64_t D = shape.head_dim, Dv = shape.v_dim;
     const int64_t heads = shape.batch * H;
@@ -469,8 +499,8 @@ struct Kernels {
     for (int t = 0; t < 2 * nt_alloc; ++t) {
       const int64_t bh = slot_head[t];
       if (bh < 0) continue;
-      const float* src = scratch.p + per_thread * (t / 2) + (per_thread - 2 * L * D) +
-                         (t % 2) * L * D;
+      const float* src =
+          scratch.p + per_thread * (t / 2) + (per_thread - 2 * L * D) + (t % 2) * L * D;
       for (int64_t i = 0; i < L; ++i) {
         float* dst = grad_q.row(bh / H, bh % H, i);
         for (int64_t c = 0; c < D; ++c) dst[c] += src[i * D + c];
@@ -481,11 +511,10 @@ struct Kernels {
   static void backward_block(const detail::KernelSet& ks, const AttentionShape& shape, int64_t b,
                              int64_t h, int64_t k0, AttentionOperand<const float> q,
                              AttentionOperand<const float> k,
-                             AttentionOperand<const float> grad_out,
-                             AttentionRows<const float> lse, const float* drow,
-                             const AttentionMask& mask, AttentionOperand<float> grad_k,
-                             AttentionOperand<float> grad_v, DqTarget dq,
-                             const AttentionOptions& opt, const Dropout& dropout,
+                             AttentionOperand<const float> grad_out, AttentionRows<const float> lse,
+                             const float* drow, const AttentionMask& mask,
+                             AttentionOperand<float> grad_k, AttentionOperand<float> grad_v,
+                             DqTarget dq, const AttentionOptions& opt, const Dropout& dropout,
                              bool d_in_place, bool dv_in_place, const BackwardScratch& s) {
     const int64_t L = shape.q_len, S = shape.kv_len, D = shape.head_dim, Dv = shape.v_dim;
     const int64_t nr = ks.nr, Dp = round_up(D, nr), Dvp = round_up(Dv, nr);
@@ -521,8 +550,8 @@ struct Kernels {
       }
       // dV += (P z)ᵀ dO
       const float* gsrc = dv_in_place ? gb : s.gp + i0 * Dvp;
-      product(ks, nk, Dvp, rows, pz, 1, bl.bk, gsrc, dv_in_place ? grad_out.sr : Dvp, s.dv,
-              Dvp, 1.0f, 1.0f);
+      product(ks, nk, Dvp, rows, pz, 1, bl.bk, gsrc, dv_in_place ? grad_out.sr : Dvp, s.dv, Dvp,
+              1.0f, 1.0f);
       // dP = dO Vᵀ, then dS = (P z) dP - P D_i in place.
       product_panels(ks, rows, nk_pad, Dv, gb, grad_out.sr, s.vt + k0 * Dv, s.dp, bl.bk, 1.0f);
       for (int64_t r = 0; r < rows; ++r) {

@@ -1,8 +1,8 @@
 // The batch normalization kernels, written once and compiled per instruction set.
 //
-// batchnorm.cpp instantiates Kernels<> with the generic x86-64 flags, batchnorm_avx2.cpp and
-// batchnorm_avx512.cpp with theirs; each passes a tag type from its own anonymous namespace, so
-// the instantiations are distinct functions. For the same reason every helper is a member of
+// batchnorm.cpp, compiled once per instruction set, instantiates Kernels<Isa> with each build's
+// tag type, which lives in an anonymous namespace (isa_dispatch.h), so the instantiations are
+// distinct functions. For the same reason every helper is a member of
 // Kernels<Isa> and nothing here instantiates a library template (std::min, std::vector, ...):
 // the linker could keep the AVX-512 copy for the generic path. The math is in batchnorm.h.
 //
@@ -23,8 +23,30 @@
 #include <cstring>
 #include <limits>
 
+#include "isa_dispatch.h"
 #include "pyfastdl/batchnorm.h"
 #include "pyfastdl/parallel.h"
+
+namespace pyfastdl::batchnorm_isa {
+
+// One build's kernels (Kernels<Isa>::table() below): the functions of pyfastdl/batchnorm.h.
+struct Table {
+  void (*forward_train)(BnInput, BnParam, BnParam, BnOutput, BnStat, BnStat, BnStat, float);
+  void (*forward_eval)(BnInput, BnParam, BnParam, BnParam, BnParam, BnOutput, float);
+  void (*backward)(BnInput, BnInput, BnParam, BnParam, BnParam, BnOutput, BnStat, BnStat, bool);
+  // Specialised by each build of batchnorm.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
+};
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
+
+}  // namespace pyfastdl::batchnorm_isa
 
 namespace pyfastdl::batchnorm_kernels {
 
@@ -293,8 +315,8 @@ struct Kernels {
   // From the sums s1 = sum(x - m), s2 = sum((x - m)^2) over M values: dm = s1 / M and the
   // biased var = s2 / M - dm^2 (the correction for m's rounding; clamped at 0, NaN stays NaN).
   // Stores mean, var (when asked) and invstd of channel c.
-  static Moments finish(int64_t c, float m, double s1, double s2, double M, float eps,
-                        BnStat mean, BnStat var, BnStat invstd) {
+  static Moments finish(int64_t c, float m, double s1, double s2, double M, float eps, BnStat mean,
+                        BnStat var, BnStat invstd) {
     const double d = s1 / M;
     double v = s2 / M - d * d;
     if (v < 0.0) v = 0.0;
@@ -314,12 +336,11 @@ struct Kernels {
   // partial sums: channel by channel, every plane (4 KB for 32x32) starts on a new page, where
   // the hardware prefetchers stop, and a pass ran at a third of the speed.
   template <bool Unit>
-  static void plane_forward_train(const BnInput& x, BnParam weight, BnParam bias,
-                                  const BnOutput& y, BnStat mean, BnStat var, BnStat invstd,
-                                  float eps) {
+  static void plane_forward_train(const BnInput& x, BnParam weight, BnParam bias, const BnOutput& y,
+                                  BnStat mean, BnStat var, BnStat invstd, float eps) {
     const int64_t C = x.c;
     const double M = static_cast<double>(x.n * x.h * x.w);
-    Heap<double> sums(3 * C);       // per channel: sum(x - k); sum(x - m0), sum((x - m0)^2)
+    Heap<double> sums(3 * C);         // per channel: sum(x - k); sum(x - m0), sum((x - m0)^2)
     Heap<float> coefficients(4 * C);  // per channel: k, then m0; dm; a; b
     float *m0 = coefficients.p, *dm = m0 + C, *a = dm + C, *b = a + C;
     for (int64_t c = 0; c < C; ++c) m0[c] = *row(x, 0, c, 0);  // the shift k
@@ -343,8 +364,8 @@ struct Kernels {
     }
     for_planes(x, [&](int64_t n, int64_t c) {
       for (int64_t h = 0; h < x.h; ++h)
-        normalize_row<Unit>(row(x, n, c, h), x.sw, row(y, n, c, h), y.sw, x.w, m0[c], dm[c],
-                            a[c], b[c]);
+        normalize_row<Unit>(row(x, n, c, h), x.sw, row(y, n, c, h), y.sw, x.w, m0[c], dm[c], a[c],
+                            b[c]);
     });
   }
 
@@ -404,8 +425,8 @@ struct Kernels {
       s.sg = sums.p[3 * c];
       s.sgx = sums.p[3 * c + 1];
       s.sx = sums.p[3 * c + 2];
-      const GradCoefficients k = finish_grad(c, s, invstd[c], weight ? weight[c] : 1.0, M,
-                                             training, grad_weight, grad_bias);
+      const GradCoefficients k = finish_grad(c, s, invstd[c], weight ? weight[c] : 1.0, M, training,
+                                             grad_weight, grad_bias);
       A[c] = k.A;
       B[c] = k.B;
       C0[c] = k.C0;
@@ -413,8 +434,8 @@ struct Kernels {
     if (!o.data) return;
     for_planes(x, [&](int64_t n, int64_t c) {
       for (int64_t h = 0; h < x.h; ++h)
-        grad_x_row<Unit>(row(x, n, c, h), x.sw, row(g, n, c, h), g.sw, row(o, n, c, h), o.sw,
-                         x.w, mean[c], A[c], B[c], C0[c], training);
+        grad_x_row<Unit>(row(x, n, c, h), x.sw, row(g, n, c, h), g.sw, row(o, n, c, h), o.sw, x.w,
+                         mean[c], A[c], B[c], C0[c], training);
     });
   }
 
@@ -532,8 +553,8 @@ struct Kernels {
         sums.sg = sg[j];
         sums.sgx = sgx[j];
         sums.sx = sx[j];
-        const GradCoefficients k = finish_grad(c, sums, inv, w, static_cast<double>(N), training,
-                                               grad_weight, grad_bias);
+        const GradCoefficients k =
+            finish_grad(c, sums, inv, w, static_cast<double>(N), training, grad_weight, grad_bias);
         A[j] = k.A;
         B[j] = k.B;
         C0[j] = k.C0;
@@ -573,8 +594,7 @@ struct Kernels {
     if (x.h * x.w == 1) {
       if (unit_channels(x) && unit_channels(y))
         vector_forward_train<true>(x, weight, bias, y, mean, var, invstd, eps);
-      else
-        vector_forward_train<false>(x, weight, bias, y, mean, var, invstd, eps);
+      else vector_forward_train<false>(x, weight, bias, y, mean, var, invstd, eps);
     } else if (unit_rows(x) && unit_rows(y)) {
       plane_forward_train<true>(x, weight, bias, y, mean, var, invstd, eps);
     } else {
@@ -590,8 +610,7 @@ struct Kernels {
     if (x.h * x.w == 1) {
       if (unit_channels(x) && unit_channels(y))
         vector_forward_eval<true>(x, rm, rv, weight, bias, y, eps);
-      else
-        vector_forward_eval<false>(x, rm, rv, weight, bias, y, eps);
+      else vector_forward_eval<false>(x, rm, rv, weight, bias, y, eps);
     } else if (unit_rows(x) && unit_rows(y)) {
       plane_forward_eval<true>(x, rm, rv, weight, bias, y, eps);
     } else {
@@ -613,8 +632,7 @@ struct Kernels {
     if (x.h * x.w == 1) {
       if (unit_channels(x) && unit_channels(g) && unit_channels(o))
         vector_backward<true>(x, g, mean, invstd, weight, o, grad_weight, grad_bias, training);
-      else
-        vector_backward<false>(x, g, mean, invstd, weight, o, grad_weight, grad_bias, training);
+      else vector_backward<false>(x, g, mean, invstd, weight, o, grad_weight, grad_bias, training);
     } else if (unit_rows(x) && unit_rows(g) && unit_rows(o)) {
       plane_backward<true>(x, g, mean, invstd, weight, o, grad_weight, grad_bias, training);
     } else {

@@ -25,7 +25,8 @@ CpuPath initial_path() {
   CpuPath best = detect();
   const char* env = std::getenv("PYFASTDL_CPU");
   CpuPath wanted;
-  if (env && *env && parse_cpu_path(env, &wanted) && static_cast<int>(wanted) < static_cast<int>(best))
+  if (env && *env && parse_cpu_path(env, &wanted) &&
+      static_cast<int>(wanted) < static_cast<int>(best))
     return wanted;
   return best;
 }

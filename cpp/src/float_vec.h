@@ -1,8 +1,8 @@
 // A vector of W floats (GCC's vector extension) with unaligned load and store and a broadcast,
-// for the kernels written once and compiled per instruction set (conv2d_direct_kernels.h,
-// conv2d_batched_kernels.h). Isa is the tag type of the per-ISA file (from an anonymous
-// namespace), so every instantiation is a distinct function: the linker can never merge the
-// AVX-512 build of one of these into the AVX2 or the generic code.
+// for the kernels written once and compiled per instruction set (conv2d/direct_kernels.h,
+// conv2d/batched_kernels.h, conv2d/winograd5x5_kernels.h). Isa is the build's tag type (from an
+// anonymous namespace, isa_dispatch.h), so every instantiation is a distinct function: the
+// linker can never merge the AVX-512 build of one of these into the AVX2 or the generic code.
 #pragma once
 
 #include <cstring>

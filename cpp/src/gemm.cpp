@@ -17,11 +17,11 @@
 // kernel (one per m, KernelSet::strided_rows) straight on C; tiles narrower than NR (and any C
 // without unit column stride) are computed in a temporary tile (B zero-padded by packing) and
 // merged. Packing is per instruction set where it transposes (B = W.T, row-major A): the vector
-// files transpose 16 x 16 (AVX-512) or 8 x 8 (AVX2) blocks in registers. Small problems skip packing: when
-// M <= 128 a B with unit column stride is read in place (its partial last panel is packed) and
-// the loops run jr outside ir, so each B micro-panel is reused back to back while it is in L1/L2
-// (rows 4 KiB apart would otherwise conflict in the caches); A is read in place when N is too
-// small for packing to pay.
+// files transpose 16 x 16 (AVX-512) or 8 x 8 (AVX2) blocks in registers. Small problems skip
+// packing: when M <= 128 a B with unit column stride is read in place (its partial last panel is
+// packed) and the loops run jr outside ir, so each B micro-panel is reused back to back while it is
+// in L1/L2 (rows 4 KiB apart would otherwise conflict in the caches); A is read in place when N is
+// too small for packing to pay.
 //
 // Threads: the C matrices (batch x M x N) are split into one part per thread along the dimension
 // with more tiles; each thread packs its own panels (B is packed once per thread when splitting
@@ -36,7 +36,7 @@
 #include <new>
 
 #include "gemm_internal.h"
-#include "pyfastdl/cpu_features.h"
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
 
 namespace pyfastdl {
@@ -94,8 +94,7 @@ void pack_a_panel(int mr, int64_t m, int64_t kc, const float* a, int64_t rsa, in
 void pack_b_panel(int nr, int64_t n, int64_t kc, const float* b, int64_t rsb, int64_t csb,
                   float* dst) {
   if (csb == 1 && n == nr) {
-    for (int64_t k = 0; k < kc; ++k)
-      std::copy(b + k * rsb, b + k * rsb + nr, dst + k * nr);
+    for (int64_t k = 0; k < kc; ++k) std::copy(b + k * rsb, b + k * rsb + nr, dst + k * nr);
     return;
   }
   if (csb == 1) {
@@ -165,7 +164,8 @@ struct VGeneric {
 
 // Portable tile 4 x 8: 8 four-wide accumulators fit the 16 SSE registers of baseline x86-64.
 // kc = 256 (A micro-panel 4 KiB, B micro-panel 8 KiB in L1), nc = 256, mc = 64.
-const KernelSet& kernels_generic() {
+template <>
+const KernelSet& KernelSet::build<CpuPath::Generic>() {
   static const KernelSet set{4,
                              8,
                              64,
@@ -315,10 +315,8 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
           const float alpha = direct ? p.alpha : 1.0f, beta_k = direct ? beta : 0.0f;
           const float* ap = a_inplace ? ablock + ir * p.rsa : apack + ir * kc;
           const int64_t rsa = a_inplace ? p.rsa : 1, csa = a_inplace ? p.csa : MR;
-          if (m == MR && !a_inplace)
-            ks.packed_a(kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
-          else
-            ks.strided_rows[m](kc, ap, rsa, csa, bp, rsb, dst, ldd, alpha, beta_k);
+          if (m == MR && !a_inplace) ks.packed_a(kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
+          else ks.strided_rows[m](kc, ap, rsa, csa, bp, rsb, dst, ldd, alpha, beta_k);
           if (!direct) {
             // Merge the temporary tile: C = alpha * tile + beta * C (C not read if beta == 0).
             for (int64_t i = 0; i < m; ++i)
@@ -358,14 +356,11 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
 }
 
 const KernelSet& kernels_for(GemmImpl impl) {
-  if (impl == GemmImpl::Auto) {
-    return for_cpu_path(&kernels_avx512, &kernels_avx2, &kernels_generic);
-  }
+  if (impl == GemmImpl::Auto) return for_path<KernelSet>();
   // A forced path the processor lacks would fault: fall back to the best supported one.
   const int want = impl == GemmImpl::Avx512 ? 2 : impl == GemmImpl::Avx2 ? 1 : 0;
   const int have = static_cast<int>(cpu_path_supported());
-  const int use = std::min(want, have);
-  return use == 2 ? kernels_avx512() : use == 1 ? kernels_avx2() : kernels_generic();
+  return for_path<KernelSet>(static_cast<CpuPath>(std::min(want, have)));
 }
 
 }  // namespace

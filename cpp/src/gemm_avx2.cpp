@@ -1,4 +1,5 @@
-// GEMM micro-kernels on AVX2 + FMA (compiled with -mavx2 -mfma; chosen at run time by CPUID).
+// GEMM micro-kernels on AVX2 + FMA (compiled with -mavx2 -mfma by pyfastdl_add_isa_kernels; chosen
+// at run time by CPUID).
 //
 // Register tile MR x NR = 6 x 16: 12 ymm accumulators + 2 ymm of B + 1 broadcast of A = 15 of
 // the 16 ymm registers. Per k step: 2 vector loads, 6 broadcasts, 12 FMAs (192 FLOPs); 12
@@ -75,7 +76,8 @@ void pack_b_avx2(int nr, int64_t n, int64_t kc, const float* b, int64_t rsb, int
 
 }  // namespace
 
-const KernelSet& kernels_avx2() {
+template <>
+const KernelSet& KernelSet::build<CpuPath::Avx2>() {
   static const KernelSet set{kMR,
                              kNV * V256::width,
                              120,

@@ -1,4 +1,5 @@
-// GEMM micro-kernels on AVX-512 (compiled with -mavx512f; chosen at run time by CPUID).
+// GEMM micro-kernels on AVX-512 (compiled with the AVX-512 flags by pyfastdl_add_isa_kernels;
+// chosen at run time by CPUID).
 //
 // Register tile MR x NR = 6 x 64: 24 zmm accumulators + 4 zmm of B + 1 broadcast of A = 29 of
 // the 32 zmm registers. Per k step: 4 vector loads, 6 broadcasts, 24 FMAs (768 FLOPs). On Zen 4,
@@ -79,8 +80,7 @@ inline void transpose16(__m512 r[16]) {
 
 // Loads `rows` rows (rows <= 16, the others zero) of `len` contiguous floats (len <= 16, the rest
 // of each row zero) that start `ld` floats apart, and transposes them.
-inline void load_transposed(const float* src, int64_t ld, int64_t rows, int64_t len,
-                            __m512 r[16]) {
+inline void load_transposed(const float* src, int64_t ld, int64_t rows, int64_t len, __m512 r[16]) {
   const __mmask16 mask = static_cast<__mmask16>((1u << len) - 1);
   for (int t = 0; t < 16; ++t)
     r[t] = t < rows ? _mm512_maskz_loadu_ps(mask, src + t * ld) : _mm512_setzero_ps();
@@ -127,7 +127,8 @@ void pack_a_avx512(int mr, int64_t m, int64_t kc, const float* a, int64_t rsa, i
 
 }  // namespace
 
-const KernelSet& kernels_avx512() {
+template <>
+const KernelSet& KernelSet::build<CpuPath::Avx512>() {
   static const KernelSet set{kMR,
                              kNV * V512::width,
                              336,

@@ -1,5 +1,6 @@
 // GEMM internals shared by the portable framework (gemm.cpp) and the per-ISA micro-kernels
-// (gemm_avx2.cpp, gemm_avx512.cpp).
+// (gemm.cpp's portable ones, gemm_avx2.cpp, gemm_avx512.cpp: one source per instruction set,
+// compiled by pyfastdl_add_isa_kernels with its flags).
 //
 // The micro-kernel computes one MR x NR tile of C over a K block of length kc:
 //
@@ -12,7 +13,8 @@
 // temporary tile for edges and for a C with other strides.
 //
 // The template is written once over a small SIMD type V (width floats per register: zero, load,
-// store, set1, fma, mul); each instruction-set file supplies V and instantiates the kernels it
+// store, set1, fma, mul); each instruction-set file supplies V (a type of its anonymous
+// namespace, so the instantiations are distinct functions) and instantiates the kernels it
 // offers. Per k step the kernel does NV vector loads of b, MR broadcasts of a and MR * NV FMAs,
 // all accumulators living in registers for the whole K block.
 #pragma once
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "isa_dispatch.h"
 #include "pyfastdl/gemm.h"
 
 namespace pyfastdl::detail {
@@ -54,8 +57,8 @@ void pack_b_panel(int nr, int64_t n, int64_t kc, const float* b, int64_t rsb, in
 
 // One instruction set's kernels and block sizes (see the header of each ISA file for why).
 struct KernelSet {
-  int mr, nr;            // register tile
-  int64_t mc, kc, nc;    // cache blocks: A block mc x kc, B block kc x nc
+  int mr, nr;          // register tile
+  int64_t mc, kc, nc;  // cache blocks: A block mc x kc, B block kc x nc
   PackedAKernel packed_a;
   // strided_rows[m], m = 1 .. mr: the strided-A kernel on an m-row tile (edges of M, and A
   // read in place).
@@ -63,11 +66,17 @@ struct KernelSet {
   EpilogueKernel epilogue;
   PackAKernel pack_a;
   PackBKernel pack_b;
+  // Specialised by gemm.cpp, gemm_avx2.cpp and gemm_avx512.cpp; for_path() (isa_dispatch.h)
+  // picks one.
+  template <CpuPath P>
+  static const KernelSet& build();
 };
-
-const KernelSet& kernels_generic();
-const KernelSet& kernels_avx2();
-const KernelSet& kernels_avx512();
+template <>
+const KernelSet& KernelSet::build<CpuPath::Generic>();
+template <>
+const KernelSet& KernelSet::build<CpuPath::Avx2>();
+template <>
+const KernelSet& KernelSet::build<CpuPath::Avx512>();
 
 // The micro-kernel template (see the file comment). kPackedA: a is a packed panel.
 template <class V, int MR, int NV, bool kPackedA>
@@ -172,8 +181,8 @@ void epilogue_vector(float* c, int64_t ldc, int64_t m, int64_t n, const float* b
                      int64_t bias_rs, int64_t bias_cs, Activation act, float param) {
   using R = typename V::reg;
   constexpr int W = V::width;
-  const bool linear = act == Activation::None || act == Activation::Relu ||
-                      act == Activation::LeakyRelu;
+  const bool linear =
+      act == Activation::None || act == Activation::Relu || act == Activation::LeakyRelu;
   const bool bias_vec = bias && bias_cs == 1;
   if (!linear || (bias && !bias_vec)) {
     if (bias_vec) {

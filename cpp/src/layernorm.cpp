@@ -1,35 +1,31 @@
-// Layer normalization, generic x86-64 build, and the dispatch to the AVX2 and AVX-512 builds
-// (layernorm_avx2.cpp, layernorm_avx512.cpp). The row kernels are in layernorm_rows.h; the math,
-// layout and memory traffic are stated in pyfastdl/layernorm.h.
+// Layer normalization. This file is compiled once per instruction set (pyfastdl_add_isa_kernels
+// in CMakeLists.txt): every build defines its table of the row kernels in layernorm_rows.h; the
+// generic build also defines the public entry points, which run the build of cpu_path() or of an
+// explicit path. The math, layout and memory traffic are stated in pyfastdl/layernorm.h.
 #include "pyfastdl/layernorm.h"
 
+#include "isa_dispatch.h"
 #include "layernorm_rows.h"
 
 namespace pyfastdl {
-namespace {
-struct GenericIsa {};
 
-const layernorm_isa::Table& table_for(CpuPath path) {
-  return for_cpu_path(&layernorm_isa::avx512, &layernorm_isa::avx2, &layernorm_isa::generic, path);
+template <>
+const layernorm_isa::Table& layernorm_isa::Table::build<Isa::path>() {
+  return layernorm_rows::Kernels<Isa>::table();
 }
-}  // namespace
 
-namespace layernorm_isa {
-const Table& generic() { return layernorm_rows::Kernels<GenericIsa>::table(); }
-}  // namespace layernorm_isa
-
-void layer_norm_forward(CpuPath path, int64_t rows, int64_t cols, ConstRows x,
-                        const float* weight, const float* bias, Rows y, Strided<float> mean,
-                        Strided<float> rstd, float eps) {
-  table_for(path).forward(rows, cols, x, weight, bias, y, mean, rstd, eps);
+#if defined(PYFASTDL_ISA_GENERIC)
+void layer_norm_forward(CpuPath path, int64_t rows, int64_t cols, ConstRows x, const float* weight,
+                        const float* bias, Rows y, Strided<float> mean, Strided<float> rstd,
+                        float eps) {
+  for_path<layernorm_isa::Table>(path).forward(rows, cols, x, weight, bias, y, mean, rstd, eps);
 }
 
 void layer_norm_backward(CpuPath path, int64_t rows, int64_t cols, ConstRows x, ConstRows grad_y,
-                         Strided<const float> mean, Strided<const float> rstd,
-                         const float* weight, Rows grad_x, Strided<float> grad_weight,
-                         Strided<float> grad_bias) {
-  table_for(path).backward(rows, cols, x, grad_y, mean, rstd, weight, grad_x, grad_weight,
-                           grad_bias);
+                         Strided<const float> mean, Strided<const float> rstd, const float* weight,
+                         Rows grad_x, Strided<float> grad_weight, Strided<float> grad_bias) {
+  for_path<layernorm_isa::Table>(path).backward(rows, cols, x, grad_y, mean, rstd, weight, grad_x,
+                                                grad_weight, grad_bias);
 }
 
 void layer_norm_forward(int64_t rows, int64_t cols, ConstRows x, const float* weight,
@@ -39,11 +35,11 @@ void layer_norm_forward(int64_t rows, int64_t cols, ConstRows x, const float* we
 }
 
 void layer_norm_backward(int64_t rows, int64_t cols, ConstRows x, ConstRows grad_y,
-                         Strided<const float> mean, Strided<const float> rstd,
-                         const float* weight, Rows grad_x, Strided<float> grad_weight,
-                         Strided<float> grad_bias) {
+                         Strided<const float> mean, Strided<const float> rstd, const float* weight,
+                         Rows grad_x, Strided<float> grad_weight, Strided<float> grad_bias) {
   layer_norm_backward(cpu_path(), rows, cols, x, grad_y, mean, rstd, weight, grad_x, grad_weight,
                       grad_bias);
 }
+#endif  // PYFASTDL_ISA_GENERIC
 
 }  // namespace pyfastdl

@@ -1,8 +1,8 @@
 // The layer normalization row kernels, written once and compiled per instruction set.
 //
-// layernorm.cpp instantiates Kernels<> with the generic x86-64 flags, layernorm_avx2.cpp and
-// layernorm_avx512.cpp with theirs; each passes a tag type from its own anonymous namespace, so
-// the instantiations are distinct functions (no ODR clash between differently compiled copies),
+// layernorm.cpp, compiled once per instruction set, instantiates Kernels<Isa> with each build's
+// tag type, which lives in an anonymous namespace (isa_dispatch.h), so the instantiations are
+// distinct functions (no ODR clash between differently compiled copies),
 // and nothing here instantiates a library template (std::vector, ...) for the same reason.
 // Vectorisation without -ffast-math: sums keep kLanes independent float partials (one 512-bit
 // register, or two 256-bit / four 128-bit ones), flushed to double every kBlock values.
@@ -15,9 +15,32 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "isa_dispatch.h"
 #include "pyfastdl/layernorm.h"
 #include "pyfastdl/parallel.h"
 #include "row_views.h"
+
+namespace pyfastdl::layernorm_isa {
+
+// One build's row kernels (Kernels<Isa>::table() below): the functions of pyfastdl/layernorm.h.
+struct Table {
+  void (*forward)(int64_t, int64_t, ConstRows, const float*, const float*, Rows, Strided<float>,
+                  Strided<float>, float);
+  void (*backward)(int64_t, int64_t, ConstRows, ConstRows, Strided<const float>,
+                   Strided<const float>, const float*, Rows, Strided<float>, Strided<float>);
+  // Specialised by each build of layernorm.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
+};
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
+
+}  // namespace pyfastdl::layernorm_isa
 
 namespace pyfastdl::layernorm_rows {
 
@@ -214,9 +237,9 @@ struct Kernels : row_views::RowViews<Isa> {
 
   // Two rows at once: the partial column sums are read and written once for both.
   template <bool HasW, bool HasGx>
-  static void backward_row_pair(const float* x0, const float* g0, const float* x1,
-                                const float* g1, int64_t n, const RowGrad& k0, const RowGrad& k1,
-                                const float* w, float* gx0, float* gx1, float* pw, float* pb) {
+  static void backward_row_pair(const float* x0, const float* g0, const float* x1, const float* g1,
+                                int64_t n, const RowGrad& k0, const RowGrad& k1, const float* w,
+                                float* gx0, float* gx1, float* pw, float* pb) {
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) {
       const float xhat0 = ((x0[j] - k0.mean) - k0.d) * k0.r;
@@ -235,8 +258,8 @@ struct Kernels : row_views::RowViews<Isa> {
   // Rows [begin, end); s: scratch for 6 rows when some operand is strided (else nullptr).
   template <bool HasW, bool HasGx, bool HasPartials>
   static void backward_rows(int64_t begin, int64_t end, int64_t cols, ConstRows x, ConstRows gy,
-                            Strided<const float> mean, Strided<const float> rstd,
-                            const float* w, Rows gx, float* s, float* pw, float* pb) {
+                            Strided<const float> mean, Strided<const float> rstd, const float* w,
+                            Rows gx, float* s, float* pw, float* pb) {
     const auto at = [&](int k) { return s ? s + k * cols : nullptr; };
     int64_t i = begin;
     if constexpr (HasPartials) {
@@ -284,8 +307,8 @@ struct Kernels : row_views::RowViews<Isa> {
       float* pb = pw ? pw + cols : nullptr;
       const auto rows_with = [&](auto has_w, auto has_gx, auto has_partials) {
         backward_rows<decltype(has_w)::value, decltype(has_gx)::value,
-                      decltype(has_partials)::value>(begin, end, cols, x, gy, mean, rstd, w, gx,
-                                                     s, pw, pb);
+                      decltype(has_partials)::value>(begin, end, cols, x, gy, mean, rstd, w, gx, s,
+                                                     pw, pb);
       };
       using T = std::true_type;
       using F = std::false_type;

@@ -1,4 +1,6 @@
-// Measures the FMA peak and the memory bandwidth (see machine_limits.h).
+// Measures the FMA peak and the memory bandwidth (see machine_limits.h), and the generic build of
+// the FMA peak loop (fma_loop.h; the AVX2 and AVX-512 ones are in machine_limits_avx2.cpp,
+// machine_limits_avx512.cpp).
 #include "pyfastdl/machine_limits.h"
 
 #include <omp.h>
@@ -8,7 +10,8 @@
 #include <memory>
 #include <vector>
 
-#include "pyfastdl/cpu_features.h"
+#include "fma_loop.h"
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
 
 namespace pyfastdl {
@@ -21,17 +24,14 @@ double seconds_since(Clock::time_point t0) {
 }
 
 double fma_loop(int64_t iterations, float* sink) {
-  switch (cpu_path()) {
-    case CpuPath::Avx512: return detail::fma_loop_avx512(iterations, sink);
-    case CpuPath::Avx2: return detail::fma_loop_avx2(iterations, sink);
-    default: return detail::fma_loop_generic(iterations, sink);
-  }
+  return for_path<detail::FmaLoop>().run(iterations, sink);
 }
 
 }  // namespace
 
 namespace detail {
-double fma_loop_generic(int64_t iterations, float* sink) {
+namespace {
+double generic_fma_loop(int64_t iterations, float* sink) {
   // 8 independent scalar chains; the compiler may vectorise them, which is fine for a floor.
   float acc[8] = {0, 1, 2, 3, 4, 5, 6, 7};
   const float a = 0.999999f, b = 1e-7f;
@@ -41,6 +41,13 @@ double fma_loop_generic(int64_t iterations, float* sink) {
   for (float x : acc) s += x;
   *sink = s;
   return 2.0 * 8 * static_cast<double>(iterations);
+}
+}  // namespace
+
+template <>
+const FmaLoop& FmaLoop::build<CpuPath::Generic>() {
+  static const FmaLoop loop{&generic_fma_loop};
+  return loop;
 }
 }  // namespace detail
 

@@ -1,11 +1,13 @@
-// The FMA peak loop on 256-bit vectors (compiled with -mavx2 -mfma; run only when CPUID allows).
+// The FMA peak loop on 256-bit vectors (fma_loop.h; compiled with -mavx2 -mfma by
+// pyfastdl_add_isa_kernels, run only when CPUID allows).
 #include <immintrin.h>
 
-#include "pyfastdl/machine_limits.h"
+#include "fma_loop.h"
 
 namespace pyfastdl::detail {
+namespace {
 
-double fma_loop_avx2(int64_t iterations, float* sink) {
+double fma_loop(int64_t iterations, float* sink) {
   // 12 independent accumulators: enough to cover FMA latency (4-5 cycles) x 2 FMA ports.
   constexpr int kChains = 12;
   __m256 acc[kChains];
@@ -17,6 +19,14 @@ double fma_loop_avx2(int64_t iterations, float* sink) {
   for (int j = 1; j < kChains; ++j) s = _mm256_add_ps(s, acc[j]);
   _mm256_storeu_ps(sink, s);
   return 2.0 * 8 * kChains * static_cast<double>(iterations);
+}
+
+}  // namespace
+
+template <>
+const FmaLoop& FmaLoop::build<CpuPath::Avx2>() {
+  static const FmaLoop loop{&fma_loop};
+  return loop;
 }
 
 }  // namespace pyfastdl::detail

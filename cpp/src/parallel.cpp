@@ -41,4 +41,3 @@ int threads_for(int64_t work, int64_t min_work_per_thread) {
 }
 
 }  // namespace pyfastdl
-

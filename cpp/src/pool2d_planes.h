@@ -1,8 +1,8 @@
 // The pooling plane kernels, written once and compiled per instruction set (like softmax_rows.h):
-// pool2d.cpp instantiates Kernels<> with the generic x86-64 flags, pool2d_avx2.cpp and
-// pool2d_avx512.cpp with their ISA flags; each passes a tag type from its own anonymous
-// namespace, so the instantiations are distinct functions. Nothing here instantiates a library
-// template (std::vector, ...), whose ISA-specific copy the linker could pick for another path.
+// pool2d.cpp, compiled once per instruction set, instantiates Kernels<Isa> with each build's tag
+// type, which lives in an anonymous namespace (isa_dispatch.h), so the instantiations are
+// distinct functions. Nothing here instantiates a library template (std::vector, ...), whose
+// ISA-specific copy the linker could pick for another path.
 //
 // Work split: the N * C planes over threads (OpenMP through parallel_for). Per plane:
 // * forward: each output row is split into the columns whose window lies inside the input
@@ -22,8 +22,34 @@
 #include <cstring>
 #include <limits>
 
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
 #include "pyfastdl/pool2d.h"
+
+namespace pyfastdl::pool2d_isa {
+
+// One build's plane kernels (Kernels<Isa>::table() below): the functions of pyfastdl/pool2d.h.
+struct Table {
+  void (*max_pool2d_forward)(View4<const float>, View4<float>, View4<int64_t>, const Pool2dParams&);
+  void (*max_pool2d_backward)(View4<const float>, View4<const int64_t>, View4<float>);
+  void (*avg_pool2d_forward)(View4<const float>, View4<float>, const Pool2dParams&);
+  void (*avg_pool2d_backward)(View4<const float>, View4<float>, const Pool2dParams&);
+  void (*adaptive_avg_pool2d_forward)(View4<const float>, View4<float>);
+  void (*adaptive_avg_pool2d_backward)(View4<const float>, View4<float>);
+  void (*adaptive_max_pool2d_forward)(View4<const float>, View4<float>, View4<int64_t>);
+  // Specialised by each build of pool2d.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
+};
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
+
+}  // namespace pyfastdl::pool2d_isa
 
 namespace pyfastdl::pool2d_planes {
 
@@ -64,8 +90,8 @@ struct Kernels {
                          F&& f) {
     const int64_t planes = ref_shape[0] * ref_shape[1];
     if (planes <= 0) return;
-    const int threads = threads_for(planes * (work_per_plane > 0 ? work_per_plane : 1),
-                                    kMinElementsPerThread);
+    const int threads =
+        threads_for(planes * (work_per_plane > 0 ? work_per_plane : 1), kMinElementsPerThread);
     Buffer scratch(scratch_floats * (threads > 1 ? threads : 1));
     parallel_for(planes, threads, [&](int64_t begin, int64_t end) {
       float* s = scratch.p ? scratch.p + scratch_floats * omp_get_thread_num() : nullptr;
@@ -112,9 +138,8 @@ struct Kernels {
   }
 
   // 2x2 windows, stride 2, columns [lo, hi) of rows r0 and r0 + 1 (unit column stride).
-  static void max_2x2_row(const float* r0, const float* r1, int64_t w_first, int64_t lo,
-                          int64_t hi, float* out, int64_t* index, int64_t index_base,
-                          int64_t W) {
+  static void max_2x2_row(const float* r0, const float* r1, int64_t w_first, int64_t lo, int64_t hi,
+                          float* out, int64_t* index, int64_t index_base, int64_t W) {
     const float* a0 = r0 + w_first;
     const float* a1 = r1 + w_first;
     const int64_t n = hi - lo;
@@ -175,8 +200,8 @@ struct Kernels {
         if (fast && row_inside) {
           a = lo;
           b = hi;
-          max_2x2_row(xp + hs * x.stride[2], xp + (hs + 1) * x.stride[2], 2 * lo - p.padding[1],
-                      lo, hi, orow + lo, irow ? irow + lo : nullptr, hs * W, W);
+          max_2x2_row(xp + hs * x.stride[2], xp + (hs + 1) * x.stride[2], 2 * lo - p.padding[1], lo,
+                      hi, orow + lo, irow ? irow + lo : nullptr, hs * W, W);
         }
         for (int64_t ow = 0; ow < OW; ++ow) {
           if (ow == a && b > a) {
@@ -232,7 +257,8 @@ struct Kernels {
         for (int64_t ow = 0; ow < OW; ++ow) {
           const int64_t k = irow[ow * idx.stride[3]];
           // Unsigned compare: negative indices are out of range too.
-          if (static_cast<uint64_t>(k) < static_cast<uint64_t>(area)) g[k] += grow[ow * gy.stride[3]];
+          if (static_cast<uint64_t>(k) < static_cast<uint64_t>(area))
+            g[k] += grow[ow * gy.stride[3]];
         }
       }
     });
@@ -440,8 +466,8 @@ struct Kernels {
         const int64_t hs = window_start(oh, H, OH), he = window_end(oh, H, OH);
         for (int64_t ow = 0; ow < OW; ++ow) {
           const int64_t ws = window_start(ow, W, OW), we = window_end(ow, W, OW);
-          const float v = gp[oh * gy.stride[2] + ow * gy.stride[3]] /
-                          static_cast<float>((he - hs) * (we - ws));
+          const float v =
+              gp[oh * gy.stride[2] + ow * gy.stride[3]] / static_cast<float>((he - hs) * (we - ws));
           for (int64_t h = hs; h < he; ++h)
             for (int64_t w = ws; w < we; ++w) g[h * W + w] += v;
         }

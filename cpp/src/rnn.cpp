@@ -1,5 +1,7 @@
-// Recurrent cells and layers: the generic x86-64 build of the gate kernels (rnn_gates.h), the
-// dispatch to the AVX2 / AVX-512 builds, and the whole-layer recurrences.
+// Recurrent cells and layers. This file is compiled once per instruction set
+// (pyfastdl_add_isa_kernels in CMakeLists.txt): every build defines its table of the gate
+// kernels in rnn_gates.h; the generic build also defines the cell entry points, which run the
+// build of cpu_path(), and the whole-layer recurrences.
 //
 // A layer's forward runs, per time step, one gemm (N, H) x (H, G*H) for h_prev W_hh^T and one
 // fused gate kernel that adds the step's input projection xw[t] and b_hh as it reads. The
@@ -12,52 +14,49 @@
 #include <cstring>
 #include <new>
 
-#include "pyfastdl/cpu_features.h"
+#include "isa_dispatch.h"
 #include "pyfastdl/gemm.h"
 #include "rnn_gates.h"
 
 namespace pyfastdl {
-namespace {
-struct GenericIsa {};
-}  // namespace
 
-namespace rnn_isa {
-const Table& generic() { return rnn_gates::Kernels<GenericIsa>::table(); }
-const Table& active() {
-  return for_cpu_path(&avx512, &avx2, &generic);
+template <>
+const rnn_isa::Table& rnn_isa::Table::build<Isa::path>() {
+  return rnn_gates::Kernels<Isa>::table();
 }
-}  // namespace rnn_isa
 
+#if defined(PYFASTDL_ISA_GENERIC)
 // ---------------------------------------------------------------------------- cells
 void lstm_cell_forward(int64_t n, int64_t hidden, ConstRows gates, ConstRows c_prev, Rows h, Rows c,
                        Rows acts) {
-  rnn_isa::active().lstm_forward(n, hidden, gates, ConstRows{}, nullptr, c_prev, h, c, acts);
+  for_path<rnn_isa::Table>().lstm_forward(n, hidden, gates, ConstRows{}, nullptr, c_prev, h, c,
+                                          acts);
 }
 
 void lstm_cell_backward(int64_t n, int64_t hidden, ConstRows acts, ConstRows c_prev, ConstRows c,
                         ConstRows grad_h, ConstRows grad_c, Rows grad_gates, Rows grad_c_prev) {
-  rnn_isa::active().lstm_backward(n, hidden, acts, c_prev, c, grad_h, ConstRows{}, grad_c,
-                                  grad_gates, grad_c_prev);
+  for_path<rnn_isa::Table>().lstm_backward(n, hidden, acts, c_prev, c, grad_h, ConstRows{}, grad_c,
+                                           grad_gates, grad_c_prev);
 }
 
 void gru_cell_forward(int64_t n, int64_t hidden, ConstRows gi, ConstRows gh, ConstRows h_prev,
                       Rows h, Rows acts) {
-  rnn_isa::active().gru_forward(n, hidden, gi, gh, h_prev, h, acts);
+  for_path<rnn_isa::Table>().gru_forward(n, hidden, gi, gh, h_prev, h, acts);
 }
 
 void gru_cell_backward(int64_t n, int64_t hidden, ConstRows acts, ConstRows h_prev,
                        ConstRows grad_h, Rows grad_gi, Rows grad_gh, Rows grad_h_prev) {
-  rnn_isa::active().gru_backward(n, hidden, acts, h_prev, grad_h, ConstRows{}, grad_gi, grad_gh,
-                                 grad_h_prev);
+  for_path<rnn_isa::Table>().gru_backward(n, hidden, acts, h_prev, grad_h, ConstRows{}, grad_gi,
+                                          grad_gh, grad_h_prev);
 }
 
 void rnn_cell_forward(int64_t n, int64_t cols, ConstRows gates, Rows h, RnnMode mode) {
-  rnn_isa::active().rnn_forward(n, cols, gates, ConstRows{}, nullptr, h, mode);
+  for_path<rnn_isa::Table>().rnn_forward(n, cols, gates, ConstRows{}, nullptr, h, mode);
 }
 
 void rnn_cell_backward(int64_t n, int64_t cols, ConstRows h, ConstRows grad_h, Rows grad_gates,
                        RnnMode mode) {
-  rnn_isa::active().rnn_backward(n, cols, h, grad_h, ConstRows{}, grad_gates, mode);
+  for_path<rnn_isa::Table>().rnn_backward(n, cols, h, grad_h, ConstRows{}, grad_gates, mode);
 }
 
 // ---------------------------------------------------------------------------- layers
@@ -68,8 +67,8 @@ namespace {
 struct Scratch {
   float* p = nullptr;
   explicit Scratch(int64_t n)
-      : p(n > 0 ? static_cast<float*>(::operator new(sizeof(float) * static_cast<size_t>(n),
-                                                     std::align_val_t{64}))
+      : p(n > 0 ? static_cast<float*>(
+                      ::operator new(sizeof(float) * static_cast<size_t>(n), std::align_val_t{64}))
                 : nullptr) {}
   ~Scratch() {
     if (p) ::operator delete(p, std::align_val_t{64});
@@ -116,8 +115,8 @@ void recurrent_product(int64_t n, int64_t gh, int64_t hidden, ConstRows h, const
 }
 
 // out (N, H) (+)= g (N, G*H) @ W_hh (G*H, H).
-void gradient_product(int64_t n, int64_t gh, int64_t hidden, ConstRows g,
-                      const RecurrentWeights& w, Rows out, float beta) {
+void gradient_product(int64_t n, int64_t gh, int64_t hidden, ConstRows g, const RecurrentWeights& w,
+                      Rows out, float beta) {
   MatrixView a{const_cast<float*>(g.data), g.row_stride, 1, 0};
   MatrixView b{const_cast<float*>(w.w_hh), w.w_row_stride, 1, 0};
   MatrixView c{out.data, out.row_stride, 1, 0};
@@ -137,7 +136,7 @@ void copy_rows(int64_t n, int64_t cols, ConstRows src, Rows dst) {
 void lstm_layer_forward(int64_t steps, int64_t n, int64_t hidden, Seq xw, ConstRows h0,
                         ConstRows c0, const RecurrentWeights& w, Seq hs, Seq cs, Seq acts,
                         bool reverse) {
-  const auto& k = rnn_isa::active();
+  const auto& k = for_path<rnn_isa::Table>();
   const int64_t gh = 4 * hidden;
   Scratch w_t(gh * hidden), gates(n * gh);
   pack_transposed(w, gh, hidden, w_t.p);
@@ -155,7 +154,7 @@ void lstm_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq acts, Seq
                          const RecurrentWeights& w, Seq grad_out, ConstRows grad_hn,
                          ConstRows grad_cn, Seq grad_gates, Rows grad_h0, Rows grad_c0,
                          bool reverse) {
-  const auto& k = rnn_isa::active();
+  const auto& k = for_path<rnn_isa::Table>();
   const int64_t gh = 4 * hidden;
   Scratch dh(n * hidden), dc(2 * n * hidden);
   const Rows dh_rows{dh.p, hidden, 1};
@@ -177,7 +176,7 @@ void lstm_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq acts, Seq
 
 void gru_layer_forward(int64_t steps, int64_t n, int64_t hidden, Seq xw, ConstRows h0,
                        const RecurrentWeights& w, Seq hs, Seq acts, bool reverse) {
-  const auto& k = rnn_isa::active();
+  const auto& k = for_path<rnn_isa::Table>();
   const int64_t gh = 3 * hidden;
   Scratch w_t(gh * hidden), hh(n * gh);
   pack_transposed(w, gh, hidden, w_t.p);
@@ -202,7 +201,7 @@ void gru_layer_forward(int64_t steps, int64_t n, int64_t hidden, Seq xw, ConstRo
 void gru_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq acts, Seq hs, ConstRows h0,
                         const RecurrentWeights& w, Seq grad_out, ConstRows grad_hn, Seq grad_gi,
                         Seq grad_gh, Rows grad_h0, bool reverse) {
-  const auto& k = rnn_isa::active();
+  const auto& k = for_path<rnn_isa::Table>();
   const int64_t gh = 3 * hidden;
   Scratch dh(2 * n * hidden);
   float* cur = dh.p;
@@ -224,22 +223,21 @@ void gru_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq acts, Seq 
 
 void rnn_layer_forward(int64_t steps, int64_t n, int64_t hidden, Seq xw, ConstRows h0,
                        const RecurrentWeights& w, Seq hs, RnnMode mode, bool reverse) {
-  const auto& k = rnn_isa::active();
+  const auto& k = for_path<rnn_isa::Table>();
   Scratch w_t(hidden * hidden), gates(n * hidden);
   pack_transposed(w, hidden, hidden, w_t.p);
   const Order order{steps, reverse};
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t t = order.time(s), tp = order.prev(s);
     recurrent_product(n, hidden, hidden, state(hs, tp, h0), w_t.p, Rows{gates.p, hidden, 1});
-    k.rnn_forward(n, hidden, ConstRows{gates.p, hidden, 1}, xw.crows(t), w.b_hh, hs.rows(t),
-                  mode);
+    k.rnn_forward(n, hidden, ConstRows{gates.p, hidden, 1}, xw.crows(t), w.b_hh, hs.rows(t), mode);
   }
 }
 
-void rnn_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq hs,
-                        const RecurrentWeights& w, Seq grad_out, ConstRows grad_hn,
-                        Seq grad_gates, Rows grad_h0, RnnMode mode, bool reverse) {
-  const auto& k = rnn_isa::active();
+void rnn_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq hs, const RecurrentWeights& w,
+                        Seq grad_out, ConstRows grad_hn, Seq grad_gates, Rows grad_h0, RnnMode mode,
+                        bool reverse) {
+  const auto& k = for_path<rnn_isa::Table>();
   Scratch dh(n * hidden);
   const Rows dh_rows{dh.p, hidden, 1};
   copy_rows(n, hidden, grad_hn, dh_rows);
@@ -253,5 +251,6 @@ void rnn_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq hs,
   }
   copy_rows(n, hidden, ConstRows{dh.p, hidden, 1}, grad_h0);
 }
+#endif  // PYFASTDL_ISA_GENERIC
 
 }  // namespace pyfastdl

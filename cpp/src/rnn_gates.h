@@ -1,5 +1,5 @@
 // The fused gate kernels of one RNN / LSTM / GRU time step, written once and compiled per
-// instruction set (rnn.cpp: generic x86-64, rnn_avx2.cpp, rnn_avx512.cpp), as softmax_rows.h.
+// instruction set (rnn.cpp, built once per ISA: isa_dispatch.h), as softmax_rows.h.
 //
 // Each kernel makes one pass over the (N, G*H) rows of its operands; the unit loop of a row is a
 // `#pragma omp simd` loop whose exp (the project's polynomial exp from softmax_rows.h) the
@@ -8,7 +8,7 @@
 // where 1 - e would lose relative accuracy. Rows are split over threads once a step has enough
 // units (rows * H * G >= kMinUnitsPerThread per thread).
 //
-// Math (PyTorch's gate order; see pyfastdl/kernels/reference/_rnn.py for the backward formulas):
+// Math (PyTorch's gate order; see pyfastdl/kernels/reference/rnn.py for the backward formulas):
 //   LSTM  i, f, o = sigmoid(.)  g = tanh(.)  c = f c_prev + i g  h = o tanh(c)
 //   GRU   r, z = sigmoid(gi + gh)  n = tanh(gi_n + r gh_n)  h = (1 - z) n + z h_prev
 //   RNN   h = tanh(gates) or relu(gates)
@@ -17,9 +17,39 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
 #include "pyfastdl/rnn.h"
 #include "softmax_rows.h"
+
+namespace pyfastdl::rnn_isa {
+
+// One build's cell kernels (Kernels<Isa>::table() below). add: empty or (N, G*H) rows and bias:
+// nullptr or a (G*H,) vector, both added to the pre-activations (the layer kernels fold
+// x W_ih^T + b_ih and b_hh in here); grad_h2: empty or a second gradient added to grad_h.
+struct Table {
+  void (*lstm_forward)(int64_t, int64_t, ConstRows, ConstRows add, const float* bias, ConstRows,
+                       Rows, Rows, Rows);
+  void (*lstm_backward)(int64_t, int64_t, ConstRows, ConstRows, ConstRows, ConstRows,
+                        ConstRows grad_h2, ConstRows, Rows, Rows);
+  void (*gru_forward)(int64_t, int64_t, ConstRows, ConstRows, ConstRows, Rows, Rows);
+  void (*gru_backward)(int64_t, int64_t, ConstRows, ConstRows, ConstRows, ConstRows grad_h2, Rows,
+                       Rows, Rows);
+  void (*rnn_forward)(int64_t, int64_t, ConstRows, ConstRows add, const float* bias, Rows, RnnMode);
+  void (*rnn_backward)(int64_t, int64_t, ConstRows, ConstRows, ConstRows grad_h2, Rows, RnnMode);
+  // Specialised by each build of rnn.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
+};
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
+
+}  // namespace pyfastdl::rnn_isa
 
 namespace pyfastdl::rnn_gates {
 
@@ -38,8 +68,8 @@ struct Kernels {
     // x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835: relative error < 1e-8 for |x| < 0.25.
     const float x2 = ax * ax;
     const float small =
-        ax * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f + x2 * (-0.0539682540f +
-                                                                         x2 * 0.0218694885f))));
+        ax * (1.0f + x2 * (-0.333333333f +
+                           x2 * (0.133333333f + x2 * (-0.0539682540f + x2 * 0.0218694885f))));
     const float t = ax < 0.25f ? small : big;
     return x < 0.0f ? -t : t;
   }
@@ -88,8 +118,8 @@ struct Kernels {
     }
   }
 
-  static void lstm_forward(int64_t n, int64_t hs, ConstRows gates, ConstRows add,
-                           const float* bias, ConstRows c_prev, Rows h, Rows c, Rows acts) {
+  static void lstm_forward(int64_t n, int64_t hs, ConstRows gates, ConstRows add, const float* bias,
+                           ConstRows c_prev, Rows h, Rows c, Rows acts) {
     for_rows(n, 4 * hs, [&](int64_t r) {
       const float* g = gates.data + r * gates.row_stride;
       const float* x = add.data ? add.data + r * add.row_stride : nullptr;
@@ -133,8 +163,8 @@ struct Kernels {
   }
 
   static void lstm_backward(int64_t n, int64_t hs, ConstRows acts, ConstRows c_prev, ConstRows c,
-                            ConstRows grad_h, ConstRows grad_h2, ConstRows grad_c,
-                            Rows grad_gates, Rows grad_c_prev) {
+                            ConstRows grad_h, ConstRows grad_h2, ConstRows grad_c, Rows grad_gates,
+                            Rows grad_c_prev) {
     for_rows(n, 4 * hs, [&](int64_t r) {
       const float* a = acts.data + r * acts.row_stride;
       const float* cp = c_prev.data + r * c_prev.row_stride;
@@ -225,8 +255,8 @@ struct Kernels {
   }
 
   // ------------------------------------------------------------------------------ RNN
-  static void rnn_forward(int64_t n, int64_t hs, ConstRows gates, ConstRows add,
-                          const float* bias, Rows h, RnnMode mode) {
+  static void rnn_forward(int64_t n, int64_t hs, ConstRows gates, ConstRows add, const float* bias,
+                          Rows h, RnnMode mode) {
     for_rows(n, hs, [&](int64_t r) {
       const float* __restrict g = gates.data + r * gates.row_stride;
       const float* __restrict x = add.data ? add.data + r * add.row_stride : nullptr;

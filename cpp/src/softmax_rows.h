@@ -1,10 +1,10 @@
 // The softmax-family row kernels, written once and compiled per instruction set.
 //
-// softmax.cpp instantiates Kernels<> with the generic x86-64 flags and softmax_avx512.cpp with
-// AVX-512 flags; each passes a tag type from its own anonymous namespace, so the two
-// instantiations are distinct functions (no ODR clash between differently compiled copies).
-// For the same reason nothing here instantiates a library template (std::vector, ...): its
-// AVX-512 copy could be the one the linker keeps for the generic path.
+// softmax.cpp, compiled once per instruction set, instantiates Kernels<Isa> with each build's tag
+// type, which lives in an anonymous namespace (isa_dispatch.h), so the instantiations are
+// distinct functions (no ODR clash between differently compiled copies). For the same reason
+// nothing here instantiates a library template (std::vector, ...): its AVX-512 copy could be the
+// one the linker keeps for the generic path.
 //
 // Vectorisation without -ffast-math: reductions keep kLanes independent partial results (the
 // compiler maps the lane loop to one 512-bit register or four 128-bit ones), and exp is a
@@ -16,9 +16,36 @@
 #include <cstring>
 #include <limits>
 
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
 #include "pyfastdl/softmax.h"
 #include "row_views.h"
+
+namespace pyfastdl::softmax_isa {
+
+// One build's row kernels (Kernels<Isa>::table() below): the functions of pyfastdl/softmax.h.
+struct Table {
+  void (*softmax_forward)(int64_t, int64_t, ConstRows, Rows);
+  void (*softmax_backward)(int64_t, int64_t, ConstRows, ConstRows, Rows);
+  void (*log_softmax_forward)(int64_t, int64_t, ConstRows, Rows);
+  void (*log_softmax_backward)(int64_t, int64_t, ConstRows, ConstRows, Rows);
+  void (*cross_entropy_forward)(int64_t, int64_t, ConstRows, const CrossEntropyTargets&,
+                                Strided<float>, Strided<float>);
+  void (*cross_entropy_backward)(int64_t, int64_t, ConstRows, const CrossEntropyTargets&,
+                                 Strided<const float>, Rows);
+  // Specialised by each build of softmax.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
+};
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
+
+}  // namespace pyfastdl::softmax_isa
 
 namespace pyfastdl::softmax_rows {
 

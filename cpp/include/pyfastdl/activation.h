@@ -28,19 +28,8 @@ void gelu_forward(int64_t n, const float* x, float* y, GeluApproximation approxi
 void gelu_backward(int64_t n, const float* x, const float* grad_y, float* grad_x,
                    GeluApproximation approximate);
 // The same on an explicit instruction-set path (one the processor supports).
-void gelu_forward(CpuPath path, int64_t n, const float* x, float* y,
-                  GeluApproximation approximate);
+void gelu_forward(CpuPath path, int64_t n, const float* x, float* y, GeluApproximation approximate);
 void gelu_backward(CpuPath path, int64_t n, const float* x, const float* grad_y, float* grad_x,
                    GeluApproximation approximate);
-
-namespace activation_isa {
-struct Table {
-  void (*gelu_forward)(int64_t, const float*, float*, GeluApproximation);
-  void (*gelu_backward)(int64_t, const float*, const float*, float*, GeluApproximation);
-};
-const Table& generic();
-const Table& avx2();
-const Table& avx512();
-}  // namespace activation_isa
 
 }  // namespace pyfastdl

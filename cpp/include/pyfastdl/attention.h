@@ -18,6 +18,8 @@
 
 #include <cstdint>
 
+#include "pyfastdl/cpu_features.h"
+
 namespace pyfastdl {
 
 // A (B, H, rows, cols) operand with unit stride along cols: element (b, h, r, c) is
@@ -68,15 +70,16 @@ void attention_backward(const AttentionShape& shape, AttentionOperand<const floa
                         AttentionOperand<float> grad_q, AttentionOperand<float> grad_k,
                         AttentionOperand<float> grad_v, const AttentionOptions& options);
 
-namespace attention_isa {
-// One instruction set's kernels (attention_kernels.h compiled per ISA).
-struct Table {
-  decltype(&attention_forward) forward;
-  decltype(&attention_backward) backward;
-};
-const Table& generic();
-const Table& avx2();
-const Table& avx512();
-}  // namespace attention_isa
+// The same on an explicit instruction-set path (one the processor supports).
+void attention_forward(CpuPath path, const AttentionShape& shape, AttentionOperand<const float> q,
+                       AttentionOperand<const float> k, AttentionOperand<const float> v,
+                       const AttentionMask& mask, AttentionOperand<float> out,
+                       AttentionRows<float> lse, const AttentionOptions& options);
+void attention_backward(CpuPath path, const AttentionShape& shape, AttentionOperand<const float> q,
+                        AttentionOperand<const float> k, AttentionOperand<const float> v,
+                        const AttentionMask& mask, AttentionOperand<const float> out,
+                        AttentionRows<const float> lse, AttentionOperand<const float> grad_out,
+                        AttentionOperand<float> grad_q, AttentionOperand<float> grad_k,
+                        AttentionOperand<float> grad_v, const AttentionOptions& options);
 
 }  // namespace pyfastdl

@@ -73,16 +73,4 @@ void batchnorm_forward_eval(BnInput x, BnParam running_mean, BnParam running_var
 void batchnorm_backward(BnInput x, BnInput grad_y, BnParam mean, BnParam invstd, BnParam weight,
                         BnOutput grad_x, BnStat grad_weight, BnStat grad_bias, bool training);
 
-// The per-instruction-set implementations behind the functions above (chosen by cpu_path()).
-namespace batchnorm_isa {
-struct Table {
-  void (*forward_train)(BnInput, BnParam, BnParam, BnOutput, BnStat, BnStat, BnStat, float);
-  void (*forward_eval)(BnInput, BnParam, BnParam, BnParam, BnParam, BnOutput, float);
-  void (*backward)(BnInput, BnInput, BnParam, BnParam, BnParam, BnOutput, BnStat, BnStat, bool);
-};
-const Table& generic();
-const Table& avx2();
-const Table& avx512();
-}  // namespace batchnorm_isa
-
 }  // namespace pyfastdl

@@ -38,29 +38,15 @@ void layer_norm_forward(int64_t rows, int64_t cols, ConstRows x, const float* we
 // weight: contiguous (N,) or nullptr. Any of grad_x.data, grad_weight.data, grad_bias.data may
 // be nullptr: that output is skipped.
 void layer_norm_backward(int64_t rows, int64_t cols, ConstRows x, ConstRows grad_y,
-                         Strided<const float> mean, Strided<const float> rstd,
-                         const float* weight, Rows grad_x, Strided<float> grad_weight,
-                         Strided<float> grad_bias);
+                         Strided<const float> mean, Strided<const float> rstd, const float* weight,
+                         Rows grad_x, Strided<float> grad_weight, Strided<float> grad_bias);
 
 // The same on an explicit instruction-set path (one the processor supports).
-void layer_norm_forward(CpuPath path, int64_t rows, int64_t cols, ConstRows x,
-                        const float* weight, const float* bias, Rows y, Strided<float> mean,
-                        Strided<float> rstd, float eps);
+void layer_norm_forward(CpuPath path, int64_t rows, int64_t cols, ConstRows x, const float* weight,
+                        const float* bias, Rows y, Strided<float> mean, Strided<float> rstd,
+                        float eps);
 void layer_norm_backward(CpuPath path, int64_t rows, int64_t cols, ConstRows x, ConstRows grad_y,
-                         Strided<const float> mean, Strided<const float> rstd,
-                         const float* weight, Rows grad_x, Strided<float> grad_weight,
-                         Strided<float> grad_bias);
-
-namespace layernorm_isa {
-struct Table {
-  void (*forward)(int64_t, int64_t, ConstRows, const float*, const float*, Rows, Strided<float>,
-                  Strided<float>, float);
-  void (*backward)(int64_t, int64_t, ConstRows, ConstRows, Strided<const float>,
-                   Strided<const float>, const float*, Rows, Strided<float>, Strided<float>);
-};
-const Table& generic();
-const Table& avx2();
-const Table& avx512();
-}  // namespace layernorm_isa
+                         Strided<const float> mean, Strided<const float> rstd, const float* weight,
+                         Rows grad_x, Strided<float> grad_weight, Strided<float> grad_bias);
 
 }  // namespace pyfastdl

@@ -1,4 +1,5 @@
-// The machine's physical limits, measured (the benchmark suite reports kernels as a fraction of them).
+// The machine's physical limits, measured (the benchmark suite reports kernels as a fraction of
+// them).
 //
 // FMA peak: each thread runs a register-only loop of independent fused multiply-adds on the widest
 // vectors of the current CPU path (no loads or stores), so the figure is the core's FMA throughput.
@@ -16,13 +17,5 @@ double measure_fma_peak_gflops(int threads, double seconds);
 
 // GB/s of the triad over arrays of `elements` floats each, best of repeats within `seconds`.
 double measure_triad_bandwidth_gbs(int threads, int64_t elements, double seconds);
-
-namespace detail {
-// One thread's FMA loop: performs `iterations` rounds and returns the flop count it did.
-// Defined per CPU path.
-double fma_loop_generic(int64_t iterations, float* sink);
-double fma_loop_avx2(int64_t iterations, float* sink);
-double fma_loop_avx512(int64_t iterations, float* sink);
-}  // namespace detail
 
 }  // namespace pyfastdl

@@ -67,21 +67,4 @@ void adaptive_avg_pool2d_backward(View4<const float> grad_out, View4<float> grad
 // Its backward is max_pool2d_backward.
 void adaptive_max_pool2d_forward(View4<const float> x, View4<float> out, View4<int64_t> indices);
 
-// The per-instruction-set implementations behind the functions above (chosen by cpu_path()).
-namespace pool2d_isa {
-struct Table {
-  void (*max_pool2d_forward)(View4<const float>, View4<float>, View4<int64_t>,
-                             const Pool2dParams&);
-  void (*max_pool2d_backward)(View4<const float>, View4<const int64_t>, View4<float>);
-  void (*avg_pool2d_forward)(View4<const float>, View4<float>, const Pool2dParams&);
-  void (*avg_pool2d_backward)(View4<const float>, View4<float>, const Pool2dParams&);
-  void (*adaptive_avg_pool2d_forward)(View4<const float>, View4<float>);
-  void (*adaptive_avg_pool2d_backward)(View4<const float>, View4<float>);
-  void (*adaptive_max_pool2d_forward)(View4<const float>, View4<float>, View4<int64_t>);
-};
-const Table& generic();
-const Table& avx2();
-const Table& avx512();
-}  // namespace pool2d_isa
-
 }  // namespace pyfastdl

@@ -10,7 +10,7 @@
 //                  reads 3H + 3H + H, writes H + 4H (acts = r, z, n, gh_n)
 //   RNN forward    h = tanh(gates) or relu(gates)
 // and the backward kernels invert them from the saved activations (see pyfastdl/kernels/
-// reference/_rnn.py for the formulas).
+// reference/rnn.py for the formulas).
 //
 // Layer kernels run the whole recurrence of one layer in one direction: for each step (time t
 // ascending, or descending when `reverse`) one gemm h_prev W_hh^T (pyfastdl::gemm, OpenMP inside)
@@ -84,30 +84,8 @@ void gru_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq acts, Seq 
 void rnn_layer_forward(int64_t steps, int64_t n, int64_t hidden, Seq xw, ConstRows h0,
                        const RecurrentWeights& w, Seq hs, RnnMode mode, bool reverse);
 // Writes grad_gates (L, N, H) and grad_h0.
-void rnn_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq hs,
-                        const RecurrentWeights& w, Seq grad_out, ConstRows grad_hn,
-                        Seq grad_gates, Rows grad_h0, RnnMode mode, bool reverse);
-
-namespace rnn_isa {
-// The per-ISA cell kernels. add: empty or (N, G*H) rows and bias: nullptr or a (G*H,) vector,
-// both added to the pre-activations (the layer kernels fold x W_ih^T + b_ih and b_hh in here);
-// grad_h2: empty or a second gradient added to grad_h.
-struct Table {
-  void (*lstm_forward)(int64_t, int64_t, ConstRows, ConstRows add, const float* bias, ConstRows,
-                       Rows, Rows, Rows);
-  void (*lstm_backward)(int64_t, int64_t, ConstRows, ConstRows, ConstRows, ConstRows,
-                        ConstRows grad_h2, ConstRows, Rows, Rows);
-  void (*gru_forward)(int64_t, int64_t, ConstRows, ConstRows, ConstRows, Rows, Rows);
-  void (*gru_backward)(int64_t, int64_t, ConstRows, ConstRows, ConstRows, ConstRows grad_h2, Rows,
-                       Rows, Rows);
-  void (*rnn_forward)(int64_t, int64_t, ConstRows, ConstRows add, const float* bias, Rows,
-                      RnnMode);
-  void (*rnn_backward)(int64_t, int64_t, ConstRows, ConstRows, ConstRows grad_h2, Rows, RnnMode);
-};
-const Table& generic();
-const Table& avx2();
-const Table& avx512();
-const Table& active();
-}  // namespace rnn_isa
+void rnn_layer_backward(int64_t steps, int64_t n, int64_t hidden, Seq hs, const RecurrentWeights& w,
+                        Seq grad_out, ConstRows grad_hn, Seq grad_gates, Rows grad_h0, RnnMode mode,
+                        bool reverse);
 
 }  // namespace pyfastdl

@@ -16,7 +16,8 @@
 //                          and loss = 0 for rows whose target is ignore_index (PyTorch's semantics;
 //                          the reduction over rows is the caller's).
 //   cross_entropy_backward dx[c] = dloss * ((1 - e) * w[t] * (p[c] - [c == t])
-//                                           + e / C * (p[c] * sum_k w[k] - w[c])),  p = exp(x - lse)
+//                                           + e / C * (p[c] * sum_k w[k] - w[c])),  p = exp(x -
+//                                           lse)
 // Memory traffic: forward reads x twice (the second read from cache for rows up to L2 size) and
 // writes y once; about 20 flops per element for exp.
 #pragma once
@@ -46,8 +47,8 @@ struct Strided {
 
 // The class-index part of cross-entropy: target per row, optional class weights.
 struct CrossEntropyTargets {
-  Strided<const int64_t> target;   // (rows,): class indices in [0, C), or ignore_index
-  Strided<const float> weight;     // (C,) class weights; data == nullptr: all 1
+  Strided<const int64_t> target;  // (rows,): class indices in [0, C), or ignore_index
+  Strided<const float> weight;    // (C,) class weights; data == nullptr: all 1
   int64_t ignore_index = -100;
   float label_smoothing = 0.0f;
 };
@@ -68,22 +69,5 @@ void cross_entropy_forward(int64_t rows, int64_t cols, ConstRows logits,
 void cross_entropy_backward(int64_t rows, int64_t cols, ConstRows logits,
                             const CrossEntropyTargets& targets, Strided<const float> grad_losses,
                             Rows grad_logits);
-
-// The per-instruction-set implementations behind the functions above (chosen by cpu_path()).
-namespace softmax_isa {
-struct Table {
-  void (*softmax_forward)(int64_t, int64_t, ConstRows, Rows);
-  void (*softmax_backward)(int64_t, int64_t, ConstRows, ConstRows, Rows);
-  void (*log_softmax_forward)(int64_t, int64_t, ConstRows, Rows);
-  void (*log_softmax_backward)(int64_t, int64_t, ConstRows, ConstRows, Rows);
-  void (*cross_entropy_forward)(int64_t, int64_t, ConstRows, const CrossEntropyTargets&,
-                                Strided<float>, Strided<float>);
-  void (*cross_entropy_backward)(int64_t, int64_t, ConstRows, const CrossEntropyTargets&,
-                                 Strided<const float>, Rows);
-};
-const Table& generic();
-const Table& avx2();
-const Table& avx512();
-}  // namespace softmax_isa
 
 }  // namespace pyfastdl

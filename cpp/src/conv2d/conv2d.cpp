@@ -13,15 +13,15 @@
 // One GEMM per chunk packs W once for B images and gives small images a long N dimension.
 // A 1x1, stride-1, unpadded convolution needs no im2col: batched GEMMs read x (grad_x) in place.
 // Other algorithms take the shapes where they measured faster (pick: use_winograd,
-// use_winograd5, use_direct, use_batched): Winograd F(2x2, 3x3) (conv2d_winograd.cpp) for 3x3
+// use_winograd5, use_direct, use_batched): Winograd F(2x2, 3x3) (winograd3x3.cpp) for 3x3
 // stride-1 layers of 16 or more channels, forward, backward input (the forward conv of grad_out
 // with the flipped kernel) and backward weight; Winograd F(2x2, 5x5) in image lanes
-// (conv2d_winograd5.cpp) for the forward of 5x5 stride-1 layers with 4 to 8 input channels
+// (winograd5x5.cpp) for the forward of 5x5 stride-1 layers with 4 to 8 input channels
 // (LeNet's second layer) when the batch fills the lane groups (algo 'winograd' also runs it for
-// the backward input of any 5x5 layer); the direct kernels (conv2d_direct.cpp: implicit GEMM
+// the backward input of any 5x5 layer); the direct kernels (direct.cpp: implicit GEMM
 // over the padded image, with Winograd F(4, 3) along the output rows for 3-row kernels) for
 // stride-1 layers with at most 8 input channels (LeNet, first layers), where im2col would copy
-// short rows for a small K; among those, the batched kernels (conv2d_batched.cpp: direct,
+// short rows for a small K; among those, the batched kernels (batched.cpp: direct,
 // vectorised over groups of 16 / 8 / 4 images) where the direct kernels' vectors of pixels
 // waste a fifth of their lanes (LeNet's second layer's backward passes) and for the backward
 // input with O <= 16, when the batch fills the groups.
@@ -39,10 +39,7 @@
 #include <new>
 #include <vector>
 
-#include "conv2d_batched.h"
-#include "conv2d_direct.h"
-#include "conv2d_winograd.h"
-#include "conv2d_winograd5.h"
+#include "common.h"
 #include "pyfastdl/parallel.h"
 
 namespace pyfastdl {
@@ -81,8 +78,8 @@ Dims dims_of(const Conv2dShape& s) {
   d.K = d.Cg * s.KH * s.KW;
   d.P = s.OH * s.OW;
   d.HW = s.H * s.W;
-  d.pointwise = s.KH == 1 && s.KW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 &&
-                s.pad_w == 0;
+  d.pointwise =
+      s.KH == 1 && s.KW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
   return d;
 }
 
@@ -202,10 +199,8 @@ void gather_rows(float* wide, float* t, int64_t rows_per_image, int64_t R, int64
       const int64_t bi = u / R, r = u % R;
       float* image_row = t + ((n0 + bi) * rows_per_image + g * R + r) * P;
       float* wide_row = wide + r * ld + bi * P;
-      if (kToWide)
-        std::memcpy(wide_row, image_row, sizeof(float) * P);
-      else
-        std::memcpy(image_row, wide_row, sizeof(float) * P);
+      if (kToWide) std::memcpy(wide_row, image_row, sizeof(float) * P);
+      else std::memcpy(image_row, wide_row, sizeof(float) * P);
     }
   });
 }
@@ -228,12 +223,11 @@ bool use_winograd(const Conv2dShape& s, Conv2dAlgo algo) {
 bool use_direct(const Conv2dShape& s, Conv2dAlgo algo) {
   if (!detail::direct_applies(s)) return false;
   if (algo == Conv2dAlgo::Auto)
-    return s.C <= 8 && !use_winograd(s, algo) && !dims_of(s).pointwise &&
-           s.N >= get_num_threads();
+    return s.C <= 8 && !use_winograd(s, algo) && !dims_of(s).pointwise && s.N >= get_num_threads();
   return algo == Conv2dAlgo::Direct;
 }
 
-// The batch fills the batched kernels' groups of L images (conv2d_batched.cpp): every thread
+// The batch fills the batched kernels' groups of L images (batched.cpp): every thread
 // gets a group and at most a fifth of the lanes are empty (64 images: 4 groups of 16 on
 // AVX-512; 17 images would leave 15 of 32 lanes empty).
 bool fills_lanes(const Conv2dShape& s) {
@@ -256,7 +250,7 @@ bool use_batched(const Conv2dShape& s, Conv2dAlgo algo) {
   return algo == Conv2dAlgo::Batched;
 }
 
-// Winograd F(2x2, 5x5) (conv2d_winograd5.cpp, image lanes like the batched kernels) for 5x5
+// Winograd F(2x2, 5x5) (winograd5x5.cpp, image lanes like the batched kernels) for 5x5
 // stride-1 layers; algo == Winograd takes it for any such shape. Auto takes it, forward only,
 // for 4 to 8 input channels where the batch fills the lane groups: measured (2026-11-23, batch
 // 64, thread CPU time) on LeNet's second layer 0.23 vs 0.34 ms for the batched kernels on
@@ -399,15 +393,13 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
 
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* grad_out,
                             float* grad_w, Conv2dAlgo algo) {
-  if (use_winograd(s, algo))
-    return detail::conv2d_backward_weight_winograd(s, x, grad_out, grad_w);
+  if (use_winograd(s, algo)) return detail::conv2d_backward_weight_winograd(s, x, grad_out, grad_w);
   // F(2x2, 5x5) has no weight gradient of its own: algo == Winograd on a 5x5 layer runs the
   // batched kernels where the batch fills their groups, the direct ones otherwise.
   if (algo == Conv2dAlgo::Winograd && detail::winograd5_applies(s))
     return fills_lanes(s) ? detail::conv2d_backward_weight_batched(s, x, grad_out, grad_w)
                           : detail::conv2d_backward_weight_direct(s, x, grad_out, grad_w);
-  if (use_batched(s, algo))
-    return detail::conv2d_backward_weight_batched(s, x, grad_out, grad_w);
+  if (use_batched(s, algo)) return detail::conv2d_backward_weight_batched(s, x, grad_out, grad_w);
   if (use_direct(s, algo)) return detail::conv2d_backward_weight_direct(s, x, grad_out, grad_w);
   const Dims d = dims_of(s);
   if (s.O <= 0 || d.K <= 0) return;

@@ -4,7 +4,7 @@
 //
 // Each image is copied once into a zero-padded buffer (Hp x Wp per channel); tap (c, i, j) of
 // output pixel (oh, ow) reads xp[c Hp Wp + i dh Wp + j dw + oh Wp + ow]: along an output row a
-// unit-stride run, so the kernels of conv2d_direct_kernels.h stream the taps straight from the
+// unit-stride run, so the kernels of direct_kernels.h stream the taps straight from the
 // padded image (no im2col matrix).
 //   forward          per image: out (O x OH OW) = act(W (O x K, packed in MR-row panels) @ taps
 //                    + bias), the output rows cut into vectors of pixels ("row vectors"), each
@@ -20,36 +20,17 @@
 // rows cost 32 on AVX-512), weight gradient 2 N O K Q (Wp / OW more than the direct count);
 // bytes: the padded copies of x (and of grad_out for the weight gradient), each written once
 // and read from cache, and the output written once by the kernel.
-#include "conv2d_direct.h"
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "conv2d_common.h"
-#include "conv2d_direct_kernels.h"
-#include "pyfastdl/cpu_features.h"
+#include "common.h"
+#include "direct_kernels.h"
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
 
-namespace pyfastdl {
+namespace pyfastdl::detail {
 namespace {
-struct GenericIsa {};
-}  // namespace
-
-namespace conv_direct_isa {
-const conv_direct::Table& avx2();
-const conv_direct::Table& avx512();
-}  // namespace conv_direct_isa
-
-namespace detail {
-namespace {
-
-// Portable: 4 floats per vector (SSE on x86-64), forward tiles 6 x 2 and 4 x 3 vectors, weight
-// tile 3 x 4, F(4, 3) rows tile 6 x 2 vectors.
-const conv_direct::Table& table_for_path() {
-  return for_cpu_path(&conv_direct_isa::avx512, &conv_direct_isa::avx2,
-                      &conv_direct::Kernels<GenericIsa, 4, 6, 2, 4, 3, 3, 4, 6, 2>::table);
-}
 
 // The padded image of one convolution: `rows` (>= H + 2 ph) rows of Wp = W + 2 pw floats per
 // channel, and the offset of each tap (c, i, j) in it; K rounded up to the kernels' kb (the
@@ -83,7 +64,7 @@ void pad_image(const Conv2dShape& s, const Padded& g, int64_t image, const float
 }
 
 // The output vectors of one image of OH x OW pixels, `width` pixels each along the output rows
-// (input rows `stride` floats apart), padded to a multiple of `vecs` (conv2d_direct_kernels.h's
+// (input rows `stride` floats apart), padded to a multiple of `vecs` (direct_kernels.h's
 // RowVectors).
 struct RowVectorList {
   std::vector<int64_t> in, at;
@@ -142,7 +123,7 @@ void forward_packed(const Conv2dShape& s, const conv_direct::Table& t,
 
 // Winograd F(4, 3) along the output rows, for kernels of 3 rows (dilation 1 along H), the
 // columns still direct: out rows 4 b .. 4 b + 3 = A^T [(G g) (.) (B^T d)] over the 6 input rows
-// 4 b .. 4 b + 5 of each channel (conv2d_direct_kernels.h has the matrices). Per image:
+// 4 b .. 4 b + 5 of each channel (direct_kernels.h has the matrices). Per image:
 //   D_xi[c][b][:]   = row xi of B^T times the 6 padded input rows              (rows_input)
 //   out[o][4 b + r] = act(sum_xi A^T[r][xi] sum_(c, j) U_xi[o][c][j] D_xi[c][b][: + j dw]
 //                     + bias[o])                                                (rows_forward)
@@ -151,9 +132,7 @@ void forward_packed(const Conv2dShape& s, const conv_direct::Table& t,
 // 18 adds and multiplies per output vector of 4 rows for the output transform, bias and ReLU.
 // D is 1.5x the padded image (in L1 / L2). Error: entries of B^T, G, A^T up to 8 -- a few
 // float32 ulps more than the direct sum.
-bool rows_winograd_applies(const Conv2dShape& s) {
-  return s.KH == 3 && s.dil_h == 1 && s.OH >= 4;
-}
+bool rows_winograd_applies(const Conv2dShape& s) { return s.KH == 3 && s.dil_h == 1 && s.OH >= 4; }
 
 void forward_rows_winograd(const Conv2dShape& s, const conv_direct::Table& t, const float* x,
                            const float* w, const float* bias, float* out, Activation act) {
@@ -206,7 +185,7 @@ void forward_rows_winograd(const Conv2dShape& s, const conv_direct::Table& t, co
 // direct kernel on the whole kernel.
 void forward_conv(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                   float* out, Activation act) {
-  const conv_direct::Table& t = table_for_path();
+  const conv_direct::Table& t = for_path<conv_direct::Table>();
   if (rows_winograd_applies(s)) return forward_rows_winograd(s, t, x, w, bias, out, act);
   const int64_t K = s.C * s.KH * s.KW;
   const conv_direct::ForwardTile& f = pick_tile(t, s.O, s.OH, s.OW);
@@ -216,9 +195,8 @@ void forward_conv(const Conv2dShape& s, const float* x, const float* w, const fl
 
 }  // namespace
 
-// Shared with the batched kernels (conv2d_direct.h).
-std::vector<float> pack_rows(const float* w, int64_t O, int64_t K, int64_t so, int64_t sk,
-                             int mr) {
+// Shared with the batched kernels (common.h).
+std::vector<float> pack_rows(const float* w, int64_t O, int64_t K, int64_t so, int64_t sk, int mr) {
   std::vector<float> a(static_cast<size_t>((O + mr - 1) / mr * K * mr), 0.0f);
   for (int64_t o = 0; o < O; ++o)
     for (int64_t k = 0; k < K; ++k) a[((o / mr) * K + k) * mr + o % mr] = w[o * so + k * sk];
@@ -252,8 +230,8 @@ bool direct_applies(const Conv2dShape& s) {
   return s.stride_h == 1 && s.stride_w == 1 && s.groups == 1;
 }
 
-void conv2d_forward_direct(const Conv2dShape& s, const float* x, const float* w,
-                           const float* bias, float* out, Activation act) {
+void conv2d_forward_direct(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                           float* out, Activation act) {
   if (s.N <= 0 || s.O <= 0 || s.OH <= 0 || s.OW <= 0) return;
   forward_conv(s, x, w, bias, out, act);
 }
@@ -273,7 +251,7 @@ void conv2d_backward_weight_direct(const Conv2dShape& s, const float* x, const f
     std::fill(grad_w, grad_w + s.O * K, 0.0f);
     return;
   }
-  const conv_direct::Table& t = table_for_path();
+  const conv_direct::Table& t = for_path<conv_direct::Table>();
   const Padded g = padded_of(s, s.H + 2 * s.pad_h, t.kb);
   // Wide rows: output pixel (oh, ow) is column oh Wp + ow of Q; column q of tap k reads
   // xp[off[k] + q] <= C Hp Wp + (Q - OH Wp): zero slack after the last plane (earlier planes'
@@ -301,8 +279,7 @@ void conv2d_backward_weight_direct(const Conv2dShape& s, const float* x, const f
           for (int64_t o = 0; o < s.O; ++o)
             for (int64_t oh = 0; oh < s.OH; ++oh)
               std::memcpy(dy + (bi * Opad + o) * Q + oh * g.Wp,
-                          grad_out + ((n0 + bi) * s.O + o) * P + oh * s.OW,
-                          sizeof(float) * s.OW);
+                          grad_out + ((n0 + bi) * s.O + o) * P + oh * s.OW, sizeof(float) * s.OW);
         }
         t.weights(xp, image, dy, Opad * Q, b, s.O, K, g.off.data(), Q, part);
         for (int64_t i = 0; i < OK; ++i) sum[i] += part[i];
@@ -317,5 +294,4 @@ void conv2d_backward_weight_direct(const Conv2dShape& s, const float* x, const f
     }
 }
 
-}  // namespace detail
-}  // namespace pyfastdl
+}  // namespace pyfastdl::detail

@@ -22,8 +22,8 @@
 // Driver: the weights are transformed once per call, U = G g G^T in float64 rounded to float32,
 // packed per xi in panels of R output channels (U[xi][p][c][R], 0 past O). The images go in
 // groups of L (16 AVX-512, 8 AVX2, 4 generic; a short last group has zero lanes), handed out to
-// the threads one at a time; per group, on its thread, with conv2d_batched.h's reorders:
-// pack_group (NCHW -> xb[c][Hp][Wp][L], zero border), the kernels of conv2d_winograd5_kernels.h
+// the threads one at a time; per group, on its thread, with batched.cpp's reorders (common.h):
+// pack_group (NCHW -> xb[c][Hp][Wp][L], zero border), the kernels of winograd5x5_kernels.h
 // block by block (input transform, 36 products, output transform + bias + ReLU into
 // ob[o][oh][ow][L]), then transpose ob back to NCHW.
 // Work per image and 2x2 tile: products 36 O C FMAs (the direct method: 100 O C), input
@@ -38,37 +38,17 @@
 // in the reorders. Keeping M in L1 (one panel of channels, or runs of T tiles, at a time) moved
 // the traffic to V and measured no faster.
 // Backward input: the forward of grad_out with the rotated, transposed kernel and padding 4 - p
-// (conv2d_direct.h's transposed_conv_shape, rotated_weights).
-#include "conv2d_winograd5.h"
-
+// (direct.cpp's transposed_conv_shape, rotated_weights: common.h).
 #include <algorithm>
 #include <vector>
 
-#include "conv2d_batched.h"
-#include "conv2d_common.h"
-#include "conv2d_direct.h"
-#include "conv2d_winograd5_kernels.h"
-#include "pyfastdl/cpu_features.h"
+#include "common.h"
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
+#include "winograd5x5_kernels.h"
 
-namespace pyfastdl {
+namespace pyfastdl::detail {
 namespace {
-struct GenericIsa {};
-}  // namespace
-
-namespace winograd5_isa {
-const winograd5::Table& avx2();
-const winograd5::Table& avx512();
-}  // namespace winograd5_isa
-
-namespace detail {
-namespace {
-
-// Portable: 4 images per vector (SSE on x86-64), product tile 4 channels x 3 tiles.
-const winograd5::Table& table_for_path() {
-  return for_cpu_path(&winograd5_isa::avx512, &winograd5_isa::avx2,
-                      &winograd5::Kernels<GenericIsa, 4, 4, 3>::table);
-}
 
 // r = G g for 5 values g (stride gs) of one kernel column or row, G of the file comment, with
 // its even / odd symmetry: 14 operations instead of 30 multiply-adds.
@@ -117,7 +97,7 @@ bool winograd5_applies(const Conv2dShape& s) {
 void conv2d_forward_winograd5(const Conv2dShape& s, const float* x, const float* w,
                               const float* bias, float* out, Activation act) {
   if (s.N <= 0 || s.O <= 0 || s.OH <= 0 || s.OW <= 0) return;
-  const winograd5::Table& t = table_for_path();
+  const winograd5::Table& t = for_path<winograd5::Table>();
   const int64_t L = t.lanes;
   winograd5::Geometry g;
   g.C = s.C;
@@ -159,5 +139,4 @@ void conv2d_backward_input_winograd5(const Conv2dShape& s, const float* grad_out
                            Activation::None);
 }
 
-}  // namespace detail
-}  // namespace pyfastdl
+}  // namespace pyfastdl::detail

@@ -9,7 +9,7 @@
 // Up[xi] (O x C in MR-row panels). The N OH/2 OW/2 tiles are cut into blocks of TB = 64 tiles,
 // handed out to the threads one at a time (one parallel region per call, no barrier per block).
 // Per block, on its thread, all in cache:
-//   V[xi] (C x TB)     input transform (conv2d_winograd_tiles.h, vectorised over the block's
+//   V[xi] (C x TB)     input transform (winograd3x3_kernels.h, vectorised over the block's
 //                      tiles), written as the micro-kernel's packed B panels (NR columns)
 //   M[xi] (OB x TB)    = Up[xi] @ V[xi], 16 products of OB x C x TB by the micro-kernel itself
 //                      (no packing, no per-call overhead), OB output channels at a time
@@ -23,38 +23,17 @@
 // Measured (2026-11-23, AVX-512, one thread, batch 64): forward 1.5x-1.9x, backward input
 // 1.4x-1.6x, backward weight 1.4x-1.7x faster than im2col on the 32-, 64- and 128-channel
 // layers; the forward's products run at about the micro-kernel's peak (70% of its time).
-#include "conv2d_winograd.h"
-
 #include <algorithm>
 #include <cstring>
 
-#include "conv2d_winograd_tiles.h"
+#include "common.h"
 #include "gemm_internal.h"
-#include "pyfastdl/cpu_features.h"
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
+#include "winograd3x3_kernels.h"
 
-namespace pyfastdl {
+namespace pyfastdl::detail {
 namespace {
-struct GenericIsa {};
-}  // namespace
-
-namespace winograd_isa {
-const winograd::Table& avx2();
-const winograd::Table& avx512();
-}  // namespace winograd_isa
-
-namespace detail {
-namespace {
-
-// The tile transforms and the GEMM micro-kernels of the current CPU path.
-const winograd::Table& tiles_for_path() {
-  return for_cpu_path(&winograd_isa::avx512, &winograd_isa::avx2,
-                      &winograd::Tiles<GenericIsa>::table);
-}
-
-const KernelSet& gemm_kernels_for_path() {
-  return for_cpu_path(&kernels_avx512, &kernels_avx2, &kernels_generic);
-}
 
 // (G g G^T) of one 3x3 kernel g (row-major, flipped by 180 degrees if asked): u[xi], xi = 4 i + j.
 void weight_tile(const float* g0, bool flip, float u[16]) {
@@ -121,8 +100,8 @@ int block_segments(int64_t t0, int64_t t1, int64_t tpi, int64_t tw, winograd::Se
 void forward_packed(const Conv2dShape& s, const float* x, const float* Up, const float* bias,
                     float* out, Activation act) {
   using winograd::kBlock;
-  const KernelSet& ks = gemm_kernels_for_path();
-  const winograd::Table& tt = tiles_for_path();
+  const KernelSet& ks = for_path<KernelSet>();
+  const winograd::Table& tt = for_path<winograd::Table>();
   const int MR = ks.mr, NR = ks.nr;
   const int64_t th = (s.OH + 1) / 2, tw = (s.OW + 1) / 2, tpi = th * tw, T = s.N * tpi;
   const int64_t blocks = (T + kBlock - 1) / kBlock;
@@ -151,15 +130,13 @@ void forward_packed(const Conv2dShape& s, const float* x, const float* Up, const
             float* c = M + xi * m_xs + (p * MR - o0) * kBlock;
             for (int64_t q = 0; q < nq; ++q) {
               const float* b = V + xi * v_xs + q * s.C * NR;
-              if (m == MR)
-                ks.packed_a(s.C, a, b, NR, c + q * NR, kBlock, 1.0f, 0.0f);
-              else
-                ks.strided_rows[m](s.C, a, 1, MR, b, NR, c + q * NR, kBlock, 1.0f, 0.0f);
+              if (m == MR) ks.packed_a(s.C, a, b, NR, c + q * NR, kBlock, 1.0f, 0.0f);
+              else ks.strided_rows[m](s.C, a, 1, MR, b, NR, c + q * NR, kBlock, 1.0f, 0.0f);
             }
           }
         for (int64_t ol = 0; ol < ob; ++ol)
-          tt.output(M + ol * kBlock, m_xs, lanes, bias ? bias[o0 + ol] : 0.0f, relu, out, s.O,
-                    s.OH, s.OW, o0 + ol, segs, ns);
+          tt.output(M + ol * kBlock, m_xs, lanes, bias ? bias[o0 + ol] : 0.0f, relu, out, s.O, s.OH,
+                    s.OW, o0 + ol, segs, ns);
       }
     }
   });
@@ -167,8 +144,7 @@ void forward_packed(const Conv2dShape& s, const float* x, const float* Up, const
 
 // grad_w[o][c] = G^T dU[.](o, c) G (the adjoint of the weight transform); dU[xi](o, c) is at
 // dU[xi O C + o so + c sc].
-void weight_gradient(int64_t O, int64_t C, const float* dU, int64_t so, int64_t sc,
-                     float* grad_w) {
+void weight_gradient(int64_t O, int64_t C, const float* dU, int64_t so, int64_t sc, float* grad_w) {
   const int64_t OC = O * C;
   const int threads = threads_for(OC * 16, int64_t{1} << 14);
   parallel_for(OC, threads, [&](int64_t lo, int64_t hi) {
@@ -203,7 +179,7 @@ bool winograd_applies(const Conv2dShape& s) {
 void conv2d_forward_winograd(const Conv2dShape& s, const float* x, const float* w,
                              const float* bias, float* out, Activation act) {
   if (s.N <= 0 || s.O <= 0 || s.OH <= 0 || s.OW <= 0) return;
-  const int mr = gemm_kernels_for_path().mr;
+  const int mr = for_path<KernelSet>().mr;
   float* Up = conv_scratch(2, 16 * (s.O + mr - 1) / mr * mr * s.C);
   pack_weights(s.O, s.C, w, s.C * 9, 9, false, mr, Up);
   forward_packed(s, x, Up, bias, out, act);
@@ -222,7 +198,7 @@ void conv2d_backward_input_winograd(const Conv2dShape& s, const float* grad_out,
   t.OW = s.W;
   t.pad_h = 2 - s.pad_h;
   t.pad_w = 2 - s.pad_w;
-  const int mr = gemm_kernels_for_path().mr;
+  const int mr = for_path<KernelSet>().mr;
   float* Up = conv_scratch(2, 16 * (t.O + mr - 1) / mr * mr * t.C);
   pack_weights(t.O, t.C, w, 9, s.C * 9, true, mr, Up);
   forward_packed(t, grad_out, Up, nullptr, grad_x, Activation::None);
@@ -236,7 +212,7 @@ void conv2d_backward_weight_winograd(const Conv2dShape& s, const float* x, const
     std::fill(grad_w, grad_w + s.O * s.C * 9, 0.0f);
     return;
   }
-  const winograd::Table& tt = tiles_for_path();
+  const winograd::Table& tt = for_path<winograd::Table>();
   const int64_t th = (s.OH + 1) / 2, tw = (s.OW + 1) / 2, tpi = th * tw, T = s.N * tpi;
   // Tiles per GEMM: KB (a multiple of kBlock) with V and Z (16 (C + O) KB floats) near 1 MiB.
   const int64_t KB =
@@ -244,8 +220,8 @@ void conv2d_backward_weight_winograd(const Conv2dShape& s, const float* x, const
   const int64_t blocks = (T + KB - 1) / KB, OC = s.O * s.C;
   const bool o_wide = s.O > s.C;
   const winograd::Planes xp{x, s.C, s.H, s.W}, gp{grad_out, s.O, s.OH, s.OW};
-  const int threads = std::min<int64_t>(
-      blocks, threads_for(18 * s.N * s.O * s.C * s.OH * s.OW, int64_t{1} << 21));
+  const int threads =
+      std::min<int64_t>(blocks, threads_for(18 * s.N * s.O * s.C * s.OH * s.OW, int64_t{1} << 21));
   float* parts[64] = {};
   const int nt = std::min(threads, 64);
   parallel_for(nt, nt, [&](int64_t a, int64_t b) {
@@ -287,5 +263,4 @@ void conv2d_backward_weight_winograd(const Conv2dShape& s, const float* x, const
   weight_gradient(s.O, s.C, dU, o_wide ? 1 : s.C, o_wide ? s.O : 1, grad_w);
 }
 
-}  // namespace detail
-}  // namespace pyfastdl
+}  // namespace pyfastdl::detail

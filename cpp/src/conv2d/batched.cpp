@@ -1,12 +1,12 @@
 // Image-batched direct conv2d ("batched"): vectorised over images instead of pixels, for
 // stride-1, ungrouped layers with few input channels and small images (LeNet's second layer:
-// 6x14x14 -> 16, k5, output 10x10, where the wide-row kernels of conv2d_direct.cpp waste 40% of
+// 6x14x14 -> 16, k5, output 10x10, where the wide-row kernels of direct.cpp waste 40% of
 // their FMAs on junk columns and im2col copies short rows).
 //
 // The images go in groups of L (the vector width: 16 on AVX-512, 8 on AVX2, 4 generic); each
 // group is reordered into xb[c][Hp][Wp][L] (zero-padded, one vector per pixel for the L images),
 // so every output pixel of one channel is one vector, and the kernels of
-// conv2d_batched_kernels.h run a direct convolution with no junk columns and no im2col:
+// batched_kernels.h run a direct convolution with no junk columns and no im2col:
 //   forward          ob[o][oh][ow][:] = sum_(c, i, j) w[o][c][i][j] xb[c][oh + i dh][ow + j dw][:],
 //                    then ob is reordered back to NCHW (+ bias, ReLU)
 //   backward input   the forward of grad_out with the rotated, transposed kernel, padding
@@ -21,37 +21,17 @@
 // FLOPs per pass 2 N' O K OH OW, N' = N rounded up to L; bytes: the reorders touch x (C H W per
 // image), the output (O OH OW) and, for the weight gradient, grad_out once each; the group's
 // buffers (C Hp Wp L + O OH OW L floats: 300 KB for LeNet's second layer on AVX-512) stay in L2.
-#include "conv2d_batched.h"
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "conv2d_batched_kernels.h"
-#include "conv2d_common.h"
-#include "conv2d_direct.h"
-#include "pyfastdl/cpu_features.h"
+#include "batched_kernels.h"
+#include "common.h"
+#include "isa_dispatch.h"
 #include "pyfastdl/parallel.h"
 
-namespace pyfastdl {
+namespace pyfastdl::detail {
 namespace {
-struct GenericIsa {};
-}  // namespace
-
-namespace conv_batched_isa {
-const conv_batched::Table& avx2();
-const conv_batched::Table& avx512();
-}  // namespace conv_batched_isa
-
-namespace detail {
-namespace {
-
-// Portable: 4 images per vector (SSE on x86-64), forward tiles 4 x 3 and 3 x 3, weight tile
-// 3 x 4.
-const conv_batched::Table& table_for_path() {
-  return for_cpu_path(&conv_batched_isa::avx512, &conv_batched_isa::avx2,
-                      &conv_batched::Kernels<GenericIsa, 4, 4, 3, 3, 3, 3, 4>::table);
-}
 
 // The forward tile that rounds O output channels up less (the first on a tie).
 const conv_batched::ForwardTile& pick_tile(const conv_batched::Table& t, int64_t O) {
@@ -198,12 +178,12 @@ void forward_packed(const Conv2dShape& s, const conv_batched::Table& t,
 
 bool batched_applies(const Conv2dShape& s) { return direct_applies(s); }
 
-int64_t batched_lanes() { return table_for_path().lanes; }
+int64_t batched_lanes() { return for_path<conv_batched::Table>().lanes; }
 
-void conv2d_forward_batched(const Conv2dShape& s, const float* x, const float* w,
-                            const float* bias, float* out, Activation act) {
+void conv2d_forward_batched(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                            float* out, Activation act) {
   if (s.N <= 0 || s.O <= 0 || s.OH <= 0 || s.OW <= 0) return;
-  const conv_batched::Table& t = table_for_path();
+  const conv_batched::Table& t = for_path<conv_batched::Table>();
   const conv_batched::ForwardTile& f = pick_tile(t, s.O);
   const int64_t K = s.C * s.KH * s.KW;
   const std::vector<float> a = pack_rows(w, s.O, K, K, 1, f.rows);
@@ -213,7 +193,7 @@ void conv2d_forward_batched(const Conv2dShape& s, const float* x, const float* w
 void conv2d_backward_input_batched(const Conv2dShape& s, const float* grad_out, const float* w,
                                    float* grad_x) {
   if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
-  const conv_batched::Table& t = table_for_path();
+  const conv_batched::Table& t = for_path<conv_batched::Table>();
   const conv_batched::ForwardTile& f = pick_tile(t, s.C);
   const std::vector<float> wt = rotated_weights(s, w);
   const int64_t K = s.O * s.KH * s.KW;
@@ -230,7 +210,7 @@ void conv2d_backward_weight_batched(const Conv2dShape& s, const float* x, const 
     std::fill(grad_w, grad_w + s.O * K, 0.0f);
     return;
   }
-  const conv_batched::Table& t = table_for_path();
+  const conv_batched::Table& t = for_path<conv_batched::Table>();
   const Lanes g = lanes_of(s, t.lanes, t.kb, 0);
   const int64_t L = g.L, P = g.P, Opad = round_up(s.O, t.mo);
   const int64_t kpad = round_up(K, t.kb), OK = Opad * kpad, groups = (s.N + L - 1) / L;
@@ -269,5 +249,4 @@ void conv2d_backward_weight_batched(const Conv2dShape& s, const float* x, const 
     }
 }
 
-}  // namespace detail
-}  // namespace pyfastdl
+}  // namespace pyfastdl::detail

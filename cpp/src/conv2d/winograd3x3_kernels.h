@@ -1,10 +1,11 @@
 // Winograd F(2x2, 3x3) tile transforms of one block of tiles, written once and compiled per
 // instruction set.
 //
-// conv2d_winograd.cpp instantiates Tiles<> with the generic x86-64 flags, conv2d_winograd_avx2.cpp
-// and conv2d_winograd_avx512.cpp with their flags; each passes a tag type from its own anonymous
-// namespace, so the instantiations are distinct functions (no ODR clash between differently
-// compiled copies), and nothing here instantiates a library template for the same reason.
+// kernels.cpp, compiled once per instruction set, instantiates Tiles<Isa> with each build's tag
+// type, which lives in an anonymous namespace (isa_dispatch.h), so the instantiations are
+// distinct functions (no ODR clash between differently compiled copies), and nothing here
+// instantiates a library template for the same reason. winograd3x3.cpp runs them with the GEMM
+// micro-kernels of the same instruction set (gemm_internal.h).
 //
 // A block holds up to kBlock tiles (lanes), listed as segments (runs of tiles in one tile row of
 // one image). Each transform gathers what it needs per segment (a few row copies), then runs one
@@ -16,11 +17,13 @@
 //            two output rows per segment. Per tile: 16 loads, 24 adds, 4 stores.
 //   grad     Z[xi][lane] = (A dY A^T)[xi], dY the lane's 2x2 tile of grad_out (zero past OH, OW),
 //            the adjoint of the output transform (weight gradient). Per tile: 4 loads, 16 stores.
-// (The weight transform U = G g G^T runs once per call and stays scalar, in conv2d_winograd.cpp.)
+// (The weight transform U = G g G^T runs once per call and stays scalar, in winograd3x3.cpp.)
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+
+#include "isa_dispatch.h"
 
 namespace pyfastdl::winograd {
 
@@ -47,8 +50,8 @@ using InputFn = void (*)(const Planes& x, int64_t c, int64_t pad_h, int64_t pad_
                          int64_t panel_stride, float* dst, int64_t xi_stride);
 // Output transform of output channel o: m[xi * xi_stride + lane]; writes the 2x2 tiles of the
 // segments (rows and columns clipped to OH, OW) into plane (n, o) of out (N, O, OH, OW).
-using OutputFn = void (*)(const float* m, int64_t xi_stride, int64_t lanes, float bias,
-                          bool relu, float* out, int64_t O, int64_t OH, int64_t OW, int64_t o,
+using OutputFn = void (*)(const float* m, int64_t xi_stride, int64_t lanes, float bias, bool relu,
+                          float* out, int64_t O, int64_t OH, int64_t OW, int64_t o,
                           const Segment* segs, int ns);
 
 // Grad-output transform of channel o of g (N, O, OH, OW) for the block's segments: lane l of
@@ -60,13 +63,23 @@ struct Table {
   InputFn input;
   OutputFn output;
   GradFn grad;
+  // Specialised by each build of kernels.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
 };
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
 
 template <class Isa>
 struct Tiles {
-  static void input(const Planes& x, int64_t c, int64_t pad_h, int64_t pad_w,
-                    const Segment* segs, int ns, int64_t lanes, int64_t nr, int64_t panel_stride,
-                    float* dst, int64_t xi_stride) {
+  static void input(const Planes& x, int64_t c, int64_t pad_h, int64_t pad_w, const Segment* segs,
+                    int ns, int64_t lanes, int64_t nr, int64_t panel_stride, float* dst,
+                    int64_t xi_stride) {
     // d[4 i + j][lane] = patch row i, column j of the lane's tile.
     alignas(64) float d[16][kBlock];
     alignas(64) float row[2 * kBlock + 2];
@@ -122,8 +135,8 @@ struct Tiles {
   }
 
   static void output(const float* m, int64_t xi_stride, int64_t lanes, float bias, bool relu,
-                     float* out, int64_t O, int64_t OH, int64_t OW, int64_t o,
-                     const Segment* segs, int ns) {
+                     float* out, int64_t O, int64_t OH, int64_t OW, int64_t o, const Segment* segs,
+                     int ns) {
     // y[2 i + j][lane] = output (i, j) of the lane's tile.
     alignas(64) float y[4][kBlock];
     {  // A^T m, a row of four per lane at a time (local arrays, so that the loops vectorize)
@@ -210,8 +223,7 @@ struct Tiles {
         z[4 * i + 3][l] = -t[i][1];
       }
     }
-    for (int xi = 0; xi < 16; ++xi)
-      std::memcpy(dst + xi * xi_stride, z[xi], sizeof(float) * lanes);
+    for (int xi = 0; xi < 16; ++xi) std::memcpy(dst + xi * xi_stride, z[xi], sizeof(float) * lanes);
   }
 
   static const Table& table() {

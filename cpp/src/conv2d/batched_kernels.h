@@ -1,8 +1,7 @@
-// Image-batched direct conv2d inner kernels (conv2d_batched.cpp), written once over a GCC vector
-// type and compiled per instruction set (conv2d_batched.cpp: the generic x86-64 flags;
-// conv2d_batched_avx2.cpp, conv2d_batched_avx512.cpp: theirs). Each instantiation takes a tag
-// type from its file's anonymous namespace (no ODR clash); nothing here instantiates a library
-// template.
+// Image-batched direct conv2d inner kernels (batched.cpp), written once over a GCC vector type
+// and compiled per instruction set (kernels.cpp, with each instruction set's tiles: TileParams
+// below). Each instantiation takes its build's tag type from an anonymous namespace
+// (isa_dispatch.h: no ODR clash); nothing here instantiates a library template.
 //
 // Layout ("image lanes"): a group of L images (L = floats per vector) is stored as
 // xb[c][h][w][L], zero-padded to Hp x Wp per channel, so the L images' values of one pixel are
@@ -23,6 +22,7 @@
 #include <cstdint>
 
 #include "float_vec.h"
+#include "isa_dispatch.h"
 
 namespace pyfastdl::conv_batched {
 
@@ -33,8 +33,8 @@ namespace pyfastdl::conv_batched {
 // [cols[2 ow], cols[2 ow + 1]) (the others read the zero border: about half the work of a
 // backward input).
 using ForwardFn = void (*)(const float* a, int64_t panels, int64_t C, int64_t KH, int64_t KW,
-                           const float* xb, const int64_t* off, int64_t OH, int64_t OW,
-                           int64_t Wp, const int64_t* rows, const int64_t* cols, float* ob);
+                           const float* xb, const int64_t* off, int64_t OH, int64_t OW, int64_t Wp,
+                           const int64_t* rows, const int64_t* cols, float* ob);
 // dw (Opad x kpad vectors, kpad = K rounded up to KB) += one group's per-lane sums: gb (Opad x
 // OH x OW vectors, zero in rows past O) times the taps of xb (off: kpad entries, the extra ones
 // 0). The caller sums the lanes once, after its last group.
@@ -55,7 +55,17 @@ struct Table {
   ForwardTile first, second;
   int mo, kb;  // weight-gradient tile: MO channels x KB taps
   WeightFn weights;
+  // Specialised by each build of kernels.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
 };
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
 
 template <class Isa, int L, int R1, int V1, int R2, int V2, int MO, int KB>
 struct Kernels : FloatVec<Isa, L> {
@@ -123,14 +133,14 @@ struct Kernels : FloatVec<Isa, L> {
         for (; ow + V <= OW; ow += V)
           tile<R, V>(ap, C, KH, KW, r, cols + 2 * ow, xr + ow * L, off, yr + ow * L, plane);
         if (ow < OW)
-          tail<R, V>(static_cast<int>(OW - ow), ap, C, KH, KW, r, cols + 2 * ow, xr + ow * L,
-                     off, yr + ow * L, plane);
+          tail<R, V>(static_cast<int>(OW - ow), ap, C, KH, KW, r, cols + 2 * ow, xr + ow * L, off,
+                     yr + ow * L, plane);
       }
     }
   }
 
-  static void weights(const float* xb, const float* gb, int64_t Opad, int64_t K,
-                      const int64_t* off, int64_t OH, int64_t OW, int64_t Wp, float* dw) {
+  static void weights(const float* xb, const float* gb, int64_t Opad, int64_t K, const int64_t* off,
+                      int64_t OH, int64_t OW, int64_t Wp, float* dw) {
     const int64_t kpad = (K + KB - 1) / KB * KB, plane = OH * OW * L;
     for (int64_t o0 = 0; o0 < Opad; o0 += MO)
       for (int64_t k0 = 0; k0 < K; k0 += KB) {
@@ -159,10 +169,42 @@ struct Kernels : FloatVec<Isa, L> {
   }
 
   static const Table& table() {
-    static const Table t{L, {R1, V1, &forward<R1, V1>}, {R2, V2, &forward<R2, V2>}, MO, KB,
+    static const Table t{L,       {R1, V1, &forward<R1, V1>}, {R2, V2, &forward<R2, V2>}, MO, KB,
                          &weights};
     return t;
   }
 };
+
+// Each instruction set's lanes (floats per vector = images per group) and tiles (Kernels'
+// parameters): forward tiles r1 channels x v1 columns and r2 x v2, weight-gradient tile mo
+// channels x kb taps.
+template <CpuPath P>
+struct TileParams;
+
+// Portable: 4 images per vector (SSE on x86-64), forward tiles 4 x 3 and 3 x 3, weight tile
+// 3 x 4.
+template <>
+struct TileParams<CpuPath::Generic> {
+  static constexpr int lanes = 4, r1 = 4, v1 = 3, r2 = 3, v2 = 3, mo = 3, kb = 4;
+};
+
+// AVX2 + FMA: 8 images per vector; forward tiles 4 channels x 3 columns and 6 x 2 (12 of the 16
+// ymm registers for accumulators, plus the column loads and one broadcast: 3 x 4 would spill),
+// weight tile 3 x 4 (12 + 3 + 1).
+template <>
+struct TileParams<CpuPath::Avx2> {
+  static constexpr int lanes = 8, r1 = 4, v1 = 3, r2 = 6, v2 = 2, mo = 3, kb = 4;
+};
+
+// AVX-512: 16 images per vector; forward tiles 4 channels x 6 columns and 6 x 4 (24 of the 32 zmm
+// registers), weight tile 4 x 6 (24 + 4 + 1).
+template <>
+struct TileParams<CpuPath::Avx512> {
+  static constexpr int lanes = 16, r1 = 4, v1 = 6, r2 = 6, v2 = 4, mo = 4, kb = 6;
+};
+
+// The kernels of the build whose tag is Isa, with its instruction set's tiles.
+template <class Isa, class T = TileParams<Isa::path>>
+using KernelsFor = Kernels<Isa, T::lanes, T::r1, T::v1, T::r2, T::v2, T::mo, T::kb>;
 
 }  // namespace pyfastdl::conv_batched

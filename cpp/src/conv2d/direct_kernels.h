@@ -1,8 +1,8 @@
-// Direct ("implicit GEMM") conv2d inner kernels for stride-1 layers with few input channels,
-// written once over a GCC vector type and compiled per instruction set (conv2d_direct.cpp: the
-// generic x86-64 flags; conv2d_direct_avx2.cpp, conv2d_direct_avx512.cpp: theirs). Each
-// instantiation takes a tag type from its file's anonymous namespace (no ODR clash), and nothing
-// here instantiates a library template.
+// Direct ("implicit GEMM") conv2d inner kernels for stride-1 layers with few input channels
+// (direct.cpp), written once over a GCC vector type and compiled per instruction set (kernels.cpp,
+// with each instruction set's tiles: TileParams below). Each instantiation takes its build's tag
+// type from an anonymous namespace (isa_dispatch.h: no ODR clash), and nothing here
+// instantiates a library template.
 //
 // Layout: an image is zero-padded to Hp x Wp per channel (plane stride Hp Wp, followed by zero
 // slack). Tap k = (c, i, j) of output pixel (oh, ow) reads xp[off[k] + oh Wp + ow],
@@ -15,7 +15,7 @@
 //             tap NV loads, MR broadcasts, MR NV FMAs; the tile is stored straight into the
 //             output with bias and ReLU (no second pass over an 8 MB output, and no FMAs on the
 //             padding columns). Two tiles: MR x NV and MR2 x NV2 vectors.
-//   rows      Winograd F(4, 3) along the output rows for 3-row kernels (conv2d_direct.cpp):
+//   rows      Winograd F(4, 3) along the output rows for 3-row kernels (direct.cpp):
 //             rows_input turns each block of 6 padded input rows into 6 transformed rows
 //             (B^T d); rows_forward multiplies them by the transformed weights (G g, 1 x KW
 //             taps per channel and row xi), all 6 rows of a block vector in one register tile,
@@ -32,6 +32,7 @@
 #include <cstring>
 
 #include "float_vec.h"
+#include "isa_dispatch.h"
 
 namespace pyfastdl::conv_direct {
 
@@ -53,23 +54,21 @@ using ForwardFn = void (*)(const float* a, int64_t panels, int64_t O, int64_t K,
 // dY (images dy + n dy_stride, O rounded up to mo rows of q_cols, zero past O) times the taps of
 // the padded images xp + n xp_stride. off has K rounded up to kb entries (the extra ones 0).
 using WeightFn = void (*)(const float* xp, int64_t xp_stride, const float* dy, int64_t dy_stride,
-                          int64_t images, int64_t O, int64_t K, const int64_t* off,
-                          int64_t q_cols, float* dw);
+                          int64_t images, int64_t O, int64_t K, const int64_t* off, int64_t q_cols,
+                          float* dw);
 
 // Winograd F(4, 3) rows: d + xi d_xi + c d_plane + b Wd (xi < 6, c < C, b < blocks, Wd floats
 // a multiple of the vector width) = row xi of B^T times the 6 rows xp + c x_plane + (4 b + a) Wp
 // (a < 6, Wd floats each: a row may run into the next, the extra columns are never used).
 using RowsInputFn = void (*)(const float* xp, int64_t C, int64_t x_plane, int64_t Wp,
-                             int64_t blocks, int64_t Wd, float* d, int64_t d_xi,
-                             int64_t d_plane);
+                             int64_t blocks, int64_t Wd, float* d, int64_t d_xi, int64_t d_plane);
 // out (O planes of `plane` floats) = act(A^T [U (.) D] + bias): for each block vector g of rv
 // (in[g]: its offset in a D_xi plane, at[g] = 4 b OW + column: its first output row's), the 6
 // products sum_k U_xi[o][k] D_xi[off[k] + in[g]] (D_xi = d + xi d_xi; a: panels of rows_mr
 // rows, a[p][xi][k][rows_mr]) and the 4 output rows of the block (fewer past OH) from them.
-using RowsForwardFn = void (*)(const float* a, int64_t panels, int64_t O, int64_t K,
-                               const float* d, int64_t d_xi, const int64_t* off,
-                               const RowVectors& rv, int64_t OH, int64_t OW, const float* bias,
-                               bool relu, float* out, int64_t plane);
+using RowsForwardFn = void (*)(const float* a, int64_t panels, int64_t O, int64_t K, const float* d,
+                               int64_t d_xi, const int64_t* off, const RowVectors& rv, int64_t OH,
+                               int64_t OW, const float* bias, bool relu, float* out, int64_t plane);
 
 // A forward register tile: mr rows (output channels) x vecs vectors (row runs of pixels).
 struct ForwardTile {
@@ -89,10 +88,19 @@ struct Table {
   int rows_mr;    // rows_forward tile: output channels (weights packed in panels of it) ...
   int rows_vecs;  // ... x vectors (the block vectors are padded to a multiple)
   RowsForwardFn rows_forward;
+  // Specialised by each build of kernels.cpp (compiled once per instruction set); for_path()
+  // (isa_dispatch.h) picks one.
+  template <CpuPath P>
+  static const Table& build();
 };
+template <>
+const Table& Table::build<CpuPath::Generic>();
+template <>
+const Table& Table::build<CpuPath::Avx2>();
+template <>
+const Table& Table::build<CpuPath::Avx512>();
 
-template <class Isa, int Width, int MR, int NV, int MR2, int NV2, int MO, int KB, int RW,
-          int RV>
+template <class Isa, int Width, int MR, int NV, int MR2, int NV2, int MO, int KB, int RW, int RV>
 struct Kernels : FloatVec<Isa, Width> {
   using Base = FloatVec<Isa, Width>;
   using vec = typename Base::vec;
@@ -195,8 +203,7 @@ struct Kernels : FloatVec<Isa, Width> {
         float* dst = d + c * d_plane + b * Wd;
         for (int64_t w = 0; w < Wd; w += Width) {
           const vec d0 = load(x + w), d1 = load(x + Wp + w), d2 = load(x + 2 * Wp + w),
-                    d3 = load(x + 3 * Wp + w), d4 = load(x + 4 * Wp + w),
-                    d5 = load(x + 5 * Wp + w);
+                    d3 = load(x + 3 * Wp + w), d4 = load(x + 4 * Wp + w), d5 = load(x + 5 * Wp + w);
           const vec t1 = d4 - four * d2, t2 = d3 - four * d1;
           const vec t3 = d4 - d2, t4 = two * (d3 - d1);
           store(dst + w, four * d0 - five * d2 + d4);
@@ -240,8 +247,8 @@ struct Kernels : FloatVec<Isa, Width> {
             const vec bo = splat(bias ? bias[p * RW + i] : 0.0f);
             const vec s12 = m[1][i][v] + m[2][i][v], d12 = m[1][i][v] - m[2][i][v];
             const vec s34 = m[3][i][v] + m[4][i][v], d34 = m[3][i][v] - m[4][i][v];
-            vec y[4] = {m[0][i][v] + s12 + s34 + bo, d12 + two * d34 + bo,
-                        s12 + four * s34 + bo, d12 + eight * d34 + m[5][i][v] + bo};
+            vec y[4] = {m[0][i][v] + s12 + s34 + bo, d12 + two * d34 + bo, s12 + four * s34 + bo,
+                        d12 + eight * d34 + m[5][i][v] + bo};
             float* dst = out + (p * RW + i) * plane + rv.at[g0 + v];
             for (int r = 0; r < 4; ++r) {
               if (r == valid) break;
@@ -267,5 +274,39 @@ struct Kernels : FloatVec<Isa, Width> {
     return t;
   }
 };
+
+// Each instruction set's vector width and tiles (Kernels' parameters): forward tiles mr x nv and
+// mr2 x nv2 vectors, weight-gradient tile mo x kb, F(4, 3) rows tile rows_mr x rows_vecs.
+template <CpuPath P>
+struct TileParams;
+
+// Portable: 4 floats per vector (SSE on x86-64), forward tiles 6 x 2 and 4 x 3 vectors, weight
+// tile 3 x 4, F(4, 3) rows tile 6 x 2 vectors.
+template <>
+struct TileParams<CpuPath::Generic> {
+  static constexpr int width = 4, mr = 6, nv = 2, mr2 = 4, nv2 = 3, mo = 3, kb = 4, rows_mr = 6,
+                       rows_vecs = 2;
+};
+
+// AVX2 + FMA: 8 floats per vector; forward tiles 6 x 2 vectors (15 of the 16 ymm registers) and
+// 4 x 3 (16), weight tile 3 x 4 (16), F(4, 3) rows tile 6 x 2 (15).
+template <>
+struct TileParams<CpuPath::Avx2> {
+  static constexpr int width = 8, mr = 6, nv = 2, mr2 = 4, nv2 = 3, mo = 3, kb = 4, rows_mr = 6,
+                       rows_vecs = 2;
+};
+
+// AVX-512: 16 floats per vector; forward tiles 6 x 4 vectors (29 of the 32 zmm registers) and
+// 8 x 3 (28), weight tile 6 x 4 (31), F(4, 3) rows tile 8 x 3 (28).
+template <>
+struct TileParams<CpuPath::Avx512> {
+  static constexpr int width = 16, mr = 6, nv = 4, mr2 = 8, nv2 = 3, mo = 6, kb = 4, rows_mr = 8,
+                       rows_vecs = 3;
+};
+
+// The kernels of the build whose tag is Isa, with its instruction set's tiles.
+template <class Isa, class T = TileParams<Isa::path>>
+using KernelsFor =
+    Kernels<Isa, T::width, T::mr, T::nv, T::mr2, T::nv2, T::mo, T::kb, T::rows_mr, T::rows_vecs>;
 
 }  // namespace pyfastdl::conv_direct
