@@ -158,7 +158,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        Tensor = _Tensor
+        Tensor = _Tensor  # a local: apply is the hottest function of the package
         ctx = Context()
         raw = []
         needs = []
@@ -295,7 +295,6 @@ def _run_backward(
 
     if wanted is not None:
         return [leaf_grads.get(id(t)) for t in inputs]
-    Tensor = _Tensor
     handed_out: set[int] = set()
     for key, t in leaves.items():
         g = leaf_grads[key]
@@ -312,9 +311,9 @@ def _run_backward(
             ):
                 g = g.copy()
             handed_out.add(id(g))
-            t.grad = Tensor(g)
+            t.grad = _Tensor(g)
         else:
-            t.grad = Tensor(t.grad.array + g)
+            t.grad = _Tensor(t.grad.array + g)
     return None
 
 
@@ -331,7 +330,6 @@ def _accumulate_leaf(t: Any, g: Any, leaf_grads: dict, leaves: dict) -> None:
 
 
 def _as_grad_arrays(outputs: Sequence[Any], grad_outputs: Sequence[Any] | None, op: str) -> list:
-    Tensor = _Tensor
     arrays = []
     for i, t in enumerate(outputs):
         g = None if grad_outputs is None else grad_outputs[i]
@@ -342,7 +340,7 @@ def _as_grad_arrays(outputs: Sequence[Any], grad_outputs: Sequence[Any] | None, 
                     f"{tuple(t.array.shape)}: pass a gradient"
                 )
             g = _xp(t.array).ones_like(t.array)
-        elif isinstance(g, Tensor):
+        elif isinstance(g, _Tensor):
             g = g.array
         else:
             g = _xp(t.array).asarray(g, dtype=t.array.dtype)
@@ -357,8 +355,7 @@ def _as_grad_arrays(outputs: Sequence[Any], grad_outputs: Sequence[Any] | None, 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None) -> None:
     """Accumulates into ``.grad`` of the leaves the gradient of `tensors` (like torch.autograd.backward)."""
-    Tensor = _Tensor
-    if isinstance(tensors, Tensor):
+    if isinstance(tensors, _Tensor):
         tensors = [tensors]
         if grad_tensors is not None and not isinstance(grad_tensors, (list, tuple)):
             grad_tensors = [grad_tensors]
@@ -388,19 +385,18 @@ def grad(
         >>> fd.autograd.grad(x * x, x)[0].item()
         6.0
     """
-    Tensor = _Tensor
     if create_graph:
         raise NotImplementedError(
             "[grad] create_graph=True (higher-order gradients) is not supported: backward "
             "functions run on raw arrays"
         )
-    single_out = isinstance(outputs, Tensor)
+    single_out = isinstance(outputs, _Tensor)
     outputs = [outputs] if single_out else list(outputs)
-    if isinstance(grad_outputs, Tensor) or (
+    if isinstance(grad_outputs, _Tensor) or (
         grad_outputs is not None and single_out and not isinstance(grad_outputs, (list, tuple))
     ):
         grad_outputs = [grad_outputs]
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = [inputs] if isinstance(inputs, _Tensor) else list(inputs)
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("[grad] one of the inputs does not require grad")
@@ -418,5 +414,5 @@ def grad(
                 )
             out.append(None)
         else:
-            out.append(Tensor(g))
+            out.append(_Tensor(g))
     return tuple(out)
