@@ -142,7 +142,9 @@ class Node:
 
     @property
     def name(self) -> str:
-        return self.function.__name__
+        """The op's name: its Function's class name without the ``Fn`` suffix (``Mul``)."""
+        name = self.function.__name__
+        return name[:-2] if name.endswith("Fn") else name
 
 
 class Function:

@@ -62,7 +62,7 @@ def _erf(x: Any) -> Any:
     return np.copysign(y, x).astype(x.dtype, copy=False)
 
 
-class Relu(Function):
+class ReluFn(Function):
     @staticmethod
     def forward(ctx, x):
         out = np.maximum(x, 0)
@@ -74,7 +74,7 @@ class Relu(Function):
         return g * (ctx.saved_tensors[0] > 0)
 
 
-class Hardtanh(Function):
+class HardtanhFn(Function):
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward((x > lo) & (x < hi))
@@ -85,7 +85,7 @@ class Hardtanh(Function):
         return g * ctx.saved_tensors[0], None, None
 
 
-class LeakyRelu(Function):
+class LeakyReluFn(Function):
     @staticmethod
     def forward(ctx, x, slope):
         pos = x > 0
@@ -98,7 +98,7 @@ class LeakyRelu(Function):
         return np.where(ctx.saved_tensors[0], g, g * ctx.slope), None
 
 
-class Elu(Function):
+class EluFn(Function):
     @staticmethod
     def forward(ctx, x, alpha):
         pos = x > 0
@@ -115,7 +115,7 @@ class Elu(Function):
         return np.where(pos, g, g * (out + ctx.alpha)), None
 
 
-class Gelu(Function):
+class GeluFn(Function):
     """gelu through the registry kernels ``gelu_forward`` / ``gelu_backward`` (exact or tanh)."""
 
     @staticmethod
@@ -136,7 +136,7 @@ class Gelu(Function):
         return gx, None
 
 
-class Sigmoid(Function):
+class SigmoidFn(Function):
     @staticmethod
     def forward(ctx, x):
         out = _sigmoid(x)
@@ -149,7 +149,7 @@ class Sigmoid(Function):
         return g * (s * (1 - s))
 
 
-class Tanh(Function):
+class TanhFn(Function):
     @staticmethod
     def forward(ctx, x):
         out = np.tanh(x)
@@ -162,7 +162,7 @@ class Tanh(Function):
         return g * (1 - t * t)
 
 
-class Silu(Function):
+class SiluFn(Function):
     @staticmethod
     def forward(ctx, x):
         s = _sigmoid(x)
@@ -175,7 +175,7 @@ class Silu(Function):
         return g * (s * (1 + x * (1 - s)))
 
 
-class Softplus(Function):
+class SoftplusFn(Function):
     @staticmethod
     def forward(ctx, x, beta, threshold):
         bx = x * beta if beta != 1 else x
@@ -193,7 +193,7 @@ class Softplus(Function):
         return np.where(linear, g, g * _sigmoid(bx)), None, None
 
 
-class Softsign(Function):
+class SoftsignFn(Function):
     @staticmethod
     def forward(ctx, x):
         d = 1 + np.abs(x)
@@ -206,7 +206,7 @@ class Softsign(Function):
         return g / (d * d)
 
 
-class Erf(Function):
+class ErfFn(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -231,7 +231,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
         >>> fd.relu(fd.tensor([-1.0, 2.0])).tolist()
         [0.0, 2.0]
     """
-    out = Relu.apply(input)
+    out = ReluFn.apply(input)
     return _maybe_inplace(input, out, inplace, "relu")
 
 
@@ -249,19 +249,19 @@ def hardtanh(
     input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
 ) -> Tensor:
     """input clipped to [min_val, max_val]."""
-    return _maybe_inplace(input, Hardtanh.apply(input, min_val, max_val), inplace, "hardtanh")
+    return _maybe_inplace(input, HardtanhFn.apply(input, min_val, max_val), inplace, "hardtanh")
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """input where positive, negative_slope * input elsewhere."""
     return _maybe_inplace(
-        input, LeakyRelu.apply(input, float(negative_slope)), inplace, "leaky_relu"
+        input, LeakyReluFn.apply(input, float(negative_slope)), inplace, "leaky_relu"
     )
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """input where positive, alpha * (exp(input) - 1) elsewhere."""
-    return _maybe_inplace(input, Elu.apply(input, float(alpha)), inplace, "elu")
+    return _maybe_inplace(input, EluFn.apply(input, float(alpha)), inplace, "elu")
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -269,12 +269,12 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"[gelu] approximate must be 'none' or 'tanh', got {approximate!r}")
     _check_float(input, "gelu")
-    return Gelu.apply(input, approximate)
+    return GeluFn.apply(input, approximate)
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-input)), without overflow for large |input|."""
-    return Sigmoid.apply(_as_float(input))
+    return SigmoidFn.apply(_as_float(input))
 
 
 def _as_float(x: Tensor) -> Tensor:
@@ -284,21 +284,21 @@ def _as_float(x: Tensor) -> Tensor:
 
 
 def tanh(input: Tensor) -> Tensor:
-    return Tanh.apply(_as_float(input))
+    return TanhFn.apply(_as_float(input))
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """input * sigmoid(input)."""
-    return _maybe_inplace(input, Silu.apply(input), inplace, "silu")
+    return _maybe_inplace(input, SiluFn.apply(input), inplace, "silu")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * input)) / beta, and input itself where beta * input > threshold."""
-    return Softplus.apply(input, beta, threshold)
+    return SoftplusFn.apply(input, beta, threshold)
 
 
 def softsign(input: Tensor) -> Tensor:
-    return Softsign.apply(input)
+    return SoftsignFn.apply(input)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -313,4 +313,4 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 
 def erf(input: Tensor) -> Tensor:
     """The error function."""
-    return Erf.apply(_as_float(input))
+    return ErfFn.apply(_as_float(input))

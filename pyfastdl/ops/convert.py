@@ -20,7 +20,7 @@ from ._util import wrap
 __all__ = ["cast", "clone", "to_device"]  # and Tensor.to, a method only
 
 
-class Cast(Function):
+class CastFn(Function):
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.dtype = a.dtype
@@ -45,10 +45,10 @@ def cast(input: Tensor, dtype: Any) -> Tensor:
         return input
     if dt.kind not in "fc":
         return wrap(a.astype(dt))
-    return Cast.apply(input, dt)
+    return CastFn.apply(input, dt)
 
 
-class ToDevice(Function):
+class ToDeviceFn(Function):
     @staticmethod
     def forward(ctx, a, kind):
         ctx.kind = "cpu" if type(a) is np.ndarray else "cuda"
@@ -80,10 +80,10 @@ def to_device(input: Tensor, device: str) -> Tensor:
         raise RuntimeError(f"[to] expected device 'cpu' or 'cuda', got {device!r}")
     if (device == "cpu") == (type(input.array) is np.ndarray):
         return input
-    return ToDevice.apply(input, device)
+    return ToDeviceFn.apply(input, device)
 
 
-class Clone(Function):
+class CloneFn(Function):
     @staticmethod
     def forward(ctx, a):
         return (
@@ -97,7 +97,7 @@ class Clone(Function):
 
 def clone(input: Tensor) -> Tensor:
     """A copy of `input` with its own memory; gradients flow back to `input`."""
-    return Clone.apply(input)
+    return CloneFn.apply(input)
 
 
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:

@@ -75,7 +75,7 @@ def _grad(g: Any, meta: Any) -> Any:
     return None if meta is None else unbroadcast(g, meta[0], meta[1])
 
 
-class Add(Function):
+class AddFn(Function):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         a, b = operands(a, b)
@@ -90,7 +90,7 @@ class Add(Function):
         return _grad(g, ctx.ma), gb
 
 
-class Sub(Function):
+class SubFn(Function):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         a, b = operands(a, b)
@@ -105,7 +105,7 @@ class Sub(Function):
         return _grad(g, ctx.ma), gb
 
 
-class Mul(Function):
+class MulFn(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = operands(a, b)
@@ -122,7 +122,7 @@ class Mul(Function):
         )
 
 
-class Div(Function):
+class DivFn(Function):
     @staticmethod
     def forward(ctx, a, b, rounding_mode=None):
         a, b = operands(a, b)
@@ -163,7 +163,7 @@ def _round_quotient(q: Any, mode: str) -> Any:
     raise ValueError(f"[div] rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
 
 
-class Pow(Function):
+class PowFn(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = operands(a, b)
@@ -200,34 +200,34 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
         >>> fd.add(fd.tensor([1.0, 2.0]), 1).tolist()
         [2.0, 3.0]
     """
-    return Add.apply(input, other, alpha=alpha)
+    return AddFn.apply(input, other, alpha=alpha)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """input - alpha * other, broadcasting."""
-    return Sub.apply(input, other, alpha=alpha)
+    return SubFn.apply(input, other, alpha=alpha)
 
 
 def mul(input: Any, other: Any) -> Tensor:
     """input * other, broadcasting."""
-    return Mul.apply(input, other)
+    return MulFn.apply(input, other)
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     """input / other (true division; rounding_mode 'trunc' or 'floor' rounds the quotient)."""
-    return Div.apply(input, other, rounding_mode=rounding_mode)
+    return DivFn.apply(input, other, rounding_mode=rounding_mode)
 
 
 def pow(input: Any, exponent: Any) -> Tensor:
     """input ** exponent; either may be a Python number."""
-    return Pow.apply(input, exponent)
+    return PowFn.apply(input, exponent)
 
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 
 
 # ---------------------------------------------------------------------- unary ops
-class Neg(Function):
+class NegFn(Function):
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -237,7 +237,7 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class ExpFn(Function):
     @staticmethod
     def forward(ctx, a):
         with _quiet():
@@ -250,7 +250,7 @@ class Exp(Function):
         return g * ctx.saved_tensors[0]
 
 
-class Expm1(Function):
+class Expm1Fn(Function):
     @staticmethod
     def forward(ctx, a):
         with _quiet():
@@ -263,7 +263,7 @@ class Expm1(Function):
         return g * (ctx.saved_tensors[0] + 1)
 
 
-class Log(Function):
+class LogFn(Function):
     # base: None for the natural log, else 2 or 10 (the derivative gains 1 / ln(base))
     @staticmethod
     def forward(ctx, a, base=None):
@@ -280,7 +280,7 @@ class Log(Function):
         return out if ctx.scale == 1.0 else out * ctx.scale
 
 
-class Log1p(Function):
+class Log1pFn(Function):
     @staticmethod
     def forward(ctx, a):
         a = _float(a)
@@ -294,7 +294,7 @@ class Log1p(Function):
             return g / (ctx.saved_tensors[0] + 1)
 
 
-class Sqrt(Function):
+class SqrtFn(Function):
     @staticmethod
     def forward(ctx, a):
         with _quiet():
@@ -308,7 +308,7 @@ class Sqrt(Function):
             return g / (2 * ctx.saved_tensors[0])
 
 
-class Rsqrt(Function):
+class RsqrtFn(Function):
     @staticmethod
     def forward(ctx, a):
         with _quiet():
@@ -323,7 +323,7 @@ class Rsqrt(Function):
         return g * (-0.5 * out * out * out)
 
 
-class Square(Function):
+class SquareFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -334,7 +334,7 @@ class Square(Function):
         return g * (2 * ctx.saved_tensors[0])
 
 
-class Abs(Function):
+class AbsFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -345,7 +345,7 @@ class Abs(Function):
         return g * np.sign(ctx.saved_tensors[0])
 
 
-class Reciprocal(Function):
+class ReciprocalFn(Function):
     @staticmethod
     def forward(ctx, a):
         with _quiet():
@@ -359,7 +359,7 @@ class Reciprocal(Function):
         return g * -(out * out)
 
 
-class Sin(Function):
+class SinFn(Function):
     @staticmethod
     def forward(ctx, a):
         a = _float(a)
@@ -371,7 +371,7 @@ class Sin(Function):
         return g * np.cos(ctx.saved_tensors[0])
 
 
-class Cos(Function):
+class CosFn(Function):
     @staticmethod
     def forward(ctx, a):
         a = _float(a)
@@ -383,7 +383,7 @@ class Cos(Function):
         return g * -np.sin(ctx.saved_tensors[0])
 
 
-class _PiecewiseConstant(Function):
+class _PiecewiseConstantFn(Function):
     """sign, floor, ceil, round, trunc: the gradient is zero almost everywhere."""
 
     @staticmethod
@@ -405,7 +405,7 @@ def _float(a: Any) -> Any:
 
 def neg(input: Tensor) -> Tensor:
     """-input."""
-    return Neg.apply(input)
+    return NegFn.apply(input)
 
 
 negative = neg
@@ -419,7 +419,7 @@ def exp(input: Tensor) -> Tensor:
         >>> fd.exp(fd.tensor([0.0])).item()
         1.0
     """
-    return Exp.apply(_floated(input))
+    return ExpFn.apply(_floated(input))
 
 
 def _floated(t: Any) -> Any:
@@ -431,76 +431,76 @@ def _floated(t: Any) -> Any:
 
 def expm1(input: Tensor) -> Tensor:
     """e ** input - 1, accurate near 0."""
-    return Expm1.apply(_floated(input))
+    return Expm1Fn.apply(_floated(input))
 
 
 def log(input: Tensor) -> Tensor:
     """Natural logarithm (-inf at 0, nan below 0, without warnings)."""
-    return Log.apply(input)
+    return LogFn.apply(input)
 
 
 def log2(input: Tensor) -> Tensor:
-    return Log.apply(input, 2)
+    return LogFn.apply(input, 2)
 
 
 def log10(input: Tensor) -> Tensor:
-    return Log.apply(input, 10)
+    return LogFn.apply(input, 10)
 
 
 def log1p(input: Tensor) -> Tensor:
     """log(1 + input), accurate near 0."""
-    return Log1p.apply(input)
+    return Log1pFn.apply(input)
 
 
 def sqrt(input: Tensor) -> Tensor:
-    return Sqrt.apply(input)
+    return SqrtFn.apply(input)
 
 
 def rsqrt(input: Tensor) -> Tensor:
     """1 / sqrt(input)."""
-    return Rsqrt.apply(input)
+    return RsqrtFn.apply(input)
 
 
 def square(input: Tensor) -> Tensor:
-    return Square.apply(input)
+    return SquareFn.apply(input)
 
 
 def abs(input: Tensor) -> Tensor:
     """|input|; the gradient at 0 is 0, as in PyTorch."""
-    return Abs.apply(input)
+    return AbsFn.apply(input)
 
 
 def reciprocal(input: Tensor) -> Tensor:
-    return Reciprocal.apply(input)
+    return ReciprocalFn.apply(input)
 
 
 def sin(input: Tensor) -> Tensor:
-    return Sin.apply(input)
+    return SinFn.apply(input)
 
 
 def cos(input: Tensor) -> Tensor:
-    return Cos.apply(input)
+    return CosFn.apply(input)
 
 
 def sign(input: Tensor) -> Tensor:
-    return _PiecewiseConstant.apply(input, np.sign)
+    return _PiecewiseConstantFn.apply(input, np.sign)
 
 
 def floor(input: Tensor) -> Tensor:
-    return _PiecewiseConstant.apply(input, np.floor)
+    return _PiecewiseConstantFn.apply(input, np.floor)
 
 
 def ceil(input: Tensor) -> Tensor:
-    return _PiecewiseConstant.apply(input, np.ceil)
+    return _PiecewiseConstantFn.apply(input, np.ceil)
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Rounds half to even, as PyTorch does."""
-    return _PiecewiseConstant.apply(input, lambda a: np.round(a, decimals))
+    return _PiecewiseConstantFn.apply(input, lambda a: np.round(a, decimals))
 
 
 def trunc(input: Tensor) -> Tensor:
-    return _PiecewiseConstant.apply(input, np.trunc)
+    return _PiecewiseConstantFn.apply(input, np.trunc)
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
@@ -529,7 +529,7 @@ def _a(x: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- clamp, maximum, minimum
-class Clamp(Function):
+class ClampFn(Function):
     @staticmethod
     def forward(ctx, a, lo, hi):
         if a.dtype.kind in "iub" and any(isinstance(v, float) for v in (lo, hi)):
@@ -555,7 +555,7 @@ class Clamp(Function):
         return g * ctx.saved_tensors[0], None, None
 
 
-class Maximum(Function):
+class MaximumFn(Function):
     # ties share the gradient equally (PyTorch's choice)
     @staticmethod
     def forward(ctx, a, b, is_max=True):
@@ -599,11 +599,11 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:
-            out = Maximum.apply(out, min, True)
+            out = MaximumFn.apply(out, min, True)
         if max is not None:
-            out = Maximum.apply(out, max, False)
+            out = MaximumFn.apply(out, max, False)
         return out
-    return Clamp.apply(input, min, max)
+    return ClampFn.apply(input, min, max)
 
 
 clip = clamp
@@ -619,12 +619,12 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise max of two tensors (ties share the gradient)."""
-    return Maximum.apply(input, other, True)
+    return MaximumFn.apply(input, other, True)
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise min of two tensors (ties share the gradient)."""
-    return Maximum.apply(input, other, False)
+    return MaximumFn.apply(input, other, False)
 
 
 # ---------------------------------------------------------------------- fused helpers

@@ -101,7 +101,7 @@ def _fail(e: Exception) -> IndexError:
     return IndexError(f"[index] {msg}")
 
 
-class GetItem(Function):
+class GetItemFn(Function):
     @staticmethod
     def forward(ctx, a, idx, scatter):
         try:
@@ -133,7 +133,7 @@ def getitem(input: Tensor, idx: Any) -> Tensor:
         [[0.0, 0.0, 2.0], [3.0, 3.0, 5.0]]
     """
     idx, ints = _index(idx)
-    return GetItem.apply(input, idx, ints)
+    return GetItemFn.apply(input, idx, ints)
 
 
 def setitem(input: Tensor, idx: Any, value: Any) -> None:
@@ -178,7 +178,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
             f"[index_select] index must be a 1-d integer tensor, got shape "
             f"{tuple(ix.shape)} of {ix.dtype}"
         )
-    return GetItem.apply(input, (slice(None),) * d + (ix.reshape(-1),), True)
+    return GetItemFn.apply(input, (slice(None),) * d + (ix.reshape(-1),), True)
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
@@ -188,10 +188,10 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
         shape = np.broadcast_shapes(m.shape, input.array.shape)
         input = expand(input, shape)
         m = xp(m).broadcast_to(m, shape)
-    return GetItem.apply(input, (m,), False)
+    return GetItemFn.apply(input, (m,), False)
 
 
-class Gather(Function):
+class GatherFn(Function):
     @staticmethod
     def forward(ctx, a, dim, index):
         # PyTorch lets index be smaller than input in the other dims: read only that corner
@@ -233,10 +233,10 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
             )
     if ix.size and (ix.min() < -a.shape[d] or ix.max() >= a.shape[d]):
         raise IndexError(f"[gather] index out of range for dim {d} of size {a.shape[d]}")
-    return Gather.apply(input, d, ix)
+    return GatherFn.apply(input, d, ix)
 
 
-class ScatterAdd(Function):
+class ScatterAddFn(Function):
     @staticmethod
     def forward(ctx, a, dim, index, src):
         out = a.copy()
@@ -266,10 +266,10 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     n = input.array.shape[d]
     if ix.size and (ix.min() < -n or ix.max() >= n):
         raise IndexError(f"[scatter_add] index out of range for dim {d} of size {n}")
-    return ScatterAdd.apply(input, d, ix, src)
+    return ScatterAddFn.apply(input, d, ix, src)
 
 
-class Where(Function):
+class WhereFn(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
         a, b = operands(a, b)
@@ -307,7 +307,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         return nonzero(condition, as_tuple=True)
     if input is None or other is None:
         raise TypeError("[where] expected where(condition, input, other) or where(condition)")
-    return Where.apply(_bool(condition, "where"), input, other)
+    return WhereFn.apply(_bool(condition, "where"), input, other)
 
 
 def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
@@ -324,7 +324,7 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
             f"[masked_fill] mask of shape {tuple(m.shape)} does not broadcast to "
             f"input of shape {tuple(input.array.shape)}"
         ) from None
-    out = Where.apply(m, value, input)
+    out = WhereFn.apply(m, value, input)
     if out.array.dtype != input.array.dtype:
         out = cast(out, input.array.dtype)
     return out

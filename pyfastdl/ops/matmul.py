@@ -85,7 +85,7 @@ def _t(x: Any) -> Any:
     return x.swapaxes(-1, -2)
 
 
-class Matmul(Function):
+class MatmulFn(Function):
     @staticmethod
     def forward(ctx, a, b):
         if a.dtype != b.dtype:
@@ -168,7 +168,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         raise TypeError(
             f"[matmul] expected Tensors, got {type(input).__name__} and {type(other).__name__}"
         )
-    return Matmul.apply(input, other)
+    return MatmulFn.apply(input, other)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -177,7 +177,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
         raise ValueError(
             f"[mm] expected 2-d tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
         )
-    return Matmul.apply(input, mat2)
+    return MatmulFn.apply(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -188,7 +188,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
         )
     if input.shape[0] != mat2.shape[0]:
         raise ValueError(f"[bmm] batch sizes differ: {tuple(input.shape)} and {tuple(mat2.shape)}")
-    return Matmul.apply(input, mat2)
+    return MatmulFn.apply(input, mat2)
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
@@ -201,7 +201,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
         raise ValueError(
             f"[dot] tensors must have the same length, got {input.shape[0]} and {other.shape[0]}"
         )
-    return Matmul.apply(input, other)
+    return MatmulFn.apply(input, other)
 
 
 inner = dot
@@ -214,7 +214,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
             f"[mv] expected a 2-d and a 1-d tensor, got shapes {tuple(input.shape)} "
             f"and {tuple(vec.shape)}"
         )
-    return Matmul.apply(input, vec)
+    return MatmulFn.apply(input, vec)
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:

@@ -17,7 +17,7 @@ from .. import autograd
 from ..tensor import Tensor, empty, full, ones, tensor, zeros
 from . import activation, convert, elementwise, indexing, inplace, reduction, shape
 from . import matmul as matmul_ops
-from .elementwise import Add, Div, Mul, Pow, Sub
+from .elementwise import AddFn, DivFn, MulFn, PowFn, SubFn
 from .indexing import getitem, setitem
 
 _NUMBER = (int, float, bool, np.number, np.bool_)
@@ -29,35 +29,35 @@ def _ok(other: Any) -> bool:
 
 # ---------------------------------------------------------------------- arithmetic operators
 def __add__(self: Tensor, other: Any) -> Any:
-    return Add.apply(self, other) if _ok(other) else NotImplemented
+    return AddFn.apply(self, other) if _ok(other) else NotImplemented
 
 
 def __sub__(self: Tensor, other: Any) -> Any:
-    return Sub.apply(self, other) if _ok(other) else NotImplemented
+    return SubFn.apply(self, other) if _ok(other) else NotImplemented
 
 
 def __rsub__(self: Tensor, other: Any) -> Any:
-    return Sub.apply(other, self) if _ok(other) else NotImplemented
+    return SubFn.apply(other, self) if _ok(other) else NotImplemented
 
 
 def __mul__(self: Tensor, other: Any) -> Any:
-    return Mul.apply(self, other) if _ok(other) else NotImplemented
+    return MulFn.apply(self, other) if _ok(other) else NotImplemented
 
 
 def __truediv__(self: Tensor, other: Any) -> Any:
-    return Div.apply(self, other) if _ok(other) else NotImplemented
+    return DivFn.apply(self, other) if _ok(other) else NotImplemented
 
 
 def __rtruediv__(self: Tensor, other: Any) -> Any:
-    return Div.apply(other, self) if _ok(other) else NotImplemented
+    return DivFn.apply(other, self) if _ok(other) else NotImplemented
 
 
 def __pow__(self: Tensor, other: Any) -> Any:
-    return Pow.apply(self, other) if _ok(other) else NotImplemented
+    return PowFn.apply(self, other) if _ok(other) else NotImplemented
 
 
 def __rpow__(self: Tensor, other: Any) -> Any:
-    return Pow.apply(other, self) if _ok(other) else NotImplemented
+    return PowFn.apply(other, self) if _ok(other) else NotImplemented
 
 
 def __matmul__(self: Tensor, other: Any) -> Any:

@@ -60,7 +60,7 @@ def _expand(g: Any, axes: tuple | None, keepdim: bool, shape: tuple) -> Any:
     return xp(g).broadcast_to(g, shape)
 
 
-class Sum(Function):
+class SumFn(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
         ctx.axes, ctx.keepdim, ctx.shape, ctx.dtype = axes, keepdim, a.shape, a.dtype
@@ -73,7 +73,7 @@ class Sum(Function):
         return _expand(g, ctx.axes, ctx.keepdim, ctx.shape), None, None, None
 
 
-class Mean(Function):
+class MeanFn(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         ctx.axes, ctx.keepdim, ctx.shape = axes, keepdim, a.shape
@@ -87,7 +87,7 @@ class Mean(Function):
         return _expand(g * ctx.scale, ctx.axes, ctx.keepdim, ctx.shape), None, None
 
 
-class Prod(Function):
+class ProdFn(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdim):
         ctx.save_for_backward(a)
@@ -122,7 +122,7 @@ class Prod(Function):
         return _expand(g, axes, ctx.keepdim, a.shape) * others, None, None
 
 
-class ExtremumAll(Function):
+class ExtremumAllFn(Function):
     """max()/min()/amax/amin: ties share the gradient equally (PyTorch's rule for these)."""
 
     @staticmethod
@@ -151,7 +151,7 @@ class ExtremumAll(Function):
         return hit * (g / count), None, None, None
 
 
-class ExtremumDim(Function):
+class ExtremumDimFn(Function):
     """max(dim)/min(dim): values and int64 indices; the gradient goes to the returned index."""
 
     @staticmethod
@@ -195,7 +195,7 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
     a = input.array
     if dtype is None and a.dtype.kind in "biu":
         dtype = int64
-    return Sum.apply(input, norm_dims(dim, a.ndim, "sum"), keepdim, dtype)
+    return SumFn.apply(input, norm_dims(dim, a.ndim, "sum"), keepdim, dtype)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
@@ -207,7 +207,7 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
             f"[mean] expected a floating-point tensor, got {input.array.dtype}; "
             "pass dtype= or convert with .float()"
         )
-    return Mean.apply(input, norm_dims(dim, input.array.ndim, "mean"), keepdim)
+    return MeanFn.apply(input, norm_dims(dim, input.array.ndim, "mean"), keepdim)
 
 
 def prod(
@@ -219,16 +219,16 @@ def prod(
     axis = None if dim is None else norm_dim(dim, input.array.ndim, "prod")
     if input.array.ndim == 0:
         axis = None
-    return Prod.apply(input, axis, keepdim)
+    return ProdFn.apply(input, axis, keepdim)
 
 
 def _extremum(input: Tensor, dim: Any, keepdim: bool, is_max: bool, op: str) -> Any:
     if isinstance(dim, Tensor):  # max(input, other): elementwise
         return maximum(input, dim) if is_max else minimum(input, dim)
     if dim is None:
-        return ExtremumAll.apply(input, None, False, is_max)
+        return ExtremumAllFn.apply(input, None, False, is_max)
     d = norm_dim(dim, input.array.ndim, op)
-    values, indices = ExtremumDim.apply(input, d, keepdim, is_max)
+    values, indices = ExtremumDimFn.apply(input, d, keepdim, is_max)
     return (MaxResult if is_max else MinResult)(values, indices)
 
 
@@ -252,12 +252,12 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
 
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Largest values over `dim` (() : every dim); ties share the gradient."""
-    return ExtremumAll.apply(input, norm_dims(dim, input.array.ndim, "amax"), keepdim, True)
+    return ExtremumAllFn.apply(input, norm_dims(dim, input.array.ndim, "amax"), keepdim, True)
 
 
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Smallest values over `dim` (() : every dim); ties share the gradient."""
-    return ExtremumAll.apply(input, norm_dims(dim, input.array.ndim, "amin"), keepdim, False)
+    return ExtremumAllFn.apply(input, norm_dims(dim, input.array.ndim, "amin"), keepdim, False)
 
 
 def _arg(input: Tensor, dim: Any, keepdim: bool, is_max: bool, op: str) -> Tensor:
@@ -285,7 +285,7 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
     return _arg(input, dim, keepdim, False, "argmin")
 
 
-class Var(Function):
+class VarFn(Function):
     @staticmethod
     def forward(ctx, a, axes, correction, keepdim, take_sqrt):
         n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
@@ -332,7 +332,7 @@ def _var(
     if input.array.dtype.kind != "f":
         raise TypeError(f"[{op}] expected a floating-point tensor, got {input.array.dtype}")
     axes = norm_dims(dim, input.array.ndim, op)
-    return Var.apply(input, axes, _correction(unbiased, correction, op), keepdim, take_sqrt)
+    return VarFn.apply(input, axes, _correction(unbiased, correction, op), keepdim, take_sqrt)
 
 
 def var(
@@ -387,7 +387,7 @@ def std_mean(
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
-class LogSumExp(Function):
+class LogSumExpFn(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         m = (
@@ -420,7 +420,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """log(sum(exp(input), dim)), computed without overflow."""
     if input.array.dtype.kind != "f":
         raise TypeError(f"[logsumexp] expected a floating-point tensor, got {input.array.dtype}")
-    return LogSumExp.apply(input, norm_dims(dim, input.array.ndim, "logsumexp"), keepdim)
+    return LogSumExpFn.apply(input, norm_dims(dim, input.array.ndim, "logsumexp"), keepdim)
 
 
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -450,7 +450,7 @@ def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return wrap(_array(input.array.any(axis=axes, keepdims=keepdim), input.array))
 
 
-class Cumsum(Function):
+class CumsumFn(Function):
     @staticmethod
     def forward(ctx, a, dim):
         ctx.dim = dim
@@ -470,5 +470,5 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     a = input.array
     if a.ndim == 0:
         norm_dim(dim, 0, "cumsum")
-        return Cumsum.apply(input.reshape(1), 0).reshape(())
-    return Cumsum.apply(input, norm_dim(dim, a.ndim, "cumsum"))
+        return CumsumFn.apply(input.reshape(1), 0).reshape(())
+    return CumsumFn.apply(input, norm_dim(dim, a.ndim, "cumsum"))

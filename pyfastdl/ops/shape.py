@@ -90,7 +90,7 @@ def infer_shape(shape: tuple, numel: int, op: str) -> tuple:
     return shape
 
 
-class Reshape(Function):
+class ReshapeFn(Function):
     @staticmethod
     def forward(ctx, a, shape, strict):
         ctx.shape = a.shape
@@ -131,7 +131,7 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:
     shape = infer_shape(_sizes(shape, "reshape"), a.size, "reshape")
     if shape == a.shape:
         return input
-    return Reshape.apply(input, shape, False)
+    return ReshapeFn.apply(input, shape, False)
 
 
 def view(input: Tensor, *shape: Any) -> Tensor:
@@ -141,7 +141,7 @@ def view(input: Tensor, *shape: Any) -> Tensor:
         return wrap(input.array.view(check_dtype(shape[0], "view")))
     a = input.array
     shape = infer_shape(_sizes(shape, "view"), a.size, "view")
-    return Reshape.apply(input, shape, True)
+    return ReshapeFn.apply(input, shape, True)
 
 
 def view_as(input: Tensor, other: Tensor) -> Tensor:
@@ -158,7 +158,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if a.ndim == 0:
         norm_dim(start_dim, 0, "flatten")
         norm_dim(end_dim, 0, "flatten")
-        return Reshape.apply(input, (1,), False)
+        return ReshapeFn.apply(input, (1,), False)
     s = norm_dim(start_dim, a.ndim, "flatten")
     e = norm_dim(end_dim, a.ndim, "flatten")
     if s > e:
@@ -168,7 +168,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     n = 1
     for d in a.shape[s : e + 1]:
         n *= d
-    return Reshape.apply(input, a.shape[:s] + (n,) + a.shape[e + 1 :], False)
+    return ReshapeFn.apply(input, a.shape[:s] + (n,) + a.shape[e + 1 :], False)
 
 
 def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
@@ -176,10 +176,10 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     a = input.array
     d = norm_dim(dim, a.ndim, "unflatten")
     sizes = infer_shape(tuple(int(s) for s in sizes), a.shape[d], "unflatten")
-    return Reshape.apply(input, a.shape[:d] + sizes + a.shape[d + 1 :], False)
+    return ReshapeFn.apply(input, a.shape[:d] + sizes + a.shape[d + 1 :], False)
 
 
-class Permute(Function):
+class PermuteFn(Function):
     @staticmethod
     def forward(ctx, a, perm):
         ctx.inverse = tuple(np.argsort(perm))
@@ -199,7 +199,7 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
     perm = tuple(norm_dim(d, a.ndim, "permute") for d in dims)
     if len(set(perm)) != len(perm):
         raise ValueError(f"[permute] dims {dims} repeat a dim")
-    return Permute.apply(input, perm)
+    return PermuteFn.apply(input, perm)
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -214,7 +214,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
         return input
     perm = list(range(a.ndim))
     perm[d0], perm[d1] = d1, d0
-    return Permute.apply(input, tuple(perm))
+    return PermuteFn.apply(input, tuple(perm))
 
 
 swapaxes = swapdims = transpose
@@ -248,7 +248,7 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
     order = [d for d in range(a.ndim) if d not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
-    return Permute.apply(input, tuple(order))
+    return PermuteFn.apply(input, tuple(order))
 
 
 moveaxis = movedim
@@ -265,17 +265,17 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
         shape = tuple(s for i, s in enumerate(a.shape) if not (i in drop and s == 1))
     if shape == a.shape:
         return input
-    return Reshape.apply(input, shape, False)
+    return ReshapeFn.apply(input, shape, False)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Inserts a dim of size 1 at `dim` (-ndim-1 <= dim <= ndim)."""
     a = input.array
     d = norm_dim(dim, a.ndim + 1, "unsqueeze")
-    return Reshape.apply(input, a.shape[:d] + (1,) + a.shape[d:], False)
+    return ReshapeFn.apply(input, a.shape[:d] + (1,) + a.shape[d:], False)
 
 
-class Expand(Function):
+class ExpandFn(Function):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape, ctx.dtype = a.shape, a.dtype
@@ -312,7 +312,7 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
     shape = tuple(shape)
     if shape == a.shape:
         return input
-    return Expand.apply(input, shape)
+    return ExpandFn.apply(input, shape)
 
 
 def expand_as(input: Tensor, other: Tensor) -> Tensor:
@@ -328,7 +328,7 @@ def broadcast_tensors(*tensors: Tensor) -> tuple:
     return tuple(expand(t, shape) for t in tensors)
 
 
-class Repeat(Function):
+class RepeatFn(Function):
     @staticmethod
     def forward(ctx, a, reps):
         ctx.shape = (1,) * (len(reps) - a.ndim) + a.shape
@@ -356,7 +356,7 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
         )
     if any(r < 0 for r in reps):
         raise ValueError(f"[repeat] repeats must be non-negative, got {reps}")
-    return Repeat.apply(input, reps)
+    return RepeatFn.apply(input, reps)
 
 
 def tile(input: Tensor, dims: Sequence[int]) -> Tensor:
@@ -365,7 +365,7 @@ def tile(input: Tensor, dims: Sequence[int]) -> Tensor:
     return repeat(input, dims)
 
 
-class Cat(Function):
+class CatFn(Function):
     @staticmethod
     def forward(ctx, dim, *arrays):
         ctx.dim = dim
@@ -420,8 +420,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                 f"{tuple(first.shape)} and {tuple(s)} (tensor {i})"
             )
     if len(kept) == 1:
-        return Cat.apply(d, kept[0])
-    return Cat.apply(d, *_promote(kept))
+        return CatFn.apply(d, kept[0])
+    return CatFn.apply(d, *_promote(kept))
 
 
 concat = concatenate = cat
@@ -452,7 +452,7 @@ def vstack(tensors: Sequence[Tensor]) -> Tensor:
     return cat(tensors, 0)
 
 
-class Split(Function):
+class SplitFn(Function):
     @staticmethod
     def forward(ctx, a, bounds, dim):
         ctx.shape, ctx.dtype, ctx.dim, ctx.bounds = a.shape, a.dtype, dim, bounds
@@ -489,7 +489,7 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
             raise ValueError(f"[split] split_size must be positive, got {step}")
         sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
     bounds = list(np.cumsum(sizes)[:-1])
-    return Split.apply(tensor, bounds, d)
+    return SplitFn.apply(tensor, bounds, d)
 
 
 def _total(values: Sequence[int]) -> int:
@@ -510,7 +510,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     return split(input, step, d)
 
 
-class Unbind(Function):
+class UnbindFn(Function):
     @staticmethod
     def forward(ctx, a, dim):
         ctx.shape, ctx.dtype, ctx.dim = a.shape, a.dtype, dim
@@ -528,10 +528,10 @@ class Unbind(Function):
 
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along `dim`, with that dim removed."""
-    return Unbind.apply(input, norm_dim(dim, input.array.ndim, "unbind"))
+    return UnbindFn.apply(input, norm_dim(dim, input.array.ndim, "unbind"))
 
 
-class Flip(Function):
+class FlipFn(Function):
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
@@ -545,10 +545,10 @@ class Flip(Function):
 def flip(input: Tensor, *dims: Any) -> Tensor:
     """Reverses the order of elements along `dims` (an int, a tuple, or ints; a view)."""
     dims = _sizes(dims, "flip")
-    return Flip.apply(input, tuple(norm_dim(d, input.array.ndim, "flip") for d in dims))
+    return FlipFn.apply(input, tuple(norm_dim(d, input.array.ndim, "flip") for d in dims))
 
 
-class Contiguous(Function):
+class ContiguousFn(Function):
     @staticmethod
     def forward(ctx, a):
         return xp(a).ascontiguousarray(a)
@@ -562,4 +562,4 @@ def contiguous(input: Tensor) -> Tensor:
     """The tensor itself when its array is C-contiguous, else a contiguous copy."""
     if input.array.flags.c_contiguous:
         return input
-    return Contiguous.apply(input)
+    return ContiguousFn.apply(input)
