@@ -611,3 +611,13 @@ def test_cli_runs_the_new_suites(tmp_path, monkeypatch, capsys):
     assert all(r["notes"]["wall_s"] > 0 for r in rows)
     if out_png is not None:
         assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_suite_is_wired_everywhere():
+    """A suite needs its runner, its Config field and its report title: a missing one would crash
+    a plain run (the Config field) or drop its rows from the tables without a word (the title)."""
+    assert tuple(cli.SUITE_RUNNERS) == SUITES
+    assert tuple(report.SUITE_TITLES) == SUITES
+    config = Config()
+    for suite in SUITES:
+        assert getattr(config, f"{suite}_cases") is None
