@@ -23,7 +23,7 @@ from pyfastdl import _C
 from pyfastdl.bench import attention as attention_suite
 from pyfastdl.nn import functional as F
 
-# name: (B, H, L, D): PERFORMANCE.md's attention workloads, the suite's own list
+# name: (B, H, L, D): the suite's attention workloads
 SHAPES = {f"{b}x{h}x{n} D{d}": (b, h, n, d) for b, h, n, d in attention_suite.SHAPES}
 CONTENDERS = ("pyfastdl", "kernel", "torch")
 PASSES = ("fwd", "fwd+bwd")

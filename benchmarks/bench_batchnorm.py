@@ -1,6 +1,6 @@
 """Batch normalization speed: pyfastdl against PyTorch (CPU), float32, side by side.
 
-``python benchmarks/bench_batchnorm.py`` runs the paired comparison PERFORMANCE.md asks for: the
+``python benchmarks/bench_batchnorm.py`` runs a paired comparison: the
 same thread count for both libraries, interleaved rounds with a 0.2 s pause after each batch,
 medians of the per-round ratios, and the achieved bandwidth against the machine's measured triad
 bandwidth. ``pytest benchmarks/bench_batchnorm.py`` gives pytest-benchmark's per-contender timings.

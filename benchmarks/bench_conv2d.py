@@ -31,7 +31,7 @@ from pyfastdl.nn import functional as F
 
 BATCH = conv_suite.BATCH
 
-# name: (C, H, W, O, k, padding): PERFORMANCE.md's conv2d workloads, the suite's own list
+# name: (C, H, W, O, k, padding): the suite's conv2d workloads
 SHAPES = {s.name: (s.c, s.h, s.w, s.o, s.k, s.padding) for s in conv_suite.SHAPES}
 CONTENDERS = ("pyfastdl", "torch")
 PASSES = ("fwd", "fwd+bwd")

@@ -17,7 +17,7 @@ import pytest
 from pyfastdl import _C
 from pyfastdl.bench import gemm as gemm_suite
 
-# The suite's shapes (PERFORMANCE.md), as ((M, K, N), variant).
+# The suite's shapes, as ((M, K, N), variant).
 CASES = [
     ((c.m, c.k, c.n), ("t" if c.trans_a else "n") + ("t" if c.trans_b else "n"))
     for c in gemm_suite.default_cases(quick=False)

@@ -1,6 +1,6 @@
 """Recurrent layer speed: pyfastdl's nn.LSTM / nn.GRU against PyTorch's (CPU), float32, side by side.
 
-``python benchmarks/bench_rnn.py`` runs the paired comparison PERFORMANCE.md asks for: the same
+``python benchmarks/bench_rnn.py`` runs a paired comparison: the same
 thread count for both libraries, interleaved rounds with a 0.2 s pause after each batch, medians
 of the per-round ratios. ``pytest benchmarks/bench_rnn.py`` gives pytest-benchmark's timings.
 

@@ -1,7 +1,7 @@
 """The benchmark suite behind ``python -m pyfastdl bench``.
 
 It measures the machine's limits (fp32 FMA peak, memory bandwidth), then runs each workload --
-GEMM, conv2d, pooling, batch and layer norm, attention at PERFORMANCE.md's shapes, the course's
+GEMM, conv2d, pooling, batch and layer norm, attention at the course's workload shapes, the course's
 training steps -- in pyfastdl, NumPy and PyTorch side by side: interleaved rounds with a pause
 after each library's batch, medians of paired per-round ratios, the same thread count for all.
 Every workload's results are checked against the peers' before anything is timed; a workload

@@ -1,5 +1,5 @@
 """Attention workloads: ``F.scaled_dot_product_attention(q, k, v, is_causal=...)`` on (B, H, L, D)
-float32 at PERFORMANCE.md's shapes, forward and forward + backward, causal and not, vs PyTorch's
+float32 at the course's workload shapes, forward and forward + backward, causal and not, vs PyTorch's
 CPU SDPA, and vs NumPy at the smallest shape only (the naive way: the B x H x L x L score and
 probability matrices in memory, batched matmuls through NumPy's BLAS).
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from .ops import OpCase, Runner
 
-# PERFORMANCE.md's (B, H, L, D) shapes
+# The attention workloads' (B, H, L, D) shapes
 SHAPES = [(8, 8, 128, 64), (4, 8, 512, 64), (1, 8, 2048, 64), (1, 4, 4096, 64)]
 NUMPY_SHAPES = SHAPES[:1]  # the naive L x L version only where its matrices stay small
 HEAVY_FLOPS = 1e10  # cases above this many FLOPs per call run at most HEAVY_ROUNDS rounds

@@ -1,10 +1,9 @@
-"""conv2d workloads: ``F.conv2d`` (with bias) in pyfastdl and PyTorch at PERFORMANCE.md's shapes,
+"""conv2d workloads: ``F.conv2d`` (with bias) in pyfastdl and PyTorch at the course's shapes,
 batch 64, float32, forward and forward + backward (gradients of input, weight and bias).
 
 FLOPs count the direct convolution: 2 N O OH OW C kH kW per pass, three passes (forward, input
 gradient, weight gradient) for forward + backward; whatever algorithm a library picks (im2col,
-Winograd) is charged the same count. No NumPy contender (PERFORMANCE.md lists none: NumPy has no
-convolution).
+Winograd) is charged the same count. No NumPy contender (NumPy has no convolution).
 
 Example:
     >>> from pyfastdl.bench.conv2d import ConvShape, conv_case
@@ -53,7 +52,7 @@ class ConvShape:
         return 2.0 * self.batch * self.o * oh * ow * self.c * self.k * self.k
 
 
-# PERFORMANCE.md's conv2d workloads: CIFAR LeNet's two layers, then the VGG-style 3x3 layers.
+# The conv2d workloads: CIFAR LeNet's two layers, then the VGG-style 3x3 layers.
 SHAPES = [
     ConvShape(3, 32, 32, 6, 5),
     ConvShape(6, 14, 14, 16, 5),

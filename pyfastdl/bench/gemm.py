@@ -46,7 +46,7 @@ class GemmCase:
 
 
 def default_cases(quick: bool) -> list[GemmCase]:
-    """PERFORMANCE.md's shapes; the quick run drops n = 2048 and the large transposed variants."""
+    """the course's workload shapes; the quick run drops n = 2048 and the large transposed variants."""
     squares = [64, 128, 256, 512, 1024] + ([] if quick else [2048])
     cases = [GemmCase(s, s, s) for s in squares]
     # The MLP layers: forward of a Linear layer is x @ W.T (B transposed), its weight gradient

@@ -1,5 +1,6 @@
 """Op workloads: one functional call, forward or forward + backward, in pyfastdl, PyTorch and
-(where PERFORMANCE.md lists one) NumPy, on the same inputs, checked against each other first.
+(where the workload has a NumPy formulation) NumPy, on the same inputs, checked against each
+other first.
 
 pyfastdl's functional API has PyTorch's names and signatures, so one function ``call(F, *xs)``
 serves both libraries: it gets ``pyfastdl.nn.functional`` or ``torch.nn.functional`` and each

@@ -1,7 +1,7 @@
 """nn.functional: scaled_dot_product_attention and multi_head_attention_forward.
 
 Both run the fused attention kernel of the registry (``attention_forward`` /
-``attention_backward``, contract in kernels/reference/_attention.py) through one autograd
+``attention_backward``, contract in kernels/reference/attention.py) through one autograd
 Function, :class:`FusedAttention`:
 
     out = dropout(softmax(scale * Q K^T + mask)) V      on (B, H, L, D) heads

@@ -4,7 +4,7 @@ Gate order is PyTorch's (LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_i
 b_hn))), parameters are ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
 (+ ``_reverse``) in that order, all drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), so
 state dicts load from PyTorch's and back. Each layer and direction runs as one autograd op
-(pyfastdl/nn/_functional_rnn.py): the input projection of all time steps is one GEMM, each step
+(pyfastdl/nn/functional/rnn.py): the input projection of all time steps is one GEMM, each step
 one GEMM plus one fused gate kernel.
 
 Inputs are (L, N, H_in), (N, L, H_in) with ``batch_first=True``, or unbatched (L, H_in); padded
