@@ -32,14 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_betas, _check_not_differentiable, _check_number
 
 __all__ = ["Adam"]
 
 
 class Adam(Optimizer):
     """Adam (PyTorch's ``torch.optim.Adam``, same options, defaults and state layout)."""
+
+    _scalar_state = ("step",)
 
     def __init__(
         self,
@@ -57,10 +58,7 @@ class Adam(Optimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        if differentiable:
-            raise NotImplementedError(
-                f"[{type(self).__name__}] differentiable=True is not supported"
-            )
+        _check_not_differentiable(type(self).__name__, differentiable)
         # foreach/fused/capturable select PyTorch's other implementations; results are the same.
         defaults = {
             "lr": lr,
@@ -77,24 +75,8 @@ class Adam(Optimizer):
         op = type(self).__name__
         group["lr"] = _check_number(op, "lr", group["lr"], 0.0)
         group["eps"] = _check_number(op, "eps", group["eps"], 0.0)
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"[{op}] betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = (
-            _check_number(op, "beta1", betas[0], 0.0, high=1.0),
-            _check_number(op, "beta2", betas[1], 0.0, high=1.0),
-        )
+        group["betas"] = _check_betas(op, group["betas"])
         group["weight_decay"] = _check_number(op, "weight_decay", group["weight_decay"], 0.0)
-
-    def _export(self, key: str, value: Any) -> Any:
-        if key == "step":  # PyTorch keeps the step count as a float32 scalar tensor
-            return Tensor(np.array(value, dtype=np.float32))
-        return super()._export(key, value)
-
-    def _import(self, key: str, value: Any, p: Tensor) -> Any:
-        if key == "step":
-            return float(value.item() if isinstance(value, Tensor) else value)
-        return super()._import(key, value, p)
 
     def step(self, closure: Callable | None = None) -> Any:
         """Updates every parameter that has a gradient; returns closure() when given."""

@@ -5,6 +5,11 @@ called (usually once per epoch, after ``optimizer.step()``). Like PyTorch, the c
 schedules are computed recursively from the current lr (the "chainable" form), so the sequences
 match PyTorch's to the last bit.
 
+Per epoch: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR, MultiplicativeLR,
+ConstantLR, LinearLR (warm-up), PolynomialLR, ReduceLROnPlateau (on a metric). Per batch, cycling
+the momentum too: CyclicLR, OneCycleLR; CosineAnnealingWarmRestarts (SGDR, fractional epochs).
+Composed: SequentialLR (one after another at milestones), ChainedScheduler (all at once).
+
 Example:
     >>> import pyfastdl as fd
     >>> w = fd.zeros(1, requires_grad=True)
@@ -19,87 +24,34 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._lr_base import LRScheduler, _check_optimizer, _format_param
+from ._lr_cycles import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
 from .optimizer import Optimizer
 
 __all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
+    "LinearLR",
     "MultiStepLR",
+    "MultiplicativeLR",
+    "OneCycleLR",
+    "PolynomialLR",
     "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
 ]
-
-
-def _check_optimizer(optimizer: Any, op: str) -> None:
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"[{op}] expected an Optimizer, got {type(optimizer).__name__}")
-
-
-class LRScheduler:
-    """Base class: ``get_lr()`` gives the lrs of the current epoch (``last_epoch``).
-
-    Args:
-        optimizer: the wrapped optimizer.
-        last_epoch: the index of the last epoch when resuming; -1 starts afresh (and records each
-            group's ``initial_lr``).
-    """
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        name = type(self).__name__
-        _check_optimizer(optimizer, name)
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(
-                        f"[{name}] param 'initial_lr' is not specified in "
-                        f"param_groups[{i}] when resuming an optimizer"
-                    )
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._step_count = 0
-        self.step()
-
-    def get_lr(self) -> list[float]:  # pragma: no cover - abstract
-        raise NotImplementedError(f"[{type(self).__name__}] get_lr() is not implemented")
-
-    def get_last_lr(self) -> list[float]:
-        """The lrs set by the last ``step()``."""
-        return self._last_lr
-
-    def step(self, epoch: int | None = None) -> None:
-        """Moves to the next epoch (or to `epoch`, using the closed form when one exists)."""
-        self._step_count += 1
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            closed = getattr(self, "_get_closed_form_lr", None)
-            values = closed() if closed is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def _group_lrs(self) -> list[float]:
-        return [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        """Everything but the optimizer (numbers and lists: saveable with ``pyfastdl.save``)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.__dict__.update(state_dict)
 
 
 class StepLR(LRScheduler):
@@ -165,7 +117,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self.last_epoch == 0:
+        if self._is_initial:
             return self._group_lrs()
         return [lr * self.gamma for lr in self._group_lrs()]
 
@@ -192,7 +144,7 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         t, T, eta = self.last_epoch, self.T_max, self.eta_min
         lrs = self._group_lrs()
-        if t == 0:
+        if self._is_initial:
             return lrs
         if self._step_count == 1 and t > 0:
             return [eta + (b - eta) * (1 + math.cos(t * math.pi / T)) / 2 for b in self.base_lrs]
@@ -212,27 +164,19 @@ class CosineAnnealingLR(LRScheduler):
         return [eta + (b - eta) * (1 + math.cos(math.pi * t / T)) / 2 for b in self.base_lrs]
 
 
-class LambdaLR(LRScheduler):
-    """Sets the lr to ``initial_lr * lr_lambda(epoch)`` (one function, or one per group)."""
+class _LambdaScheduler(LRScheduler):
+    """Shared by LambdaLR and MultiplicativeLR: one function of the epoch per group."""
 
     def __init__(
         self, optimizer: Optimizer, lr_lambda: Callable | list, last_epoch: int = -1
     ) -> None:
-        _check_optimizer(optimizer, "LambdaLR")
+        op = type(self).__name__
+        _check_optimizer(optimizer, op)
         self.optimizer = optimizer
-        n = len(optimizer.param_groups)
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != n:
-                raise ValueError(f"[LambdaLR] expected {n} lr_lambdas, got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * n
+        self.lr_lambdas = _format_param(op, "lr_lambda", optimizer, lr_lambda)
         if not all(callable(f) for f in self.lr_lambdas):
-            raise TypeError("[LambdaLR] lr_lambda must be a function or a list of functions")
+            raise TypeError(f"[{op}] lr_lambda must be a function or a list of functions")
         super().__init__(optimizer, last_epoch)
-
-    def get_lr(self) -> list[float]:
-        return [b * f(self.last_epoch) for b, f in zip(self.base_lrs, self.lr_lambdas)]
 
     def state_dict(self) -> dict:
         """As the base, with each lambda replaced by None (functions are not saved)."""
@@ -245,6 +189,129 @@ class LambdaLR(LRScheduler):
         state = {k: v for k, v in state_dict.items() if k != "lr_lambdas"}
         super().load_state_dict(state)
         self.lr_lambdas = lambdas
+
+
+class LambdaLR(_LambdaScheduler):
+    """Sets the lr to ``initial_lr * lr_lambda(epoch)`` (one function, or one per group)."""
+
+    def get_lr(self) -> list[float]:
+        return [b * f(self.last_epoch) for b, f in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class MultiplicativeLR(_LambdaScheduler):
+    """Multiplies the lr by ``lr_lambda(epoch)`` at every step but the first.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> opt = fd.optim.SGD([fd.zeros(1, requires_grad=True)], lr=1.0)
+        >>> sched = fd.optim.lr_scheduler.MultiplicativeLR(opt, lambda e: 0.5)
+        >>> sched.step(); sched.step(); sched.get_last_lr()
+        [0.25]
+    """
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._group_lrs()
+        return [lr * f(self.last_epoch) for lr, f in zip(self._group_lrs(), self.lr_lambdas)]
+
+
+class ConstantLR(LRScheduler):
+    """Multiplies the lr by `factor` for the first `total_iters` epochs, then restores it."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if factor > 1.0 or factor < 0:
+            raise ValueError(f"[ConstantLR] factor must be in [0, 1], got {factor}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._group_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._group_lrs()
+        return [lr * (1.0 / self.factor) for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        on = self.last_epoch >= self.total_iters
+        return [b * (self.factor + on * (1 - self.factor)) for b in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """Scales the lr linearly from ``start_factor`` to ``end_factor`` over `total_iters` epochs.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> opt = fd.optim.SGD([fd.zeros(1, requires_grad=True)], lr=1.0)
+        >>> sched = fd.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+        >>> lrs = [sched.get_last_lr()[0]]
+        >>> for _ in range(3):
+        ...     opt.step(); sched.step(); lrs.append(sched.get_last_lr()[0])
+        >>> lrs
+        [0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if start_factor > 1.0 or start_factor <= 0:
+            raise ValueError(f"[LinearLR] start_factor must be in (0, 1], got {start_factor}")
+        if end_factor > 1.0 or end_factor < 0:
+            raise ValueError(f"[LinearLR] end_factor must be in [0, 1], got {end_factor}")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in self._group_lrs()]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._group_lrs()
+        diff = self.end_factor - self.start_factor
+        factor = 1.0 + diff / (self.total_iters * self.start_factor + (self.last_epoch - 1) * diff)
+        return [lr * factor for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        frac = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [
+            b * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+            for b in self.base_lrs
+        ]
+
+
+class PolynomialLR(LRScheduler):
+    """Decays the lr as ``(1 - epoch / total_iters) ** power`` times the initial lr, then
+    keeps it (0 from `total_iters` on)."""
+
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ) -> None:
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._group_lrs()
+        t, n = self.last_epoch, self.total_iters
+        decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
+        return [lr * decay for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        frac = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [b * (1.0 - frac) ** self.power for b in self.base_lrs]
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -334,4 +401,137 @@ class ReduceLROnPlateau(LRScheduler):
                     group["lr"] = new
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
+        self._last_lr = self._group_lrs()
+
+
+def _check_schedulers(op: str, schedulers: Any, optimizer: Optimizer | None) -> Optimizer:
+    """The common optimizer of `schedulers` (ReduceLROnPlateau is not allowed: its step needs
+    a metric)."""
+    schedulers = list(schedulers)
+    if not schedulers:
+        raise ValueError(f"[{op}] expects at least one scheduler, got none")
+    optimizer = optimizer or schedulers[0].optimizer
+    for i, sched in enumerate(schedulers):
+        if not hasattr(sched, "optimizer"):
+            raise TypeError(f"[{op}] the scheduler at index {i} has no `optimizer` attribute")
+        if isinstance(sched, ReduceLROnPlateau):
+            raise ValueError(
+                f"[{op}] does not support ReduceLROnPlateau (its step needs a metric), got one "
+                f"at index {i}"
+            )
+        if sched.optimizer is not optimizer:
+            raise ValueError(
+                f"[{op}] expects all schedulers to belong to the same optimizer, the one at "
+                f"index {i} ({type(sched).__name__}) does not"
+            )
+    return optimizer
+
+
+class _Composite(LRScheduler):
+    """State dicts of the schedulers made of others: the inner ones' state dicts nested."""
+
+    _schedulers: list
+
+    def state_dict(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        inner = state_dict["_schedulers"]
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "_schedulers"})
+        for sched, s in zip(self._schedulers, inner):
+            sched.load_state_dict(s)
+
+
+class SequentialLR(_Composite):
+    """Runs `schedulers` one after another, switching at each epoch of `milestones`.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> from pyfastdl.optim import lr_scheduler as ls
+        >>> opt = fd.optim.SGD([fd.zeros(1, requires_grad=True)], lr=1.0)
+        >>> warm = ls.LinearLR(opt, start_factor=0.5, total_iters=2)
+        >>> decay = ls.ExponentialLR(opt, gamma=0.5)
+        >>> sched = ls.SequentialLR(opt, [warm, decay], milestones=[2])
+        >>> lrs = [sched.get_last_lr()[0]]
+        >>> for _ in range(4):
+        ...     opt.step(); sched.step(); lrs.append(sched.get_last_lr()[0])
+        >>> lrs
+        [0.5, 0.75, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: list[LRScheduler],
+        milestones: list[int],
+        last_epoch: int = -1,
+    ) -> None:
+        _check_schedulers("SequentialLR", schedulers, optimizer)
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                "[SequentialLR] expects one milestone fewer than schedulers, got "
+                f"{len(schedulers)} schedulers and {len(milestones)} milestones"
+            )
+        self._schedulers = list(schedulers)
+        self._milestones = list(milestones)
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        # undo the steps the inner schedulers took at construction, then start the first
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self._undo(self)
+        idx = bisect.bisect_right(self._milestones, 0)
+        self._schedulers[idx]._initial_step()
+        self._last_lr = self._schedulers[idx].get_last_lr()
+
+    def _undo(self, sched: Any) -> None:
+        if hasattr(sched, "_schedulers"):
+            for s in sched._schedulers:
+                self._undo(s)
+        elif hasattr(sched, "last_epoch"):
+            sched.last_epoch -= 1
+
+    def step(self) -> None:  # type: ignore[override]
+        """Steps the scheduler of the current epoch (restarting it at its milestone)."""
+        self.last_epoch += 1
+        idx = bisect.bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            sched._update_lr(0)
+        else:
+            sched.step()
+        self._last_lr = sched.get_last_lr()
+
+
+class ChainedScheduler(_Composite):
+    """Steps every scheduler of `schedulers` at each ``step()`` (their effects compose).
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> from pyfastdl.optim import lr_scheduler as ls
+        >>> opt = fd.optim.SGD([fd.zeros(1, requires_grad=True)], lr=1.0)
+        >>> sched = ls.ChainedScheduler(
+        ...     [ls.ConstantLR(opt, factor=0.5, total_iters=2), ls.ExponentialLR(opt, gamma=0.5)]
+        ... )
+        >>> lrs = [sched.get_last_lr()[0]]
+        >>> for _ in range(3):
+        ...     opt.step(); sched.step(); lrs.append(sched.get_last_lr()[0])
+        >>> lrs
+        [0.5, 0.25, 0.25, 0.125]
+    """
+
+    def __init__(
+        self, schedulers: Iterable[LRScheduler], optimizer: Optimizer | None = None
+    ) -> None:
+        schedulers = list(schedulers)
+        self.optimizer = _check_schedulers("ChainedScheduler", schedulers, optimizer)
+        self._schedulers = schedulers
+        self._last_lr = self._group_lrs()
+
+    def step(self) -> None:  # type: ignore[override]
+        """Steps every scheduler in order."""
+        for sched in self._schedulers:
+            sched.step()
         self._last_lr = self._group_lrs()

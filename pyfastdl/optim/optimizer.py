@@ -47,6 +47,22 @@ required = _RequiredParameter()
 _SCRATCH = "_scratch"
 
 
+def _check_betas(op: str, betas: Any) -> tuple[float, float]:
+    """`betas` as a checked pair of floats in [0, 1), or ValueError naming `op`."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"[{op}] betas must be a pair (beta1, beta2), got {betas!r}")
+    return (
+        _check_number(op, "beta1", betas[0], 0.0, high=1.0),
+        _check_number(op, "beta2", betas[1], 0.0, high=1.0),
+    )
+
+
+def _check_not_differentiable(op: str, differentiable: bool) -> None:
+    """PyTorch's differentiable=True (autograd through the step) is not supported."""
+    if differentiable:
+        raise NotImplementedError(f"[{op}] differentiable=True is not supported")
+
+
 def _check_number(
     op: str,
     name: str,
@@ -78,6 +94,9 @@ class Optimizer:
             entry and optional per-group options overriding `defaults`.
         defaults: the default value of each option.
     """
+
+    # State entries PyTorch keeps as 0-d float32 tensors (e.g. "step"); floats here.
+    _scalar_state: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Any], defaults: dict) -> None:
         self.defaults = defaults
@@ -193,13 +212,32 @@ class Optimizer:
             g = g.astype(p.array.dtype)
         return g
 
-    def _scratch(self, state: dict, p: Tensor) -> np.ndarray:
-        """A per-parameter buffer shaped like `p`, reused by every step (never saved)."""
-        buf = state.get(_SCRATCH)
+    def _scratch(self, state: dict, p: Tensor, slot: int = 0) -> np.ndarray:
+        """A per-parameter buffer shaped like `p`, reused by every step (never saved); `slot`
+        picks one of several independent buffers."""
+        key = _SCRATCH if slot == 0 else f"{_SCRATCH}{slot}"
+        buf = state.get(key)
         if buf is None or buf.shape != p.array.shape or buf.dtype != p.array.dtype:
             buf = np.empty_like(p.array)
-            state[_SCRATCH] = buf
+            state[key] = buf
         return buf
+
+    def _decayed_grad(
+        self, state: dict, p: Tensor, g: np.ndarray, weight_decay: float, maximize: bool
+    ) -> np.ndarray:
+        """``(-g if maximize else g) + weight_decay * p``: `g` itself when nothing changes, else
+        scratch slot 0 (the gradient is never written)."""
+        if not maximize and weight_decay == 0:
+            return g
+        scr = self._scratch(state, p)
+        if maximize:
+            np.negative(g, out=scr)
+        else:
+            scr[...] = g
+        if weight_decay != 0:
+            np.multiply(p.array, weight_decay, out=self._scratch(state, p, 1))
+            scr += state[f"{_SCRATCH}1"]
+        return scr
 
     # ------------------------------------------------------------------ state dicts
     def state_dict(self) -> dict:
@@ -224,19 +262,25 @@ class Optimizer:
                 entry = self.state.get(p)
                 if entry is None:
                     continue
-                saved = {k: self._export(k, v) for k, v in entry.items() if k != _SCRATCH}
+                saved = {
+                    k: self._export(k, v) for k, v in entry.items() if not k.startswith(_SCRATCH)
+                }
                 if saved:
                     state[index[id(p)]] = saved
         return {"state": state, "param_groups": groups}
 
     def _export(self, key: str, value: Any) -> Any:
-        """One state value as saved: arrays become Tensors."""
+        """One state value as saved: arrays become Tensors, scalar state float32 Tensors."""
+        if key in self._scalar_state:
+            return Tensor(np.array(value, dtype=np.float32))
         if isinstance(value, np.ndarray):
             return Tensor(value)
         return value
 
     def _import(self, key: str, value: Any, p: Tensor) -> Any:
-        """One saved state value as kept in `state` (subclasses convert e.g. 'step')."""
+        """One saved state value as kept in `state` (scalar state becomes a float)."""
+        if key in self._scalar_state:
+            return float(value.item() if isinstance(value, Tensor) else value)
         if isinstance(value, Tensor):
             value = value.array
         if isinstance(value, np.ndarray):

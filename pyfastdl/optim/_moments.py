@@ -1,0 +1,21 @@
+"""The first and second moment updates shared by the Adam family (NAdam, RAdam)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["update_moments"]
+
+
+def update_moments(
+    m: np.ndarray, v: np.ndarray, g: np.ndarray, beta1: float, beta2: float, tmp: np.ndarray
+) -> None:
+    """In place: ``m += (1 - beta1) * (g - m)``, ``v = beta2 * v + (1 - beta2) * g * g``
+    (`tmp` is a scratch buffer shaped like `g`)."""
+    np.subtract(g, m, out=tmp)
+    tmp *= 1 - beta1
+    m += tmp
+    v *= beta2
+    np.multiply(g, 1 - beta2, out=tmp)
+    tmp *= g
+    v += tmp
