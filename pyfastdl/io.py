@@ -1,4 +1,5 @@
-"""save / load: tensors, state dicts and checkpoints in the safetensors format (never pickle).
+"""save / load: tensors, state dicts and checkpoints in the safetensors format (never pickle);
+load also reads PyTorch's ``.pt`` files without running their pickle code (``io_torch``).
 
 A file is a standard safetensors file: every Tensor (or numpy array) of the saved object is one
 entry, named by its path in the object (``"fc.weight"``, ``"optimizer.state.0.exp_avg"``); the
@@ -33,6 +34,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from .io_torch import is_torch_legacy, is_torch_zip, load_torch
 from .tensor import Tensor
 
 __all__ = ["load", "save"]
@@ -165,12 +167,22 @@ def save(obj: Any, f: str | os.PathLike) -> None:
 def load(f: str | os.PathLike) -> Any:
     """Loads what :func:`save` wrote (Tensors come back as Tensors, arrays as arrays).
 
-    A safetensors file without pyfastdl's metadata loads as a flat dict name → Tensor. Nothing
-    in the file is ever executed; a corrupt file raises ValueError.
+    A safetensors file without pyfastdl's metadata loads as a flat dict name → Tensor. A
+    PyTorch ``torch.save`` file (``.pt`` / ``.pth``, the zip format) loads with Tensors (and
+    Parameters) in place of torch's, on the CPU, without torch (see :mod:`pyfastdl.io_torch`).
+    Nothing in the file is ever executed: a pickle naming anything but tensors, containers and
+    numbers is refused, and a corrupt file raises ValueError.
     """
     path = os.fspath(f)
     with open(path, "rb") as fh:
         raw = fh.read()
+    if is_torch_zip(raw):
+        return load_torch(raw, path)
+    if is_torch_legacy(raw):
+        raise ValueError(
+            f"[load] '{path}' is in PyTorch's legacy (pre-1.6, non-zip) format, which is not "
+            "supported; re-save it with a recent torch.save"
+        )
     try:
         tensors = st_load(raw)
     except (SafetensorError, ValueError, OverflowError) as e:
