@@ -18,9 +18,17 @@ from __future__ import annotations
 
 import builtins as _builtins
 
-from . import autograd, cuda, data, kernels, models, nn, optim, utils
+from . import amp, autograd, cuda, data, distributions, kernels, models, nn, optim, utils
 from ._native import _C
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .amp import autocast
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .dtypes import ALIASES as _ALIASES
 from .dtypes import (
     bool_,
@@ -36,6 +44,7 @@ from .dtypes import (
 )
 from .io import load, save
 from .ops import *  # noqa: F401,F403
+from .ops import linalg
 from .random import Generator, initial_seed, manual_seed, seed
 from .tensor import *  # noqa: F401,F403
 from .tensor import Tensor

@@ -34,6 +34,8 @@ __all__ = [
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
+    "inference_mode",
+    "is_inference_mode_enabled",
     "grad",
     "backward",
     "set_tensor_class",
@@ -42,6 +44,7 @@ __all__ = [
 
 class _GradMode(threading.local):
     enabled = True
+    inference = False
 
 
 _mode = _GradMode()
@@ -109,6 +112,59 @@ class enable_grad(_GradModeContext):
     """Context manager (and decorator) that turns gradient recording back on."""
 
     mode = True
+
+
+class inference_mode:
+    """Context manager (and decorator) under which no graph is recorded, like
+    ``torch.inference_mode``; ``inference_mode(False)`` turns recording back on (as PyTorch's
+    guard does, even under ``no_grad``).
+
+    Use it as ``with inference_mode():``, ``@inference_mode()``, ``@inference_mode`` or
+    ``@inference_mode(mode=False)``.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> x = fd.ones(2, requires_grad=True)
+        >>> with fd.inference_mode():
+        ...     (x * 2).requires_grad
+        False
+    """
+
+    def __new__(cls, mode: Any = True):
+        if callable(mode) and not isinstance(mode, bool):
+            return cls()(mode)  # bare @inference_mode
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"[inference_mode] mode must be a bool, got {type(mode).__name__}")
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        self.prev = (_mode.enabled, _mode.inference)
+        # PyTorch's InferenceMode guard: mode=False turns inference off and grad mode on
+        _mode.enabled, _mode.inference = not self.mode, self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.enabled, _mode.inference = self.prev
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self) -> inference_mode:
+        return inference_mode(self.mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside an enabled :class:`inference_mode` region."""
+    return _mode.inference
 
 
 class Context:

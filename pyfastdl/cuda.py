@@ -2,6 +2,9 @@
 
 The CUDA module (pyfastdl._cuda) is built when a CUDA compiler is found at install time; GPU
 arrays are CuPy arrays. Without either, every query answers "no GPU" instead of raising.
+
+``pyfastdl.cuda.amp`` (``autocast``, ``GradScaler``, as ``torch.cuda.amp``) is registered by
+``pyfastdl.amp``, which sits above this module.
 """
 
 from __future__ import annotations

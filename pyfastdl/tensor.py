@@ -20,13 +20,28 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .dtypes import bool_, check_dtype, float16, float32, float64, get_default_dtype, int32, int64
+from .arrays import xp
+from .dtypes import (
+    bool_,
+    check_dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int32,
+    int64,
+    uint8,
+)
 from .random import Generator, numpy_rng
 
 __all__ = [
     "Tensor",
     "arange",
     "as_tensor",
+    "channels_last",
+    "channels_last_3d",
+    "contiguous_format",
     "device",
     "empty",
     "empty_like",
@@ -36,7 +51,10 @@ __all__ = [
     "full",
     "full_like",
     "is_tensor",
+    "is_complex",
+    "is_floating_point",
     "linspace",
+    "memory_format",
     "ones",
     "ones_like",
     "rand",
@@ -47,6 +65,7 @@ __all__ = [
     "randn_like",
     "randperm",
     "tensor",
+    "preserve_format",
     "zeros",
     "zeros_like",
 ]
@@ -87,6 +106,34 @@ class device:
         index = "" if self.index is None else f", index={self.index}"
         return f"device(type='{self.type}'{index})"
 
+
+class memory_format:
+    """How a tensor's elements are laid out in memory (``pyfastdl.channels_last``, ...).
+
+    ``contiguous_format`` is row-major (C order); ``channels_last`` stores a 4-d (N, C, H, W)
+    tensor as (N, H, W, C) in memory, keeping its logical shape; ``channels_last_3d`` does the same
+    for 5-d; ``preserve_format`` keeps the input's layout.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"pyfastdl.{self.name}"
+
+    def __reduce__(self) -> str:
+        return self.name
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+
+# The dim order (outermost first) in memory of each channels-last format.
+CHANNELS_LAST_ORDER = {channels_last: (0, 2, 3, 1), channels_last_3d: (0, 2, 3, 4, 1)}
 
 _CPU = device("cpu")
 _CUDA = device("cuda")
@@ -201,8 +248,87 @@ class Tensor:
     def numel(self) -> int:
         return int(self.array.size)
 
+    def nelement(self) -> int:
+        return int(self.array.size)
+
+    def ndimension(self) -> int:
+        return self.array.ndim
+
+    def get_device(self) -> int:
+        """-1 for a CPU tensor, else the index of its GPU."""
+        return -1 if _is_numpy(self.array) else int(self.array.device.id)
+
+    def data_ptr(self) -> int:
+        """The address of the first element."""
+        a = self.array
+        return int(a.ctypes.data) if _is_numpy(a) else int(a.data.ptr)
+
+    def is_pinned(self) -> bool:
+        return False
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf tensor that keeps its ``.grad`` (``retain_grad()``)."""
+        return bool(self._retains_grad) and self._node is not None
+
+    def is_signed(self) -> bool:
+        return self.array.dtype.kind in "fci"
+
+    def is_nonzero(self) -> bool:
+        """The truth of a one-element tensor."""
+        if self.array.size != 1:
+            raise RuntimeError(
+                f"[is_nonzero] boolean value of a tensor with {self.array.size} elements is "
+                "ambiguous"
+            )
+        return bool(self.array.reshape(()).item())
+
+    def is_same_size(self, other: Tensor) -> bool:
+        return tuple(self.array.shape) == tuple(other.array.shape)
+
     def element_size(self) -> int:
         return self.array.itemsize
+
+    def stride(self, dim: int | None = None) -> Any:
+        """The steps, in elements, between neighbours along each dim (or along `dim`)."""
+        strides = tuple(s // self.array.itemsize for s in self.array.strides)
+        if dim is None:
+            return strides
+        return strides[_normalize_dim(dim, self.array.ndim, "stride")]
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return self.array.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the elements (numel * itemsize)."""
+        return int(self.array.size) * self.array.itemsize
+
+    @property
+    def is_xpu(self) -> bool:
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        return _is_numpy(self.array)
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return self.array.dtype.kind == "c"
+
+    def is_contiguous(self, memory_format: memory_format = contiguous_format) -> bool:
+        """True when the elements lie in memory in the order of `memory_format`."""
+        a = self.array
+        if memory_format is contiguous_format:
+            return bool(a.flags.c_contiguous)
+        order = CHANNELS_LAST_ORDER.get(memory_format)
+        if order is None:
+            raise RuntimeError(f"[is_contiguous] unsupported memory_format {memory_format!r}")
+        return a.ndim == len(order) and bool(a.transpose(order).flags.c_contiguous)
 
     def __len__(self) -> int:
         if self.array.ndim == 0:
@@ -299,6 +425,12 @@ class Tensor:
     def long(self) -> Tensor:
         return self.to(int64)
 
+    def byte(self) -> Tensor:
+        return self.to(uint8)
+
+    def char(self) -> Tensor:
+        return self.to(int8)
+
     def int(self) -> Tensor:
         return self.to(int32)
 
@@ -344,6 +476,12 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph)
 
     # ------------------------------------------------------------------ printing
+    def __format__(self, format_spec: str) -> str:
+        """A one-element 0-d tensor formats like its number (``'{:.4f}'.format(t)``)."""
+        if self.array.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __repr__(self) -> str:
         body = np.array2string(
             _host(self.array), separator=", ", precision=4, threshold=200, prefix="tensor("
@@ -387,6 +525,16 @@ def _host(a: Any) -> np.ndarray:
 
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """True when `input` has a floating-point dtype."""
+    return input.is_floating_point()
+
+
+def is_complex(input: Tensor) -> bool:
+    """True when `input` has a complex dtype."""
+    return input.is_complex()
 
 
 # ---------------------------------------------------------------------- factories
@@ -543,30 +691,84 @@ def _like(t: Any, dtype: Any) -> tuple:
     return t.array.shape, (t.array.dtype if dtype is None else check_dtype(dtype, "like")), t.device
 
 
+def _laid_out(out: Tensor, like: Any, fmt: Any, op: str) -> Tensor:
+    """`out` (a fresh C-ordered tensor) with its array in the layout `fmt` asks for:
+    preserve_format keeps a channels-last input's layout, channels_last(_3d) imposes it."""
+    if fmt is preserve_format:
+        like = like if isinstance(like, Tensor) else as_tensor(like)
+        fmt = next(
+            (f for f in CHANNELS_LAST_ORDER if not like.is_contiguous() and like.is_contiguous(f)),
+            contiguous_format,
+        )
+    if not isinstance(fmt, memory_format):
+        raise TypeError(
+            f"[{op}] memory_format must be a pyfastdl memory format, got {type(fmt).__name__}"
+        )
+    if fmt is contiguous_format:
+        return out
+    order = CHANNELS_LAST_ORDER[fmt]
+    a = out.array
+    if a.ndim != len(order):
+        raise RuntimeError(
+            f"[{op}] required rank {len(order)} tensor to use {fmt!r} format, got {a.ndim} dims"
+        )
+    m = xp(a)
+    inverse = tuple(int(i) for i in np.argsort(order))
+    out.array = m.ascontiguousarray(a.transpose(order)).transpose(inverse)
+    return out
+
+
 def zeros_like(
-    t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    t: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    *,
+    memory_format: Any = preserve_format,
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    return zeros(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    out = zeros(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    return _laid_out(out, t, memory_format, "zeros_like")
 
 
-def ones_like(t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(
+    t: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    *,
+    memory_format: Any = preserve_format,
+) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    return ones(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    out = ones(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    return _laid_out(out, t, memory_format, "ones_like")
 
 
 def empty_like(
-    t: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    t: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    *,
+    memory_format: Any = preserve_format,
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    return empty(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    out = empty(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    return _laid_out(out, t, memory_format, "empty_like")
 
 
 def full_like(
-    t: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    t: Any,
+    fill_value: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    *,
+    memory_format: Any = preserve_format,
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    return full(shape, fill_value, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    out = full(shape, fill_value, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    return _laid_out(out, t, memory_format, "full_like")
 
 
 def rand(
@@ -620,14 +822,18 @@ def randint(
     return _factory(arr, device, requires_grad)
 
 
-def rand_like(t: Any, dtype: Any = None, device: Any = None) -> Tensor:
+def rand_like(
+    t: Any, dtype: Any = None, device: Any = None, *, memory_format: Any = preserve_format
+) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    return rand(shape, dtype=dt, device=device or dev)
+    return _laid_out(rand(shape, dtype=dt, device=device or dev), t, memory_format, "rand_like")
 
 
-def randn_like(t: Any, dtype: Any = None, device: Any = None) -> Tensor:
+def randn_like(
+    t: Any, dtype: Any = None, device: Any = None, *, memory_format: Any = preserve_format
+) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    return randn(shape, dtype=dt, device=device or dev)
+    return _laid_out(randn(shape, dtype=dt, device=device or dev), t, memory_format, "randn_like")
 
 
 def randint_like(

@@ -13,11 +13,53 @@ import numpy as np
 from ..arrays import xp
 from ..autograd import Function
 from ..dtypes import check_dtype
-from ..tensor import Tensor
+from ..tensor import (
+    CHANNELS_LAST_ORDER,
+    Tensor,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+)
 from ..tensor import device as _device
 from ._util import wrap
 
 __all__ = ["cast", "clone", "to_device"]  # and Tensor.to, a method only
+
+
+class LayoutFn(Function):
+    """A copy of the array with its elements in memory in `order` (outermost dim first)."""
+
+    @staticmethod
+    def forward(ctx, a, order):
+        m = xp(a)
+        if order is None:
+            return m.ascontiguousarray(a)
+        inverse = tuple(int(i) for i in np.argsort(order))
+        return m.ascontiguousarray(a.transpose(order)).transpose(inverse)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+def with_memory_format(input: Tensor, fmt: Any, op: str) -> Tensor:
+    """`input` laid out as `fmt` (itself when it already is): contiguous_format is C order,
+    channels_last stores a 4-d (N, C, H, W) tensor as N, H, W, C (5-d: channels_last_3d)."""
+    if not isinstance(fmt, memory_format):
+        raise TypeError(
+            f"[{op}] memory_format must be a pyfastdl memory format, got {type(fmt).__name__}"
+        )
+    if fmt is preserve_format or input.is_contiguous(fmt):
+        return input
+    if fmt is contiguous_format:
+        return LayoutFn.apply(input, None)
+    order = CHANNELS_LAST_ORDER[fmt]
+    if input.array.ndim != len(order):
+        raise RuntimeError(
+            f"[{op}] required rank {len(order)} tensor to use {fmt!r} format, got "
+            f"{input.array.ndim} dims"
+        )
+    return LayoutFn.apply(input, order)
 
 
 class CastFn(Function):
@@ -95,9 +137,13 @@ class CloneFn(Function):
         return g
 
 
-def clone(input: Tensor) -> Tensor:
-    """A copy of `input` with its own memory; gradients flow back to `input`."""
-    return CloneFn.apply(input)
+def clone(input: Tensor, *, memory_format: Any = preserve_format) -> Tensor:
+    """A copy of `input` with its own memory (in the same layout, or `memory_format`); gradients
+    flow back to `input`."""
+    out = CloneFn.apply(input)
+    if memory_format is not preserve_format:
+        out = with_memory_format(out, memory_format, "clone")
+    return out
 
 
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
@@ -106,6 +152,7 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     dtype = kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None)
     copy = kwargs.pop("copy", False)
+    fmt = kwargs.pop("memory_format", preserve_format)
     if kwargs:
         raise TypeError(f"[to] unexpected arguments {sorted(kwargs)}")
     for a in args:
@@ -120,6 +167,8 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         out = cast(out, check_dtype(dtype, "to"))
     if dev is not None and _device(dev) != out.device:
         out = to_device(out, _device(dev).type)
+    if fmt is not preserve_format:
+        out = with_memory_format(out, fmt, "to")
     if copy and out is self:
         out = clone(self)
     return out

@@ -15,7 +15,22 @@ import numpy as np
 
 from .. import autograd
 from ..tensor import Tensor, empty, full, ones, tensor, zeros
-from . import activation, convert, elementwise, indexing, inplace, reduction, shape
+from . import (
+    activation,
+    convert,
+    elementwise,
+    elementwise_math,
+    indexing,
+    inplace,
+    layout,
+    matrix,
+    norms,
+    products,
+    reduction,
+    scattering,
+    shape,
+    sorting,
+)
 from . import matmul as matmul_ops
 from .elementwise import AddFn, DivFn, MulFn, PowFn, SubFn
 from .indexing import getitem, setitem
@@ -196,6 +211,20 @@ def _new_tensor(
     )
 
 
+def _in_place(fn: Any, op: str) -> Any:
+    """The in-place form of `fn` (``tril_``, ...): the result written into self's array, under
+    the rule of ``ops.inplace`` (not on a tensor that requires grad while grad mode is on)."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        inplace._check(self, op)
+        self.array[...] = fn(self, *args, **kwargs).array
+        return self
+
+    method.__name__ = op
+    method.__doc__ = f"In-place ``{fn.__name__}``."
+    return method
+
+
 def install() -> None:
     """Attaches the operators and methods to Tensor (run once, by ``pyfastdl.ops``)."""
     ops: dict[str, Any] = {
@@ -297,10 +326,59 @@ def install() -> None:
         "var": reduction.var,
         "std": reduction.std,
         "logsumexp": reduction.logsumexp,
-        "norm": reduction.norm,
+        "norm": norms.norm,
         "all": reduction.all,
         "any": reduction.any,
         "cumsum": reduction.cumsum,
+        "cumprod": reduction.cumprod,
+        "sort": sorting.sort,
+        "argsort": sorting.argsort,
+        "msort": sorting.msort,
+        "topk": sorting.topk,
+        "kthvalue": sorting.kthvalue,
+        "unique": sorting.unique,
+        "tril": matrix.tril,
+        "triu": matrix.triu,
+        "diag": matrix.diag,
+        "diagonal": matrix.diagonal,
+        "diag_embed": matrix.diag_embed,
+        "addmm": matrix.addmm,
+        "addmv": matrix.addmv,
+        "baddbmm": matrix.baddbmm,
+        "roll": layout.roll,
+        "repeat_interleave": layout.repeat_interleave,
+        "tensor_split": layout.tensor_split,
+        "hsplit": layout.hsplit,
+        "vsplit": layout.vsplit,
+        "dsplit": layout.dsplit,
+        "scatter": scattering.scatter,
+        "index_add": scattering.index_add,
+        "index_fill": scattering.index_fill,
+        "masked_scatter": scattering.masked_scatter,
+        "argwhere": scattering.argwhere,
+        "trace": matrix.trace,
+        "diagflat": matrix.diagflat,
+        "rot90": layout.rot90,
+        "fliplr": layout.fliplr,
+        "flipud": layout.flipud,
+        "ravel": layout.ravel,
+        "select": layout.select,
+        "diff": layout.diff,
+        "take_along_dim": layout.take_along_dim,
+        "count_nonzero": reduction.count_nonzero,
+        "cross": products.cross,
+        "kron": products.kron,
+        "unfold": layout.unfold,
+        "index_put": scattering.index_put,
+        "aminmax": reduction.aminmax,
+        "nansum": reduction.nansum,
+        "nanmean": reduction.nanmean,
+        "cummax": sorting.cummax,
+        "cummin": sorting.cummin,
+        "median": sorting.median,
+        "quantile": sorting.quantile,
+        "nanquantile": sorting.nanquantile,
+        "nan_to_num": scattering.nan_to_num,
         "reshape": shape.reshape,
         "view": shape.view,
         "view_as": shape.view_as,
@@ -368,6 +446,26 @@ def install() -> None:
         "new_full": _new_full,
         "new_tensor": _new_tensor,
     }
+    for fn in (
+        matrix.tril,
+        matrix.triu,
+        reduction.cumsum,
+        reduction.cumprod,
+        scattering.nan_to_num,
+        matrix.addmm,
+        matrix.addmv,
+        matrix.baddbmm,
+        scattering.scatter,
+        indexing.scatter_add,
+        scattering.index_add,
+        scattering.index_fill,
+        scattering.index_put,
+        scattering.masked_scatter,
+    ):
+        ops[fn.__name__ + "_"] = _in_place(fn, fn.__name__ + "_")
+    ops["clip_"] = inplace.clamp_
+    for name in elementwise_math.__all__:
+        ops[name] = getattr(elementwise_math, name)
     for name in inplace.__all__:
         if name != "requires_grad_":
             ops[name] = getattr(inplace, name)

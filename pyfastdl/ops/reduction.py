@@ -1,5 +1,5 @@
 """Reductions with autograd: sum, mean, prod, max/min (with indices), amax/amin, var/std,
-argmax/argmin, logsumexp, norm, all/any.
+argmax/argmin, logsumexp, all/any, cumsum/cumprod (norms: ``norms.py``).
 
 ``dim`` is None (every dim), an int or a tuple of ints; ``keepdim`` keeps reduced dims as size 1.
 Each backward re-inserts the reduced dims into the gradient and broadcasts it to the input shape.
@@ -18,23 +18,26 @@ from ..dtypes import int64
 from ..tensor import Tensor
 from ._util import norm_dim, norm_dims, wrap
 from .convert import cast
-from .elementwise import abs as abs_
-from .elementwise import maximum, minimum, sqrt
-from .elementwise import pow as pow_
+from .elementwise import maximum, minimum
+from .indexing import masked_fill
 
 __all__ = [
     "all",
+    "aminmax",
     "amax",
     "amin",
     "any",
     "argmax",
     "argmin",
+    "count_nonzero",
+    "cumprod",
     "cumsum",
     "logsumexp",
     "max",
     "mean",
     "min",
-    "norm",
+    "nanmean",
+    "nansum",
     "prod",
     "std",
     "std_mean",
@@ -46,6 +49,7 @@ __all__ = [
 # PyTorch's torch.return_types.max / min: a (values, indices) tuple with names.
 MaxResult = namedtuple("max", ["values", "indices"])
 MinResult = namedtuple("min", ["values", "indices"])
+AminmaxResult = namedtuple("aminmax", ["min", "max"])
 
 
 def _array(r: Any, like: Any) -> Any:
@@ -423,21 +427,6 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return LogSumExpFn.apply(input, norm_dims(dim, input.array.ndim, "logsumexp"), keepdim)
 
 
-def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
-    """The p-norm over `dim` (None: every element): 'fro'/2, 1, inf, -inf or any number p."""
-    if p == "fro":
-        p = 2
-    if p == float("inf"):
-        return amax(abs_(input), () if dim is None else dim, keepdim)
-    if p == float("-inf"):
-        return amin(abs_(input), () if dim is None else dim, keepdim)
-    if p == 1:
-        return sum(abs_(input), dim, keepdim)
-    if p == 2:
-        return sqrt(sum(input * input, dim, keepdim))
-    return pow_(sum(pow_(abs_(input), p), dim, keepdim), 1.0 / p)
-
-
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """True where every element (over `dim`) is nonzero."""
     axes = norm_dims(dim, input.array.ndim, "all")
@@ -472,3 +461,86 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
         norm_dim(dim, 0, "cumsum")
         return CumsumFn.apply(input.reshape(1), 0).reshape(())
     return CumsumFn.apply(input, norm_dim(dim, a.ndim, "cumsum"))
+
+
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> AminmaxResult:
+    """The minimum and maximum (over `dim`; None: every element) as ``(min, max)``."""
+    if input.array.size == 0:
+        raise RuntimeError("[aminmax] cannot compute aminmax of an empty tensor")
+    d = () if dim is None else norm_dim(dim, input.array.ndim, "aminmax")
+    return AminmaxResult(amin(input, d, keepdim), amax(input, d, keepdim))
+
+
+def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Sum over `dim` (None: every element) treating NaN as zero; NaN gets no gradient.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.nansum(fd.tensor([1.0, float("nan"), 2.0])).item()
+        3.0
+    """
+    if input.array.dtype.kind == "f":
+        input = masked_fill(input, input.array != input.array, 0)
+    return sum(input, dim, keepdim, dtype=dtype)
+
+
+def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Mean over `dim` of the elements that are not NaN (NaN where all are)."""
+    if input.array.dtype.kind != "f":
+        raise RuntimeError(
+            f"[nanmean] expected a floating point tensor as input, got {input.array.dtype}"
+        )
+    axes = norm_dims(dim, input.array.ndim, "nanmean")
+    count = (input.array == input.array).sum(axis=axes, keepdims=keepdim)
+    return nansum(input, dim, keepdim, dtype=dtype) / wrap(_array(count, input.array))
+
+
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    """How many elements (over `dim`; None: all) are nonzero, as int64."""
+    axes = norm_dims(dim, input.array.ndim, "count_nonzero")
+    a = input.array
+    return wrap(_array((a != 0).sum(axis=axes), a).astype(int64, copy=False))
+
+
+class CumprodFn(Function):
+    @staticmethod
+    def forward(ctx, a, dim):
+        out = np.cumprod(a, axis=dim)
+        ctx.dim = dim
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        m, d = xp(g), ctx.dim
+        if m.all(a != 0):
+            # d out_j / d a_i = out_j / a_i for j >= i: a reversed cumulative sum of g * out
+            return m.flip(m.cumsum(m.flip(g * out, d), axis=d), d) / a, None
+        # with zeros: for each position i, the products with a_i replaced by 1
+        grad = m.empty_like(a)
+        moved_a, moved_g, moved_grad = (m.moveaxis(x, d, 0) for x in (a, g, grad))
+        for i in range(a.shape[d]):
+            b = moved_a.copy()
+            b[i] = 1
+            moved_grad[i] = (m.cumprod(b, axis=0)[i:] * moved_g[i:]).sum(axis=0)
+        return grad, None
+
+
+def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Cumulative product along `dim`.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.cumprod(fd.tensor([1.0, 2.0, 3.0]), 0).tolist()
+        [1.0, 2.0, 6.0]
+    """
+    if dtype is not None:
+        input = cast(input, dtype)
+    a = input.array
+    if a.dtype.kind == "b" or (a.dtype.kind in "iu" and a.dtype != int64):
+        input = cast(input, int64)
+    if a.ndim == 0:
+        norm_dim(dim, 0, "cumprod")
+        return CumprodFn.apply(input.reshape(1), 0).reshape(())
+    return CumprodFn.apply(input, norm_dim(dim, a.ndim, "cumprod"))

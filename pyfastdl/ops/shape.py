@@ -15,9 +15,9 @@ import numpy as np
 from ..arrays import xp
 from ..autograd import Function
 from ..dtypes import check_dtype
-from ..tensor import Tensor
+from ..tensor import Tensor, contiguous_format
 from ._util import norm_dim, result_dtype, unbroadcast, wrap
-from .convert import cast
+from .convert import cast, with_memory_format
 
 __all__ = [
     "adjoint",
@@ -558,8 +558,11 @@ class ContiguousFn(Function):
         return g
 
 
-def contiguous(input: Tensor) -> Tensor:
-    """The tensor itself when its array is C-contiguous, else a contiguous copy."""
-    if input.array.flags.c_contiguous:
-        return input
-    return ContiguousFn.apply(input)
+def contiguous(input: Tensor, memory_format: Any = contiguous_format) -> Tensor:
+    """The tensor itself when its array is laid out as `memory_format` (C order by default), else
+    a copy that is."""
+    if memory_format is contiguous_format:
+        if input.array.flags.c_contiguous:
+            return input
+        return ContiguousFn.apply(input)
+    return with_memory_format(input, memory_format, "contiguous")
