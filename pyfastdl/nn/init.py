@@ -34,12 +34,14 @@ from ..tensor import Tensor
 __all__ = [
     "calculate_gain",
     "constant_",
+    "dirac_",
     "eye_",
     "kaiming_normal_",
     "kaiming_uniform_",
     "normal_",
     "ones_",
     "orthogonal_",
+    "sparse_",
     "trunc_normal_",
     "uniform_",
     "xavier_normal_",
@@ -196,6 +198,64 @@ def eye_(tensor: Tensor) -> Tensor:
             f"[eye_] only tensors with 2 dimensions are supported, got shape {tuple(tensor.shape)}"
         )
     return _fill(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fills a 3-, 4- or 5-d conv weight with the Dirac delta: the conv is the identity.
+
+    In each of the `groups`, output channel d takes input channel d at the kernel's center
+    (for the first min(out_channels // groups, in_channels) channels), zeros elsewhere.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> from pyfastdl.nn import init
+        >>> init.dirac_(fd.empty(2, 2, 3)).tolist()[1]
+        [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    _check(tensor, "dirac_")
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(
+            "[dirac_] only tensors with 3, 4, or 5 dimensions are supported, got shape "
+            f"{tuple(tensor.shape)}"
+        )
+    shape = tensor.shape
+    if groups <= 0 or shape[0] % groups != 0:
+        raise ValueError(f"[dirac_] dim 0 ({shape[0]}) must be divisible by groups ({groups})")
+    per_group = shape[0] // groups
+    out = np.zeros(shape)
+    center = tuple(k // 2 for k in shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, shape[1])):
+            out[(g * per_group + d, d, *center)] = 1
+    return _fill(tensor, out)
+
+
+def sparse_(
+    tensor: Tensor, sparsity: float, std: float = 0.01, generator: Generator | None = None
+) -> Tensor:
+    """Fills a 2-d `tensor` with N(0, std^2) samples, then zeros ceil(sparsity * rows) random
+    entries of each column.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> from pyfastdl.nn import init
+        >>> w = init.sparse_(fd.empty(10, 3), sparsity=0.3)
+        >>> [int((w.array[:, j] == 0).sum()) for j in range(3)]
+        [3, 3, 3]
+    """
+    _check(tensor, "sparse_")
+    if tensor.ndim != 2:
+        raise ValueError(
+            f"[sparse_] only tensors with 2 dimensions are supported, got shape "
+            f"{tuple(tensor.shape)}"
+        )
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    rng = numpy_rng(generator)
+    out = rng.normal(0.0, std, (rows, cols))
+    for col in range(cols):
+        out[rng.permutation(rows)[:num_zeros], col] = 0
+    return _fill(tensor, out)
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:

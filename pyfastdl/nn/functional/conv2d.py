@@ -52,10 +52,15 @@ def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
         p = values * 2 if len(values) == 1 else values
     else:
         p = (_int(value, name, op),) * 2
-    if min(p) < minimum:
+    check_minimum(min(p), minimum, name, op, value)
+    return p  # type: ignore[return-value]
+
+
+def check_minimum(smallest: int, minimum: int, name: str, op: str, value: Any) -> None:
+    """A size argument's range check: `smallest` (its least int) >= minimum (1 or 0)."""
+    if smallest < minimum:
         what = "positive" if minimum == 1 else "non-negative"
         raise ValueError(f"[{op}] {name} must be {what}, got {value!r}")
-    return p  # type: ignore[return-value]
 
 
 def _groups(groups: Any, op: str) -> int:
@@ -68,18 +73,23 @@ def _groups(groups: Any, op: str) -> int:
     return int(groups)
 
 
-def _check_operands(input: Any, weight: Any, bias: Any, op: str, layout: str) -> None:
-    """Types, ranks and dtypes of input (3 or 4 dims), weight (4 dims) and bias (1 dim)."""
+def _check_operands(
+    input: Any, weight: Any, bias: Any, op: str, layout: str, spatial: tuple = ("H", "W")
+) -> None:
+    """Types, ranks and dtypes of input (C, *spatial) or (N, C, *spatial), weight (2 +
+    len(spatial) dims, `layout`) and bias (1 dim); conv1d passes spatial ("L",)."""
     tensor_arg(input, op, "input")
     tensor_arg(weight, op, "weight")
     if bias is not None:
         tensor_arg(bias, op, "bias")
-    if weight.ndim != 4:
-        raise ValueError(f"[{op}] weight must have 4 dims {layout}, got shape {weight.shape}")
-    if input.ndim not in (3, 4):
+    n = len(spatial)
+    if weight.ndim != n + 2:
+        raise ValueError(f"[{op}] weight must have {n + 2} dims {layout}, got shape {weight.shape}")
+    if input.ndim not in (n + 1, n + 2):
+        dims = ", ".join(spatial)
         raise ValueError(
-            f"[{op}] input must have 3 dims (C, H, W) or 4 dims (N, C, H, W), got shape "
-            f"{input.shape}"
+            f"[{op}] input must have {n + 1} dims (C, {dims}) or {n + 2} dims (N, C, {dims}), got "
+            f"shape {input.shape}"
         )
     dt = weight.array.dtype
     if input.array.dtype.kind != "f" or input.array.dtype != dt:
@@ -89,6 +99,27 @@ def _check_operands(input: Any, weight: Any, bias: Any, op: str, layout: str) ->
         )
     if bias is not None and bias.array.dtype != dt:
         raise TypeError(f"[{op}] bias must have the weight's dtype {dt}, got {bias.array.dtype}")
+
+
+def _check_groups(weight: Tensor, groups: int, op: str, which: str) -> None:
+    """groups must divide the weight's first dim (the `which` channels: 'out' or 'in')."""
+    if weight.shape[0] % groups:
+        raise ValueError(
+            f"[{op}] groups={groups} must divide the {which} channels, got weight shape "
+            f"{weight.shape}"
+        )
+
+
+def _check_output_padding(op: str, output_padding: Any, stride: Any, dilation: Any) -> None:
+    """Each output_padding below its stride or its dilation (ints, or tuples of one per dim)."""
+    per_dim = zip(
+        *(v if isinstance(v, tuple) else (v,) for v in (output_padding, stride, dilation))
+    )
+    if any(o >= s and o >= d for o, s, d in per_dim):
+        raise ValueError(
+            f"[{op}] output_padding must be smaller than either stride or dilation, got "
+            f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+        )
 
 
 def _check_bias(bias: Any, channels: int, op: str) -> None:
@@ -182,12 +213,9 @@ def conv2d(
     s = pair(stride, "stride", op, 1)
     d = pair(dilation, "dilation", op, 1)
     groups = _groups(groups, op)
+    _check_groups(weight, groups, op, "out")
     out_ch, in_per_group, kh, kw = weight.shape
     channels = input.shape[-3]
-    if out_ch % groups:
-        raise ValueError(
-            f"[{op}] groups={groups} must divide the out channels, got weight shape {weight.shape}"
-        )
     if channels != in_per_group * groups:
         raise ValueError(
             f"[{op}] expected input with {in_per_group * groups} channels (weight shape "
@@ -307,22 +335,14 @@ def conv_transpose2d(
     p = pair(padding, "padding", op, 0)
     op_ = pair(output_padding, "output_padding", op, 0)
     groups = _groups(groups, op)
+    _check_groups(weight, groups, op, "in")
     in_ch, out_per_group, kh, kw = weight.shape
-    if in_ch % groups:
-        raise ValueError(
-            f"[{op}] groups={groups} must divide the in channels, got weight shape {weight.shape}"
-        )
     if input.shape[-3] != in_ch:
         raise ValueError(
             f"[{op}] expected input with {in_ch} channels (weight shape {weight.shape}), got "
             f"{input.shape[-3]} channels (input shape {input.shape})"
         )
-    for i in range(2):
-        if op_[i] >= s[i] and op_[i] >= d[i]:
-            raise ValueError(
-                f"[{op}] output_padding must be smaller than either stride or dilation, got "
-                f"output_padding={op_}, stride={s}, dilation={d}"
-            )
+    _check_output_padding(op, op_, s, d)
     _check_bias(bias, out_per_group * groups, op)
     input, was_unbatched = _batched(input)
     h, w = input.shape[2:]

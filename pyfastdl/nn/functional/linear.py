@@ -18,7 +18,7 @@ from ...ops._gemm import gemm
 from ...tensor import Tensor
 from ._args import optional_tensor_arg, tensor_arg
 
-__all__ = ["linear", "linear_act"]
+__all__ = ["bilinear", "linear", "linear_act"]
 
 # Activations whose derivative is a function of their output.
 FUSED_ACTIVATIONS = ("none", "relu", "sigmoid", "tanh")
@@ -126,3 +126,79 @@ def linear_act(
         )
     check_linear(input.array, weight.array, None if bias is None else bias.array, op)
     return LinearFn.apply(input, weight, bias, activation=activation)
+
+
+# ------------------------------------------------------------------------------------ bilinear
+class BilinearFn(Function):
+    """y[b, o] = sum_ij x1[b, i] w[o, i, j] x2[b, j] (+ bias[o]) on (B, I), (B, J) rows.
+
+    Backward: dx1 = g w x2, dx2 = g w x1 (contracted over o and the other input's index),
+    dw[o, i, j] = sum_b g[b, o] x1[b, i] x2[b, j], db = sum_b g[b, o].
+    """
+
+    @staticmethod
+    def forward(ctx, x1, x2, w, b):
+        m = xp(x1)
+        y = m.einsum("bi,oij,bj->bo", x1, w, x2, optimize=True)
+        if b is not None:
+            y += b
+        ctx.save_for_backward(x1, x2, w)
+        ctx.has_bias = b is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x1, x2, w = ctx.saved_tensors
+        m = xp(g)
+        need = ctx.needs_input_grad
+        g1 = m.einsum("bo,oij,bj->bi", g, w, x2, optimize=True) if need[0] else None
+        g2 = m.einsum("bo,oij,bi->bj", g, w, x1, optimize=True) if need[1] else None
+        gw = m.einsum("bo,bi,bj->oij", g, x1, x2, optimize=True) if need[2] else None
+        gb = g.sum(axis=0) if ctx.has_bias and need[3] else None
+        return g1, g2, gw, gb
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x1^T A x2 + b over the last dims: input1 (..., in1), input2 (..., in2) with the same
+    leading dims, weight (out, in1, in2), bias (out,); the result is (..., out).
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> import pyfastdl.nn.functional as F
+        >>> w = fd.tensor([[[1.0, 0.0], [0.0, 2.0]]])
+        >>> F.bilinear(fd.tensor([[1.0, 1.0]]), fd.tensor([[3.0, 4.0]]), w).tolist()
+        [[11.0]]
+    """
+    op = "bilinear"
+    input1 = tensor_arg(input1, op, "input1")
+    input2 = tensor_arg(input2, op, "input2")
+    weight = tensor_arg(weight, op, "weight")
+    bias = optional_tensor_arg(bias, op, "bias")
+    if weight.ndim != 3:
+        raise ValueError(
+            f"[{op}] weight must have 3 dims (out_features, in1_features, in2_features), got "
+            f"shape {weight.shape}"
+        )
+    out, n1, n2 = weight.shape
+    if input1.ndim < 1 or input1.shape[:-1] != input2.shape[:-1] or input2.ndim < 1:
+        raise ValueError(
+            f"[{op}] input1 and input2 must have the same leading dims, got shapes "
+            f"{input1.shape} and {input2.shape}"
+        )
+    if input1.shape[-1] != n1 or input2.shape[-1] != n2:
+        raise ValueError(
+            f"[{op}] input1 and input2 must have {n1} and {n2} features (weight shape "
+            f"{weight.shape}), got shapes {input1.shape} and {input2.shape}"
+        )
+    if bias is not None and bias.shape != (out,):
+        raise ValueError(f"[{op}] bias must have shape ({out},), got {bias.shape}")
+    dt = weight.array.dtype
+    for name, t in (("input1", input1), ("input2", input2), ("bias", bias)):
+        if t is not None and (t.array.dtype != dt or dt.kind != "f"):
+            raise TypeError(
+                f"[{op}] {name} must have the weight's floating-point dtype {dt}, got "
+                f"{t.array.dtype}"
+            )
+    lead = input1.shape[:-1]
+    y = BilinearFn.apply(input1.reshape(-1, n1), input2.reshape(-1, n2), weight, bias)
+    return y.reshape(lead + (out,))

@@ -441,3 +441,12 @@ def kl_div(
     return _pointwise(
         KlDiv(log_target), input, target, None, reduction, REDUCTIONS + ("batchmean",)
     )
+
+
+def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+    """'none', 'mean' or 'sum' of a loss Tensor (differentiable; the composed losses' reduce)."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss

@@ -22,6 +22,7 @@ import numpy as np
 from ... import kernels
 from ...arrays import empty, xp
 from ...autograd import Function, is_grad_enabled
+from ...ops.shape import reshape, transpose
 from ...shapes import (
     pool2d_geometry,
     pool2d_params,
@@ -33,7 +34,9 @@ from ._args import check_float, tensor_arg
 __all__ = [
     "adaptive_avg_pool2d",
     "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
     "avg_pool2d",
+    "channel_shuffle",
     "interpolate",
     "max_pool2d",
     "max_pool2d_with_indices",
@@ -42,15 +45,19 @@ __all__ = [
 ]
 
 
-def _image(input: Any, op: str) -> Tensor:
-    """A float (C, H, W) or (N, C, H, W) Tensor with non-zero C, H, W (PyTorch's rule)."""
+def _image(input: Any, op: str, spatial: tuple = ("H", "W")) -> Tensor:
+    """A float (C, *spatial) or (N, C, *spatial) Tensor with non-zero C and spatial sizes
+    (PyTorch's rule); the 1-d pools pass spatial ("L",)."""
     input = tensor_arg(input, op)
     check_float(input.array, op)
     shape = tuple(input.shape)
-    if len(shape) not in (3, 4) or 0 in shape[-3:]:
+    n = len(spatial)
+    if len(shape) not in (n + 1, n + 2) or 0 in shape[-n - 1 :]:
+        dims = ", ".join(("C",) + spatial)
+        nonzero = ", ".join(("C",) + spatial[:-1]) + f" and {spatial[-1]}"
         raise ValueError(
-            f"[{op}] expected a 3-d (C, H, W) or 4-d (N, C, H, W) input with non-zero C, H "
-            f"and W, got shape {shape}"
+            f"[{op}] expected a {n + 1}-d ({dims}) or {n + 2}-d (N, {dims}) input with non-zero "
+            f"{nonzero}, got shape {shape}"
         )
     return input
 
@@ -285,6 +292,13 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     return out
 
 
+def adaptive_max_pool2d_with_indices(
+    input: Tensor, output_size: Any, return_indices: bool = True
+) -> Any:
+    """adaptive_max_pool2d that returns (output, indices)."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
 # ---------------------------------------------------------------------------- pixel shuffle
 def _shuffle(a: Any, r: int) -> Any:
     """(*, C * r * r, H, W) -> (*, C, H * r, W * r): channel c * r * r + i * r + j goes to
@@ -370,6 +384,30 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
             f"downscale_factor = {r}"
         )
     return PixelShuffleFn.apply(input, r, True)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Interleaves the channels of (N, C, *) input: (N, g, C/g, *) -> (N, C/g, g, *) -> (N, C, *)
+    (ShuffleNet's mixing of grouped-convolution outputs).
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> import pyfastdl.nn.functional as F
+        >>> F.channel_shuffle(fd.arange(4.0).reshape(1, 4, 1), 2).flatten().tolist()
+        [0.0, 2.0, 1.0, 3.0]
+    """
+    op = "channel_shuffle"
+    input = tensor_arg(input, op)
+    g = _factor(groups, op, "groups")
+    shape = tuple(input.shape)
+    if len(shape) < 3:
+        raise ValueError(f"[{op}] input must have at least 3 dims (N, C, *), got shape {shape}")
+    if shape[1] % g:
+        raise ValueError(
+            f"[{op}] the number of channels ({shape[1]}) must be divisible by groups = {g}"
+        )
+    split = reshape(input, (shape[0], g, shape[1] // g) + shape[2:])
+    return reshape(transpose(split, 1, 2), shape)
 
 
 # ------------------------------------------------------------------------------ interpolate

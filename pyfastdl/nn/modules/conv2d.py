@@ -36,7 +36,10 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 class _ConvNd(Module):
-    """What Conv2d and ConvTranspose2d share: arguments, parameters, init and repr."""
+    """What the convolutions share: arguments, parameters, init and repr. `_ntuple` reads a size
+    argument as one int per spatial dim (a pair here; Conv1d's reads one)."""
+
+    _ntuple = staticmethod(pair)
 
     def __init__(
         self,
@@ -73,36 +76,36 @@ class _ConvNd(Module):
             )
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size", layer, 1)
-        self.stride = pair(stride, "stride", layer, 1)
-        self.dilation = pair(dilation, "dilation", layer, 1)
+        self.kernel_size = self._ntuple(kernel_size, "kernel_size", layer, 1)
+        self.stride = self._ntuple(stride, "stride", layer, 1)
+        self.dilation = self._ntuple(dilation, "dilation", layer, 1)
+        ones = (1,) * len(self.kernel_size)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(
                     f"[{layer}] padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
                 )
-            if padding == "same" and self.stride != (1, 1):
+            if padding == "same" and self.stride != ones:
                 raise ValueError(
                     f"[{layer}] padding='same' is not supported for strided convolutions"
                 )
             self.padding: Any = padding
         else:
-            self.padding = pair(padding, "padding", layer, 0)
+            self.padding = self._ntuple(padding, "padding", layer, 0)
         self.transposed = transposed
-        self.output_padding = pair(output_padding, "output_padding", layer, 0)
+        self.output_padding = self._ntuple(output_padding, "output_padding", layer, 0)
         self.groups = groups
         self.padding_mode = padding_mode
-        # F.pad's argument for the non-zero padding modes: (left, right, top, bottom).
+        # F.pad's argument for the non-zero padding modes: (left, right, top, bottom), last dim
+        # first.
         if padding == "same":
-            rows, cols = (d * (k - 1) for d, k in zip(self.dilation, self.kernel_size))
-            self._reversed_padding_repeated_twice = [
-                cols // 2, cols - cols // 2, rows // 2, rows - rows // 2
-            ]  # fmt: skip
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            sides = [(t // 2, t - t // 2) for t in reversed(totals)]
         elif padding == "valid":
-            self._reversed_padding_repeated_twice = [0, 0, 0, 0]
+            sides = [(0, 0)] * len(self.kernel_size)
         else:
-            ph, pw = self.padding
-            self._reversed_padding_repeated_twice = [pw, pw, ph, ph]
+            sides = [(p, p) for p in reversed(self.padding)]
+        self._reversed_padding_repeated_twice = [v for side in sides for v in side]
         if transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
@@ -128,11 +131,12 @@ class _ConvNd(Module):
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}"
         )
-        if self.padding != (0, 0):
+        zeros, ones = (0,) * len(self.kernel_size), (1,) * len(self.kernel_size)
+        if self.padding != zeros:
             s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != ones:
             s += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
+        if self.output_padding != zeros:
             s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
@@ -143,12 +147,12 @@ class _ConvNd(Module):
         return s
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution over NCHW input: weight (out_channels, in_channels / groups, kH, kW).
+class _Conv(_ConvNd):
+    """A convolution layer (Conv1d, Conv2d): PyTorch's constructor and forward, the functional
+    form (`_functional`) and the layer name of the messages (`_layer`) set per class."""
 
-    Arguments, defaults and init as ``torch.nn.Conv2d``; `padding` may be an int, a pair, 'same'
-    or 'valid'; `padding_mode` one of 'zeros', 'reflect', 'replicate', 'circular'.
-    """
+    _layer = "Conv2d"
+    _functional = staticmethod(F.conv2d)
 
     def __init__(
         self,
@@ -165,27 +169,27 @@ class Conv2d(_ConvNd):
         dtype: Any = None,
     ) -> None:
         super().__init__(
-            "Conv2d", in_channels, out_channels, kernel_size, stride, padding, dilation, False,
+            self._layer, in_channels, out_channels, kernel_size, stride, padding, dilation, False,
             0, groups, bias, padding_mode, device, dtype,
         )  # fmt: skip
 
     def forward(self, input: Any) -> Any:
+        conv = self._functional
         if self.padding_mode != "zeros":
             padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return F.conv2d(
-                padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
-            )
-        return F.conv2d(
+            return conv(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution: weight (in_channels, out_channels / groups, kH, kW).
+class _ConvTranspose(_ConvNd):
+    """A transposed convolution layer (ConvTranspose1d, ConvTranspose2d), as :class:`_Conv`;
+    `_padding_kinds` names what `padding` may be in the message for a string."""
 
-    Arguments, defaults and init as ``torch.nn.ConvTranspose2d``; ``forward(input, output_size)``
-    picks the output_padding that gives `output_size` when it is passed.
-    """
+    _layer = "ConvTranspose2d"
+    _functional = staticmethod(F.conv_transpose2d)
+    _padding_kinds = "an int or a pair of ints"
 
     def __init__(
         self,
@@ -202,50 +206,68 @@ class ConvTranspose2d(_ConvNd):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
+        layer = self._layer
         if padding_mode != "zeros":
             raise ValueError(
-                f'[ConvTranspose2d] only "zeros" padding mode is supported, got {padding_mode!r}'
+                f'[{layer}] only "zeros" padding mode is supported, got {padding_mode!r}'
             )
         if isinstance(padding, str):
-            raise ValueError(
-                f"[ConvTranspose2d] padding must be an int or a pair of ints, got {padding!r}"
-            )
+            raise ValueError(f"[{layer}] padding must be {self._padding_kinds}, got {padding!r}")
         super().__init__(
-            "ConvTranspose2d", in_channels, out_channels, kernel_size, stride, padding, dilation,
-            True, output_padding, groups, bias, padding_mode, device, dtype,
+            layer, in_channels, out_channels, kernel_size, stride, padding, dilation, True,
+            output_padding, groups, bias, padding_mode, device, dtype,
         )  # fmt: skip
 
-    def _output_padding(self, input: Any, output_size: Any) -> tuple[int, int]:
-        if output_size is None:
-            return self.output_padding
-        size = tuple(int(v) for v in output_size)
-        if len(size) == input.ndim:
-            size = size[-2:]
-        if len(size) != 2:
-            raise ValueError(
-                f"[ConvTranspose2d] output_size must have 2 or {input.ndim} elements, got {size}"
-            )
-        result = []
-        for d in range(2):
-            smallest = (
-                (input.shape[d - 2] - 1) * self.stride[d]
-                - 2 * self.padding[d]
-                + self.dilation[d] * (self.kernel_size[d] - 1)
-                + 1
-            )
-            largest = smallest + self.stride[d] - 1
-            if not smallest <= size[d] <= largest:
-                raise ValueError(
-                    f"[ConvTranspose2d] requested an output size of {size}, but valid sizes "
-                    f"range from {smallest} to {largest} in dim {d} (for an input of "
-                    f"{input.shape[-2:]})"
-                )
-            result.append(size[d] - smallest)
-        return result[0], result[1]
-
     def forward(self, input: Any, output_size: Any = None) -> Any:
-        output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose2d(
+        output_padding = transposed_output_padding(self, input, output_size)
+        return self._functional(
             input, self.weight, self.bias, self.stride, self.padding, output_padding,
             self.groups, self.dilation,
         )  # fmt: skip
+
+
+class Conv2d(_Conv):
+    """2-D convolution over NCHW input: weight (out_channels, in_channels / groups, kH, kW).
+
+    Arguments, defaults and init as ``torch.nn.Conv2d``; `padding` may be an int, a pair, 'same'
+    or 'valid'; `padding_mode` one of 'zeros', 'reflect', 'replicate', 'circular'.
+    """
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """Transposed 2-D convolution: weight (in_channels, out_channels / groups, kH, kW).
+
+    Arguments, defaults and init as ``torch.nn.ConvTranspose2d``; ``forward(input, output_size)``
+    picks the output_padding that gives `output_size` when it is passed.
+    """
+
+
+def transposed_output_padding(conv: _ConvNd, input: Any, output_size: Any) -> tuple:
+    """The output_padding of a transposed convolution that gives `output_size` (the spatial
+    sizes, or every dim's), or the layer's own output_padding when `output_size` is None."""
+    if output_size is None:
+        return conv.output_padding
+    layer, n = conv._get_name(), len(conv.kernel_size)
+    size = tuple(int(v) for v in output_size)
+    if len(size) == input.ndim:
+        size = size[-n:]
+    if len(size) != n:
+        raise ValueError(
+            f"[{layer}] output_size must have {n} or {input.ndim} elements, got {size}"
+        )
+    result = []
+    for d in range(n):
+        smallest = (
+            (input.shape[d - n] - 1) * conv.stride[d]
+            - 2 * conv.padding[d]
+            + conv.dilation[d] * (conv.kernel_size[d] - 1)
+            + 1
+        )
+        largest = smallest + conv.stride[d] - 1
+        if not smallest <= size[d] <= largest:
+            raise ValueError(
+                f"[{layer}] requested an output size of {size}, but valid sizes range from "
+                f"{smallest} to {largest} in dim {d} (for an input of {input.shape[-n:]})"
+            )
+        result.append(size[d] - smallest)
+    return tuple(result)

@@ -32,6 +32,31 @@ from .module import Module
 __all__ = ["LayerNorm"]
 
 
+def affine_parameters(
+    module: Module, shape: tuple, affine: bool, bias: bool, device: Any, dtype: Any, layer: str
+) -> None:
+    """Registers the `weight` and `bias` Parameters of `shape` of a normalization layer: both
+    when `affine` (bias None without `bias`), both None otherwise. Uninitialised: see
+    :func:`reset_affine`."""
+    if affine:
+        module.weight = Parameter(empty(shape, device, dtype, layer))
+        if bias:
+            module.bias = Parameter(empty(shape, device, dtype, layer))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def reset_affine(weight: Any, bias: Any) -> None:
+    """weight = 1, bias = 0 (PyTorch's init), for those that are not None."""
+    if weight is not None:
+        init.ones_(weight)
+    if bias is not None:
+        init.zeros_(bias)
+
+
 class LayerNorm(Module):
     """Layer normalization over the last dims (``normalized_shape``) of its input.
 
@@ -56,23 +81,14 @@ class LayerNorm(Module):
         self.normalized_shape = normalized_shape_arg(normalized_shape, "LayerNorm")
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(empty(self.normalized_shape, device, dtype, "LayerNorm"))
-            if bias:
-                self.bias = Parameter(empty(self.normalized_shape, device, dtype, "LayerNorm"))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        shape = self.normalized_shape
+        affine_parameters(self, shape, elementwise_affine, bias, device, dtype, "LayerNorm")
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """weight = 1, bias = 0 (PyTorch's init)."""
         if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+            reset_affine(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)

@@ -27,6 +27,7 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool2d",
     "AvgPool2d",
+    "ChannelShuffle",
     "MaxPool2d",
     "PixelShuffle",
     "PixelUnshuffle",
@@ -36,8 +37,14 @@ __all__ = [
 ]
 
 
-class MaxPool2d(Module):
-    """2-d max pooling (see ``F.max_pool2d``); stride defaults to kernel_size."""
+class _MaxPoolNd(Module):
+    """Max pooling layers (MaxPool1d, MaxPool2d): PyTorch's constructor, forward and repr; per
+    class, `_layer` names the layer in messages, `_check(layer, kernel_size, stride, padding,
+    dilation)` checks the window and `_functional` pools."""
+
+    _layer = "MaxPool2d"
+    _check = staticmethod(check_pool_params)
+    _functional = staticmethod(F.max_pool2d)
 
     def __init__(
         self,
@@ -55,18 +62,13 @@ class MaxPool2d(Module):
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
-        check_pool_params("MaxPool2d", kernel_size, self.stride, padding, dilation)
+        self._check(self._layer, kernel_size, self.stride, padding, dilation)
 
     def forward(self, input: Any) -> Any:
-        return F.max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+        return self._functional(
+            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+            self.return_indices,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         return (
@@ -75,7 +77,51 @@ class MaxPool2d(Module):
         )
 
 
-class AvgPool2d(Module):
+class _AvgPoolNd(Module):
+    """What the average pooling layers share: the repr."""
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptiveAvgPoolNd(Module):
+    """Adaptive average pooling layers: `_functional` pools to `output_size`."""
+
+    _functional = staticmethod(F.adaptive_avg_pool2d)
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Any) -> Any:
+        return self._functional(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class _AdaptiveMaxPoolNd(Module):
+    """Adaptive max pooling layers: `_functional` pools to `output_size` (and indices)."""
+
+    _functional = staticmethod(F.adaptive_max_pool2d)
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input: Any) -> Any:
+        return self._functional(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-d max pooling (see ``F.max_pool2d``); stride defaults to kernel_size."""
+
+
+class AvgPool2d(_AvgPoolNd):
     """2-d average pooling (see ``F.avg_pool2d``); stride defaults to kernel_size."""
 
     def __init__(
@@ -107,37 +153,13 @@ class AvgPool2d(Module):
             self.divisor_override,
         )
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average pooling to a fixed output size (see ``F.adaptive_avg_pool2d``)."""
 
-    def __init__(self, output_size: Any) -> None:
-        super().__init__()
-        self.output_size = output_size
 
-    def forward(self, input: Any) -> Any:
-        return F.adaptive_avg_pool2d(input, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
-
-
-class AdaptiveMaxPool2d(Module):
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """Max pooling to a fixed output size (see ``F.adaptive_max_pool2d``)."""
-
-    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
-        super().__init__()
-        self.output_size = output_size
-        self.return_indices = return_indices
-
-    def forward(self, input: Any) -> Any:
-        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
 
 class PixelShuffle(Module):
@@ -166,6 +188,20 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """Interleaves the channels of (N, C, *) input in `groups` (see ``F.channel_shuffle``)."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input: Any) -> Any:
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
 
 
 class Upsample(Module):

@@ -8,8 +8,8 @@ state dicts load from PyTorch's and back. Each layer and direction runs as one a
 one GEMM plus one fused gate kernel.
 
 Inputs are (L, N, H_in), (N, L, H_in) with ``batch_first=True``, or unbatched (L, H_in); padded
-batches are run over every time step (no packed sequences): ``output[t]`` is exact for every t, so
-a classifier over padded sequences takes ``output`` at each sequence's last real step (or masks).
+batches are run over every time step; a PackedSequence (``nn.utils.rnn``) runs each sequence over
+its own length only, and its output is packed the same way.
 
 Example:
     >>> import pyfastdl as fd
@@ -34,6 +34,7 @@ from ...tensor import Tensor, _place
 from .. import functional as F
 from .. import init
 from ..functional.rnn import GATES, recurrent_cell, recurrent_layer
+from ..functional.rnn_packing import PackedSequence
 from ..parameter import Parameter
 from ._checks import empty, size_arg
 from .module import Module
@@ -171,8 +172,95 @@ class RNNBase(Module):
                 f"N, hidden_size), got {_shape(h)}"
             )
 
+    def _given_states(self, hx: Any, want: tuple, want_c: tuple, dtype: Any) -> tuple:
+        """(h_0, c_0) of `hx` (None, None when absent; c_0 None but for LSTM), checked."""
+        if hx is None:
+            return None, None
+        if self.mode != "LSTM":
+            self._check_state(hx, "h_0", want, dtype)
+            return hx, None
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"[{self._op}] hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+        self._check_state(hx[0], "h_0", want, dtype)
+        self._check_state(hx[1], "c_0", want_c, dtype)
+        return hx[0], hx[1]
+
+    def _forward_packed(self, input: PackedSequence, hx: Any) -> Any:
+        """The layers over a PackedSequence, one time step at a time over the running rows.
+
+        The batch is in the packed (length-sorted) order: at step t the first batch_sizes[t]
+        rows run, the others keep their state, so each final state is the one at the
+        sequence's own last step (its first, for the reverse direction). Outputs are packed
+        like the input.
+        """
+        op = self._op
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        _check_tensor(data, "input.data", op, self.weight_ih_l0.dtype)
+        if data.ndim != 2 or data.shape[1] != self.input_size:
+            raise ValueError(
+                f"[{op}] packed input data must have shape (sum(lengths), {self.input_size}), "
+                f"got {_shape(data)}"
+            )
+        sizes = [int(b) for b in batch_sizes.tolist()]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        n = sizes[0]
+        directions = 2 if self.bidirectional else 1
+        states = self.num_layers * directions
+        real_hidden = self.proj_size or self.hidden_size
+        lstm = self.mode == "LSTM"
+        h0, c0 = self._given_states(
+            hx, (states, n, real_hidden), (states, n, self.hidden_size), data.dtype
+        )
+        if h0 is not None and sorted_indices is not None:  # hx is in the original batch order
+            h0 = h0.index_select(1, sorted_indices)
+            c0 = c0.index_select(1, sorted_indices) if lstm else None
+        zero_h = Tensor(_zeros((n, real_hidden), data))
+        zero_c = Tensor(_zeros((n, self.hidden_size), data))
+        h0s = h0.unbind(0) if h0 is not None else [zero_h] * states
+        c0s = (c0.unbind(0) if c0 is not None else [zero_c] * states) if lstm else [None] * states
+        layer_in = data
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for direction in range(directions):
+                k = layer * directions + direction
+                params = self._layer_params(layer, direction)
+                h, c = h0s[k], c0s[k]
+                steps = [None] * len(sizes)
+                order = range(len(sizes)) if direction == 0 else reversed(range(len(sizes)))
+                for t in order:
+                    b = sizes[t]
+                    x_t = layer_in[starts[t] : starts[t + 1]].unsqueeze(0)
+                    res = recurrent_layer(
+                        x_t,
+                        h[:b],
+                        c[:b] if lstm else None,
+                        *params[:4],
+                        self.mode,
+                        w_hr=params[4],
+                    )
+                    steps[t] = res[0].squeeze(0)
+                    h = res[1] if b == n else cat([res[1], h[b:]], 0)
+                    if lstm:
+                        c = res[2] if b == n else cat([res[2], c[b:]], 0)
+                outs.append(cat(steps, 0))
+                h_n.append(h)
+                c_n.append(c)
+            layer_in = outs[0] if directions == 1 else cat(outs, dim=1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, training=True)
+        hn = stack(h_n, 0)
+        cn = stack(c_n, 0) if lstm else None
+        if unsorted_indices is not None:  # states back in the original batch order
+            hn = hn.index_select(1, unsorted_indices)
+            cn = cn.index_select(1, unsorted_indices) if lstm else None
+        output = PackedSequence(layer_in, batch_sizes, sorted_indices, unsorted_indices)
+        return (output, (hn, cn)) if lstm else (output, hn)
+
     def forward(self, input: Any, hx: Any = None) -> Any:
         op = self._op
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         dtype = self.weight_ih_l0.dtype
         _check_tensor(input, "input", op, dtype)
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
@@ -196,19 +284,8 @@ class RNNBase(Module):
         want = (states, n, real_hidden) if batched else (states, real_hidden)
         want_c = (states, n, self.hidden_size) if batched else (states, self.hidden_size)
         lstm = self.mode == "LSTM"
-        h0 = c0 = None
-        if hx is not None:
-            if lstm:
-                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise TypeError(
-                        f"[{op}] hx must be a tuple (h_0, c_0), got {type(hx).__name__}"
-                    )
-                h0, c0 = hx
-                self._check_state(h0, "h_0", want, dtype)
-                self._check_state(c0, "c_0", want_c, dtype)
-            else:
-                h0 = hx
-                self._check_state(h0, "h_0", want, dtype)
+        h0, c0 = self._given_states(hx, want, want_c, dtype)
+        if h0 is not None:
             if not batched:
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if c0 is not None else None

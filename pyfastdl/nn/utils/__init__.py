@@ -1,7 +1,15 @@
-"""nn.utils: gradient clipping and parameter/vector conversion (PyTorch's ``torch.nn.utils``)."""
+"""nn.utils (PyTorch's ``torch.nn.utils``): gradient clipping, parameters to a vector and back,
+variable-length sequences (``rnn``), parametrizations (``parametrize``, ``parametrizations``:
+weight_norm, spectral_norm) and the older hook forms ``weight_norm`` and
+``spectral_norm``."""
 
+from . import parametrizations as parametrizations  # the submodules, as in torch.nn.utils
+from . import parametrize as parametrize
+from . import rnn as rnn
 from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+from .spectral_norm import remove_spectral_norm, spectral_norm
+from .weight_norm import remove_weight_norm, weight_norm
 
 __all__ = [
     "clip_grad_norm_",
@@ -9,5 +17,9 @@ __all__ = [
     "clip_grads_with_norm_",
     "get_total_norm",
     "parameters_to_vector",
+    "remove_spectral_norm",
+    "remove_weight_norm",
+    "spectral_norm",
     "vector_to_parameters",
+    "weight_norm",
 ]
