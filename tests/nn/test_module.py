@@ -274,6 +274,39 @@ def test_to_double_keeps_parameter_identity():
     assert ints.count.dtype == np.int64
 
 
+def test_to_memory_format_lays_out_4d_tensors_like_torch():
+    torch = pytest.importorskip("torch")
+    ours = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(36, 2))
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(36, 2),
+    )
+    ours.load_state_dict({k: fd.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    w = ours[0].weight
+    w.grad = fd.ones(4, 3, 3, 3)
+    assert ours.to(memory_format=fd.channels_last) is ours
+    theirs.to(memory_format=torch.channels_last)
+    assert ours[0].weight is w and w.is_contiguous(fd.channels_last)
+    assert w.grad.is_contiguous(fd.channels_last)
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert p.is_contiguous(fd.channels_last) == q.is_contiguous(
+            memory_format=torch.channels_last
+        ), name
+        assert p.is_contiguous() == q.is_contiguous(), name
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(
+        ours(fd.tensor(x)).detach().numpy(), theirs(torch.from_numpy(x)).detach().numpy(), atol=1e-5
+    )
+    volume = nn.Module()
+    volume.register_buffer("v", fd.zeros(1, 2, 3, 4, 5))
+    with pytest.raises(RuntimeError, match="rank 4"):
+        volume.to(memory_format=fd.channels_last)
+    with pytest.raises(TypeError, match="memory_format"):
+        ours.to(memory_format="channels_last")
+
+
 def test_deepcopy_is_independent():
     m = MLP()
     c = copy.deepcopy(m)

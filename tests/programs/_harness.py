@@ -29,6 +29,7 @@ IMPORTS = [
     (r"^import torch\.nn as nn$", "from pyfastdl import nn"),
     (r"^import torch\.nn\.functional as F$", "from pyfastdl.nn import functional as F"),
     (r"^import torch\.optim as optim$", "from pyfastdl import optim"),
+    (r"^import torch\.([\w.]+) as (\w+)$", r"import pyfastdl.\1 as \2"),
     (r"^from torch import (.+)$", r"from pyfastdl import \1"),
     (r"^from torch\.(\w[\w.]*) import (.+)$", r"from pyfastdl.\1 import \2"),
 ]

@@ -33,6 +33,7 @@ import numpy as np
 
 from ... import kernels
 from ...dtypes import check_dtype, float16, float32, float64
+from ...ops.convert import with_memory_format
 from ...tensor import Tensor, _is_cupy, _place
 from ...tensor import device as _device
 from ..parameter import Parameter
@@ -586,14 +587,20 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Moves and/or casts parameters and buffers: ``to('cuda')``, ``to(fd.float64)``, in place.
 
-        Only floating-point tensors change dtype (integer buffers keep theirs).
+        Only floating-point tensors change dtype (integer buffers keep theirs);
+        ``memory_format=`` lays out the 4-d and 5-d ones (``fd.channels_last``).
         """
-        dev, dtype = _parse_to(args, dict(kwargs))
+        kwargs = dict(kwargs)
+        fmt = kwargs.pop("memory_format", None)
+        dev, dtype = _parse_to(args, kwargs)
 
         def convert(a: Any) -> Any:
             if dtype is not None and a.dtype.kind in "fc" and a.dtype != dtype:
                 a = a.astype(dtype)
-            return _place(a, dev)
+            a = _place(a, dev)
+            if fmt is not None and a.ndim in (4, 5):
+                a = with_memory_format(Tensor(a), fmt, "Module.to").array
+            return a
 
         return self._apply(convert)
 
