@@ -124,3 +124,17 @@ def test_the_cycle_finder_sees_a_cycle():
             return self.edges[m]
 
     assert import_cycles(Graph()) == [["a", "b"]]
+
+
+def test_every_top_level_module_has_a_layer():
+    """A module outside the contract would be checked by nothing: each must be in a layer."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contract = next(c for c in config["contracts"] if c.get("containers") == ["pyfastdl"])
+    in_layers = {name.strip() for layer in contract["layers"] for name in layer.split("|")}
+    top_level = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    }
+    assert top_level - in_layers == set()
