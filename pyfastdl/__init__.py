@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import builtins as _builtins
+import os as _os
 
 from . import amp, autograd, cuda, data, distributions, kernels, models, nn, optim, utils
 from ._native import _C
@@ -74,7 +75,19 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Sets how many threads the CPU kernels use."""
+    """Sets how many threads the CPU kernels use.
+
+    `n` must be a positive int (ValueError for 0 or less, TypeError for other types). A value
+    above ``max(4 * os.cpu_count(), 64)`` is capped to that bound, so that a huge request can't
+    make the OpenMP runtime fail to create its threads and abort the process.
+    """
     if not isinstance(n, _builtins.int) or isinstance(n, _builtins.bool):
         raise TypeError(f"[set_num_threads] n must be an int, got {type(n).__name__}")
-    _C.set_num_threads(n)
+    if n < 1:
+        raise ValueError(f"[set_num_threads] n must be a positive integer, got {n}")
+    _C.set_num_threads(_builtins.min(n, _max_threads()))
+
+
+def _max_threads() -> int:
+    """The cap of set_num_threads: 4 threads per CPU, and at least 64."""
+    return _builtins.max(4 * (_os.cpu_count() or 1), 64)

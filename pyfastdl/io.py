@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
+import time
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,8 @@ __all__ = ["load", "save"]
 _META_KEY = "pyfastdl"
 _FORMAT = 1
 _SCALARS = (str, int, float, bool, type(None))
+_TMP_SUFFIX = ".tmp"
+_STALE_S = 60.0  # a temporary this old belongs to no save still running
 
 
 class _Encoder:
@@ -132,14 +136,27 @@ def _decode(node: Any, tensors: dict[str, np.ndarray], used: set) -> Any:
 
 def save(obj: Any, f: str | os.PathLike) -> None:
     """Saves `obj` (a Tensor, a state dict, or a checkpoint: nested dicts/lists of Tensors,
-    numbers and strings) to the file `f`, atomically, in the safetensors format."""
+    numbers and strings) to the file `f`, atomically, in the safetensors format.
+
+    The bytes go to a hidden temporary ``.<name>.XXXXXXXX.tmp`` beside `f`, renamed over `f`
+    when complete. A save killed mid-write leaves such a temporary behind: the next save to the
+    same path removes that path's own stale temporaries (those matching the pattern and older
+    than a minute, so a concurrent save's file is left alone); no other file is touched.
+    A missing folder raises FileNotFoundError, a directory at `f` IsADirectoryError.
+    """
     path = os.fspath(f)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"[save] the folder of '{path}' does not exist: '{folder}'")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"[save] '{path}' is a directory, expected a file path")
     enc = _Encoder()
     structure = enc.encode(obj, [])
     meta = {_META_KEY: json.dumps({"format": _FORMAT, "structure": structure})}
     data = st_save(enc.tensors, metadata=meta)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    prefix = "." + os.path.basename(path) + "."
+    _remove_stale_temps(folder, prefix)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -164,6 +181,26 @@ def save(obj: Any, f: str | os.PathLike) -> None:
         os.close(dir_fd)
 
 
+def _remove_stale_temps(folder: str, prefix: str) -> None:
+    """Deletes the temporaries that an interrupted save to this path left (mkstemp's names:
+    `prefix`, 8 random characters, `_TMP_SUFFIX`), once older than `_STALE_S` seconds."""
+    pattern = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(_TMP_SUFFIX))
+    now = time.time()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        full = os.path.join(folder, name)
+        try:
+            if os.path.isfile(full) and now - os.path.getmtime(full) > _STALE_S:
+                os.unlink(full)
+        except OSError:
+            pass  # gone already, or not ours to delete
+
+
 def load(f: str | os.PathLike) -> Any:
     """Loads what :func:`save` wrote (Tensors come back as Tensors, arrays as arrays).
 
@@ -174,8 +211,13 @@ def load(f: str | os.PathLike) -> Any:
     numbers is refused, and a corrupt file raises ValueError.
     """
     path = os.fspath(f)
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"[load] '{path}' is a directory, expected a file")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"[load] no such file: '{path}'") from None
     if is_torch_zip(raw):
         return load_torch(raw, path)
     if is_torch_legacy(raw):

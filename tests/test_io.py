@@ -122,3 +122,39 @@ def test_corrupt_files_raise_value_error(tmp_path):
     bad.write_bytes(st_save({"w": np.zeros(1, np.float32)}, metadata=meta))
     with pytest.raises(ValueError, match=r"^\[load\] .* corrupt pyfastdl metadata"):
         load(bad)
+
+
+def test_save_removes_its_own_stale_temporaries_only(tmp_path):
+    target = tmp_path / "ckpt.safetensors"
+    stale = tmp_path / ".ckpt.safetensors.ab12cd_9.tmp"  # what a killed save leaves
+    fresh = tmp_path / ".ckpt.safetensors.zz99yy00.tmp"  # a save that may still be running
+    keep = [
+        tmp_path / ".other.safetensors.ab12cd_9.tmp",  # another target's temporary
+        tmp_path / ".ckpt.safetensors.notours.tmp",  # not mkstemp's 8 characters
+        tmp_path / "ckpt.safetensors.ab12cd_9.tmp",  # not hidden
+        tmp_path / "notes.txt",
+    ]
+    for p in [stale, fresh, *keep]:
+        p.write_bytes(b"partial")
+    old = os.path.getmtime(stale) - 3600
+    for p in [stale, *keep]:
+        os.utime(p, (old, old))
+    save({"w": fd.ones(2)}, target)
+    assert not stale.exists()
+    assert fresh.exists() and all(p.exists() for p in keep)
+    assert load(target)["w"].tolist() == [1.0, 1.0]
+    names = sorted(os.listdir(tmp_path))
+    assert names == sorted(p.name for p in [target, fresh, *keep])
+
+
+def test_load_and_save_bad_paths_raise_named_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^\[load\] .*missing\.safetensors"):
+        load(tmp_path / "missing.safetensors")
+    with pytest.raises(IsADirectoryError, match=r"^\[load\]"):
+        load(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"^\[save\] .*nowhere"):
+        save(fd.ones(2), tmp_path / "nowhere" / "x.safetensors")
+    (tmp_path / "d").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"^\[save\]"):
+        save(fd.ones(2), tmp_path / "d")
+    assert sorted(os.listdir(tmp_path)) == ["d"] and not os.listdir(tmp_path / "d")

@@ -130,6 +130,7 @@ class DivFn(Function):
             # rounded quotients are piecewise constant: no gradient flows
             ctx.ma = ctx.mb = None
             dt = a.dtype if hasattr(a, "dtype") else b.dtype
+            _int_divisor(dt, b, "div")
             with _quiet():
                 q = np.true_divide(a, b)
             return _round_quotient(q, rounding_mode).astype(dt, copy=False)
@@ -507,21 +508,33 @@ def floor_divide(input: Any, other: Any) -> Tensor:
     """input / other rounded down (PyTorch's floor_divide / ``//``)."""
     a, b = operands(_a(input), _a(other))
     with _quiet():
-        return wrap(np.floor_divide(a, b))
+        out = np.floor_divide(a, b)
+    _int_divisor(out.dtype, b, "floor_divide")
+    return wrap(out)
 
 
 def remainder(input: Any, other: Any) -> Tensor:
     """Python's modulus: the result has the sign of the divisor (``%``)."""
     a, b = operands(_a(input), _a(other))
     with _quiet():
-        return wrap(np.asarray(np.mod(a, b)))
+        out = np.asarray(np.mod(a, b))
+    _int_divisor(out.dtype, b, "remainder")
+    return wrap(out)
 
 
 def fmod(input: Any, other: Any) -> Tensor:
     """C's fmod: the result has the sign of the dividend."""
     a, b = operands(_a(input), _a(other))
     with _quiet():
-        return wrap(np.asarray(np.fmod(a, b)))
+        out = np.asarray(np.fmod(a, b))
+    _int_divisor(out.dtype, b, "fmod")
+    return wrap(out)
+
+
+def _int_divisor(dtype: Any, b: Any, op: str) -> None:
+    """PyTorch raises for an integer division by zero, where NumPy returns 0."""
+    if dtype.kind in "iu" and bool((b == 0).any() if hasattr(b, "any") else b == 0):
+        raise ZeroDivisionError(f"[{op}] integer division by zero")
 
 
 def _a(x: Any) -> Any:

@@ -96,6 +96,18 @@ def _index(idx: Any) -> tuple:
     return tuple(out), ints
 
 
+def check_bounds(ix: Any, n: int, d: int, op: str, *, negative: bool = False) -> None:
+    """Raises IndexError naming `op` and the first index outside ``[0, n)`` of dim `d` (outside
+    ``[-n, n)`` when `negative` wrapping is allowed), as PyTorch does; NumPy would wrap -1."""
+    if not ix.size:
+        return
+    low = -n if negative else 0
+    bad = (ix < low) | (ix >= n)
+    if bad.any():
+        first = int(ix.reshape(-1)[xp(bad).argmax(bad.reshape(-1))])
+        raise IndexError(f"[{op}] index {first} is out of bounds for dim {d} with size {n}")
+
+
 def _fail(e: Exception) -> IndexError:
     msg = str(e).replace("axis", "dim")
     return IndexError(f"[index] {msg}")
@@ -178,6 +190,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
             f"[index_select] index must be a 1-d integer tensor, got shape "
             f"{tuple(ix.shape)} of {ix.dtype}"
         )
+    check_bounds(ix, input.array.shape[d] if input.array.ndim else 1, d, "index_select")
     return GetItemFn.apply(input, (slice(None),) * d + (ix.reshape(-1),), True)
 
 
@@ -231,8 +244,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
                 f"[gather] index shape {tuple(ix.shape)} is larger than input shape "
                 f"{tuple(a.shape)} in dim {i}"
             )
-    if ix.size and (ix.min() < -a.shape[d] or ix.max() >= a.shape[d]):
-        raise IndexError(f"[gather] index out of range for dim {d} of size {a.shape[d]}")
+    check_bounds(ix, a.shape[d] if a.ndim else 1, d, "gather")
     return GatherFn.apply(input, d, ix)
 
 
@@ -264,8 +276,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     if ix.dtype.kind not in "iu":
         raise TypeError(f"[scatter_add] index must be an integer tensor, got {ix.dtype}")
     n = input.array.shape[d]
-    if ix.size and (ix.min() < -n or ix.max() >= n):
-        raise IndexError(f"[scatter_add] index out of range for dim {d} of size {n}")
+    check_bounds(ix, n, d, "scatter_add")
     return ScatterAddFn.apply(input, d, ix, src)
 
 
@@ -312,7 +323,11 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
 
 def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
     """`input` with `value` where the bool `mask` is True (mask broadcasts to input)."""
-    m = _bool(mask, "masked_fill")
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype.kind != "b":
+        raise RuntimeError(
+            f"[masked_fill] only supports boolean masks, but got mask with dtype {m.dtype}"
+        )
     if isinstance(value, Tensor):
         if value.array.ndim:
             raise ValueError("[masked_fill] value must be a number or a 0-d tensor")

@@ -15,7 +15,7 @@ from ..arrays import xp
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import norm_dim, unbroadcast, wrap
-from .indexing import nonzero, scatter_add
+from .indexing import check_bounds, nonzero, scatter_add
 
 __all__ = [
     "argwhere",
@@ -33,11 +33,6 @@ def _index_array(index: Any, op: str) -> Any:
     if ix.dtype.kind not in "iu":
         raise TypeError(f"[{op}] index must be an integer tensor, got {ix.dtype}")
     return ix
-
-
-def _check_range(ix: Any, n: int, d: int, op: str) -> None:
-    if ix.size and (ix.min() < -n or ix.max() >= n):
-        raise IndexError(f"[{op}] index out of range for dim {d} of size {n}")
 
 
 # ---------------------------------------------------------------------- scatter
@@ -106,7 +101,7 @@ def scatter(
             f"[scatter] index must have as many dims as input ({a.ndim}), got shape "
             f"{tuple(ix.shape)}"
         )
-    _check_range(ix, a.shape[d] if a.ndim else 1, d, "scatter")
+    check_bounds(ix, a.shape[d] if a.ndim else 1, d, "scatter")
     if reduce == "add":
         if not isinstance(src, Tensor):
             src = Tensor(xp(a).full(ix.shape, src, a.dtype))
@@ -172,7 +167,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
         raise RuntimeError(
             f"[index_add] source dtype {s.dtype} does not match self dtype {a.dtype}"
         )
-    _check_range(ix, a.shape[d] if a.ndim else 1, d, "index_add")
+    check_bounds(ix, a.shape[d] if a.ndim else 1, d, "index_add")
     if a.ndim == 0:
         return IndexAddFn.apply(input.reshape(1), 0, ix, source.reshape(-1), alpha).reshape(())
     return IndexAddFn.apply(input, d, ix, source, alpha)
@@ -205,7 +200,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
                 f"[index_fill] value must be a 0-d tensor, got {value.array.ndim} dims"
             )
         value = value.array.item()
-    _check_range(ix, a.shape[d] if a.ndim else 1, d, "index_fill")
+    check_bounds(ix, a.shape[d] if a.ndim else 1, d, "index_fill", negative=True)
     if a.ndim == 0:
         return IndexFillFn.apply(input.reshape(1), 0, ix, value).reshape(())
     return IndexFillFn.apply(input, d, ix, value)

@@ -123,14 +123,16 @@ def batch_norm(
 
     Training: batch statistics; running_mean and running_var (when given) are updated in place
     with `momentum` (the variance unbiased). Eval: the running statistics. Gradients flow to
-    input, weight and bias.
+    input, weight and bias. As in PyTorch, `eps` must be > 0 when training and >= 0 in eval
+    (ValueError otherwise).
 
     Example:
         >>> import pyfastdl as fd
         >>> import pyfastdl.nn.functional as F
         >>> x = fd.tensor([[1.0, 10.0], [3.0, 30.0]])
         >>> rm, rv = fd.zeros(2), fd.ones(2)
-        >>> F.batch_norm(x, rm, rv, training=True, eps=0.0).tolist()
+        >>> y = F.batch_norm(x, rm, rv, training=True)
+        >>> [[round(v, 4) for v in row] for row in y.tolist()]
         [[-1.0, -1.0], [1.0, 1.0]]
         >>> [round(v, 4) for v in rm.tolist()], [round(v, 4) for v in rv.tolist()]
         ([0.2, 2.0], [1.1, 20.9])
@@ -155,6 +157,10 @@ def batch_norm(
         raise TypeError(f"[{OP}] momentum must be a number, got {momentum!r}")
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
         raise TypeError(f"[{OP}] eps must be a number, got {eps!r}")
+    if training and not eps > 0:
+        raise ValueError(f"[{OP}] eps must be positive during training, got {eps}")
+    if not eps >= 0:
+        raise ValueError(f"[{OP}] eps must be non-negative, got {eps}")
     if training and x.shape[0] * math.prod(x.shape[2:]) == 1:
         raise ValueError(
             f"[{OP}] expected more than 1 value per channel when training, got input size "
