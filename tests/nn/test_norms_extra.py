@@ -12,28 +12,11 @@ from pyfastdl import nn
 from pyfastdl.nn import functional as F
 from pyfastdl.testing import gradcheck
 
+from ._torch_compare import check, close
+
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-def close(a, b, tol):
-    a = a.array if isinstance(a, fd.Tensor) else np.asarray(a)
-    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
-    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
-def check(f, tf, arrays, tol=1e-5, seed=0):
-    """f(*tensors) against tf(*torch tensors): outputs and the gradients of every input."""
-    ours = [fd.tensor(a, requires_grad=True) for a in arrays]
-    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    y, ty = f(*ours), tf(*theirs)
-    close(y, ty, tol)
-    g = np.random.default_rng(seed).standard_normal(ty.shape).astype(arrays[0].dtype)
-    (y * fd.tensor(g)).sum().backward()
-    (ty * torch.tensor(g)).sum().backward()
-    for a, t in zip(ours, theirs):
-        close(a.grad, t.grad, tol * 10)
 
 
 def randn(*shape, dtype=np.float32, seed=0, scale=1.0):
