@@ -44,9 +44,32 @@ from .dtypes import (
     uint8,
 )
 from .io import load, save
+from .nn.functional import (  # PyTorch has these at the top level too, with the same signatures
+    adaptive_avg_pool1d,
+    avg_pool1d,
+    bilinear,
+    celu,
+    channel_shuffle,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    cosine_similarity,
+    hardshrink,
+    log_softmax,
+    max_pool1d,
+    max_pool2d,
+    pairwise_distance,
+    pixel_shuffle,
+    pixel_unshuffle,
+    prelu,
+    selu,
+    softmax,
+    threshold,
+)
 from .ops import *  # noqa: F401,F403
 from .ops import linalg
-from .random import Generator, initial_seed, manual_seed, seed
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import *  # noqa: F401,F403
 from .tensor import Tensor
 

@@ -3,6 +3,8 @@
 Subcommands:
     bench    measure the machine's limits, then pyfastdl against NumPy and PyTorch
              (``python -m pyfastdl bench --help`` for its options)
+    doctor   the build, CPU path, threads, optional dependencies, and a self-check of every
+             op's default kernel against its reference (exit status 1 if one fails)
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import argparse
 import sys
 
 from .bench.cli import main as bench_main
+from .bench.doctor import main as doctor_main
 
 COMMANDS = {
     "bench": "measure the machine's limits, then every kernel family and the training steps "
-    "against NumPy and PyTorch (--quick: about 3 minutes)"
+    "against NumPy and PyTorch (--quick: about 3 minutes)",
+    "doctor": "print the build, CPU path, threads and optional dependencies, then check every "
+    "op's default kernel against its NumPy reference (exit status 1 on a failure)",
 }
 
 
@@ -33,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)  # --help, or an error naming the known commands
         parser.print_help()
         return 0 if args.command else 2
+    if argv[0] == "doctor":
+        return doctor_main(argv[1:])
     return bench_main(argv[1:], prog="python -m pyfastdl bench")
 
 

@@ -20,12 +20,16 @@ Example:
 from __future__ import annotations
 
 import functools
+import re
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from . import kernels as _kernels
+from . import shapes as _shapes
 from .arrays import xp as _xp
+from .kernels import trace as _trace
 
 __all__ = [
     "Function",
@@ -39,6 +43,12 @@ __all__ = [
     "grad",
     "backward",
     "set_tensor_class",
+    "Version",
+    "bump_version",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "is_anomaly_check_nan_enabled",
 ]
 
 
@@ -180,10 +190,40 @@ class Context:
         self.saved_tensors = arrays
 
 
+class Version:
+    """The version counter of a tensor's memory: every in-place write bumps it.
+
+    A tensor, its ``.detach()`` / ``.data`` and the views taken of it share one counter (as in
+    PyTorch). A node remembers the counter of each input and output at forward time; if one has
+    moved when its backward runs and the node saved an array over that memory, the gradient would
+    be computed from the changed values, so backward raises instead.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def bump_version(t: Any) -> None:
+    """Marks an in-place write into `t`'s memory."""
+    t._version_counter.value += 1
+
+
 class Node:
     """One application of a Function in the graph."""
 
-    __slots__ = ("function", "ctx", "inputs", "n_outputs", "released", "kernel_overrides")
+    __slots__ = (
+        "function",
+        "ctx",
+        "inputs",
+        "edges",
+        "versions",
+        "n_outputs",
+        "released",
+        "kernel_overrides",
+        "where",  # set only while kernels.trace listens: the module the forward ran in
+    )
 
     def __init__(self, function: type, ctx: Context, inputs: tuple, n_outputs: int) -> None:
         self.function = function
@@ -193,8 +233,27 @@ class Node:
         self.kernel_overrides = _kernels.active_scopes()
         # inputs[i] is the Tensor passed as positional argument i, or None for anything else.
         self.inputs = inputs
+        # edges[i]: where input i's gradient goes, fixed now: (its node, output index, shape), or
+        # None when it needs no gradient. Not read from the tensor at backward time, because an
+        # in-place op may have rebound the tensor to a newer node since.
+        edges = []
+        versions = []
+        for t in inputs:
+            if t is None:
+                edges.append(None)
+                continue
+            a = t.array
+            edges.append((t._node, t._out_index, a.shape) if t.requires_grad else None)
+            versions.append((t._version_counter, t._version_counter.value, weakref.ref(a)))
+        self.edges = edges
+        self.versions = versions
         self.n_outputs = n_outputs
         self.released = False
+
+    def watch_outputs(self, outputs: Sequence[Any]) -> None:
+        """Records the version of each output (a Function may save its own result)."""
+        for t in outputs:
+            self.versions.append((t._version_counter, 0, weakref.ref(t.array)))
 
     @property
     def name(self) -> str:
@@ -232,18 +291,67 @@ class Function:
                 needs.append(False)
         record = any_needs and _mode.enabled
         ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        try:
+            out = cls.forward(ctx, *raw, **kwargs)
+        except (MemoryError, ValueError, OverflowError, TypeError, IndexError) as e:
+            raise _named(cls, e, raw, kwargs) from None
         if isinstance(out, tuple):
             node = None
             if record:
                 node = Node(
                     cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args), len(out)
                 )
-            return tuple(Tensor._from_op(o, node, i) for i, o in enumerate(out))
+            outs = tuple(Tensor._from_op(o, node, i) for i, o in enumerate(out))
+            for t in outs:
+                if t.array.base is not None:
+                    _share_version(t, args)
+            if node is not None:
+                node.watch_outputs(outs)
+            if _trace.listening:  # kernels.shadow / detect_anomaly
+                _watch_forward(cls, args, outs, node)
+            return outs
         node = None
         if record:
             node = Node(cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args), 1)
-        return Tensor._from_op(out, node, 0)
+        t = Tensor._from_op(out, node, 0)
+        if out.base is not None:
+            _share_version(t, args)
+        if node is not None:
+            node.watch_outputs((t,))
+        if _trace.listening:  # kernels.shadow / detect_anomaly
+            _watch_forward(cls, args, (t,), node)
+        return t
+
+
+def _share_version(out: Any, args: tuple) -> None:
+    """A view of an input's memory (reshape, slicing, transpose, ...) shares its version counter."""
+    base = out.array.base
+    for a in args:
+        if isinstance(a, _Tensor):
+            b = a.array
+            if base is b or (b.base is not None and base is b.base):
+                out._version_counter = a._version_counter
+                return
+
+
+def _named(cls: type, error: BaseException, raw: list, kwargs: dict) -> BaseException:
+    """`error` from a Function's forward, its message starting with the op's name: sizes past
+    what fits become OverflowError / MemoryError, and NumPy's own messages (``operands could not
+    be broadcast together ...``) get the op's name in front, in the same class."""
+    op = _snake_name(cls)
+    named = _shapes.named_size_error(op, error, (*raw, *kwargs.values()))
+    if named is not None:
+        return named
+    message = str(error)
+    if message.startswith("[") or type(error) not in (ValueError, TypeError, IndexError):
+        return error
+    return type(error)(f"[{op}] {message}")
+
+
+def _snake_name(cls: type) -> str:
+    """The snake_case op name of a Function class: MaxPool2dFn -> max_pool2d."""
+    name = cls.__name__[:-2] if cls.__name__.endswith("Fn") else cls.__name__
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 # The Tensor class. It lives one layer above (tensor.py imports this module), so tensor.py hands it
@@ -266,17 +374,17 @@ def _topological_nodes(roots: Sequence[Node]) -> list[Node]:
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(root.edges))]
         while stack:
             node, it = stack[-1]
             advanced = False
-            for t in it:
-                if t is None:
+            for edge in it:
+                if edge is None:
                     continue
-                child = t._node
+                child = edge[0]
                 if child is not None and id(child) not in seen:
                     seen.add(id(child))
-                    stack.append((child, iter(child.inputs)))
+                    stack.append((child, iter(child.edges)))
                     advanced = True
                     break
             if not advanced:
@@ -325,6 +433,9 @@ def _run_backward(
                 f"{node.name}); its saved arrays were freed: pass retain_graph=True the first time"
             )
         ctx = node.ctx
+        for counter, version, ref in node.versions:
+            if counter.value != version:
+                _check_unmodified(node, counter.value, version, ref)
         if node.kernel_overrides is not None:
             with _kernels.scope(node.kernel_overrides):
                 in_grads = _call_backward(node, grads)
@@ -334,22 +445,22 @@ def _run_backward(
             ctx.saved_tensors = ()
             ctx.__dict__.clear()
             node.released = True
-        for t, g in zip(node.inputs, in_grads):
-            if t is None or g is None or not t.requires_grad:
+        for t, edge, g in zip(node.inputs, node.edges, in_grads):
+            if edge is None or g is None:
                 continue
-            if g.shape != t.array.shape:
+            child, index, shape = edge
+            if g.shape != shape:
                 raise RuntimeError(
                     f"[backward] {node.name}.backward returned a gradient of shape {tuple(g.shape)} "
-                    f"for an input of shape {tuple(t.array.shape)}"
+                    f"for an input of shape {tuple(shape)}"
                 )
-            child = t._node
             if child is None:
                 _accumulate_leaf(t, g, leaf_grads, leaves)
                 continue
             if getattr(t, "_retains_grad", False) or (wanted is not None and id(t) in wanted):
                 _accumulate_leaf(t, g, leaf_grads, leaves)
             slot = pending.setdefault(id(child), [None] * child.n_outputs)
-            slot[t._out_index] = g if slot[t._out_index] is None else slot[t._out_index] + g
+            slot[index] = g if slot[index] is None else slot[index] + g
 
     if wanted is not None:
         return [leaf_grads.get(id(t)) for t in inputs]
@@ -375,8 +486,38 @@ def _run_backward(
     return None
 
 
+def _saved_arrays(ctx: Context) -> list:
+    """The arrays a Function kept for its backward: save_for_backward and ctx attributes."""
+    found = []
+    for value in (*ctx.saved_tensors, *ctx.__dict__.values()):
+        for a in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(a, _Tensor):
+                a = a.array
+            if hasattr(a, "__array_interface__") or hasattr(a, "__cuda_array_interface__"):
+                found.append(a)
+    return found
+
+
+def _check_unmodified(node: Node, now: int, then: int, ref: Any) -> None:
+    """Raises if memory that `node` saved for its backward was written in place since forward."""
+    array = ref()
+    if array is None:
+        return  # nothing holds the array any more, so the node did not save it
+    xp = _xp(array)
+    for saved in _saved_arrays(node.ctx):
+        if type(saved) is type(array) and xp.may_share_memory(saved, array):  # bounds overlap
+            raise RuntimeError(
+                f"[backward] one of the tensors saved for {node.name} (shape "
+                f"{tuple(array.shape)}, {array.dtype}) was modified by an in-place operation: it "
+                f"is at version {now}, expected version {then}. Clone it before changing it, or "
+                "change it after backward (e.g. run optimizer.step() after loss.backward())"
+            )
+
+
 def _call_backward(node: Node, grads: list) -> tuple:
     """Runs a node's backward; outputs that received no gradient are passed as None."""
+    if _trace.listening:  # kernels.shadow / detect_anomaly
+        return _watched_backward(node, grads)
     in_grads = node.function.backward(node.ctx, *grads)
     return in_grads if isinstance(in_grads, tuple) else (in_grads,)
 
@@ -474,3 +615,203 @@ def grad(
         else:
             out.append(_Tensor(g))
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------- anomaly detection
+# Off (the usual case) none of this runs: Function.apply and _call_backward test the one counter
+# kernels.trace.listening, which detect_anomaly and kernels.shadow raise while they are on.
+
+
+class _AnomalyMode:
+    enabled = False  # process-wide, like PyTorch's anomaly mode
+    check_nan = True
+    check_forward = False
+
+
+_anomaly = _AnomalyMode()
+
+
+def _set_anomaly(enabled: bool, check_nan: bool, check_forward: bool) -> tuple[bool, bool, bool]:
+    """Sets the anomaly mode; returns the previous (enabled, check_nan, check_forward)."""
+    prev = (_anomaly.enabled, _anomaly.check_nan, _anomaly.check_forward)
+    if enabled and not prev[0]:
+        _trace.start()  # modules and graph nodes record where they run
+    elif prev[0] and not enabled:
+        _trace.stop()
+    _anomaly.enabled, _anomaly.check_nan, _anomaly.check_forward = (
+        bool(enabled),
+        bool(check_nan),
+        bool(check_forward),
+    )
+    return prev
+
+
+def _op_name(function: type) -> str:
+    name = function.__name__
+    return name[:-2] if name.endswith("Fn") else name
+
+
+def _nonfinite(a: Any) -> str | None:
+    """'nan' or 'inf' if floating-point array `a` holds one (NaN first), else None."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is None or dtype.kind not in "fc" or a.size == 0:
+        return None
+    xp = _xp(a)
+    if bool(xp.isnan(a).any()):
+        return "nan"
+    if bool(xp.isinf(a).any()):
+        return "inf"
+    return None
+
+
+def _place(where: Any) -> str:
+    return f"in module {where}" if where is not None else "outside any module"
+
+
+def _watch_forward(function: type, args: tuple, outs: tuple, node: Node | None) -> None:
+    """Records the module on the node; with check_forward, raises on a non-finite output."""
+    where = _trace.where()
+    if node is not None:
+        node.where = where
+    if not (_anomaly.enabled and _anomaly.check_nan and _anomaly.check_forward):
+        return
+    for i, t in enumerate(outs):
+        kind = _nonfinite(t.array)
+        if kind is None:
+            continue
+        inputs = [(j, a.array) for j, a in enumerate(args) if isinstance(a, _Tensor)]
+        shapes = ", ".join(f"{tuple(a.shape)} {a.dtype}" for _, a in inputs) or "none"
+        bad = [f"input {j} already held {k}" for j, a in inputs if (k := _nonfinite(a))]
+        name = _op_name(function)
+        cause = (
+            f"{'; '.join(bad)}: the non-finite values came from before {name}"
+            if bad
+            else f"its inputs were all finite: {name} produced them"
+        )
+        raise RuntimeError(
+            f"[detect_anomaly] Function '{name}' returned {kind} values in its {i}th output in "
+            f"the forward, {_place(where)}; inputs: {shapes}; output: {tuple(t.array.shape)} "
+            f"{t.array.dtype}; {cause} (detect_anomaly(check_forward=False) checks the backward "
+            "only, as PyTorch does)"
+        )
+
+
+def _watched_backward(node: Node, grads: list) -> tuple:
+    """A node's backward inside a backward frame (for kernels.shadow), checked for NaN/Inf."""
+    where = getattr(node, "where", None)
+    with _trace.in_backward(where, node.name):
+        try:
+            in_grads = node.function.backward(node.ctx, *grads)
+        except Exception as e:
+            if _anomaly.enabled:
+                e.add_note(
+                    f"[detect_anomaly] raised in {node.name}Backward, the backward of "
+                    f"{node.name} run in the forward {_place(where)}"
+                )
+            raise
+    in_grads = in_grads if isinstance(in_grads, tuple) else (in_grads,)
+    if _anomaly.enabled and _anomaly.check_nan:
+        for i, g in enumerate(in_grads):
+            kind = None if g is None else _nonfinite(g)
+            if kind is not None:
+                finite_in = all(g is None or _nonfinite(g) is None for g in grads)
+                raise RuntimeError(
+                    f"[detect_anomaly] Function '{node.name}Backward' returned {kind} values in "
+                    f"its {i}th output; its forward {node.name} ran {_place(where)}; the gradients "
+                    f"it received were {'all finite' if finite_in else 'already non-finite'}"
+                )
+    return in_grads
+
+
+class detect_anomaly:
+    """Context manager (and decorator) that names the op where NaN or Inf first appears, like
+    ``torch.autograd.detect_anomaly``.
+
+    With `check_nan`, a backward that returns a NaN or Inf gradient raises RuntimeError
+    ``Function 'LogBackward' returned nan values in its 0th output`` (PyTorch's words), naming the
+    module its forward ran in. With ``check_forward=True`` (pyfastdl's addition; off by default,
+    as PyTorch checks only the backward) the first op whose *output* holds NaN or Inf raises in
+    the forward already, with its module path (``features.3``), the input and output shapes, and
+    whether its inputs were already non-finite; an op that makes an infinity on purpose
+    (``masked_fill(mask, -inf)`` before a softmax) raises then too. Any error raised inside a
+    backward gets a note naming the op and module of its forward.
+
+    The mode holds for the whole process while on; off, it costs one flag test per op.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> from pyfastdl import nn
+        >>> model = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid())
+        >>> x = fd.tensor([[1.0, float("nan")]])
+        >>> with fd.autograd.detect_anomaly(check_forward=True):
+        ...     model(x)
+        Traceback (most recent call last):
+        ...
+        RuntimeError: [detect_anomaly] Function 'Linear' returned nan values in its 0th ...
+    """
+
+    def __init__(self, check_nan: bool = True, check_forward: bool = False) -> None:
+        self.check_nan = check_nan
+        self.check_forward = check_forward
+
+    def __enter__(self) -> detect_anomaly:
+        self.prev = _set_anomaly(True, self.check_nan, self.check_forward)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_anomaly(*self.prev)
+
+    def __call__(self, fn):
+        check_nan, check_forward = self.check_nan, self.check_forward
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(check_nan, check_forward):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class set_detect_anomaly:
+    """Turns anomaly detection (see :class:`detect_anomaly`) on or off now; as a context manager,
+    restores the previous setting on exit (``torch.autograd.set_detect_anomaly``).
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> with fd.autograd.set_detect_anomaly(True):
+        ...     fd.autograd.is_anomaly_enabled()
+        True
+        >>> fd.autograd.is_anomaly_enabled()
+        False
+    """
+
+    def __init__(self, mode: bool, check_nan: bool = True, check_forward: bool = False) -> None:
+        self.prev = _set_anomaly(mode, check_nan, check_forward)
+
+    def __enter__(self) -> set_detect_anomaly:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_anomaly(*self.prev)
+
+
+def is_anomaly_enabled() -> bool:
+    """True while anomaly detection is on.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.autograd.is_anomaly_enabled()
+        False
+    """
+    return _anomaly.enabled
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """True while anomaly detection is on and checks for NaN/Inf.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> fd.autograd.is_anomaly_check_nan_enabled()
+        False
+    """
+    return _anomaly.enabled and _anomaly.check_nan

@@ -236,14 +236,19 @@ def load(f: str | os.PathLike) -> Any:
     try:
         info = json.loads(meta[_META_KEY])
         structure = info["structure"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: absurd nesting
         raise ValueError(f"[load] '{path}' has corrupt pyfastdl metadata") from None
     if not isinstance(info.get("format"), int) or info["format"] > _FORMAT:
         raise ValueError(
             f"[load] '{path}' was written by a newer pyfastdl (format {info.get('format')!r})"
         )
     used: set = set()
-    return _decode(structure, tensors, used)
+    try:
+        return _decode(structure, tensors, used)
+    except RecursionError:
+        raise ValueError(
+            f"[load] '{path}' has corrupt pyfastdl metadata: its structure nests too deeply"
+        ) from None
 
 
 def _metadata(raw: bytes, path: str) -> dict | None:
@@ -251,7 +256,7 @@ def _metadata(raw: bytes, path: str) -> dict | None:
     n = int.from_bytes(raw[:8], "little")
     try:
         header = json.loads(raw[8 : 8 + n])
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValueError(f"[load] '{path}' has a corrupt safetensors header") from None
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     return meta if isinstance(meta, dict) else None

@@ -48,6 +48,23 @@ class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A PyTorch file whose pickle names something outside the allow-list."""
 
 
+# What zipfile raises on a corrupt archive: offsets before its start ("negative seek value":
+# ValueError), an unknown version or compression (NotImplementedError), an encrypted record
+# (RuntimeError), bad deflate data, ...
+_ZIP_ERRORS = (
+    RuntimeError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    ValueError,
+    KeyError,
+    UnicodeDecodeError,
+    OverflowError,
+)
+
+
 def is_torch_zip(head: bytes) -> bool:
     """Whether `head` (the first bytes of a file) opens a zip archive."""
     return head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
@@ -354,7 +371,7 @@ def _replace_storages(obj: Any, seen: set) -> Any:
 def _read(archive: zipfile.ZipFile, name: str, path: str) -> bytes:
     try:
         return archive.read(name)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
+    except _ZIP_ERRORS as e:
         raise CheckpointError(f"[load] '{path}': corrupt zip record '{name}': {e}") from None
 
 
@@ -375,7 +392,7 @@ def load_torch(raw: bytes, path: str) -> Any:
     UnsafeCheckpointError on anything outside the allow-list."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+    except _ZIP_ERRORS as e:
         raise CheckpointError(f"[load] '{path}' is a corrupt zip archive: {e}") from None
     with archive:
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]

@@ -13,6 +13,7 @@ PyTorch's rules:
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from typing import Any
@@ -21,7 +22,9 @@ import numpy as np
 
 __all__ = [
     "adaptive_windows",
+    "allocates",
     "conv2d_output_size",
+    "named_size_error",
     "pair",
     "pool2d_geometry",
     "pool2d_params",
@@ -107,3 +110,74 @@ def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
 def upsample_output_size(size: int, scale_factor: float) -> int:
     """PyTorch's output length for a scale factor: floor(size * scale_factor) in double."""
     return int(math.floor(float(size) * float(scale_factor)))
+
+
+# ------------------------------------------------------------------ sizes past what fits
+INT64_MAX = 2**63 - 1
+
+# What NumPy and pybind11 say, unnamed, about sizes no array or C++ int can hold.
+_SIZE_MESSAGES = (
+    "array is too big",
+    "Maximum allowed dimension exceeded",
+    "maximum supported dimension",
+    "too large to convert",
+    "int too big",
+    "cannot fit 'int' into an index-sized integer",
+)
+
+
+def _has_huge_int(values: Any) -> bool:
+    for v in values:
+        if isinstance(v, (tuple, list)):
+            if _has_huge_int(v):
+                return True
+        elif (
+            isinstance(v, int) and not isinstance(v, bool) and not -INT64_MAX - 1 <= v <= INT64_MAX
+        ):
+            return True
+    return False
+
+
+def named_size_error(op: str, error: BaseException, args: Any = ()) -> BaseException | None:
+    """The named form of an unnamed error about a size that can't be allocated or represented:
+    MemoryError for an allocation the machine refuses, OverflowError for a size past int64 (or an
+    integer argument a C++ kernel can't take); None for anything else (re-raise it as it is).
+
+    Example:
+        >>> err = named_size_error("zeros", ValueError("array is too big; ..."))
+        >>> type(err).__name__, str(err)[:48]
+        ('OverflowError', '[zeros] the result is too large for an array (it')
+    """
+    message = str(error)
+    if message.startswith("["):
+        return None
+    if isinstance(error, MemoryError):
+        return MemoryError(f"[{op}] can't allocate the result: {message}")
+    if isinstance(error, TypeError) and "incompatible function arguments" in message:
+        if _has_huge_int(args):
+            return OverflowError(f"[{op}] an integer argument is outside the int64 range")
+        return None
+    if isinstance(error, (ValueError, OverflowError)) and any(m in message for m in _SIZE_MESSAGES):
+        return OverflowError(
+            f"[{op}] the result is too large for an array (its byte size passes int64): {message}"
+        )
+    return None
+
+
+def allocates(op: str) -> Any:
+    """Decorator: a function that allocates an array reports impossible sizes by name."""
+
+    def wrap(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def named(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (MemoryError, ValueError, OverflowError, TypeError) as e:
+                err = named_size_error(op, e, args)
+                if err is None:
+                    raise
+                raise err from None
+
+        return named
+
+    return wrap

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 
 from . import autograd
+from . import random as _random
 from .arrays import xp
+from .autograd import Version
 from .dtypes import (
     bool_,
     check_dtype,
@@ -34,6 +36,7 @@ from .dtypes import (
     uint8,
 )
 from .random import Generator, numpy_rng
+from .shapes import allocates
 
 __all__ = [
     "Tensor",
@@ -156,6 +159,7 @@ class Tensor:
         "_node",
         "_out_index",
         "_retains_grad",
+        "_version_counter",
         "array",
         "grad",
         "requires_grad",
@@ -178,6 +182,7 @@ class Tensor:
         self._node = None
         self._out_index = 0
         self._retains_grad = False
+        self._version_counter = Version()
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -193,6 +198,7 @@ class Tensor:
         t._node = node
         t._out_index = index
         t._retains_grad = False
+        t._version_counter = Version()
         t.requires_grad = node is not None
         return t
 
@@ -200,7 +206,9 @@ class Tensor:
     @property
     def data(self) -> Tensor:
         """A tensor sharing this one's array, outside the graph (PyTorch's ``.data``)."""
-        return Tensor._from_op(self.array, None, 0)
+        t = Tensor._from_op(self.array, None, 0)
+        t._version_counter = self._version_counter
+        return t
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -228,6 +236,11 @@ class Tensor:
     @property
     def ndim(self) -> int:
         return self.array.ndim
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has seen (PyTorch's ``t._version``)."""
+        return self._version_counter.value
 
     @property
     def grad_fn(self) -> Any:
@@ -451,8 +464,10 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's array, cut out of the graph."""
-        return Tensor._from_op(self.array, None, 0)
+        """A tensor sharing this one's array (and its version counter), cut out of the graph."""
+        t = Tensor._from_op(self.array, None, 0)
+        t._version_counter = self._version_counter
+        return t
 
     def detach_(self) -> Tensor:
         self._node = None
@@ -503,6 +518,7 @@ class Tensor:
 
 
 autograd.set_tensor_class(Tensor)
+_random.set_tensor_class(Tensor)  # get_rng_state hands back Tensors
 
 
 def _normalize_dim(dim: Any, ndim: Any, op: str) -> Any:
@@ -550,7 +566,9 @@ def _to_array(data: Any, dtype: Any, op: str, copy: bool = True) -> Any:
             if dtype is None
             else np.array(data, dtype=np.dtype(dtype), copy=copy)
         )
-    except (ValueError, TypeError) as e:
+    except ValueError as e:  # ragged nested lists (PyTorch: ValueError too)
+        raise ValueError(f"[{op}] could not make an array of {type(data).__name__}: {e}") from None
+    except TypeError as e:
         raise TypeError(f"[{op}] could not make an array of {type(data).__name__}: {e}") from None
     if dtype is None:
         kind = arr.dtype.kind
@@ -652,24 +670,28 @@ def _float_dtype(dtype: Any, op: str) -> np.dtype:
     return get_default_dtype() if dtype is None else check_dtype(dtype, op)
 
 
+@allocates("zeros")
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _factory(
         np.zeros(_shape_arg(size, "zeros"), _float_dtype(dtype, "zeros")), device, requires_grad
     )
 
 
+@allocates("ones")
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _factory(
         np.ones(_shape_arg(size, "ones"), _float_dtype(dtype, "ones")), device, requires_grad
     )
 
 
+@allocates("empty")
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _factory(
         np.empty(_shape_arg(size, "empty"), _float_dtype(dtype, "empty")), device, requires_grad
     )
 
 
+@allocates("full")
 def full(
     size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
@@ -718,6 +740,7 @@ def _laid_out(out: Tensor, like: Any, fmt: Any, op: str) -> Tensor:
     return out
 
 
+@allocates("zeros_like")
 def zeros_like(
     t: Any,
     dtype: Any = None,
@@ -731,6 +754,7 @@ def zeros_like(
     return _laid_out(out, t, memory_format, "zeros_like")
 
 
+@allocates("ones_like")
 def ones_like(
     t: Any,
     dtype: Any = None,
@@ -744,6 +768,7 @@ def ones_like(
     return _laid_out(out, t, memory_format, "ones_like")
 
 
+@allocates("empty_like")
 def empty_like(
     t: Any,
     dtype: Any = None,
@@ -757,6 +782,7 @@ def empty_like(
     return _laid_out(out, t, memory_format, "empty_like")
 
 
+@allocates("full_like")
 def full_like(
     t: Any,
     fill_value: Any,
@@ -771,6 +797,7 @@ def full_like(
     return _laid_out(out, t, memory_format, "full_like")
 
 
+@allocates("rand")
 def rand(
     *size: Any,
     generator: Generator | None = None,
@@ -784,6 +811,7 @@ def rand(
     return _factory(arr, device, requires_grad)
 
 
+@allocates("randn")
 def randn(
     *size: Any,
     generator: Generator | None = None,
@@ -797,6 +825,7 @@ def randn(
     return _factory(arr, device, requires_grad)
 
 
+@allocates("randint")
 def randint(
     low: Any,
     high: Any = None,
@@ -822,6 +851,7 @@ def randint(
     return _factory(arr, device, requires_grad)
 
 
+@allocates("rand_like")
 def rand_like(
     t: Any, dtype: Any = None, device: Any = None, *, memory_format: Any = preserve_format
 ) -> Tensor:
@@ -829,6 +859,7 @@ def rand_like(
     return _laid_out(rand(shape, dtype=dt, device=device or dev), t, memory_format, "rand_like")
 
 
+@allocates("randn_like")
 def randn_like(
     t: Any, dtype: Any = None, device: Any = None, *, memory_format: Any = preserve_format
 ) -> Tensor:
@@ -836,6 +867,7 @@ def randn_like(
     return _laid_out(randn(shape, dtype=dt, device=device or dev), t, memory_format, "randn_like")
 
 
+@allocates("randint_like")
 def randint_like(
     t: Any, low: Any, high: Any = None, dtype: Any = None, device: Any = None
 ) -> Tensor:
@@ -845,6 +877,7 @@ def randint_like(
     return randint(low, high, shape, dtype=dt, device=device or dev)
 
 
+@allocates("randperm")
 def randperm(
     n: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None
 ) -> Tensor:
@@ -854,6 +887,7 @@ def randperm(
     return _factory(arr, device, False)
 
 
+@allocates("arange")
 def arange(
     start: Any,
     end: Any = None,
@@ -867,6 +901,10 @@ def arange(
         start, end = 0, start
     if step == 0:
         raise ValueError("[arange] step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(
+            f"[arange] the bounds ({start}, {end}) and the step {step} have opposite signs"
+        )
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
@@ -874,6 +912,7 @@ def arange(
     return _factory(arr, device, requires_grad)
 
 
+@allocates("linspace")
 def linspace(
     start: Any,
     end: Any,
@@ -888,6 +927,7 @@ def linspace(
     return _factory(arr, device, requires_grad)
 
 
+@allocates("eye")
 def eye(
     n: Any, m: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:

@@ -121,12 +121,12 @@ struct Kernels {
       x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
       return x ^ (x >> 31);
     }
-    // dst[c] = src[c] * z(first + c) for c in [0, n).
+    // z(n): scale where element n is kept, 0 where it is dropped.
+    float z(uint64_t n) const { return (hash(seed, n) >> 40) >= threshold ? scale : 0.0f; }
+    // dst[c] = src[c] * z(first + c) for c in [0, n): a product, as the reference's p * z, so
+    // that a dropped NaN or Inf probability gives NaN (0 * inf) rather than 0.
     void apply(const float* src, float* dst, int64_t n, uint64_t first) const {
-      for (int64_t c = 0; c < n; ++c) {
-        const bool keep = (hash(seed, first + static_cast<uint64_t>(c)) >> 40) >= threshold;
-        dst[c] = keep ? src[c] * scale : 0.0f;
-      }
+      for (int64_t c = 0; c < n; ++c) dst[c] = src[c] * z(first + static_cast<uint64_t>(c));
     }
   };
 
@@ -249,6 +249,24 @@ struct Kernels {
     Blocks bl;
   };
 
+  // True when every value of the (batch, heads, rows, cols) operand is finite. is_causal skips
+  // the blocks above the diagonal, where the reference (as PyTorch's math path) multiplies the
+  // masked probabilities' zeros by V, dO, Q, K: with a NaN or Inf in those, 0 * inf = NaN lands in
+  // the masked rows. The kernels then visit every block (the causal mask still applies inside
+  // each): a scan of O(L D) per head against attention's O(L S D).
+  static bool all_finite(AttentionOperand<const float> a, int64_t batch, int64_t heads,
+                         int64_t rows, int64_t cols) {
+    bool ok = true;
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t r = 0; r < rows && ok; ++r) {
+          const float* p = a.row(b, h, r);
+#pragma omp simd reduction(&& : ok)
+          for (int64_t c = 0; c < cols; ++c) ok = ok && (p[c] - p[c] == 0.0f);  // NaN for inf
+        }
+    return ok;
+  }
+
   static void forward(const AttentionShape& shape, AttentionOperand<const float> q,
                       AttentionOperand<const float> k, AttentionOperand<const float> v,
                       const AttentionMask& mask, AttentionOperand<float> out,
@@ -274,6 +292,8 @@ struct Kernels {
         Sp * D + (v_in_place ? 0 : S * Dvp) + bl.bq * (Dvp + 2) + ks.mr * bl.tk;
     Buffer scratch(per_thread * (threads > 1 ? threads : 1));
     const Dropout dropout(opt);
+    // Masked probabilities meet only V in the forward (see all_finite).
+    const bool skip = opt.is_causal && all_finite(v, shape.batch, H, S, Dv);
 
     run_threads(threads, [&](int t, int nt) {
       float* base = scratch.p + per_thread * t;
@@ -296,7 +316,7 @@ struct Kernels {
           packed = bh;
         }
         forward_block(ks, shape, b, h, (task % n_blocks) * bl.bq, q, v, v_in_place, mask, out, lse,
-                      opt, dropout, s);
+                      opt, skip, dropout, s);
       }
     });
   }
@@ -305,7 +325,7 @@ struct Kernels {
                             int64_t h, int64_t i0, AttentionOperand<const float> q,
                             AttentionOperand<const float> v, bool v_in_place,
                             const AttentionMask& mask, AttentionOperand<float> out,
-                            AttentionRows<float> lse, const AttentionOptions& opt,
+                            AttentionRows<float> lse, const AttentionOptions& opt, bool skip,
                             const Dropout& dropout, const ForwardScratch& s) {
     const int64_t L = shape.q_len, S = shape.kv_len, D = shape.head_dim, Dv = shape.v_dim;
     const int64_t nr = ks.nr, Dvp = round_up(Dv, nr);
@@ -317,7 +337,7 @@ struct Kernels {
       s.l[r] = 0.0f;
     }
     zero(s.oacc, rows * Dvp);
-    const int64_t kv_end = opt.is_causal ? imin(S, i0 + rows) : S;
+    const int64_t kv_end = skip ? imin(S, i0 + rows) : S;  // skip: causal, blocks skipped
     const uint64_t head_index = static_cast<uint64_t>(b * shape.heads + h) * L;
     const float* vbase = v_in_place ? v.row(b, h, 0) : s.vp;
     const int64_t v_rs = v_in_place ? v.sr : Dvp;
@@ -327,7 +347,7 @@ struct Kernels {
       // softmax and into O_acc before the next rows are scored.
       for (int64_t r0 = 0; r0 < rows; r0 += mr) {
         const int64_t m = imin(mr, rows - r0);
-        const int64_t chunk_end = opt.is_causal ? imin(kv_end, i0 + r0 + m) : kv_end;
+        const int64_t chunk_end = skip ? imin(kv_end, i0 + r0 + m) : kv_end;
         if (chunk_end <= j0) continue;  // causal: these rows see no key from j0 on
         const int64_t n = imin(bl.tk, chunk_end - j0), n_pad = round_up(n, nr);
         product_panels(ks, m, n_pad, D, qb + r0 * q.sr, q.sr, s.kt + j0 * D, s.st, n_pad,
@@ -339,6 +359,10 @@ struct Kernels {
           float& m_run = s.m[r0 + r];
           const float m_new = std::fmax(m_run, Rows::row_max(row, limit));
           if (m_new == kNegInf) {  // nothing allowed so far: the row stays empty
+            // ... unless a score is NaN (row_max passes over NaN): then the row's result is NaN,
+            // as softmax gives it; l = NaN survives every later rescale and sum.
+            for (int64_t c = 0; c < limit; ++c)
+              if (row[c] != row[c]) s.l[r0 + r] = std::numeric_limits<float>::quiet_NaN();
             zero(row, n);
             continue;
           }
@@ -361,12 +385,13 @@ struct Kernels {
     }
     for (int64_t r = 0; r < rows; ++r) {
       const float l = s.l[r];
-      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+      // l = 0: a fully masked row gives zeros; l = NaN (a NaN score) gives NaN.
+      const float inv = l > 0.0f ? 1.0f / l : (l == 0.0f ? 0.0f : l);
       const float* o = s.oacc + r * Dvp;
       float* dst = out.row(b, h, i0 + r);
       for (int64_t c = 0; c < Dv; ++c) dst[c] = o[c] * inv;
       lse.data[b * lse.sb + h * lse.sh + (i0 + r) * lse.si] =
-          l > 0.0f ? s.m[r] + std::log(l) : kNegInf;
+          l > 0.0f ? s.m[r] + std::log(l) : (l == 0.0f ? kNegInf : l);
     }
   }
 
@@ -448,6 +473,11 @@ struct Kernels {
     } free_slots{slot_head};
     for (int t = 0; t < 2 * nt_alloc; ++t) slot_head[t] = -1;
     const Dropout dropout(opt);
+    // In the backward masked probabilities meet Q, K, V, dO and (through D_i) out (see all_finite).
+    const int64_t B = shape.batch;
+    const bool skip = opt.is_causal && all_finite(q, B, H, L, D) && all_finite(k, B, H, S, D) &&
+                      all_finite(v, B, H, S, Dv) && all_finite(out, B, H, L, Dv) &&
+                      all_finite(grad_out, B, H, L, Dv);
 
     run_threads(threads, [&](int t, int nt) {
       float* base = scratch.p + per_thread * t;
@@ -491,7 +521,7 @@ struct Kernels {
           packed = bh;
         }
         backward_block(ks, shape, b, h, (task % n_blocks) * bl.bk, q, k, grad_out, lse,
-                       drow.p + bh * L, mask, grad_k, grad_v, dq, opt, dropout, d_in_place,
+                       drow.p + bh * L, mask, grad_k, grad_v, dq, opt, skip, dropout, d_in_place,
                        dv_in_place, s);
       }
     });
@@ -514,8 +544,9 @@ struct Kernels {
                              AttentionOperand<const float> grad_out, AttentionRows<const float> lse,
                              const float* drow, const AttentionMask& mask,
                              AttentionOperand<float> grad_k, AttentionOperand<float> grad_v,
-                             DqTarget dq, const AttentionOptions& opt, const Dropout& dropout,
-                             bool d_in_place, bool dv_in_place, const BackwardScratch& s) {
+                             DqTarget dq, const AttentionOptions& opt, bool skip,
+                             const Dropout& dropout, bool d_in_place, bool dv_in_place,
+                             const BackwardScratch& s) {
     const int64_t L = shape.q_len, S = shape.kv_len, D = shape.head_dim, Dv = shape.v_dim;
     const int64_t nr = ks.nr, Dp = round_up(D, nr), Dvp = round_up(Dv, nr);
     const Blocks bl = s.bl;
@@ -527,7 +558,7 @@ struct Kernels {
     const int64_t k_rs = d_in_place ? k.sr : Dp;
     const uint64_t head_index = static_cast<uint64_t>(b * shape.heads + h) * L;
     const float* pz = dropout.on ? s.pz : s.st;
-    for (int64_t i0 = opt.is_causal ? k0 : 0; i0 < L; i0 += bl.tq) {
+    for (int64_t i0 = skip ? k0 : 0; i0 < L; i0 += bl.tq) {  // skip: causal, blocks skipped
       const int64_t rows = imin(bl.tq, L - i0);
       const float* qb = q.row(b, h, i0);
       const float* gb = grad_out.row(b, h, i0);
@@ -538,9 +569,15 @@ struct Kernels {
         float* row = s.st + r * bl.bk;
         int64_t limit = mask_row(row, nk, b, h, i, k0, mask, opt.is_causal);
         const float row_lse = lse.data[b * lse.sb + h * lse.sh + i * lse.si];
-        if (!(row_lse > kNegInf)) limit = 0;
+        if (row_lse == kNegInf) limit = 0;  // a fully masked row; a NaN row stays NaN
+        if (row_lse != row_lse) {
+          // A NaN row: NaN on its allowed entries, 0 on the masked ones (score -inf), as the
+          // reference's where(allowed, exp(s - lse), 0) (exp(-inf - NaN) would be NaN).
+          for (int64_t c = 0; c < limit; ++c) row[c] = row[c] == kNegInf ? 0.0f : row_lse;
+        } else {
 #pragma omp simd
-        for (int64_t c = 0; c < limit; ++c) row[c] = Rows::exp(row[c] - row_lse);
+          for (int64_t c = 0; c < limit; ++c) row[c] = Rows::exp(row[c] - row_lse);
+        }
         zero(row + limit, nk - limit);
         if (dropout.on) {
           float* zr = s.pz + r * bl.bk;
@@ -552,15 +589,22 @@ struct Kernels {
       const float* gsrc = dv_in_place ? gb : s.gp + i0 * Dvp;
       product(ks, nk, Dvp, rows, pz, 1, bl.bk, gsrc, dv_in_place ? grad_out.sr : Dvp, s.dv, Dvp,
               1.0f, 1.0f);
-      // dP = dO Vᵀ, then dS = (P z) dP - P D_i in place.
+      // dP = dO Vᵀ, then dS = P (z dP - D_i) in place: an infinite P (an infinite score) meets
+      // one product, inf * (z dP - D_i) = +-inf, where (P z) dP - P D_i would be inf - inf = NaN.
+      // z is hashed again rather than read back as (P z) / P.
       product_panels(ks, rows, nk_pad, Dv, gb, grad_out.sr, s.vt + k0 * Dv, s.dp, bl.bk, 1.0f);
       for (int64_t r = 0; r < rows; ++r) {
         const float di = drow[i0 + r];
         const float* p = s.st + r * bl.bk;
-        const float* pzr = pz + r * bl.bk;
         float* d = s.dp + r * bl.bk;
+        if (dropout.on) {
+          const uint64_t first = (head_index + static_cast<uint64_t>(i0 + r)) * S + k0;
+          for (int64_t c = 0; c < nk; ++c)
+            d[c] = p[c] * (dropout.z(first + static_cast<uint64_t>(c)) * d[c] - di);
+        } else {
 #pragma omp simd
-        for (int64_t c = 0; c < nk; ++c) d[c] = pzr[c] * d[c] - p[c] * di;
+          for (int64_t c = 0; c < nk; ++c) d[c] = p[c] * (d[c] - di);
+        }
       }
       // dQ += scale dS K
       if (d_in_place) {

@@ -314,10 +314,11 @@ struct Kernels {
 
   // From the sums s1 = sum(x - m), s2 = sum((x - m)^2) over M values: dm = s1 / M and the
   // biased var = s2 / M - dm^2 (the correction for m's rounding; clamped at 0, NaN stays NaN).
-  // Stores mean, var (when asked) and invstd of channel c.
+  // Stores mean, var (when asked) and invstd of channel c. An infinite m (an infinity among the
+  // values) is the mean itself: no correction (s1 holds inf - inf = NaN), and var is NaN.
   static Moments finish(int64_t c, float m, double s1, double s2, double M, float eps, BnStat mean,
                         BnStat var, BnStat invstd) {
-    const double d = s1 / M;
+    const double d = std::isfinite(m) ? s1 / M : 0.0;
     double v = s2 / M - d * d;
     if (v < 0.0) v = 0.0;
     const double inv = 1.0 / std::sqrt(v + static_cast<double>(eps));
@@ -335,6 +336,22 @@ struct Kernels {
   // Every pass runs through the planes in memory order (n, then c) with per-thread, per-channel
   // partial sums: channel by channel, every plane (4 KB for 32x32) starts on a new page, where
   // the hardware prefetchers stop, and a pass ran at a third of the speed.
+
+  // The channels whose shifted mean k + sum(x - k) / M came out NaN or infinite (an infinity among
+  // their values, and as k itself inf - inf = NaN), summed again without the shift: sum(x) / M
+  // is then the mean (+-inf, or NaN for +inf and -inf together). sums: C doubles of scratch.
+  template <bool Unit>
+  static void unshifted_means(const BnInput& x, double M, double* sums, float* m0) {
+    for (int64_t c = 0; c < x.c; ++c) sums[c] = 0.0;
+    reduce_planes(x, 1, sums, [&](int64_t n, int64_t c, double* acc) {
+      if (std::isfinite(m0[c])) return;
+      for (int64_t h = 0; h < x.h; ++h)
+        acc[0] += sum_shifted<Unit>(row(x, n, c, h), x.sw, x.w, 0.0f);
+    });
+    for (int64_t c = 0; c < x.c; ++c)
+      if (!std::isfinite(m0[c])) m0[c] = static_cast<float>(sums[c] / M);
+  }
+
   template <bool Unit>
   static void plane_forward_train(const BnInput& x, BnParam weight, BnParam bias, const BnOutput& y,
                                   BnStat mean, BnStat var, BnStat invstd, float eps) {
@@ -348,8 +365,12 @@ struct Kernels {
       for (int64_t h = 0; h < x.h; ++h)
         acc[0] += sum_shifted<Unit>(row(x, n, c, h), x.sw, x.w, m0[c]);
     });
-    for (int64_t c = 0; c < C; ++c)
+    bool redo = false;
+    for (int64_t c = 0; c < C; ++c) {
       m0[c] = static_cast<float>(static_cast<double>(m0[c]) + sums.p[c] / M);
+      redo |= !std::isfinite(m0[c]);
+    }
+    if (redo) unshifted_means<Unit>(x, M, sums.p, m0);
     double* centered = sums.p + C;
     reduce_planes(x, 2, centered, [&](int64_t n, int64_t c, double* acc) {
       for (int64_t h = 0; h < x.h; ++h)
@@ -385,21 +406,48 @@ struct Kernels {
   // Training: the mean is refined to m + dm, dm = sum(x - m) / M, which restores the digits the
   // float mean lost (for values like 1e4 + 1e-2 * randn they are most of xhat's), so that
   // sum(g * xhat) = invstd * (sgx - dm * sg) and B * (x - m - dm) = B * (x - m) - B * dm.
+  // The factored form A * ((g - G) + Bp * ((x - m) - dm)), G = sg / M, Bp = B / A, is the same
+  // gx, term by term the reference's; grad_x_factored uses it where a coefficient is not finite
+  // (an infinite weight, invstd, x or gy): there the expanded form's A * g + C0 or B * dm is
+  // inf - inf or 0 * inf = NaN where the reference has +-inf.
   struct GradCoefficients {
-    float A, B, C0;
+    float A, B, C0, G, Bp, dm;
   };
   static GradCoefficients finish_grad(int64_t c, const GradSums& s, double invstd, double w,
                                       double M, bool training, BnStat grad_weight,
                                       BnStat grad_bias) {
-    const double dm = training ? s.sx / M : 0.0;
-    const double sgx = s.sgx - dm * s.sg;
+    // The refinement only where it is finite: with an infinite x it is +-inf (or NaN), which
+    // would turn every xhat of the channel into inf - inf; the mean as handed over is used then.
+    const double dm0 = training ? s.sx / M : 0.0;
+    const double dm = std::isfinite(dm0) ? dm0 : 0.0;
+    // An infinite sum(g) (an infinite g) leaves sum(g (x - m)) = +-inf as it is: the correction
+    // dm * sg would make it inf - inf, or 0 * inf with dm = 0.
+    const double sgx = std::isfinite(s.sg) ? s.sgx - dm * s.sg : s.sgx;
     if (grad_weight) grad_weight[c] = static_cast<float>(sgx * invstd);
     if (grad_bias) grad_bias[c] = static_cast<float>(s.sg);
     const double A = w * invstd;
-    if (!training) return {static_cast<float>(A), 0.0f, 0.0f};
-    const double B = -A * invstd * invstd * sgx / M;
-    return {static_cast<float>(A), static_cast<float>(B),
-            static_cast<float>(-A * s.sg / M - B * dm)};
+    if (!training) return {static_cast<float>(A), 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    const double Bp = -invstd * invstd * sgx / M, B = A * Bp;
+    return {static_cast<float>(A),
+            static_cast<float>(B),
+            static_cast<float>(-A * s.sg / M - B * dm),
+            static_cast<float>(s.sg / M),
+            static_cast<float>(Bp),
+            static_cast<float>(dm)};
+  }
+
+  // True where a channel's grad_x takes the factored form (training, a coefficient not finite).
+  static bool factored(const GradCoefficients& k, bool training) {
+    return training && !(std::isfinite(k.A) && std::isfinite(k.B) && std::isfinite(k.C0));
+  }
+
+  // gx = A * ((g - G) + Bp * ((x - m) - dm)), the factored form of grad_x_row's training gx.
+  template <bool Unit>
+  static void grad_x_factored(const float* x, int64_t sx, const float* g, int64_t sg, float* o,
+                              int64_t so, int64_t len, float m, const GradCoefficients& k) {
+    for (int64_t i = 0; i < len; ++i)
+      at<Unit>(o, so, i) =
+          k.A * ((at<Unit>(g, sg, i) - k.G) + k.Bp * ((at<Unit>(x, sx, i) - m) - k.dm));
   }
 
   template <bool Unit>
@@ -418,24 +466,28 @@ struct Kernels {
         acc[1] += s.sgx;
         acc[2] += s.sx;
       });
-    Heap<float> coefficients(3 * C);  // per channel: A, B, C0
-    float *A = coefficients.p, *B = A + C, *C0 = B + C;
+    Heap<GradCoefficients> coefficients(C);
+    GradCoefficients* K = coefficients.p;
     for (int64_t c = 0; c < C; ++c) {
       GradSums s;
       s.sg = sums.p[3 * c];
       s.sgx = sums.p[3 * c + 1];
       s.sx = sums.p[3 * c + 2];
-      const GradCoefficients k = finish_grad(c, s, invstd[c], weight ? weight[c] : 1.0, M, training,
-                                             grad_weight, grad_bias);
-      A[c] = k.A;
-      B[c] = k.B;
-      C0[c] = k.C0;
+      K[c] = finish_grad(c, s, invstd[c], weight ? weight[c] : 1.0, M, training, grad_weight,
+                         grad_bias);
     }
     if (!o.data) return;
     for_planes(x, [&](int64_t n, int64_t c) {
-      for (int64_t h = 0; h < x.h; ++h)
-        grad_x_row<Unit>(row(x, n, c, h), x.sw, row(g, n, c, h), g.sw, row(o, n, c, h), o.sw, x.w,
-                         mean[c], A[c], B[c], C0[c], training);
+      const GradCoefficients& k = K[c];
+      const bool f = factored(k, training);
+      for (int64_t h = 0; h < x.h; ++h) {
+        if (f)
+          grad_x_factored<Unit>(row(x, n, c, h), x.sw, row(g, n, c, h), g.sw, row(o, n, c, h), o.sw,
+                                x.w, mean[c], k);
+        else
+          grad_x_row<Unit>(row(x, n, c, h), x.sw, row(g, n, c, h), g.sw, row(o, n, c, h), o.sw, x.w,
+                           mean[c], k.A, k.B, k.C0, training);
+      }
     });
   }
 
@@ -459,9 +511,23 @@ struct Kernels {
         const float* r = x0 + n * x.sn;
         for (int64_t j = 0; j < cb; ++j) s1[j] += static_cast<double>(at<Unit>(r, x.sc, j) - k[j]);
       }
+      bool redo = false;
       for (int64_t j = 0; j < cb; ++j) {
         m[j] = static_cast<float>(static_cast<double>(k[j]) + s1[j] / static_cast<double>(N));
         s1[j] = 0.0;
+        redo |= !std::isfinite(m[j]);
+      }
+      // As unshifted_means: sum(x) / N for the channels whose shifted mean is not finite.
+      if (redo) {
+        for (int64_t n = 0; n < N; ++n) {
+          const float* r = x0 + n * x.sn;
+          for (int64_t j = 0; j < cb; ++j)
+            if (!std::isfinite(m[j])) s1[j] += static_cast<double>(at<Unit>(r, x.sc, j));
+        }
+        for (int64_t j = 0; j < cb; ++j) {
+          if (!std::isfinite(m[j])) m[j] = static_cast<float>(s1[j] / static_cast<double>(N));
+          s1[j] = 0.0;
+        }
       }
       for (int64_t n = 0; n < N; ++n) {
         const float* r = x0 + n * x.sn;
@@ -526,6 +592,8 @@ struct Kernels {
     for_blocks(x.c, N, [&](int64_t c0, int64_t cb) {
       double sg[kBlock], sgx[kBlock], sx[kBlock];
       float m[kBlock], A[kBlock], B[kBlock], C0[kBlock];
+      GradCoefficients K[kBlock];
+      bool any_factored = false;
       const float* x0 = x.data + c0 * x.sc;
       const float* g0 = g.data + c0 * g.sc;
       for (int64_t j = 0; j < cb; ++j) {
@@ -558,9 +626,26 @@ struct Kernels {
         A[j] = k.A;
         B[j] = k.B;
         C0[j] = k.C0;
+        K[j] = k;
+        any_factored |= factored(k, training);
       }
       if (!o.data) return;
       float* o0 = o.data + c0 * o.sc;
+      if (any_factored) {  // a channel with a coefficient not finite: the block, factored
+        for (int64_t j = 0; j < cb; ++j)
+          grad_x_factored<false>(x0 + j * x.sc, x.sn, g0 + j * g.sc, g.sn, o0 + j * o.sc, o.sn, N,
+                                 m[j], K[j]);
+        return;
+      }
+      // Eval: gx = A * gy alone, x unread (B * (x - m) with B = 0 is NaN for an infinite x).
+      if (!training) {
+        for (int64_t n = 0; n < N; ++n) {
+          const float* q = g0 + n * g.sn;
+          float* p = o0 + n * o.sn;
+          for (int64_t j = 0; j < cb; ++j) at<Unit>(p, o.sc, j) = A[j] * at<Unit>(q, g.sc, j);
+        }
+        return;
+      }
       for (int64_t n = 0; n < N; ++n) {
         const float* r = x0 + n * x.sn;
         const float* q = g0 + n * g.sn;

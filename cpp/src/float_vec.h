@@ -28,7 +28,7 @@ struct FloatVec {
   }
   static inline vec relu(vec v) {
     const vec zero{};
-    return v > zero ? v : zero;
+    return v < zero ? zero : v;  // relu(NaN) = NaN
   }
   // Not vec{} + x: without -ffast-math 0 + x is not x (-0), and GCC then adds before it
   // broadcasts, where this compiles to one broadcast (a memory operand of the FMA on AVX-512).

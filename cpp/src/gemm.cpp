@@ -44,7 +44,7 @@ namespace detail {
 
 float activate_scalar(float x, Activation act, float p) {
   switch (act) {
-    case Activation::Relu: return x > 0.0f ? x : 0.0f;
+    case Activation::Relu: return x < 0.0f ? 0.0f : x;  // relu(NaN) = NaN
     case Activation::LeakyRelu: return x > 0.0f ? x : p * x;
     case Activation::Elu: return x > 0.0f ? x : p * std::expm1(x);
     case Activation::Gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
@@ -150,12 +150,13 @@ struct VGeneric {
     for (int i = 0; i < width; ++i) a.v[i] += b.v[i];
     return a;
   }
+  // As minps / maxps: b where the comparison is false, so b when either is NaN.
   static reg min(reg a, reg b) {
-    for (int i = 0; i < width; ++i) a.v[i] = b.v[i] < a.v[i] ? b.v[i] : a.v[i];
+    for (int i = 0; i < width; ++i) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
     return a;
   }
   static reg max(reg a, reg b) {
-    for (int i = 0; i < width; ++i) a.v[i] = b.v[i] > a.v[i] ? b.v[i] : a.v[i];
+    for (int i = 0; i < width; ++i) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
     return a;
   }
 };

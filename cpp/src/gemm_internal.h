@@ -207,8 +207,11 @@ void epilogue_vector(float* c, int64_t ldc, int64_t m, int64_t n, const float* b
     for (; j + W <= n; j += W) {
       R x = V::load(row + j);
       if (br) x = V::add(x, V::load(br + j));
-      // relu: max(x, 0); leaky_relu: max(x, 0) + slope * min(x, 0).
-      if (act != Activation::None) x = V::fma(slope, V::min(x, zero), V::max(x, zero));
+      // relu: max(x, 0) (not leaky_relu's form with slope 0: 0 * min(-inf, 0) is NaN);
+      // leaky_relu: max(x, 0) + slope * min(x, 0). x second: min and max return their second
+      // operand when one is NaN (minps / maxps), so NaN stays NaN.
+      if (act == Activation::Relu) x = V::max(zero, x);
+      else if (act == Activation::LeakyRelu) x = V::fma(slope, V::min(zero, x), V::max(zero, x));
       V::store(row + j, x);
     }
     for (; j < n; ++j) {

@@ -110,9 +110,33 @@ struct Kernels : row_views::RowViews<Isa> {
       dk = s1 * inv_n;
       v = s2 * inv_n - dk * dk;
     }
+    if (!std::isfinite(static_cast<double>(k) + dk) || !std::isfinite(v)) {
+      exact_stats(x, n, shift, d, var);
+      return;
+    }
     *shift = k;
     *d = dk;
-    *var = v > 0.0 ? v : 0.0;
+    *var = v < 0.0 ? 0.0 : v;  // NaN stays NaN
+  }
+
+  // The two-pass statistics in double, for rows where the shifted float sums above are not
+  // finite: a NaN or an infinity in the row (x - shift is inf - inf = NaN once the shift is
+  // infinite, where the mean is +-inf), or values so large that x - shift overflows a float.
+  // mean = sum(x) / n, var = sum((x - mean)^2) / n, as the reference computes them; an infinite
+  // mean makes var NaN (inf - inf), and so rstd and the row's y.
+  static void exact_stats(const float* x, int64_t n, float* shift, double* d, double* var) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]);
+    const double mean = s / static_cast<double>(n);
+    double q = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double c = static_cast<double>(x[i]) - mean;
+      q += c * c;
+    }
+    *shift = static_cast<float>(mean);
+    const double rest = mean - static_cast<double>(*shift);
+    *d = std::isfinite(rest) ? rest : 0.0;  // inf - inf when the mean is infinite
+    *var = q / static_cast<double>(n);
   }
 
   // The backward's row sums: a1 = sum(gw), a2 = sum(gw * (x - mean)), a3 = sum(x - mean),
@@ -211,9 +235,15 @@ struct Kernels : row_views::RowViews<Isa> {
     double a1, a2, a3;
     grad_sums<HasW>(x, g, w, n, mean, &a1, &a2, &a3);
     const double inv_n = 1.0 / static_cast<double>(n);
-    const double d = a3 * inv_n;  // mean - stored mean
+    // d = mean - stored mean (the refinement); 0 where it is not finite (an infinity in x), where
+    // it would make every xhat of the row inf - inf = NaN.
+    const double d0 = a3 * inv_n;
+    const double d = std::isfinite(d0) ? d0 : 0.0;
+    // sum(gw * ((x - mean) - d)) = a2 - d * a1; with an infinite sum(gw) (an infinite gy or w)
+    // a2 alone, = +-inf as the reference's sum, where a2 - d * a1 would be inf - inf.
+    const double a2d = std::isfinite(a1) ? a2 - d * a1 : a2;
     return {mean, r, static_cast<float>(d), static_cast<float>(a1 * inv_n),
-            static_cast<float>(r * (a2 - d * a1) * inv_n)};
+            static_cast<float>(r * a2d * inv_n)};
   }
 
   // One row: dx (when gx), and dy * xhat, dy added into the partial column sums (when pw).

@@ -267,7 +267,7 @@ struct Kernels {
         float v = g[j];
         if (x) v += x[j];
         if (bias) v += bias[j];
-        hr[j] = relu ? (v > 0.0f ? v : 0.0f) : tanh(v);
+        hr[j] = relu ? (v < 0.0f ? 0.0f : v) : tanh(v);  // relu(NaN) = NaN
       }
     });
   }

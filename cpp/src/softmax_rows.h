@@ -290,16 +290,29 @@ struct Kernels : row_views::RowViews<Isa> {
       // sum of a float lse = m + log_sum loses log_sum's digits when |m| is large.
       const float m = row_max(xr, cols);
       const float inv = 1.0f / exp_sum<false>(xr, cols, m, nullptr);
-      const float g = grad_losses[i];
-      const float wk = w ? w[k] : 1.0f;
-      const float a = g * ((1.0f - eps) * wk + smooth * wsum) * inv;  // coefficient of exp(x - m)
-      const float b = g * smooth;                                     // coefficient of w[c]
-      if (w) {
+      const float g_in = grad_losses[i], wk_in = w ? w[k] : 1.0f;
+      // The gradient is g times the row's d loss / d logits, which is w[k] (p - onehot) without
+      // smoothing. Finite factors are folded into the coefficients; an infinite g (or NaN), or
+      // without smoothing an infinite w[k], multiplies the finished row instead, so that it
+      // meets each term's sum once (g * (p - 1) = -inf at the target) rather than each term
+      // (g * p - g = inf - inf, and g * smooth = inf * 0 without smoothing).
+      const bool scale_after = !std::isfinite(g_in) || (eps == 0.0f && !std::isfinite(wk_in));
+      const float row_scale = g_in * (eps == 0.0f ? wk_in : 1.0f);
+      const float g = scale_after ? 1.0f : g_in;
+      const float wk = scale_after && eps == 0.0f ? 1.0f : wk_in;
+      // Without smoothing the smoothing terms are left out, not multiplied by 0: the weights'
+      // sum and w[c] may be infinite, and the reference (as PyTorch) then uses only w[k].
+      const float wsmooth = eps != 0.0f ? smooth * wsum : 0.0f;
+      const float a = g * ((1.0f - eps) * wk + wsmooth) * inv;  // coefficient of exp(x - m)
+      const float b = g * smooth;                               // coefficient of w[c]
+      if (w && eps != 0.0f) {
         for (int64_t c = 0; c < cols; ++c) dr[c] = a * exp(xr[c] - m) - b * w[c];
       } else {
         for (int64_t c = 0; c < cols; ++c) dr[c] = a * exp(xr[c] - m) - b;
       }
       dr[k] -= g * (1.0f - eps) * wk;
+      if (scale_after)
+        for (int64_t c = 0; c < cols; ++c) dr[c] *= row_scale;
       store(grad_logits, i, cols, dr);
     });
   }

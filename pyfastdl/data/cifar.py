@@ -34,6 +34,7 @@ import functools
 import io
 import os
 import pickle
+import pickletools
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -301,9 +302,30 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise ValueError("refused a persistent id")
 
 
+# Memo slots a real batch uses: a handful. The C unpickler sizes its memo table by the largest
+# index a PUT names, so a 6 KB file naming slot 2**28 would make it allocate gigabytes.
+_MAX_MEMO = 1 << 16
+
+
+def _scan_opcodes(raw: bytes, path: str, op: str) -> None:
+    """Walks the pickle's opcodes without running them and refuses memo indices a batch never
+    uses (the unpickler would allocate a table that large before anything else is checked)."""
+    try:
+        for opcode, arg, _ in pickletools.genops(raw):
+            if "PUT" in opcode.name and isinstance(arg, int) and arg > _MAX_MEMO:
+                raise ValueError(f"memo index {arg} is past what a batch uses")
+    except ValueError as exc:
+        raise ValueError(f"[{op}] '{path}' is not a valid CIFAR-10 python batch: {exc}") from None
+    except Exception as exc:  # a truncated or garbled opcode stream
+        raise ValueError(
+            f"[{op}] '{path}' is not a valid CIFAR-10 python batch: {type(exc).__name__}: {exc}"
+        ) from None
+
+
 def _unpickle(path: str, op: str) -> Any:
     with open(path, "rb") as f:
         raw = f.read()
+    _scan_opcodes(raw, path, op)
     try:
         # latin1: the original batches were written by Python 2 (str keys and pixel strings)
         return _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
@@ -322,9 +344,22 @@ def _check_batch(images: Any, labels: Any, path: str, op: str) -> tuple[np.ndarr
         raise ValueError(f"[{op}] '{path}': 'data' must be uint8 (N, 3072), got {got}")
     if images.shape[1] != _PIXELS:
         raise ValueError(f"[{op}] '{path}': 'data' must be uint8 (N, 3072), got {images.shape}")
+    if isinstance(labels, (list, tuple)):
+        # Look at each entry before NumPy does: a list of shared nested lists (a few KB of pickle)
+        # would describe billions of integers, and np.asarray would build them all.
+        if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in labels):
+            kinds = sorted({type(x).__name__ for x in labels})
+            raise ValueError(
+                f"[{op}] '{path}': 'labels' must be a flat list of integers, got entries of "
+                f"type {', '.join(kinds)}"
+            )
+    elif not isinstance(labels, np.ndarray):
+        raise ValueError(
+            f"[{op}] '{path}': 'labels' must be a list of integers, got {type(labels).__name__}"
+        )
     try:
         labels = np.asarray(labels)
-    except Exception:  # ragged or odd objects
+    except Exception:  # integers past int64
         labels = np.asarray([None])
     if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(images):
         raise ValueError(

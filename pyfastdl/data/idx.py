@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -74,7 +75,12 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         )
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_CODES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a header can't wrap it
+    if math.prod(d for d in shape if d) * dtype.itemsize >= 2**63:
+        # NumPy refuses such a shape even when a zero dim leaves nothing to read
+        raise ValueError(
+            f"[read_idx] '{path}' has a header whose dims {tuple(shape)} pass what an array holds"
+        )
     found = len(raw) - header
     if found != expected:
         what = "truncated" if found < expected else "longer than its header says"

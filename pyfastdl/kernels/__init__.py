@@ -14,7 +14,9 @@ For each call, :func:`get` resolves a name to a function in this order:
 
 The package holds the registry (``registry.py``), the NumPy references (``reference/``, one module
 per op family), the native CPU kernels of ``pyfastdl._C`` (``cpu.py``), and the test cases of every
-kernel (``cases/``) with the checker that runs them (``check.py``). It imports nothing from the
+kernel (``cases/``) with the checker that runs them (``check.py``), and ``shadow()``
+(``shadowing.py``), which runs every kernel of a model beside its reference and names the first op that
+differs, with the module path ``trace.py`` keeps while it listens. It imports nothing from the
 layers above it (autograd, Tensor, ops, nn).
 
 Example:
@@ -30,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from . import cases, cpu, reference
+from . import cases, cpu, reference, trace
 from .check import CheckReport, check
 from .registry import (
     Override,
@@ -47,10 +49,14 @@ from .registry import (
     validate,
     versions,
 )
+from .shadowing import Mismatch, ShadowMismatch, ShadowReport, shadow
 
 __all__ = [
     "CheckReport",
+    "Mismatch",
     "Override",
+    "ShadowMismatch",
+    "ShadowReport",
     "active_scopes",
     "builtin_of",
     "cases",
@@ -63,6 +69,8 @@ __all__ = [
     "reference_of",
     "register",
     "scope",
+    "shadow",
+    "trace",
     "use",
     "validate",
     "versions",

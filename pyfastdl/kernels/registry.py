@@ -140,8 +140,45 @@ def get(name: str, device: str = "cpu", dtype: Any = None) -> Callable:
     if dtype is not None:
         allowed = _dtypes.get(id(fn))
         if allowed is not None and dtype not in allowed:
-            return _versions["cpu"][_split(name)[0]]["reference"]
+            fn = _versions["cpu"][_split(name)[0]]["reference"]
+    if _dispatch_hook is not None:  # kernels.shadow(): runs the reference beside each kernel
+        return _dispatch_hook(name, fn)
     return fn
+
+
+# A function (name, kernel) -> callable that get() hands its result through, or None (the usual
+# case: then get() costs one more comparison). Set by kernels.shadow() with set_dispatch_hook.
+_dispatch_hook: Callable[[str, Callable], Callable] | None = None
+
+
+def set_dispatch_hook(hook: Callable[[str, Callable], Callable] | None) -> None:
+    """Passes every kernel :func:`get` returns through ``hook(name, fn)`` (None: no hook);
+    what ``kernels.shadow()`` uses to wrap kernels. One hook at a time, for the whole process.
+
+    Example:
+        >>> from pyfastdl.kernels import registry
+        >>> registry.set_dispatch_hook(lambda name, fn: print("get", name) or fn)
+        >>> _ = registry.get("gemm")
+        get gemm
+        >>> registry.set_dispatch_hook(None)
+    """
+    global _dispatch_hook
+    _dispatch_hook = hook
+
+
+def version_name(op: str, fn: Callable, device: str = "cpu") -> str:
+    """``op/version`` of a registered kernel function, else ``op/<function name>``.
+
+    Example:
+        >>> from pyfastdl.kernels import registry
+        >>> registry.version_name("gemm", registry.reference_of("gemm"))
+        'gemm/reference'
+    """
+    for d in (device, "cpu"):
+        for v, f in _versions[d].get(op, {}).items():
+            if f is fn:
+                return f"{op}/{v}"
+    return f"{op}/{getattr(fn, '__name__', 'custom')}"
 
 
 def for_array(name: str, like: Any) -> Callable:
@@ -184,12 +221,7 @@ def builtin_of(op: str, device: str = "cpu") -> Callable:
 
 def current(op: str, device: str = "cpu") -> str:
     """The name (``op/version``) of what :func:`get` returns for `op`, or ``op/<function name>``."""
-    fn = get(op, device)
-    for d in (device, "cpu"):
-        for v, f in _versions[d].get(op, {}).items():
-            if f is fn:
-                return f"{op}/{v}"
-    return f"{op}/{getattr(fn, '__name__', 'custom')}"
+    return version_name(op, _get(op, device), device)
 
 
 def validate(overrides: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from . import (
     norms,
     products,
     reduction,
+    sampling,
     scattering,
     shape,
     sorting,
@@ -50,6 +51,7 @@ from .matrix import *
 from .norms import *
 from .products import *
 from .reduction import *
+from .sampling import *
 from .scattering import *
 from .shape import *
 from .shape import t as t
@@ -69,6 +71,7 @@ __all__ = (
     + norms.__all__
     + products.__all__
     + reduction.__all__
+    + sampling.__all__
     + scattering.__all__
     + shape.__all__
     + sorting.__all__

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import bump_version
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 
@@ -133,13 +134,56 @@ def wrap(a: Any) -> Tensor:
     return Tensor._from_op(a, None, 0)
 
 
+def write_into(self: Tensor, value: Any, op: str) -> Tensor:
+    """Writes `value` into self's memory (what an in-place op does without a graph): views and
+    references to the array see the change, and self's version counter moves."""
+    a = self.array
+    if not getattr(a.flags, "writeable", True):
+        raise RuntimeError(
+            f"[{op}] can't write in place into a read-only tensor (a broadcast/expanded view or "
+            "a read-only array); clone() it first"
+        )
+    try:
+        a[...] = value
+    except ValueError as e:
+        raise RuntimeError(
+            f"[{op}] the result of shape {tuple(getattr(value, 'shape', ()))} can't be written "
+            f"in place into a tensor of shape {tuple(a.shape)}: {e}"
+        ) from None
+    bump_version(self)
+    return self
+
+
 def rebind(self: Tensor, out: Tensor, op: str) -> Tensor:
-    """The result of an in-place form (``relu(x, inplace=True)``): written into self's array
-    when no graph is recorded, else the out-of-place result (self can't change under autograd)."""
-    if out._node is None and not self.requires_grad:
-        try:
-            self.array[...] = out.array
-        except ValueError:
-            return out
-        return self
-    return out
+    """The in-place form of an op whose out-of-place result is `out` (``relu(x, inplace=True)``,
+    ``x.add_(y)``, ``x += y``), with PyTorch's semantics: `self` takes the new value.
+
+    Without a graph the values are written into self's memory (:func:`write_into`). With one (grad
+    mode on and self or an operand requiring grad) the new values can't overwrite memory that a
+    backward may have saved, so self takes the result's array and its place in the graph, as
+    PyTorch rebases a tensor onto the in-place op's node; earlier nodes keep their edges to the
+    old value. Tensors viewing self's old memory keep the old values.
+    """
+    if out._node is None:
+        return write_into(self, out.array, op)
+    if self.requires_grad and self._node is None:
+        raise RuntimeError(
+            f"[{op}] a leaf tensor that requires grad is being used in an in-place operation; run "
+            "it under pyfastdl.no_grad() or use the out-of-place form"
+        )
+    if out.array.shape != self.array.shape:
+        raise RuntimeError(
+            f"[{op}] the result of shape {tuple(out.array.shape)} can't be written in place into "
+            f"a tensor of shape {tuple(self.array.shape)}"
+        )
+    if out.array.dtype != self.array.dtype:
+        raise TypeError(
+            f"[{op}] result type {out.array.dtype} can't be written in place into a tensor of "
+            f"dtype {self.array.dtype}"
+        )
+    self.array = out.array
+    self._node = out._node
+    self._out_index = out._out_index
+    self._version_counter = out._version_counter
+    self.requires_grad = True
+    return self

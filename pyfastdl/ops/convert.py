@@ -160,6 +160,11 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
             dev, dtype = a.device, a.dtype
         elif isinstance(a, (str, _device)) and str(a).split(":")[0] in ("cpu", "cuda"):
             dev = a
+        elif isinstance(a, str) and not _is_dtype_name(a):
+            raise RuntimeError(
+                f"[to] unknown device or dtype '{a}': expected a device ('cpu', 'cuda', "
+                "'cuda:0') or a dtype"
+            )
         else:
             dtype = a
     out = self
@@ -172,3 +177,12 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     if copy and out is self:
         out = clone(self)
     return out
+
+
+def _is_dtype_name(name: str) -> bool:
+    """Whether `name` names a dtype ('float32', 'float', 'int64', ...)."""
+    try:
+        check_dtype(name, "to")
+    except TypeError:
+        return False
+    return True

@@ -16,7 +16,7 @@ from .. import autograd
 from ..arrays import xp
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import norm_dim, operands, unbroadcast, wrap
+from ._util import norm_dim, operands, rebind, unbroadcast, wrap
 from .convert import cast
 from .shape import expand
 
@@ -148,37 +148,72 @@ def getitem(input: Tensor, idx: Any) -> Tensor:
     return GetItemFn.apply(input, idx, ints)
 
 
-def setitem(input: Tensor, idx: Any, value: Any) -> None:
-    """``input[idx] = value``: writes into input's array in place, without recording a graph.
+class SetItemFn(Function):
+    """``out = input.clone(); out[idx] = value``, recorded: the gradient of input is the output
+    gradient with the written positions zeroed, and value's is the output gradient at those
+    positions, summed over the dims that broadcasting gave value."""
 
-    Writing into a tensor that requires grad, or writing a value that requires grad, while grad
-    mode is on raises RuntimeError (build the result with cat/stack/where instead).
+    @staticmethod
+    def forward(ctx, a, idx, value):
+        out = a.copy()
+        try:
+            out[idx] = value
+        except IndexError as e:
+            raise _fail(e) from None
+        except ValueError as e:
+            raise ValueError(f"[index] {e}") from None
+        ctx.idx = idx
+        ctx.value_shape = getattr(value, "shape", ())
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        grad_input = g.copy()
+        grad_input[ctx.idx] = 0
+        grad_value = None
+        if ctx.needs_input_grad[2]:
+            grad_value = unbroadcast(xp(g).asarray(g[ctx.idx]), tuple(ctx.value_shape))
+        return grad_input, None, grad_value
+
+
+def setitem(input: Tensor, idx: Any, value: Any) -> None:
+    """``input[idx] = value``, in place, with PyTorch's semantics.
+
+    Without a graph the values go into input's array (views see them; its version counter
+    moves). When grad mode is on and input (a non-leaf) or value requires grad, the write is
+    recorded: input takes the written result and its place in the graph, gradients flow to value
+    at the written positions and to input's old value elsewhere.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> h = fd.tensor([1.0, 2.0], requires_grad=True)
+        >>> out = fd.zeros(3)
+        >>> out[1:] = h * 2
+        >>> out.sum().backward()
+        >>> out.tolist(), h.grad.tolist()
+        ([0.0, 2.0, 4.0], [2.0, 2.0])
     """
-    if autograd.is_grad_enabled():
-        if input.requires_grad:
-            raise RuntimeError(
-                "[index] a tensor that requires grad can't be written in place while grad mode is "
-                "on; wrap the write in pyfastdl.no_grad() or build a new tensor"
-            )
-        if isinstance(value, Tensor) and value.requires_grad:
-            raise RuntimeError(
-                "[index] assigning a tensor that requires grad into one that does not would drop "
-                "its gradient; build the result with cat, stack or where instead"
-            )
     idx, _ = _index(idx)
+    value_requires_grad = isinstance(value, Tensor) and value.requires_grad
+    if autograd.is_grad_enabled() and (input.requires_grad or value_requires_grad):
+        if isinstance(value, Tensor) and value.array.dtype != input.array.dtype:
+            value = cast(value, input.array.dtype)
+        rebind(input, SetItemFn.apply(input, idx, value), "index")
+        return
     v = value.array if isinstance(value, Tensor) else value
     a = input.array
+    if not getattr(a.flags, "writeable", True):
+        raise RuntimeError(
+            "[index] can't write into this tensor: it is a broadcast (expanded) view or a "
+            "read-only array; clone() it first"
+        )
     try:
         a[idx] = v
     except IndexError as e:
         raise _fail(e) from None
     except ValueError as e:
-        if "read-only" in str(e):
-            raise RuntimeError(
-                "[index] can't write into this tensor: it is a broadcast (expanded) "
-                f"view; clone() it first ({e})"
-            ) from None
         raise ValueError(f"[index] {e}") from None
+    autograd.bump_version(input)
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -318,7 +353,10 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         return nonzero(condition, as_tuple=True)
     if input is None or other is None:
         raise TypeError("[where] expected where(condition, input, other) or where(condition)")
-    return WhereFn.apply(_bool(condition, "where"), input, other)
+    c = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    if c.dtype.kind != "b":
+        raise TypeError(f"[where] condition must be a bool tensor, got {c.dtype}")
+    return WhereFn.apply(c, input, other)
 
 
 def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:

@@ -1,8 +1,11 @@
 """In-place tensor methods (add_, mul_, zero_, copy_, normal_, ...), for optimizers and init.
 
-PyTorch's rule applies: while grad mode is on, a tensor that requires grad can't be changed in
-place (RuntimeError); under ``no_grad()`` (how optimizers and init functions run) it is fine.
-The write goes into the tensor's own array, so views and the optimizer's references see it.
+PyTorch's rules apply. Without a graph (grad mode off, or nothing involved requires grad) the
+write goes into the tensor's own array, so views and the optimizer's references see it, and the
+tensor's version counter moves: a backward that saved that memory then raises instead of using
+the changed values. With a graph (a non-leaf that requires grad, or an operand that does, while
+grad mode is on) the op is recorded and the tensor takes the result and its place in the graph
+(``_util.rebind``). A leaf that requires grad can't change in place while grad mode is on.
 """
 
 from __future__ import annotations
@@ -12,10 +15,28 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
+from ..autograd import bump_version
 from ..random import Generator, numpy_rng
 from ..tensor import Tensor
-from .activation import _sigmoid
-from .elementwise import div
+from ._util import rebind
+from .activation import _sigmoid, relu, sigmoid, tanh
+from .convert import cast
+from .elementwise import (
+    abs,
+    add,
+    addcdiv,
+    addcmul,
+    clamp,
+    div,
+    exp,
+    lerp,
+    mul,
+    neg,
+    pow,
+    sqrt,
+    sub,
+)
+from .indexing import masked_fill, where
 
 __all__ = [
     "abs_",
@@ -49,14 +70,38 @@ __all__ = [
 ]
 
 
+def _in_graph(self: Tensor, *operands: Any) -> bool:
+    """Whether the op must be recorded: grad mode is on and self or an operand requires grad."""
+    if not autograd._mode.enabled:
+        return False
+    return self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands)
+
+
+def _recorded(self: Tensor, op: str, out: Tensor) -> Tensor:
+    """Self takes the recorded out-of-place result `out`, cast to self's dtype as PyTorch does."""
+    have, want = out.array.dtype, self.array.dtype
+    if have != want:
+        if not np.can_cast(have, want, casting="same_kind"):
+            raise TypeError(f"[{op}] result type {have} can't be cast in place to {want}")
+        out = cast(out, want)
+    return rebind(self, out, op)
+
+
 def _check(t: Tensor, op: str) -> Any:
+    """The array an un-recorded in-place op writes into; its version moves."""
     if t.requires_grad and autograd._mode.enabled:
         what = "a leaf tensor" if t._node is None else "a tensor"
         raise RuntimeError(
             f"[{op}] {what} that requires grad is being used in an in-place operation; run it "
             "under pyfastdl.no_grad() or use the out-of-place form"
         )
+    bump_version(t)
     return t.array
+
+
+def _no_value(t: Tensor) -> Tensor:
+    """An all-False mask shaped like `t`: ``where(mask, t, v)`` is v with a zero gradient for t."""
+    return Tensor(np.zeros(t.array.shape, dtype=bool))
 
 
 def _value(x: Any) -> Any:
@@ -83,6 +128,8 @@ def _write(t: Tensor, op: str, ufunc: Any, *args: Any) -> Tensor:
 
 def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
     """self += alpha * other, in place."""
+    if _in_graph(self, other):
+        return _recorded(self, "add_", add(self, other, alpha=alpha))
     a = _check(self, "add_")
     b = _value(other)
     if alpha != 1:
@@ -91,6 +138,8 @@ def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
 
 
 def sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    if _in_graph(self, other):
+        return _recorded(self, "sub_", sub(self, other, alpha=alpha))
     a = _check(self, "sub_")
     b = _value(other)
     if alpha != 1:
@@ -99,10 +148,14 @@ def sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
 
 
 def mul_(self: Tensor, other: Any) -> Tensor:
+    if _in_graph(self, other):
+        return _recorded(self, "mul_", mul(self, other))
     return _write(self, "mul_", np.multiply, _check(self, "mul_"), _value(other))
 
 
 def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    if _in_graph(self, other):
+        return _recorded(self, "div_", div(self, other, rounding_mode=rounding_mode))
     a = _check(self, "div_")
     if rounding_mode is None:
         return _write(self, "div_", np.true_divide, a, _value(other))
@@ -111,22 +164,30 @@ def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tenso
 
 
 def pow_(self: Tensor, exponent: Any) -> Tensor:
+    if _in_graph(self, exponent):
+        return _recorded(self, "pow_", pow(self, exponent))
     return _write(self, "pow_", np.power, _check(self, "pow_"), _value(exponent))
 
 
 def zero_(self: Tensor) -> Tensor:
     """Sets every element to 0, in place."""
+    if _in_graph(self):
+        return _recorded(self, "zero_", where(_no_value(self), self, 0.0))
     _check(self, "zero_")[...] = 0
     return self
 
 
 def fill_(self: Tensor, value: Any) -> Tensor:
+    if _in_graph(self, value):
+        return _recorded(self, "fill_", where(_no_value(self), self, value))
     _check(self, "fill_")[...] = _value(value)
     return self
 
 
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     """Copies `src` (broadcast to self's shape, cast to self's dtype) into self."""
+    if _in_graph(self, src) and isinstance(src, Tensor):
+        return _recorded(self, "copy_", where(_no_value(self), self, src))
     a = _check(self, "copy_")
     s = _value(src)
     if type(a) is np.ndarray:
@@ -147,9 +208,11 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
 
 
 def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
-    a = _check(self, "clamp_")
     if min is None and max is None:
         raise ValueError("[clamp_] at least one of min and max must be given")
+    if _in_graph(self, min, max):
+        return _recorded(self, "clamp_", clamp(self, min, max))
+    a = _check(self, "clamp_")
     if min is not None:
         _write(self, "clamp_", np.maximum, a, _value(min))
     if max is not None:
@@ -166,37 +229,53 @@ def clamp_max_(self: Tensor, max: Any) -> Tensor:
 
 
 def sqrt_(self: Tensor) -> Tensor:
+    if _in_graph(self):
+        return _recorded(self, "sqrt_", sqrt(self))
     return _write(self, "sqrt_", np.sqrt, _check(self, "sqrt_"))
 
 
 def exp_(self: Tensor) -> Tensor:
+    if _in_graph(self):
+        return _recorded(self, "exp_", exp(self))
     return _write(self, "exp_", np.exp, _check(self, "exp_"))
 
 
 def neg_(self: Tensor) -> Tensor:
+    if _in_graph(self):
+        return _recorded(self, "neg_", neg(self))
     return _write(self, "neg_", np.negative, _check(self, "neg_"))
 
 
 def abs_(self: Tensor) -> Tensor:
+    if _in_graph(self):
+        return _recorded(self, "abs_", abs(self))
     return _write(self, "abs_", np.abs, _check(self, "abs_"))
 
 
 def relu_(self: Tensor) -> Tensor:
+    if _in_graph(self):
+        return _recorded(self, "relu_", relu(self))
     return _write(self, "relu_", np.maximum, _check(self, "relu_"), 0)
 
 
 def sigmoid_(self: Tensor) -> Tensor:
+    if _in_graph(self):
+        return _recorded(self, "sigmoid_", sigmoid(self))
     a = _check(self, "sigmoid_")
     a[...] = _sigmoid(a)
     return self
 
 
 def tanh_(self: Tensor) -> Tensor:
+    if _in_graph(self):
+        return _recorded(self, "tanh_", tanh(self))
     return _write(self, "tanh_", np.tanh, _check(self, "tanh_"))
 
 
 def addcmul_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
     """self += value * tensor1 * tensor2, in place."""
+    if _in_graph(self, tensor1, tensor2):
+        return _recorded(self, "addcmul_", addcmul(self, tensor1, tensor2, value=value))
     a = _check(self, "addcmul_")
     p = np.multiply(_value(tensor1), _value(tensor2))
     if value != 1:
@@ -206,6 +285,8 @@ def addcmul_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Ten
 
 def addcdiv_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
     """self += value * tensor1 / tensor2, in place."""
+    if _in_graph(self, tensor1, tensor2):
+        return _recorded(self, "addcdiv_", addcdiv(self, tensor1, tensor2, value=value))
     a = _check(self, "addcdiv_")
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.true_divide(_value(tensor1), _value(tensor2))
@@ -216,6 +297,8 @@ def addcdiv_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Ten
 
 def lerp_(self: Tensor, end: Any, weight: Any) -> Tensor:
     """self += weight * (end - self), in place."""
+    if _in_graph(self, end, weight):
+        return _recorded(self, "lerp_", lerp(self, end, weight))
     a = _check(self, "lerp_")
     d = np.subtract(_value(end), a)
     d *= _value(weight)
@@ -223,6 +306,8 @@ def lerp_(self: Tensor, end: Any, weight: Any) -> Tensor:
 
 
 def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
+    if _in_graph(self, value):
+        return _recorded(self, "masked_fill_", masked_fill(self, mask, value))
     a = _check(self, "masked_fill_")
     m = _value(mask)
     np.copyto(

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import autograd
 from ..tensor import Tensor, empty, full, ones, tensor, zeros
 from . import (
     activation,
@@ -136,18 +135,13 @@ def __invert__(self: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------- in-place operators
-def _inplace_op(method: Any, out_of_place: Any) -> Any:
+def _inplace_op(method: Any) -> Any:
+    """``a += b`` and friends: the in-place method (which records the op when a graph needs it
+    and changes `a` itself, as PyTorch does)."""
+
     def op(self: Tensor, other: Any) -> Any:
         if not _ok(other):
             return NotImplemented
-        if autograd._mode.enabled and (
-            (self.requires_grad and self._node is not None)
-            or (isinstance(other, Tensor) and other.requires_grad)
-        ):
-            # autograd needs the old value: compute out of place, Python rebinds the name
-            if self.requires_grad and self._node is None:
-                return method(self, other)  # a leaf: raises PyTorch's error
-            return out_of_place(self, other)
         return method(self, other)
 
     return op
@@ -262,11 +256,11 @@ def install() -> None:
         "__invert__": __invert__,
         "__getitem__": getitem,
         "__setitem__": setitem,
-        "__iadd__": _inplace_op(inplace.add_, __add__),
-        "__isub__": _inplace_op(inplace.sub_, __sub__),
-        "__imul__": _inplace_op(inplace.mul_, __mul__),
-        "__itruediv__": _inplace_op(inplace.div_, __truediv__),
-        "__ipow__": _inplace_op(inplace.pow_, __pow__),
+        "__iadd__": _inplace_op(inplace.add_),
+        "__isub__": _inplace_op(inplace.sub_),
+        "__imul__": _inplace_op(inplace.mul_),
+        "__itruediv__": _inplace_op(inplace.div_),
+        "__ipow__": _inplace_op(inplace.pow_),
         # methods
         "add": elementwise.add,
         "sub": elementwise.sub,

@@ -61,12 +61,19 @@ def _sizes(shape: Sequence[Any], op: str) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     try:
-        return tuple(int(s) if not isinstance(s, bool) else _bad(s, op) for s in shape)
+        return tuple(
+            int(s) if isinstance(s, (int, np.integer)) and not isinstance(s, bool) else _size(s, op)
+            for s in shape
+        )
     except TypeError:
         raise TypeError(f"[{op}] sizes must be ints, got {tuple(shape)!r}") from None
 
 
-def _bad(s: Any, op: str) -> int:
+def _size(s: Any, op: str) -> int:
+    """A size given as a 0-d integer tensor (``x.size(0)`` results); anything else is refused."""
+    a = getattr(s, "array", None)
+    if a is not None and a.ndim == 0 and a.dtype.kind in "iu":
+        return int(a)
     raise TypeError(f"[{op}] sizes must be ints, got {s!r}")
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import bump_version
 from ..tensor import Tensor
 from ._line_search import strong_wolfe
 from .optimizer import Optimizer, _check_number
@@ -95,6 +96,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             n = p.array.size
             p.array[...] += step_size * update[offset : offset + n].reshape(p.array.shape)
+            bump_version(p)
             offset += n
 
     def _directional_evaluate(
@@ -105,6 +107,7 @@ class LBFGS(Optimizer):
         flat_grad = self._gather_flat_grad()
         for p, saved in zip(self._params, x):
             p.array[...] = saved
+            bump_version(p)
         return loss, flat_grad
 
     # ------------------------------------------------------------------ state dicts

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import enable_grad
+from ..autograd import bump_version, enable_grad
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -190,7 +190,8 @@ class Optimizer:
 
     def _params_with_grad(self, group: dict) -> Iterator[tuple[Tensor, np.ndarray, dict]]:
         """(parameter, its checked gradient array, its state dict) for each parameter of `group`
-        that has a gradient; the state dict is created on first use."""
+        that has a gradient; the state dict is created on first use. The caller updates the
+        parameter in place, so its version counter moves (a graph that saved it can't backward)."""
         state_of = self.state
         for p in group["params"]:
             if p.grad is None:
@@ -198,6 +199,7 @@ class Optimizer:
             state = state_of.get(p)
             if state is None:
                 state = state_of[p] = {}
+            bump_version(p)
             yield p, self._grad_array(p), state
 
     def _grad_array(self, p: Tensor) -> np.ndarray:

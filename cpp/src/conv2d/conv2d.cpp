@@ -34,7 +34,9 @@
 #include "pyfastdl/conv2d.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <vector>
@@ -296,11 +298,47 @@ bool use_direct_input(const Conv2dShape& s, Conv2dAlgo algo) {
          s.pad_h <= s.dil_h * (s.KH - 1) && s.pad_w <= s.dil_w * (s.KW - 1);
 }
 
+// The largest |p[i]|, or +inf when p holds a NaN or an Inf.
+float abs_max(const float* p, int64_t n) {
+  float m = 0.0f;
+  bool finite = true;
+#pragma omp simd reduction(max : m) reduction(&& : finite)
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = std::fabs(p[i]);
+    m = v > m ? v : m;
+    finite = finite && v <= std::numeric_limits<float>::max();
+  }
+  return finite ? m : std::numeric_limits<float>::infinity();
+}
+
+// The fast algorithms reorder the arithmetic. Winograd's transforms add and scale operands
+// before the products (one Inf meets another and gives NaN; a huge finite value overflows where
+// the exact sums do not), the direct kernels also multiply junk columns by zero (0 x Inf =
+// NaN), and the batched ones skip the taps that read padding (where the exact sums, as PyTorch's,
+// have 0 x Inf = NaN). So they run only on operands that keep every intermediate finite: no NaN or
+// Inf, and max|a| max|b| K 2^12 (2^12 bounds the transforms' gains) below FLT_MAX / 4. Otherwise
+// im2col computes the exact sums, and NaN and Inf land where the reference puts them. The scan
+// reads each operand once: a few percent of the convolution's time at the smallest layers.
+bool needs_exact_sums(const float* a, int64_t na, const float* b, int64_t nb, int64_t K) {
+  const double bound = static_cast<double>(abs_max(a, na)) * abs_max(b, nb) *
+                       static_cast<double>(std::max<int64_t>(K, 1)) * 4096.0;
+  return !(bound < std::numeric_limits<float>::max() / 4.0);
+}
+
+int64_t x_size(const Conv2dShape& s) { return s.N * s.C * s.H * s.W; }
+int64_t w_size(const Conv2dShape& s) { return s.O * (s.C / s.groups) * s.KH * s.KW; }
+int64_t y_size(const Conv2dShape& s) { return s.N * s.O * s.OH * s.OW; }
+int64_t taps(const Conv2dShape& s) { return (s.C / s.groups) * s.KH * s.KW; }
+
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                     float* out, Activation act, Conv2dAlgo algo) {
   if (s.N <= 0 || s.O <= 0 || s.OH <= 0 || s.OW <= 0) return;
+  if ((use_winograd(s, algo) || use_winograd5(s, algo) || use_batched(s, algo) ||
+       use_direct(s, algo)) &&
+      needs_exact_sums(x, x_size(s), w, w_size(s), taps(s)))
+    algo = Conv2dAlgo::Im2col;
   if (use_winograd(s, algo)) return detail::conv2d_forward_winograd(s, x, w, bias, out, act);
   if (use_winograd5(s, algo)) return detail::conv2d_forward_winograd5(s, x, w, bias, out, act);
   if (use_batched(s, algo)) return detail::conv2d_forward_batched(s, x, w, bias, out, act);
@@ -345,6 +383,10 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const float* w,
                            float* grad_x, Conv2dAlgo algo) {
   if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
+  if ((use_winograd(s, algo) || use_winograd5_input(s, algo) || use_batched_input(s, algo) ||
+       use_direct_input(s, algo)) &&
+      needs_exact_sums(grad_out, y_size(s), w, w_size(s), s.O / s.groups * s.KH * s.KW))
+    algo = Conv2dAlgo::Im2col;
   if (use_winograd(s, algo) && s.pad_h <= 2 && s.pad_w <= 2)
     return detail::conv2d_backward_input_winograd(s, grad_out, w, grad_x);
   if (use_winograd5_input(s, algo))
@@ -393,6 +435,9 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
 
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* grad_out,
                             float* grad_w, Conv2dAlgo algo) {
+  if (algo != Conv2dAlgo::Im2col && s.N > 0 &&
+      needs_exact_sums(x, x_size(s), grad_out, y_size(s), s.N * s.OH * s.OW))
+    algo = Conv2dAlgo::Im2col;
   if (use_winograd(s, algo)) return detail::conv2d_backward_weight_winograd(s, x, grad_out, grad_w);
   // F(2x2, 5x5) has no weight gradient of its own: algo == Winograd on a 5x5 layer runs the
   // batched kernels where the batch fills their groups, the direct ones otherwise.

@@ -158,7 +158,7 @@ struct Tiles {
         }
       if (relu)
         for (int r = 0; r < 4; ++r)
-          for (int64_t l = 0; l < lanes; ++l) y[r][l] = y[r][l] > 0.0f ? y[r][l] : 0.0f;
+          for (int64_t l = 0; l < lanes; ++l) y[r][l] = y[r][l] < 0.0f ? 0.0f : y[r][l];
     }
     alignas(64) float row[2 * kBlock];
     for (int k = 0; k < ns; ++k) {

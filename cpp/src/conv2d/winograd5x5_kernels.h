@@ -197,7 +197,7 @@ struct Kernels : FloatVec<Isa, L> {
           float* dst = ob + ((o * g.OH + 2 * ty + a) * g.OW + ow) * L;
           for (int64_t b = 0; b < cols; ++b) {
             vec v = y[a][b] + bo;
-            if (relu) v = v > vec{} ? v : vec{};
+            if (relu) v = v < vec{} ? vec{} : v;  // NaN stays NaN
             store(dst + b * L, v);
           }
         }

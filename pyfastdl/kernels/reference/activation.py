@@ -7,13 +7,16 @@
 The erfc and sigmoid forms are the same functions as the 1 + erf / 1 + tanh ones, written so that
 nothing cancels in the negative tail (there 1 + erf loses every digit even in float64). x, y,
 grad_y, grad_x have one shape (any); the math runs in float64, results are cast to the outputs'
-dtype.
+dtype. At x = +-inf the limits are taken: gelu(-inf) = 0, gelu(+inf) = inf, gelu'(-inf) = 0,
+gelu'(+inf) = 1 (the formulas give inf * 0 there; PyTorch returns NaN for some of them).
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+import numpy as np
 
 from ...arrays import xp as xp_of
 
@@ -47,28 +50,39 @@ def _tanh_sigmoid(xp: Any, x: Any) -> tuple[Any, Any]:
     return 1.0 / (1.0 + e), e
 
 
+def _at_infinities(xp: Any, x: Any, value: Any, at_minus_inf: float, at_plus_inf: float) -> Any:
+    """value, with its limits at x = -inf and +inf put in: there the products above are
+    inf * 0 (x Phi(x), x phi(x)) or inf * tiny (the tanh form's capped exponential), which the
+    limits, not IEEE arithmetic, define."""
+    value = xp.where(x == -xp.inf, at_minus_inf, value)
+    return xp.where(x == xp.inf, at_plus_inf, value)
+
+
 def gelu_forward(x: Any, y: Any, approximate: str = "none") -> None:
-    """y = gelu(x)."""
+    """y = gelu(x); gelu(-inf) = 0, gelu(+inf) = +inf (the limits), NaN stays NaN."""
     _check(approximate)
     xp = xp_of(x)
     x64 = x.astype(xp.float64)
-    if approximate == "tanh":
-        y[...] = x64 * _tanh_sigmoid(xp, x64)[0]
-    else:
-        y[...] = x64 * _normal_cdf(xp, x64)
+    with np.errstate(invalid="ignore"):  # -inf * 0, replaced by the limit
+        if approximate == "tanh":
+            value = x64 * _tanh_sigmoid(xp, x64)[0]
+        else:
+            value = x64 * _normal_cdf(xp, x64)
+    y[...] = _at_infinities(xp, x64, value, 0.0, xp.inf)
 
 
 def gelu_backward(x: Any, grad_y: Any, grad_x: Any, approximate: str = "none") -> None:
-    """grad_x = grad_y * gelu'(x)."""
+    """grad_x = grad_y * gelu'(x); gelu'(-inf) = 0, gelu'(+inf) = 1 (the limits)."""
     _check(approximate)
     xp = xp_of(x)
     x64 = x.astype(xp.float64)
-    if approximate == "tanh":
-        s, e = _tanh_sigmoid(xp, x64)
-        d = s + 2.0 * x64 * s * (e * s) * _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x64**2)
-    else:
-        d = _normal_cdf(xp, x64) + x64 * xp.exp(-0.5 * x64 * x64) / math.sqrt(2.0 * math.pi)
-    grad_x[...] = grad_y.astype(xp.float64) * d
+    with np.errstate(invalid="ignore", over="ignore"):  # +-inf * 0, replaced by the limits
+        if approximate == "tanh":
+            s, e = _tanh_sigmoid(xp, x64)
+            d = s + 2.0 * x64 * s * (e * s) * _SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x64**2)
+        else:
+            d = _normal_cdf(xp, x64) + x64 * xp.exp(-0.5 * x64 * x64) / math.sqrt(2.0 * math.pi)
+    grad_x[...] = grad_y.astype(xp.float64) * _at_infinities(xp, x64, d, 0.0, 1.0)
 
 
 KERNELS = {

@@ -98,16 +98,17 @@ def _scores(q: Any, k: Any, mask: Any, scale: float, is_causal: bool) -> tuple[A
             s = s + mask.astype(xp.float64)
     if is_causal:
         allowed &= xp.tril(xp.ones(s.shape[-2:], bool))
-    allowed &= s > -xp.inf
+    allowed &= s != -xp.inf  # NaN scores stay in: they make their row NaN, as softmax does
     return xp.where(allowed, s, -xp.inf), allowed
 
 
 def _probabilities(s: Any, allowed: Any, lse: Any) -> Any:
-    """p = exp(s - lse) on the allowed entries, 0 elsewhere and on rows with lse = -inf."""
+    """p = exp(s - lse) on the allowed entries, 0 elsewhere and on fully masked rows (lse =
+    -inf); a NaN row (lse NaN) stays NaN."""
     xp = xp_of(s)
-    finite = xp.isfinite(lse)[..., None]
-    p = xp.exp(s - xp.where(finite, lse[..., None], 0.0))
-    return xp.where(allowed & finite, p, 0.0)
+    live = (lse != -xp.inf)[..., None]
+    p = xp.exp(s - xp.where(live, lse[..., None], 0.0))
+    return xp.where(allowed & live, p, 0.0)
 
 
 def _dropout_scale(shape: tuple, dropout_p: float, seed: int, xp: Any) -> Any:
@@ -142,11 +143,12 @@ def attention_forward(
     _check(q, k, v, mask, dropout_p)
     s, allowed = _scores(q, k, mask, scale, is_causal)
     m = s.max(axis=-1) if s.shape[-1] else xp.full(s.shape[:-1], -xp.inf)
-    finite = xp.isfinite(m)
-    m0 = xp.where(finite, m, 0.0)
-    l_sum = xp.where(allowed, xp.exp(s - m0[..., None]), 0.0).sum(axis=-1)
-    row_lse = xp.where(finite, m0 + xp.log(xp.where(finite, l_sum, 1.0)), -xp.inf)
-    p = _probabilities(s, allowed, row_lse)
+    live = m != -xp.inf  # rows with an allowed key; a NaN score makes m, and the row, NaN
+    m0 = xp.where(live, m, 0.0)
+    with np.errstate(invalid="ignore"):  # inf - inf: an infinite score's row is NaN
+        l_sum = xp.where(allowed, xp.exp(s - m0[..., None]), 0.0).sum(axis=-1)
+        row_lse = xp.where(live, m0 + xp.log(xp.where(live, l_sum, 1.0)), -xp.inf)
+        p = _probabilities(s, allowed, row_lse)
     p = p * _dropout_scale(s.shape, dropout_p, seed, xp)
     lse[...] = row_lse
     out[...] = xp.matmul(p, v.astype(xp.float64))
@@ -183,7 +185,8 @@ def attention_backward(
     _check(q, k, v, mask, dropout_p)
     f64 = xp.float64
     s, allowed = _scores(q, k, mask, scale, is_causal)
-    p = _probabilities(s, allowed, lse.astype(f64))
+    with np.errstate(invalid="ignore"):
+        p = _probabilities(s, allowed, lse.astype(f64))
     z = _dropout_scale(s.shape, dropout_p, seed, xp)
     d_out = grad_out.astype(f64)
     grad_v[...] = xp.matmul(xp.swapaxes(p * z, -1, -2), d_out)

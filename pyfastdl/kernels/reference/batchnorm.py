@@ -95,11 +95,15 @@ def batchnorm_backward(
     g = grad_y.astype(xp.float64)
     centered = x.astype(xp.float64) - _per_channel(mean.astype(xp.float64), x)
     if training and x.size:
-        # mean is the batch mean, rounded to its dtype: restore the digits it lost
-        centered -= _per_channel(centered.mean(axis=axes), x)
+        # mean is the batch mean, rounded to its dtype: restore the digits it lost (where that
+        # is finite: an infinite x would turn every centered value of its channel into inf - inf)
+        delta = centered.mean(axis=axes)
+        centered -= _per_channel(xp.where(xp.isfinite(delta), delta, 0.0), x)
     xhat = centered * _per_channel(inv, x)
     sum_g = g.sum(axis=axes)
-    sum_g_xhat = (g * xhat).sum(axis=axes)
+    # sum(g * xhat) as invstd * sum(g * (x - mean)), as PyTorch forms it: the same number, but an
+    # infinite invstd then gives +-inf, not the NaN of a sum of infinities of both signs
+    sum_g_xhat = inv * (g * centered).sum(axis=axes)
     if grad_weight is not None:
         grad_weight[...] = sum_g_xhat
     if grad_bias is not None:

@@ -57,8 +57,10 @@ def layer_norm_backward(
     n = x.shape[1]
     g = grad_y.astype(xp.float64)
     centered = x.astype(xp.float64) - mean.astype(xp.float64)[:, None]
-    if n:  # mean was rounded to its dtype: restore the digits it lost
-        centered -= centered.mean(axis=1, keepdims=True)
+    if n:  # mean was rounded to its dtype: restore the digits it lost (where that is finite:
+        # an infinite x would turn every centered value of its row into inf - inf)
+        delta = centered.mean(axis=1, keepdims=True)
+        centered -= xp.where(xp.isfinite(delta), delta, 0.0)
     xhat = centered * rstd.astype(xp.float64)[:, None]
     if grad_weight is not None:
         grad_weight[...] = (g * xhat).sum(axis=0)
@@ -68,7 +70,9 @@ def layer_norm_backward(
         return
     gw = g * _or(weight, 1.0, n, xp)
     a = gw.mean(axis=1, keepdims=True)
-    b = (gw * xhat).mean(axis=1, keepdims=True)
+    # mean(gw * xhat) as rstd * mean(gw * (x - mean)): the same number, but an infinite rstd
+    # then gives +-inf, not the NaN of a sum of infinities of both signs
+    b = rstd.astype(xp.float64)[:, None] * (gw * centered).mean(axis=1, keepdims=True)
     grad_x[...] = rstd.astype(xp.float64)[:, None] * (gw - a - xhat * b)
 
 

@@ -190,35 +190,36 @@ def avg_pool2d_backward(
 
 
 # ------------------------------------------------------------------------------ adaptive
-def _adaptive_matrix(size: int, out: int, dtype: Any) -> np.ndarray:
-    """(out, size): row i averages the window i (separable adaptive average pooling)."""
-    m = np.zeros((out, size))
-    for i, (a, b) in enumerate(zip(*adaptive_windows(size, out))):
-        m[i, a:b] = 1.0 / (b - a)
-    return m.astype(dtype)
-
-
 def _separable(x: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
     """rows @ x @ cols.T over the last two dims (a map applied along H, then along W)."""
     xp = xp_of(x)
     return xp.matmul(xp.matmul(xp.asarray(rows), x), xp.asarray(cols).T)
 
 
+# Window by window rather than as a product with an averaging matrix (as _separable does): its
+# zeros would carry a NaN or an infinity (0 * inf = NaN) into every output of the plane, not
+# only into its own windows'.
 def adaptive_avg_pool2d_forward(x: Any, out: Any) -> None:
     """out[oh, ow] = the mean of x over the adaptive window (oh, ow); (OH, OW) = out's shape."""
     (oh, ow), (h, w) = out.shape[2:], x.shape[2:]
-    if out.size:
-        out[...] = _separable(x, _adaptive_matrix(h, oh, x.dtype), _adaptive_matrix(w, ow, x.dtype))
+    hs, he = adaptive_windows(h, oh)
+    ws, we = adaptive_windows(w, ow)
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = x[:, :, hs[i] : he[i], ws[j] : we[j]].mean(axis=(2, 3))
 
 
 def adaptive_avg_pool2d_backward(grad_out: Any, grad_x: Any) -> None:
     """grad_x = the sum over the windows holding each element of grad_out / window size."""
     (oh, ow), (h, w) = grad_out.shape[2:], grad_x.shape[2:]
-    dt = grad_out.dtype
-    if grad_x.size:
-        grad_x[...] = _separable(
-            grad_out, _adaptive_matrix(h, oh, dt).T, _adaptive_matrix(w, ow, dt).T
-        )
+    hs, he = adaptive_windows(h, oh)
+    ws, we = adaptive_windows(w, ow)
+    grad_x[...] = 0
+    for i in range(oh):
+        for j in range(ow):
+            size = (he[i] - hs[i]) * (we[j] - ws[j])
+            g = grad_out[:, :, i, j, None, None] / grad_out.dtype.type(size)
+            grad_x[:, :, hs[i] : he[i], ws[j] : we[j]] += g
 
 
 def adaptive_max_pool2d_forward(x: Any, out: Any, indices: Any) -> None:

@@ -149,7 +149,10 @@ def rnn_cell_forward(gates: Any, h: Any, nonlinearity: str = "tanh") -> None:
 def rnn_cell_backward(h: Any, grad_h: Any, grad_gates: Any, nonlinearity: str = "tanh") -> None:
     """grad_gates = grad_h (1 - h^2) (tanh) or grad_h [h > 0] (relu), from the step's output h."""
     _check_nonlinearity(nonlinearity, "rnn_cell_backward")
-    grad_gates[...] = grad_h * (1 - h * h) if nonlinearity == "tanh" else grad_h * (h > 0)
+    if nonlinearity == "tanh":
+        grad_gates[...] = grad_h * (1 - h * h)
+    else:  # a mask, not a product: an infinite grad_h where h <= 0 gives 0 (as in PyTorch)
+        grad_gates[...] = xp_of(h).where(h > 0, grad_h, 0)
 
 
 def _order(steps: int, reverse: bool) -> list:

@@ -124,8 +124,11 @@ def cross_entropy_backward(
     onehot = xp.zeros_like(logits)
     onehot[xp.arange(n), t] = 1
     wt = w[t][:, None]
-    grad = (1 - e) * wt * (p - onehot) + e / c * (p * w.sum() - w)
-    grad_logits[...] = g[:, None] * grad
+    grad = (1 - e) * wt * (p - onehot)
+    if e:  # the smoothing term only when there is smoothing: 0 * (an infinite weight) is NaN
+        grad = grad + e / c * (p * w.sum() - w)
+    # ignored rows get 0 whatever their logits (a mask, not a product with 0: 0 * NaN is NaN)
+    grad_logits[...] = xp.where(valid[:, None], g[:, None] * grad, 0)
 
 
 KERNELS = {

@@ -265,18 +265,24 @@ def _check_mask_dtype(m: Any, dtype: Any, op: str, name: str) -> Any:
     return m.astype(dtype, copy=False)
 
 
-def sdpa_mask(m: Any, lead: tuple, bh: tuple, length: int, s: int) -> Any:
-    """`m` broadcastable to lead + (L, S) as a (B, H, L, S) view (stride 0 where broadcast)."""
+def check_sdpa_mask_shape(shape: tuple, lead: tuple, length: int, s: int) -> None:
+    """ValueError unless a mask of `shape` broadcasts to the scores' shape lead + (L, S)."""
     full = lead + (length, s)
     try:
-        ok = np.broadcast_shapes(m.shape, full) == full
+        ok = np.broadcast_shapes(tuple(shape), full) == full
     except ValueError:
         ok = False
     if not ok:
         raise ValueError(
-            f"[{SDPA}] attn_mask of shape {tuple(m.shape)} does not broadcast to the attention "
+            f"[{SDPA}] attn_mask of shape {tuple(shape)} does not broadcast to the attention "
             f"scores' shape {full} (..., L, S)"
         )
+
+
+def sdpa_mask(m: Any, lead: tuple, bh: tuple, length: int, s: int) -> Any:
+    """`m` broadcastable to lead + (L, S) as a (B, H, L, S) view (stride 0 where broadcast)."""
+    full = lead + (length, s)
+    check_sdpa_mask_shape(m.shape, lead, length, s)
     m = m.reshape((1,) * (len(full) - m.ndim) + m.shape)
     bsh = bh + (length, s)
     if len(lead) <= 2:
@@ -397,7 +403,9 @@ def scaled_dot_product_attention(
         attn_mask = tensor_arg(attn_mask, SDPA, "attn_mask")
         if attn_mask.requires_grad and attn_mask.dtype.kind == "f":
             m = attn_mask if attn_mask.dtype == q.dtype else attn_mask.to(q.dtype)
-            sdpa_mask(m.array, lead, (1, 1), length, s)  # shape check
+            # A learned bias ((L, S), (H, L, S), (B, H, L, S), ...): broadcast in the explicit
+            # path, its gradient summed back over the broadcast dims by the add's backward.
+            check_sdpa_mask_shape(m.shape, lead, length, s)
             return explicit_attention(query, key, value, m, sc, is_causal, dropout_p)[0]
         mask = _check_mask_dtype(attn_mask.array, q.dtype, SDPA, "attn_mask")
     layout = SdpaLayout(lead)

@@ -121,6 +121,8 @@ def embedding(
         indices = indices.astype(np.int64)
     padding_idx = padding_index(padding_idx, w.shape[0])
     if max_norm is not None:
+        if not max_norm > 0:
+            raise ValueError(f"[{OP}] max_norm must be positive, got {max_norm}")
         check_indices(indices, w.shape[0], OP)
         renorm_rows_(w, indices, float(max_norm), float(norm_type))
     return EmbeddingFn.apply(

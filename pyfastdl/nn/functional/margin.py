@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ... import ops
 from ...arrays import xp
 from ...tensor import Tensor
@@ -112,6 +114,13 @@ def margin_ranking_loss(
             f"[{op}] all input tensors should have the same number of dimensions, got input1 "
             f"{tuple(input1.shape)}, input2 {tuple(input2.shape)}, target {tuple(target.shape)}"
         )
+    try:
+        np.broadcast_shapes(input1.shape, input2.shape, target.shape)
+    except ValueError:
+        raise ValueError(
+            f"[{op}] input1 {tuple(input1.shape)}, input2 {tuple(input2.shape)} and target "
+            f"{tuple(target.shape)} do not broadcast together"
+        ) from None
     loss = ops.clamp_min(-_like(target, input1) * (input1 - input2) + margin, 0)
     return reduce_loss(loss, reduction)
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ...dtypes import check_dtype, get_default_dtype
+from ...shapes import named_size_error
 from ...tensor import _place
 from ..functional._args import check_reduction, legacy_reduction
 
@@ -45,5 +46,12 @@ def float_dtype(dtype: Any, layer: str) -> np.dtype:
 
 
 def empty(shape: tuple, device: Any, dtype: Any, layer: str) -> Any:
-    """An uninitialised array for a new parameter, on `device`."""
-    return _place(np.empty(shape, float_dtype(dtype, layer)), device)
+    """An uninitialised array for a new parameter, on `device` (MemoryError / OverflowError
+    naming the layer when it can't be made)."""
+    try:
+        return _place(np.empty(shape, float_dtype(dtype, layer)), device)
+    except (MemoryError, ValueError, OverflowError) as e:
+        named = named_size_error(layer, e)
+        if named is None:
+            raise
+        raise named from None

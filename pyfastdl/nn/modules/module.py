@@ -33,6 +33,7 @@ import numpy as np
 
 from ... import kernels
 from ...dtypes import check_dtype, float16, float32, float64
+from ...kernels import trace as _trace
 from ...ops.convert import with_memory_format
 from ...tensor import Tensor, _is_cupy, _place
 from ...tensor import device as _device
@@ -676,13 +677,28 @@ class Module:
         return handle
 
     def _is_plain(self) -> bool:
-        """No hooks and no kernel overrides: calling the module is calling forward."""
-        return not (self._forward_pre_hooks or self._forward_hooks or self._kernel_overrides)
+        """No hooks and no kernel overrides: calling the module is calling forward. Not while
+        kernels.shadow / detect_anomaly listen: then a call also names the module's ops, so a
+        container does not fuse it into its neighbour (Sequential's Linear + activation)."""
+        return not (
+            self._forward_pre_hooks
+            or self._forward_hooks
+            or self._kernel_overrides
+            or _trace.listening
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         d = self.__dict__
         if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_kernel_overrides"]):
-            return self.forward(*args, **kwargs)
+            if not _trace.listening:
+                return self.forward(*args, **kwargs)
+        if _trace.listening:  # kernels.shadow / detect_anomaly: ops inside name this module
+            with _trace.in_module(self):
+                return self._call_with_hooks(args, kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        d = self.__dict__
         for hook_id, hook in list(d["_forward_pre_hooks"].items()):
             if hook_id in d["_forward_pre_hooks_with_kwargs"]:
                 result = hook(self, args, kwargs)

@@ -90,6 +90,8 @@ class DataLoader:
                 f"[{name}] dataset must be indexable (a Dataset) or an "
                 f"IterableDataset, got {type(dataset).__name__}"
             )
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
+            raise ValueError(f"[{name}] timeout option should be non-negative, got {timeout!r}")
         self.dataset = dataset
         self.num_workers = num_workers
         self.pin_memory = pin_memory
