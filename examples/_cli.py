@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyfastdl as fd
 
@@ -44,6 +45,20 @@ def report(name: str, metric: str, value: float) -> str:
     return line
 
 
+def pyplot(*names: str) -> Any:
+    """matplotlib.pyplot on the file-only Agg backend, or None (with a note naming the pictures
+    `names` that are skipped) when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"(matplotlib is not installed: skipped {' and '.join(names)})")
+        return None
+    return plt
+
+
 def plot_curves(
     path: Path,
     curves: Mapping[str, Sequence[float]],
@@ -53,13 +68,8 @@ def plot_curves(
 ) -> Path | None:
     """Line plot of named series (e.g. the loss curves) as a PNG; None, with a note, without
     matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(f"(matplotlib is not installed: skipped {path.name})")
+    plt = pyplot(path.name)
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
     for label, values in curves.items():

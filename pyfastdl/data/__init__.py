@@ -1,7 +1,9 @@
 """Datasets: embedded digits and colour images (rendered, no download), MNIST / Fashion-MNIST from
 IDX files, CIFAR-10 from its batch files, image transforms (``pyfastdl.data.transforms``), the text
-pipeline (``pyfastdl.data.text``), the embedded sentiment corpus (``pyfastdl.data.sentiment``) and
-toy translation tasks for sequence-to-sequence models (``pyfastdl.data.translation``).
+pipeline (``pyfastdl.data.text``), the embedded sentiment corpus (``pyfastdl.data.sentiment``),
+toy translation tasks for sequence-to-sequence models (``pyfastdl.data.translation``), toy 2-D
+point sets (``make_moons``, ``make_rings``, ... in ``pyfastdl.data.toy2d``) and segmentation sets:
+the embedded overlapping shapes and image/mask folders (``pyfastdl.data.segmentation``).
 
 Example:
     >>> from pyfastdl.data import EmbeddedDigits
@@ -24,8 +26,10 @@ from .cifar import (
 from .datasets import MNIST, EmbeddedDigits, FashionMNIST
 from .digits import load_digits, render_digits
 from .idx import read_idx, write_idx
+from .segmentation import SHAPE_CLASSES, EmbeddedShapes, SegmentationFolder, render_shapes
 from .sentiment import SENTIMENT_CLASSES, SentimentCorpus, load_sentiment
 from .text import Vocab, pad_batch, pad_to, tokenize
+from .toy2d import make_circles, make_gaussian_mixture, make_moons, make_rings
 from .translation import ToyTranslation, TranslationBatch, collate_translation, exact_match
 
 __all__ = [
@@ -33,9 +37,12 @@ __all__ = [
     "EMBEDDED_CLASSES",
     "MNIST",
     "SENTIMENT_CLASSES",
+    "SHAPE_CLASSES",
     "EmbeddedCifar",
     "EmbeddedDigits",
+    "EmbeddedShapes",
     "FashionMNIST",
+    "SegmentationFolder",
     "SentimentCorpus",
     "ToyTranslation",
     "TranslationBatch",
@@ -45,12 +52,17 @@ __all__ = [
     "load_cifar_like",
     "load_digits",
     "load_sentiment",
+    "make_circles",
+    "make_gaussian_mixture",
+    "make_moons",
+    "make_rings",
     "pad_batch",
     "pad_to",
     "read_cifar_batch",
     "read_idx",
     "render_cifar_like",
     "render_digits",
+    "render_shapes",
     "text",
     "tokenize",
     "transforms",

@@ -45,6 +45,7 @@ __all__ = [
     "Compose",
     "GaussianNoise",
     "Lambda",
+    "MaskingNoise",
     "Normalize",
     "RandomCrop",
     "RandomHorizontalFlip",
@@ -545,3 +546,38 @@ class GaussianNoise(_RandomTransform):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mean={self.mean}, std={self.std}, clip={self.clip})"
+
+
+class MaskingNoise(_RandomTransform):
+    """Masking noise of denoising autoencoders: each value independently set to `value` (0:
+    the pixel is erased) with probability `p`, kept otherwise (a pyfastdl addition; no rescaling,
+    unlike dropout).
+
+    Args:
+        p: the fraction of values masked, in [0, 1]; value: what a masked value becomes.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyfastdl.data.transforms import MaskingNoise
+        >>> MaskingNoise(p=1.0)(np.ones((1, 2, 2), np.float32)).tolist()
+        [[[0.0, 0.0], [0.0, 0.0]]]
+        >>> MaskingNoise(p=0.0)(np.ones((1, 1, 2), np.float32)).tolist()
+        [[[1.0, 1.0]]]
+    """
+
+    def __init__(
+        self, p: float = 0.25, value: float = 0.0, *, generator: Generator | None = None
+    ) -> None:
+        self.p = _probability(p, "MaskingNoise")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"[MaskingNoise] value must be a number, got {value!r}")
+        self.value, self.generator = float(value), generator
+
+    def __call__(self, img: Any) -> Any:
+        arr, is_tensor = _unwrap(img, "MaskingNoise")
+        mask = self._rng().random(arr.shape) < self.p
+        out = np.where(mask, arr.dtype.type(self.value), arr)
+        return _wrap(out, is_tensor)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p}, value={self.value})"
