@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import re
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,8 +42,8 @@ __all__ = [
     "grad",
     "backward",
     "set_tensor_class",
-    "Version",
     "bump_version",
+    "version_counter",
     "detect_anomaly",
     "set_detect_anomaly",
     "is_anomaly_enabled",
@@ -190,24 +189,25 @@ class Context:
         self.saved_tensors = arrays
 
 
-class Version:
-    """The version counter of a tensor's memory: every in-place write bumps it.
+# Version counters. A tensor's memory has one: a one-element list [writes so far], shared by the
+# tensor, its ``.detach()`` / ``.data`` and the views taken of it (as in PyTorch), and created
+# only when first needed (most tensors are never viewed, written or saved: a per-op cost saved).
+# A node remembers the counter of each input and output at forward time; if one has moved when
+# its backward runs and the node saved an array over that memory, the gradient would come from
+# the changed values, so backward raises instead.
 
-    A tensor, its ``.detach()`` / ``.data`` and the views taken of it share one counter (as in
-    PyTorch). A node remembers the counter of each input and output at forward time; if one has
-    moved when its backward runs and the node saved an array over that memory, the gradient would
-    be computed from the changed values, so backward raises instead.
-    """
 
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
+def version_counter(t: Any) -> list:
+    """The version counter of `t`'s memory, created on first use."""
+    counter = t._version_counter
+    if counter is None:
+        counter = t._version_counter = [0]
+    return counter
 
 
 def bump_version(t: Any) -> None:
     """Marks an in-place write into `t`'s memory."""
-    t._version_counter.value += 1
+    version_counter(t)[0] += 1
 
 
 class Node:
@@ -236,6 +236,9 @@ class Node:
         # edges[i]: where input i's gradient goes, fixed now: (its node, output index, shape), or
         # None when it needs no gradient. Not read from the tensor at backward time, because an
         # in-place op may have rebound the tensor to a newer node since.
+        # versions: (counter, its value now, the array) of each input, then each output (added by
+        # watch_output). The arrays are alive anyway while the graph is (the inputs are held, an
+        # output is the next op's input); backward drops the list with the saved arrays.
         edges = []
         versions = []
         for t in inputs:
@@ -244,16 +247,22 @@ class Node:
                 continue
             a = t.array
             edges.append((t._node, t._out_index, a.shape) if t.requires_grad else None)
-            versions.append((t._version_counter, t._version_counter.value, weakref.ref(a)))
+            counter = t._version_counter  # version_counter(t), inlined: this runs per op
+            if counter is None:
+                counter = t._version_counter = [0]
+            versions.append((counter, counter[0], a))
         self.edges = edges
         self.versions = versions
         self.n_outputs = n_outputs
         self.released = False
 
-    def watch_outputs(self, outputs: Sequence[Any]) -> None:
-        """Records the version of each output (a Function may save its own result)."""
-        for t in outputs:
-            self.versions.append((t._version_counter, 0, weakref.ref(t.array)))
+    def watch_output(self, t: Any) -> None:
+        """Records the version of output `t` (a Function may save its own result; a view
+        output shares its input's counter, which may have moved before)."""
+        counter = t._version_counter
+        if counter is None:
+            counter = t._version_counter = [0]
+        self.versions.append((counter, counter[0], t.array))
 
     @property
     def name(self) -> str:
@@ -306,7 +315,8 @@ class Function:
                 if t.array.base is not None:
                     _share_version(t, args)
             if node is not None:
-                node.watch_outputs(outs)
+                for t in outs:
+                    node.watch_output(t)
             if _trace.listening:  # kernels.shadow / detect_anomaly
                 _watch_forward(cls, args, outs, node)
             return outs
@@ -317,7 +327,7 @@ class Function:
         if out.base is not None:
             _share_version(t, args)
         if node is not None:
-            node.watch_outputs((t,))
+            node.watch_output(t)
         if _trace.listening:  # kernels.shadow / detect_anomaly
             _watch_forward(cls, args, (t,), node)
         return t
@@ -330,7 +340,7 @@ def _share_version(out: Any, args: tuple) -> None:
         if isinstance(a, _Tensor):
             b = a.array
             if base is b or (b.base is not None and base is b.base):
-                out._version_counter = a._version_counter
+                out._version_counter = version_counter(a)
                 return
 
 
@@ -433,9 +443,9 @@ def _run_backward(
                 f"{node.name}); its saved arrays were freed: pass retain_graph=True the first time"
             )
         ctx = node.ctx
-        for counter, version, ref in node.versions:
-            if counter.value != version:
-                _check_unmodified(node, counter.value, version, ref)
+        for counter, version, array in node.versions:
+            if counter[0] != version:
+                _check_unmodified(node, counter[0], version, array)
         if node.kernel_overrides is not None:
             with _kernels.scope(node.kernel_overrides):
                 in_grads = _call_backward(node, grads)
@@ -444,6 +454,7 @@ def _run_backward(
         if not retain_graph:
             ctx.saved_tensors = ()
             ctx.__dict__.clear()
+            node.versions = ()
             node.released = True
         for t, edge, g in zip(node.inputs, node.edges, in_grads):
             if edge is None or g is None:
@@ -498,11 +509,9 @@ def _saved_arrays(ctx: Context) -> list:
     return found
 
 
-def _check_unmodified(node: Node, now: int, then: int, ref: Any) -> None:
-    """Raises if memory that `node` saved for its backward was written in place since forward."""
-    array = ref()
-    if array is None:
-        return  # nothing holds the array any more, so the node did not save it
+def _check_unmodified(node: Node, now: int, then: int, array: Any) -> None:
+    """Raises if memory that `node` saved for its backward was written in place since forward
+    (`array`: the input or output whose version counter moved)."""
     xp = _xp(array)
     for saved in _saved_arrays(node.ctx):
         if type(saved) is type(array) and xp.may_share_memory(saved, array):  # bounds overlap

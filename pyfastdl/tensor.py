@@ -22,7 +22,7 @@ import numpy as np
 from . import autograd
 from . import random as _random
 from .arrays import xp
-from .autograd import Version
+from .autograd import version_counter
 from .dtypes import (
     bool_,
     check_dtype,
@@ -182,7 +182,7 @@ class Tensor:
         self._node = None
         self._out_index = 0
         self._retains_grad = False
-        self._version_counter = Version()
+        self._version_counter = None  # created on first use (autograd.version_counter)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -198,7 +198,7 @@ class Tensor:
         t._node = node
         t._out_index = index
         t._retains_grad = False
-        t._version_counter = Version()
+        t._version_counter = None
         t.requires_grad = node is not None
         return t
 
@@ -207,7 +207,7 @@ class Tensor:
     def data(self) -> Tensor:
         """A tensor sharing this one's array, outside the graph (PyTorch's ``.data``)."""
         t = Tensor._from_op(self.array, None, 0)
-        t._version_counter = self._version_counter
+        t._version_counter = version_counter(self)
         return t
 
     @data.setter
@@ -240,7 +240,8 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many in-place writes this tensor's memory has seen (PyTorch's ``t._version``)."""
-        return self._version_counter.value
+        counter = self._version_counter
+        return 0 if counter is None else counter[0]
 
     @property
     def grad_fn(self) -> Any:
@@ -466,7 +467,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this one's array (and its version counter), cut out of the graph."""
         t = Tensor._from_op(self.array, None, 0)
-        t._version_counter = self._version_counter
+        t._version_counter = version_counter(self)
         return t
 
     def detach_(self) -> Tensor:

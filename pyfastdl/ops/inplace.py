@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
-from ..autograd import bump_version
 from ..random import Generator, numpy_rng
 from ..tensor import Tensor
 from ._util import rebind
@@ -95,7 +94,11 @@ def _check(t: Tensor, op: str) -> Any:
             f"[{op}] {what} that requires grad is being used in an in-place operation; run it "
             "under pyfastdl.no_grad() or use the out-of-place form"
         )
-    bump_version(t)
+    counter = t._version_counter  # bump_version(t), inlined: optimizers call this per parameter
+    if counter is None:
+        t._version_counter = [1]
+    else:
+        counter[0] += 1
     return t.array
 
 
