@@ -267,8 +267,7 @@ class Node:
     @property
     def name(self) -> str:
         """The op's name: its Function's class name without the ``Fn`` suffix (``Mul``)."""
-        name = self.function.__name__
-        return name[:-2] if name.endswith("Fn") else name
+        return _op_name(self.function)
 
 
 class Function:
@@ -360,8 +359,7 @@ def _named(cls: type, error: BaseException, raw: list, kwargs: dict) -> BaseExce
 
 def _snake_name(cls: type) -> str:
     """The snake_case op name of a Function class: MaxPool2dFn -> max_pool2d."""
-    name = cls.__name__[:-2] if cls.__name__.endswith("Fn") else cls.__name__
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", _op_name(cls)).lower()
 
 
 # The Tensor class. It lives one layer above (tensor.py imports this module), so tensor.py hands it
@@ -656,6 +654,7 @@ def _set_anomaly(enabled: bool, check_nan: bool, check_forward: bool) -> tuple[b
 
 
 def _op_name(function: type) -> str:
+    """A Function class's name without the ``Fn`` suffix: MulFn -> Mul."""
     name = function.__name__
     return name[:-2] if name.endswith("Fn") else name
 
