@@ -134,15 +134,20 @@ def wrap(a: Any) -> Tensor:
     return Tensor._from_op(a, None, 0)
 
 
-def write_into(self: Tensor, value: Any, op: str) -> Tensor:
-    """Writes `value` into self's memory (what an in-place op does without a graph): views and
-    references to the array see the change, and self's version counter moves."""
-    a = self.array
-    if not getattr(a.flags, "writeable", True):
+def check_writable(t: Tensor, op: str) -> None:
+    """RuntimeError naming `op` unless `t`'s memory may be written in place."""
+    if not getattr(t.array.flags, "writeable", True):
         raise RuntimeError(
             f"[{op}] can't write in place into a read-only tensor (a broadcast/expanded view or "
             "a read-only array); clone() it first"
         )
+
+
+def write_into(self: Tensor, value: Any, op: str) -> Tensor:
+    """Writes `value` into self's memory (what an in-place op does without a graph): views and
+    references to the array see the change, and self's version counter moves."""
+    check_writable(self, op)
+    a = self.array
     try:
         a[...] = value
     except ValueError as e:

@@ -16,7 +16,7 @@ from .. import autograd
 from ..arrays import xp
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import norm_dim, operands, rebind, unbroadcast, wrap
+from ._util import check_writable, norm_dim, operands, rebind, unbroadcast, wrap
 from .convert import cast
 from .shape import expand
 
@@ -201,14 +201,9 @@ def setitem(input: Tensor, idx: Any, value: Any) -> None:
         rebind(input, SetItemFn.apply(input, idx, value), "index")
         return
     v = value.array if isinstance(value, Tensor) else value
-    a = input.array
-    if not getattr(a.flags, "writeable", True):
-        raise RuntimeError(
-            "[index] can't write into this tensor: it is a broadcast (expanded) view or a "
-            "read-only array; clone() it first"
-        )
+    check_writable(input, "index")
     try:
-        a[idx] = v
+        input.array[idx] = v
     except IndexError as e:
         raise _fail(e) from None
     except ValueError as e:

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
+from ..autograd import bump_version
 from ..random import Generator, numpy_rng
 from ..tensor import Tensor
-from ._util import rebind
+from ._util import check_writable, rebind
 from .activation import _sigmoid, relu, sigmoid, tanh
 from .convert import cast
 from .elementwise import (
@@ -94,11 +95,8 @@ def _check(t: Tensor, op: str) -> Any:
             f"[{op}] {what} that requires grad is being used in an in-place operation; run it "
             "under pyfastdl.no_grad() or use the out-of-place form"
         )
-    counter = t._version_counter  # bump_version(t), inlined: optimizers call this per parameter
-    if counter is None:
-        t._version_counter = [1]
-    else:
-        counter[0] += 1
+    check_writable(t, op)
+    bump_version(t)
     return t.array
 
 
@@ -121,10 +119,6 @@ def _write(t: Tensor, op: str, ufunc: Any, *args: Any) -> Tensor:
             f"[{op}] result can't be cast in place to the tensor's dtype {a.dtype}: {e}"
         ) from None
     except ValueError as e:
-        if "read-only" in str(e):
-            raise RuntimeError(
-                f"[{op}] can't write into a broadcast (expanded) view; clone() it first"
-            ) from None
         raise ValueError(f"[{op}] {e}") from None
     return t
 

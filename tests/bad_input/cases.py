@@ -637,6 +637,9 @@ for name, code, error, op in [
     ("fold_size", "F.fold(fd.randn(1, 4, 5), (3, 3), 2)", "ValueError", "fold"),
     ("inplace_leaf", "fd.randn(3, requires_grad=True).add_(1)", "RuntimeError", "add_"),
     ("inplace_broadcast", "fd.zeros(1).expand(3).add_(1)", "RuntimeError", "add_"),
+    ("zero_broadcast", "fd.zeros(1).expand(3).zero_()", "RuntimeError", "zero_"),
+    ("fill_broadcast", "fd.zeros(1).expand(3).fill_(2.0)", "RuntimeError", "fill_"),
+    ("normal_broadcast", "fd.zeros(1).expand(3).normal_()", "RuntimeError", "normal_"),
     ("inplace_shape", "fd.zeros(3).add_(fd.ones(2, 3))", "ValueError", "add_"),
     ("inplace_int_float", "fd.zeros(3, dtype=fd.int64).mul_(1.5)", "TypeError", "mul_"),
     (
