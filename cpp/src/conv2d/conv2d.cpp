@@ -383,12 +383,12 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const float* w,
                            float* grad_x, Conv2dAlgo algo) {
   if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
-  if ((use_winograd(s, algo) || use_winograd5_input(s, algo) || use_batched_input(s, algo) ||
+  auto winograd_input = [&] { return use_winograd(s, algo) && s.pad_h <= 2 && s.pad_w <= 2; };
+  if ((winograd_input() || use_winograd5_input(s, algo) || use_batched_input(s, algo) ||
        use_direct_input(s, algo)) &&
       needs_exact_sums(grad_out, y_size(s), w, w_size(s), s.O / s.groups * s.KH * s.KW))
     algo = Conv2dAlgo::Im2col;
-  if (use_winograd(s, algo) && s.pad_h <= 2 && s.pad_w <= 2)
-    return detail::conv2d_backward_input_winograd(s, grad_out, w, grad_x);
+  if (winograd_input()) return detail::conv2d_backward_input_winograd(s, grad_out, w, grad_x);
   if (use_winograd5_input(s, algo))
     return detail::conv2d_backward_input_winograd5(s, grad_out, w, grad_x);
   if (use_batched_input(s, algo))
@@ -435,13 +435,15 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
 
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* grad_out,
                             float* grad_w, Conv2dAlgo algo) {
-  if (algo != Conv2dAlgo::Im2col && s.N > 0 &&
-      needs_exact_sums(x, x_size(s), grad_out, y_size(s), s.N * s.OH * s.OW))
-    algo = Conv2dAlgo::Im2col;
-  if (use_winograd(s, algo)) return detail::conv2d_backward_weight_winograd(s, x, grad_out, grad_w);
   // F(2x2, 5x5) has no weight gradient of its own: algo == Winograd on a 5x5 layer runs the
   // batched kernels where the batch fills their groups, the direct ones otherwise.
-  if (algo == Conv2dAlgo::Winograd && detail::winograd5_applies(s))
+  auto winograd5 = [&] { return algo == Conv2dAlgo::Winograd && detail::winograd5_applies(s); };
+  // Only a fast path is scanned: the im2col one (most layers under Auto) computes exact sums.
+  if ((use_winograd(s, algo) || winograd5() || use_batched(s, algo) || use_direct(s, algo)) &&
+      s.N > 0 && needs_exact_sums(x, x_size(s), grad_out, y_size(s), s.N * s.OH * s.OW))
+    algo = Conv2dAlgo::Im2col;
+  if (use_winograd(s, algo)) return detail::conv2d_backward_weight_winograd(s, x, grad_out, grad_w);
+  if (winograd5())
     return fills_lanes(s) ? detail::conv2d_backward_weight_batched(s, x, grad_out, grad_w)
                           : detail::conv2d_backward_weight_direct(s, x, grad_out, grad_w);
   if (use_batched(s, algo)) return detail::conv2d_backward_weight_batched(s, x, grad_out, grad_w);
