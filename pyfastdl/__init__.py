@@ -19,7 +19,19 @@ from __future__ import annotations
 import builtins as _builtins
 import os as _os
 
-from . import amp, autograd, cuda, data, distributions, kernels, models, nn, optim, utils
+from . import (
+    amp,
+    autograd,
+    cuda,
+    data,
+    distributed,
+    distributions,
+    kernels,
+    models,
+    nn,
+    optim,
+    utils,
+)
 from ._native import _C
 from .amp import autocast
 from .autograd import (

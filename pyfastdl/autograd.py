@@ -20,8 +20,11 @@ Example:
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,6 +51,8 @@ __all__ = [
     "set_detect_anomaly",
     "is_anomaly_enabled",
     "is_anomaly_check_nan_enabled",
+    "RemovableHandle",
+    "queue_callback",
 ]
 
 
@@ -210,6 +215,119 @@ def bump_version(t: Any) -> None:
     version_counter(t)[0] += 1
 
 
+# ---------------------------------------------------------------------------- hooks
+# Tensor.register_hook(fn): fn(grad) may return a replacement gradient. On a leaf it runs on the
+# gradient one backward delivers, before it is added to ``.grad``; on a non-leaf it runs when the
+# gradient of that output of its node is complete, before the node's backward.
+# Tensor.register_post_accumulate_grad_hook(fn): fn(tensor) runs once a leaf's ``.grad`` holds
+# this backward's contribution -- while the rest of the backward is still to run, which is what
+# DistributedDataParallel needs to start reducing a bucket early. Leaf hooks live in the tensor's
+# __dict__ (nothing is added to a tensor without hooks).
+
+
+class _HookDict(OrderedDict):
+    """An OrderedDict that a weakref can point to (plain dicts cannot be weakly referenced)."""
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``, ``register_forward_hook`` and friends: ``handle.remove()``
+    unregisters the hook. Also a context manager that removes the hook on exit."""
+
+    _ids = itertools.count()
+
+    def __init__(self, *hook_dicts: dict) -> None:
+        self.id = next(RemovableHandle._ids)
+        self._dicts = [weakref.ref(d) for d in hook_dicts]
+
+    def remove(self) -> None:
+        for ref in self._dicts:
+            d = ref()
+            if d is not None:
+                d.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+# True once any leaf has a hook: from then on backward writes each leaf's .grad as soon as the
+# last node feeding it has run (instead of all of them at the end), so that its hooks fire early.
+_leaf_hooks_in_use = False
+
+
+def _add_hook(hooks: dict | None, hook: Any, op: str) -> tuple[dict, RemovableHandle]:
+    if not callable(hook):
+        raise TypeError(f"[{op}] expected a callable hook, got {type(hook).__name__}")
+    hooks = _HookDict() if hooks is None else hooks
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return hooks, handle
+
+
+def register_hook(t: Any, hook: Any) -> RemovableHandle:
+    """Tensor.register_hook: `hook(grad)` runs on the gradient of `t` and may return a new one."""
+    global _leaf_hooks_in_use
+    if not t.requires_grad:
+        raise RuntimeError(
+            "[register_hook] cannot register a hook on a tensor that doesn't require gradient"
+        )
+    node = t._node
+    if node is None:
+        hooks, handle = _add_hook(t.__dict__.get("_grad_hooks"), hook, "register_hook")
+        t.__dict__["_grad_hooks"] = hooks
+        _leaf_hooks_in_use = True
+        return handle
+    by_output = node.grad_hooks if node.grad_hooks is not None else {}
+    hooks, handle = _add_hook(by_output.get(t._out_index), hook, "register_hook")
+    by_output[t._out_index] = hooks
+    node.grad_hooks = by_output
+    return handle
+
+
+def register_post_accumulate_grad_hook(t: Any, hook: Any) -> RemovableHandle:
+    """Tensor.register_post_accumulate_grad_hook: `hook(t)` runs after ``t.grad`` is updated."""
+    global _leaf_hooks_in_use
+    op = "register_post_accumulate_grad_hook"
+    if t._node is not None:
+        raise RuntimeError(
+            f"[{op}] post accumulate grad hooks cannot be registered on non-leaf tensors"
+        )
+    if not t.requires_grad:
+        raise RuntimeError(
+            f"[{op}] cannot register a hook on a tensor that doesn't require gradient"
+        )
+    hooks, handle = _add_hook(t.__dict__.get("_post_accumulate_grad_hooks"), hook, op)
+    t.__dict__["_post_accumulate_grad_hooks"] = hooks
+    _leaf_hooks_in_use = True
+    return handle
+
+
+def _apply_grad_hooks(hooks: dict, g: Any) -> Any:
+    for hook in list(hooks.values()):
+        result = hook(_Tensor(g))
+        if result is not None:
+            g = result.array if isinstance(result, _Tensor) else result
+    return g
+
+
+class _BackwardState(threading.local):
+    callbacks: list | None = None
+
+
+_backward_state = _BackwardState()
+
+
+def queue_callback(callback: Any) -> None:
+    """Runs `callback()` once the backward now running has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``); callable from hooks only."""
+    callbacks = _backward_state.callbacks
+    if callbacks is None:
+        raise RuntimeError("[queue_callback] can only be called while a backward is running")
+    callbacks.append(callback)
+
+
 class Node:
     """One application of a Function in the graph."""
 
@@ -222,6 +340,7 @@ class Node:
         "n_outputs",
         "released",
         "kernel_overrides",
+        "grad_hooks",  # {output index: hooks} from Tensor.register_hook on a non-leaf, or None
         "where",  # set only while kernels.trace listens: the module the forward ran in
     )
 
@@ -255,6 +374,7 @@ class Node:
         self.versions = versions
         self.n_outputs = n_outputs
         self.released = False
+        self.grad_hooks = None
 
     def watch_output(self, t: Any) -> None:
         """Records the version of output `t` (a Function may save its own result; a view
@@ -414,6 +534,24 @@ def _run_backward(
     accumulated into their ``.grad``; otherwise the gradients of `inputs` are returned and no
     ``.grad`` is touched.
     """
+    previous_callbacks = _backward_state.callbacks
+    _backward_state.callbacks = []
+    try:
+        result = _propagate(outputs, grad_outputs, retain_graph, inputs)
+        callbacks = _backward_state.callbacks
+        while callbacks:  # a callback may queue another
+            callbacks.pop(0)()
+    finally:
+        _backward_state.callbacks = previous_callbacks
+    return result
+
+
+def _propagate(
+    outputs: Sequence[Any],
+    grad_outputs: Sequence[Any],
+    retain_graph: bool,
+    inputs: Sequence[Any] | None,
+) -> list | None:
     # Pending gradient per (node id, output index), and for leaves per tensor id.
     pending: dict[int, list] = {}
     leaf_grads: dict[int, Any] = {}
@@ -431,10 +569,20 @@ def _run_backward(
         if getattr(t, "_retains_grad", False) or (wanted is not None and id(t) in wanted):
             _accumulate_leaf(t, g, leaf_grads, leaves)
 
-    for node in _topological_nodes(roots):
+    order = _topological_nodes(roots)
+    # With hooks on leaves, each leaf's .grad is written after the last node feeding it.
+    finish_after = _last_uses(order) if wanted is None and _leaf_hooks_in_use else None
+    handed_out: set[int] = set()
+    for position, node in enumerate(order):
         grads = pending.pop(id(node), None)
+        if finish_after is not None and position > 0 and position - 1 in finish_after:
+            _finish_leaves(finish_after.pop(position - 1), leaf_grads, leaves, handed_out)
         if grads is None:
             continue
+        if node.grad_hooks is not None:
+            for index, hooks in node.grad_hooks.items():
+                if grads[index] is not None:
+                    grads[index] = _apply_grad_hooks(hooks, grads[index])
         if node.released:
             raise RuntimeError(
                 f"[backward] trying to backward through the graph a second time (through "
@@ -472,10 +620,41 @@ def _run_backward(
             slot[index] = g if slot[index] is None else slot[index] + g
 
     if wanted is not None:
-        return [leaf_grads.get(id(t)) for t in inputs]
-    handed_out: set[int] = set()
-    for key, t in leaves.items():
-        g = leaf_grads[key]
+        found = []
+        for t in inputs:
+            g = leaf_grads.get(id(t))
+            hooks = t.__dict__.get("_grad_hooks") if t._node is None else None
+            found.append(_apply_grad_hooks(hooks, g) if hooks and g is not None else g)
+        return found
+    _finish_leaves(list(leaves), leaf_grads, leaves, handed_out)
+    return None
+
+
+def _last_uses(order: list[Node]) -> dict[int, list[int]]:
+    """{position in `order`: ids of the leaves no node after that position feeds}."""
+    last: dict[int, int] = {}
+    for position, node in enumerate(order):
+        for t, edge in zip(node.inputs, node.edges):
+            if edge is not None and edge[0] is None:
+                last[id(t)] = position
+    by_position: dict[int, list[int]] = {}
+    for key, position in last.items():
+        by_position.setdefault(position, []).append(key)
+    return by_position
+
+
+def _finish_leaves(keys: list[int], leaf_grads: dict, leaves: dict, handed_out: set) -> None:
+    """Adds the gradients gathered for tensors `keys` into their ``.grad`` and runs their hooks."""
+    for key in keys:
+        t = leaves.pop(key, None)
+        if t is None:  # no gradient reached it, or already written
+            continue
+        g = leaf_grads.pop(key)
+        extra = t.__dict__
+        if extra:
+            hooks = extra.get("_grad_hooks")
+            if hooks:
+                g = _apply_grad_hooks(hooks, g)
         if g.dtype != t.array.dtype:
             g = g.astype(t.array.dtype)
         if t.grad is None:
@@ -492,7 +671,11 @@ def _run_backward(
             t.grad = _Tensor(g)
         else:
             t.grad = _Tensor(t.grad.array + g)
-    return None
+        if extra:
+            post = extra.get("_post_accumulate_grad_hooks")
+            if post:
+                for hook in list(post.values()):
+                    hook(t)
 
 
 def _saved_arrays(ctx: Context) -> list:

@@ -483,6 +483,25 @@ class Tensor:
             )
         self._retains_grad = True
 
+    def register_hook(self, hook: Any) -> Any:
+        """Runs ``hook(grad)`` on this tensor's gradient during backward; a returned tensor
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters it.
+
+        Example:
+            >>> import pyfastdl as fd
+            >>> x = fd.tensor([1.0, 2.0], requires_grad=True)
+            >>> h = x.register_hook(lambda g: g * 10)
+            >>> (x * x).sum().backward()
+            >>> x.grad.tolist()
+            [20.0, 40.0]
+        """
+        return autograd.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
+        """Runs ``hook(self)`` after backward has added this leaf's gradient into ``.grad``
+        (while the rest of the backward may still be running)."""
+        return autograd.register_post_accumulate_grad_hook(self, hook)
+
     def backward(
         self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:

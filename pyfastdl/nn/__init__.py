@@ -16,10 +16,10 @@ Example:
 
 from __future__ import annotations
 
-from . import functional, init, probes, utils
+from . import functional, init, parallel, probes, utils
 from . import functional as F  # noqa: F401 - the conventional alias
 from .modules import *  # noqa: F403 - every layer, listed in modules.__all__
 from .modules import __all__ as _layers
 from .parameter import Parameter
 
-__all__ = [*_layers, "F", "Parameter", "functional", "init", "utils"]
+__all__ = [*_layers, "F", "Parameter", "functional", "init", "parallel", "utils"]

@@ -109,6 +109,45 @@ def _channel_tensor(t: Any, name: str, x: Tensor) -> Any:
     return a
 
 
+def check_args(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    training: bool,
+    momentum: Any,
+    eps: Any,
+    op: str = OP,
+) -> tuple[Any, Any]:
+    """Checks batch_norm's arguments (named errors); returns the running statistics' arrays."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"[{op}] input must be a Tensor, got {type(input).__name__}")
+    x = input.array
+    check_float(x, op)
+    if x.ndim < 2:
+        raise ValueError(
+            f"[{op}] input must have at least 2 dims (N, C, ...), got shape {tuple(x.shape)}"
+        )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"[{op}] running_mean and running_var must be given together (or neither)")
+    if not training and running_mean is None:
+        raise ValueError(f"[{op}] running_mean and running_var are required when training=False")
+    rm = _channel_tensor(running_mean, "running_mean", input)
+    rv = _channel_tensor(running_var, "running_var", input)
+    _channel_tensor(weight, "weight", input)
+    _channel_tensor(bias, "bias", input)
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+        raise TypeError(f"[{op}] momentum must be a number, got {momentum!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise TypeError(f"[{op}] eps must be a number, got {eps!r}")
+    if training and not eps > 0:
+        raise ValueError(f"[{op}] eps must be positive during training, got {eps}")
+    if not eps >= 0:
+        raise ValueError(f"[{op}] eps must be non-negative, got {eps}")
+    return rm, rv
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -137,30 +176,8 @@ def batch_norm(
         >>> [round(v, 4) for v in rm.tolist()], [round(v, 4) for v in rv.tolist()]
         ([0.2, 2.0], [1.1, 20.9])
     """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"[{OP}] input must be a Tensor, got {type(input).__name__}")
+    rm, rv = check_args(input, running_mean, running_var, weight, bias, training, momentum, eps)
     x = input.array
-    check_float(x, OP)
-    if x.ndim < 2:
-        raise ValueError(
-            f"[{OP}] input must have at least 2 dims (N, C, ...), got shape {tuple(x.shape)}"
-        )
-    if (running_mean is None) != (running_var is None):
-        raise ValueError(f"[{OP}] running_mean and running_var must be given together (or neither)")
-    if not training and running_mean is None:
-        raise ValueError(f"[{OP}] running_mean and running_var are required when training=False")
-    rm = _channel_tensor(running_mean, "running_mean", input)
-    rv = _channel_tensor(running_var, "running_var", input)
-    _channel_tensor(weight, "weight", input)
-    _channel_tensor(bias, "bias", input)
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
-        raise TypeError(f"[{OP}] momentum must be a number, got {momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
-        raise TypeError(f"[{OP}] eps must be a number, got {eps!r}")
-    if training and not eps > 0:
-        raise ValueError(f"[{OP}] eps must be positive during training, got {eps}")
-    if not eps >= 0:
-        raise ValueError(f"[{OP}] eps must be non-negative, got {eps}")
     if training and x.shape[0] * math.prod(x.shape[2:]) == 1:
         raise ValueError(
             f"[{OP}] expected more than 1 value per channel when training, got input size "

@@ -25,15 +25,18 @@ from typing import Any
 
 import numpy as np
 
+from ... import distributed
+from ...distributed.sync_batchnorm import SyncBatchNormFn
 from ...dtypes import int64
 from ...tensor import Tensor, _place
 from .. import functional as F
 from .. import init
+from ..functional.batchnorm import check_args
 from ..parameter import Parameter
 from ._checks import empty, size_arg
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "SyncBatchNorm"]
 
 
 class _BatchNorm(Module):
@@ -109,6 +112,9 @@ class _BatchNorm(Module):
             self.num_batches_tracked.array[...] += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.array)
+        return self._normalize(input, factor)
+
+    def _normalize(self, input: Tensor, factor: float) -> Tensor:
         # Batch statistics in training, and in eval when there are no running statistics.
         batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         use_running = not self.training or self.track_running_stats
@@ -165,3 +171,92 @@ class BatchNorm2d(_BatchNorm):
                 f"[BatchNorm2d] expected 4D input (N, C, H, W), "
                 f"got {input.ndim}D input of shape {tuple(input.shape)}"
             )
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalization whose training statistics span every rank of a process group: the
+    mean and variance of the global batch, as if one process ran it (PyTorch's SyncBatchNorm).
+
+    Outside training, or without an initialized group of more than one rank, it is BatchNorm.
+    ``SyncBatchNorm.convert_sync_batchnorm(model)`` replaces a model's BatchNorm layers.
+
+    Example:
+        >>> from pyfastdl import nn
+        >>> model = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(nn.BatchNorm2d(3)))
+        >>> model[0]
+        SyncBatchNorm(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: Any = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.ndim < 2:
+            raise ValueError(
+                f"[SyncBatchNorm] expected at least 2D input (N, C, *), got {input.ndim}D input "
+                f"of shape {tuple(input.shape)}"
+            )
+
+    def _normalize(self, input: Tensor, factor: float) -> Tensor:
+        group = None
+        if self.training and distributed.is_initialized():
+            group = distributed.process_group.resolve(self.process_group, "SyncBatchNorm")
+        if group is None or group.size() == 1:
+            return super()._normalize(input, factor)
+        rm, rv = check_args(
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            True,
+            factor,
+            self.eps,
+            "SyncBatchNorm",
+        )
+        return SyncBatchNormFn.apply(
+            input,
+            self.weight,
+            self.bias,
+            running_mean=rm,
+            running_var=rv,
+            momentum=factor,
+            eps=float(self.eps),
+            group=group,
+        )
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
+        """`module` with every BatchNorm layer replaced by a SyncBatchNorm that shares its
+        parameters and buffers (returns a new root when `module` itself is a BatchNorm)."""
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            converted = cls(
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+                process_group,
+            )
+            for name in ("weight", "bias"):
+                if name in module._parameters:
+                    converted._parameters[name] = module._parameters[name]
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                converted._buffers[name] = module._buffers[name]
+            converted.train(module.training)
+            return converted
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                module._modules[name] = cls.convert_sync_batchnorm(child, process_group)
+        return module

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import itertools
-import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ... import kernels
+from ...autograd import RemovableHandle, _HookDict
 from ...dtypes import check_dtype, float16, float32, float64
 from ...kernels import trace as _trace
 from ...ops.convert import with_memory_format
@@ -53,35 +53,6 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
     __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook`` and friends: ``handle.remove()`` unregisters the hook.
-
-    Also a context manager that removes the hook on exit.
-    """
-
-    _ids = itertools.count()
-
-    def __init__(self, *hook_dicts: dict) -> None:
-        self.id = next(RemovableHandle._ids)
-        self._dicts = [weakref.ref(d) for d in hook_dicts]
-
-    def remove(self) -> None:
-        for ref in self._dicts:
-            d = ref()
-            if d is not None:
-                d.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:  # noqa: PYI034
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
-class _HookDict(OrderedDict):
-    """An OrderedDict that a weakref can point to (plain dicts cannot be weakly referenced)."""
 
 
 def _addindent(s: str, num_spaces: int) -> str:

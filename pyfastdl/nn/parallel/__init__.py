@@ -1,0 +1,5 @@
+"""pyfastdl.nn.parallel: DistributedDataParallel (PyTorch's ``torch.nn.parallel``)."""
+
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
