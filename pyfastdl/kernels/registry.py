@@ -49,8 +49,16 @@ class _Scopes(threading.local):
 
 
 _scopes = _Scopes()
-# Resolution cache, cleared whenever anything above changes: (name, device) -> fn.
+# Resolution caches, cleared whenever anything above changes: (name, device) -> fn, and what
+# get() returned for (name, device, dtype) while no scope and no dispatch hook was in force (the
+# common case, answered with one dict lookup: ops call get() once per kernel call).
 _cache: dict[tuple[str, str], Callable] = {}
+_resolved: dict[tuple[str, str, Any], Callable] = {}
+
+
+def _invalidate() -> None:
+    _cache.clear()
+    _resolved.clear()
 
 
 def _split(name: str) -> tuple[str, str | None]:
@@ -92,7 +100,7 @@ def register(
         _dtypes[id(fn)] = frozenset(dtypes) | {np.dtype(d) for d in dtypes}
     if default or op not in _defaults[device]:
         _defaults[device][op] = version
-    _cache.clear()
+    _invalidate()
 
 
 def list(device: str | None = None) -> _builtin_list[str]:  # noqa: A001 - the documented name
@@ -136,6 +144,11 @@ def get(name: str, device: str = "cpu", dtype: Any = None) -> Callable:
     With `dtype` given, a kernel that does not compute in that dtype (a float32-only native
     kernel asked for float64) is replaced by the reference.
     """
+    plain = _dispatch_hook is None and not _scopes.stack
+    if plain:
+        fn = _resolved.get((name, device, dtype))
+        if fn is not None:
+            return fn
     fn = _get(name, device)
     if dtype is not None:
         allowed = _dtypes.get(id(fn))
@@ -143,6 +156,8 @@ def get(name: str, device: str = "cpu", dtype: Any = None) -> Callable:
             fn = _versions["cpu"][_split(name)[0]]["reference"]
     if _dispatch_hook is not None:  # kernels.shadow(): runs the reference beside each kernel
         return _dispatch_hook(name, fn)
+    if plain:
+        _resolved[(name, device, dtype)] = fn
     return fn
 
 
@@ -261,7 +276,7 @@ class Override:
         self.overrides = dict(overrides)
         self._saved = {op: _global.get(op, _MISSING) for op in overrides}
         _global.update(overrides)
-        _cache.clear()
+        _invalidate()
 
     def undo(self) -> None:
         """Removes this override from the global setting."""
@@ -270,7 +285,7 @@ class Override:
                 _global.pop(op, None)
             else:
                 _global[op] = prev
-        _cache.clear()
+        _invalidate()
 
     def __enter__(self) -> Override:
         self.undo()  # in a `with` block the override is scoped to this thread and block

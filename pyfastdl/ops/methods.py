@@ -9,6 +9,7 @@ the tensor's array unless autograd needs the old value, in which case they retur
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from . import (
     convert,
     elementwise,
     elementwise_math,
+    fast,
     indexing,
     inplace,
     layout,
@@ -74,7 +76,17 @@ def __rpow__(self: Tensor, other: Any) -> Any:
     return PowFn.apply(other, self) if _ok(other) else NotImplemented
 
 
+# Outside any graph, + - * go straight to NumPy (ops/fast.py); otherwise to the ops above.
+_fast_add = fast.binary(operator.add, __add__)
+_fast_sub = fast.binary(operator.sub, __sub__)
+_fast_rsub = fast.binary(operator.sub, __rsub__, swap=True)
+_fast_mul = fast.binary(operator.mul, __mul__)
+
+
 def __matmul__(self: Tensor, other: Any) -> Any:
+    if type(other) is Tensor:
+        out = fast.matmul_2d(self, other)
+        return out if out is not None else matmul_ops.matmul(self, other)
     if isinstance(other, np.ndarray):
         other = Tensor(other)
     return matmul_ops.matmul(self, other) if isinstance(other, Tensor) else NotImplemented
@@ -222,12 +234,12 @@ def _in_place(fn: Any, op: str) -> Any:
 def install() -> None:
     """Attaches the operators and methods to Tensor (run once, by ``pyfastdl.ops``)."""
     ops: dict[str, Any] = {
-        "__add__": __add__,
-        "__radd__": __add__,
-        "__sub__": __sub__,
-        "__rsub__": __rsub__,
-        "__mul__": __mul__,
-        "__rmul__": __mul__,
+        "__add__": _fast_add,
+        "__radd__": _fast_add,
+        "__sub__": _fast_sub,
+        "__rsub__": _fast_rsub,
+        "__mul__": _fast_mul,
+        "__rmul__": _fast_mul,
         "__truediv__": __truediv__,
         "__rtruediv__": __rtruediv__,
         "__pow__": __pow__,

@@ -1,0 +1,135 @@
+"""The fast paths outside any graph (ops/fast.py) and the registry's resolution cache: the same
+results, dtypes and errors as the full ops, and out of the way whenever a graph, a kernel
+override, kernels.shadow or anomaly mode needs the full op."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pytest
+import torch
+
+import pyfastdl as fd
+from pyfastdl import kernels
+from pyfastdl.kernels import registry
+
+OPS = [operator.add, operator.sub, operator.mul]
+DTYPES = ["float32", "float64", "float16", "int32", "int64", "uint8", "bool"]
+
+
+def both(a: np.ndarray) -> tuple:
+    return fd.from_numpy(a.copy()), torch.from_numpy(a.copy())
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((), (2,)), ((0, 2), (2,))])
+def test_tensor_tensor_matches_torch(op, dtype, shapes):
+    if dtype == "bool" and op is operator.sub:
+        pytest.skip("torch refuses bool subtraction; so do we (tested elsewhere)")
+    rng = np.random.default_rng(0)
+    a = np.asarray(rng.standard_normal(shapes[0]) * 3).astype(dtype)
+    b = np.asarray(rng.standard_normal(shapes[1]) * 3).astype(dtype)
+    (fa, ta), (fb, tb) = both(a), both(b)
+    with np.errstate(over="ignore"):
+        got = op(fa, fb)
+    want = op(ta, tb)
+    assert got.dtype == np.dtype(str(want.dtype).replace("torch.", ""))
+    np.testing.assert_allclose(got.numpy().astype(np.float64), want.numpy().astype(np.float64))
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32", "int64"])
+@pytest.mark.parametrize("scalar", [2, -1.5, 0])
+@pytest.mark.parametrize("reflected", [False, True])
+def test_tensor_scalar_matches_torch(op, dtype, scalar, reflected):
+    a = np.arange(6, dtype=dtype).reshape(2, 3)
+    fa, ta = both(a)
+    got = op(scalar, fa) if reflected else op(fa, scalar)
+    want = op(scalar, ta) if reflected else op(ta, scalar)
+    assert got.dtype == np.dtype(str(want.dtype).replace("torch.", ""))
+    np.testing.assert_allclose(got.numpy().astype(np.float64), want.numpy().astype(np.float64))
+
+
+def test_mixed_dtypes_and_bad_shapes_take_the_full_op():
+    a = fd.ones(2, 3)
+    assert (a + fd.ones(2, 3, dtype=fd.float64)).dtype == np.float64  # promotion, as torch
+    with pytest.raises(ValueError, match=r"^\[add\]"):
+        a + fd.ones(4)
+    with pytest.raises(ValueError, match=r"^\[mul\]"):
+        a * fd.ones(4)
+
+
+def test_results_own_their_memory_and_start_a_fresh_version():
+    a, b = fd.ones(3), fd.ones(3)
+    c = a + b
+    c.add_(1)
+    assert a.tolist() == [1.0, 1.0, 1.0] and c._version == 1 and a._version == 0
+
+
+def test_grad_still_recorded():
+    a = fd.ones(3, requires_grad=True)
+    b = fd.full((3,), 2.0)
+    ((a * b) + (1.0 - a) * 3.0).sum().backward()
+    assert a.grad.tolist() == [-1.0, -1.0, -1.0]
+    with fd.no_grad():
+        assert (a + b).grad_fn is None
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (4, 4, 4), (5, 17, 3), (64, 64, 64), (65, 1, 33)])
+def test_matmul_2d_matches_numpy_and_strided_views(shape):
+    m, k, n = shape
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k)).astype(np.float32)
+    got = (fd.from_numpy(a) @ fd.from_numpy(b).t()).numpy()  # a transposed view, no copy
+    np.testing.assert_allclose(got, a @ b.T, rtol=1e-5, atol=1e-5)
+
+
+def test_matmul_edges_take_the_full_op():
+    assert (fd.ones(0, 3) @ fd.ones(3, 2)).shape == (0, 2)
+    assert (fd.ones(2, 0) @ fd.ones(0, 2)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    with pytest.raises(ValueError, match=r"^\[matmul\]"):
+        fd.ones(2, 3) @ fd.ones(2, 3)
+    assert (fd.ones(2, 3, dtype=fd.float64) @ fd.ones(3, 1, dtype=fd.float64)).dtype == np.float64
+
+
+def test_matmul_uses_the_current_gemm_kernel():
+    calls = []
+
+    def counting_gemm(a, b, bias, out, **kw):
+        calls.append(a.shape)
+        return kernels.reference.gemm(a, b, bias, out, **kw)
+
+    a, b = fd.ones(2, 3), fd.ones(3, 4)
+    with kernels.use(gemm=counting_gemm):
+        a @ b
+    assert calls == [(2, 3)]
+    override = kernels.use(gemm=counting_gemm)  # global: the cache must see it
+    try:
+        a @ b
+    finally:
+        override.undo()
+    a @ b
+    assert calls == [(2, 3), (2, 3)]
+
+
+def test_shadow_and_anomaly_still_see_the_ops():
+    with kernels.shadow(report="collect") as report:
+        fd.ones(2, 3) @ fd.ones(3, 4)
+    assert report.compared == 1, report
+    with fd.autograd.detect_anomaly(check_forward=True):
+        with pytest.raises(RuntimeError, match="Add"), np.errstate(invalid="ignore"):
+            fd.tensor([float("inf")]) + fd.tensor([-float("inf")])
+
+
+def test_registry_cache_follows_registration():
+    fd.ones(2, 2) @ fd.ones(2, 2)
+    before = registry.get("gemm", "cpu", np.dtype(np.float32))
+    registry.register("gemm/test_cache", kernels.reference.gemm, default=True)
+    try:
+        assert registry.get("gemm", "cpu", np.dtype(np.float32)) is kernels.reference.gemm
+    finally:
+        registry.register("gemm/restored", before, default=True)
+    assert registry.get("gemm", "cpu", np.dtype(np.float32)) is before
