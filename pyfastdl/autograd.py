@@ -407,15 +407,18 @@ class Function:
         ctx = Context()
         raw = []
         needs = []
+        inputs = []  # the Tensor arguments in place, None for the others (the node's inputs)
         any_needs = False
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.array)
+                inputs.append(a)
                 r = a.requires_grad
                 needs.append(r)
                 any_needs = any_needs or r
             else:
                 raw.append(a)
+                inputs.append(None)
                 needs.append(False)
         record = any_needs and _mode.enabled
         ctx.needs_input_grad = tuple(needs)
@@ -424,11 +427,7 @@ class Function:
         except (MemoryError, ValueError, OverflowError, TypeError, IndexError) as e:
             raise _named(cls, e, raw, kwargs) from None
         if isinstance(out, tuple):
-            node = None
-            if record:
-                node = Node(
-                    cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args), len(out)
-                )
+            node = Node(cls, ctx, tuple(inputs), len(out)) if record else None
             outs = tuple(Tensor._from_op(o, node, i) for i, o in enumerate(out))
             for t in outs:
                 if t.array.base is not None:
@@ -439,14 +438,17 @@ class Function:
             if _trace.listening:  # kernels.shadow / detect_anomaly
                 _watch_forward(cls, args, outs, node)
             return outs
-        node = None
         if record:
-            node = Node(cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args), 1)
-        t = Tensor._from_op(out, node, 0)
-        if out.base is not None:
-            _share_version(t, args)
-        if node is not None:
+            node = Node(cls, ctx, tuple(inputs), 1)
+            t = Tensor._from_op(out, node, 0)
+            if out.base is not None:
+                _share_version(t, args)
             node.watch_output(t)
+        else:
+            node = None
+            t = Tensor._from_op(out, None, 0)
+            if out.base is not None:
+                _share_version(t, args)
         if _trace.listening:  # kernels.shadow / detect_anomaly
             _watch_forward(cls, args, (t,), node)
         return t

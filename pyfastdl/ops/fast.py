@@ -13,6 +13,8 @@ error. Each path computes exactly what its Function's forward computes:
   here: it silences NumPy's division-by-zero warnings, which costs more than it saves.
 - matmul of two 2-d float32 tensors: the registry's current gemm kernel, called with its
   defaults (act(1 * a @ b + 0)), into a fresh output.
+- unary ops and whole-tensor reductions (relu, sum, mean) ask :func:`plain` for the array of an
+  input outside any graph and wrap their NumPy result with :func:`result`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..kernels import registry
 from ..kernels import trace as _trace
 from ..tensor import Tensor
 
-__all__ = ["binary", "matmul_2d"]
+__all__ = ["binary", "matmul_2d", "plain", "result"]
 
 _ndarray = np.ndarray
 _from_op = Tensor._from_op
@@ -80,3 +82,18 @@ def matmul_2d(self: Tensor, other: Tensor) -> Tensor | None:
     out = np.empty((m, n), _FLOAT32)
     registry.get("gemm", "cpu", _FLOAT32)(x, y, None, out)
     return _from_op(out, None, 0)
+
+
+def plain(t: Any) -> np.ndarray | None:
+    """The NumPy array of `t` when an op on it records nothing and nobody listens (no grad,
+    no kernels.shadow / anomaly mode, a CPU tensor); else None (take the full op)."""
+    if type(t) is Tensor and not t.requires_grad and not _trace.listening:
+        x = t.array
+        if type(x) is _ndarray:
+            return x
+    return None
+
+
+def result(a: Any) -> Tensor:
+    """A tensor outside the graph holding `a`, a fresh array (a NumPy scalar becomes 0-d)."""
+    return _from_op(a, None, 0)
