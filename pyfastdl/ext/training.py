@@ -13,6 +13,11 @@ without an explicit ``generator``), so a run stopped after epoch k and resumed f
 checkpoint in a fresh process gives the same losses, bit for bit, as a run that never stopped.
 A DataLoader with its own Generator is not covered: save ``g.get_state()`` in ``extra``.
 
+Data-parallel runs: call both on every rank. With a process group of more than one rank, only
+rank 0 writes (its generator state is the one saved) and every rank waits until the file is
+there; a DistributedDataParallel model is saved without its ``module.`` prefix, so the file loads
+into the bare model, or into DDP at any world size.
+
 Penalties (the course's "explicit regularisation terms"): :func:`l2_penalty` is
 ``||W||² = Σ w²`` and :func:`l1_penalty` is ``||W||₁ = Σ |w|``, to be added to the loss with a
 factor λ: ``loss + λ·l2_penalty(model)`` adds ``2λw`` to each gradient, ``loss +
@@ -42,8 +47,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from .. import nn
+from .. import distributed, nn
 from ..io import load, save
+from ..nn.modules.utils import consume_prefix_in_state_dict_if_present
+from ..nn.parallel import DistributedDataParallel
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, tensor
 
@@ -77,6 +84,8 @@ def save_checkpoint(
     clash = sorted(set(extra) & set(_RESERVED))
     if clash:
         raise ValueError(f"[save_checkpoint] extra entries may not be named {clash}")
+    if isinstance(model, DistributedDataParallel):
+        model = model.module
     ckpt: dict[str, Any] = {"model": model.state_dict(), "epoch": epoch}
     if optimizer is not None:
         ckpt["optimizer"] = optimizer.state_dict()
@@ -84,7 +93,12 @@ def save_checkpoint(
         ckpt["scheduler"] = scheduler.state_dict()
     ckpt["rng_state"] = get_rng_state()
     ckpt.update(extra)
-    save(ckpt, path)
+    if distributed.is_initialized() and distributed.get_world_size() > 1:
+        if distributed.get_rank() == 0:
+            save(ckpt, path)
+        distributed.barrier()  # no rank goes on (and reads it) before the file is complete
+    else:
+        save(ckpt, path)
 
 
 def load_checkpoint(
@@ -120,7 +134,12 @@ def load_checkpoint(
                 f"[load_checkpoint] '{os.fspath(path)}' holds no {name} state, but a {name} "
                 "was given"
             )
-    model.load_state_dict(ckpt["model"])
+    if isinstance(model, DistributedDataParallel):
+        model = model.module
+    state = ckpt["model"]
+    if state and all(key.startswith("module.") for key in state):  # a DDP state_dict
+        consume_prefix_in_state_dict_if_present(state, "module.")
+    model.load_state_dict(state)
     if optimizer is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
     if scheduler is not None:

@@ -976,3 +976,114 @@ for name, code, error, op in [
     ),
 ]:
     add("module", name, code, error, op)
+
+# ------------------------------------------------------------------------------------ distributed
+# A world of one (the worker is not started by an MPI launcher). Cases share a worker process:
+# FRESH leaves no process group behind, INIT makes sure there is one.
+FRESH = (
+    "import pyfastdl.distributed as dist\nif dist.is_initialized(): dist.destroy_process_group()\n"
+)
+INIT = (
+    "import pyfastdl.distributed as dist\nif not dist.is_initialized(): dist.init_process_group()\n"
+)
+for name, code, error, op in [
+    (
+        "rank_before_init",
+        FRESH + "dist.get_rank()",
+        "ValueError",
+        "get_rank",
+    ),
+    ("init_twice", INIT + "dist.init_process_group()", "RuntimeError", "init_process_group"),
+    (
+        "backend",
+        FRESH + "dist.init_process_group('ucc')",
+        "ValueError",
+        "init_process_group",
+    ),
+    (
+        "world_size",
+        FRESH + "dist.init_process_group(world_size=4)",
+        "RuntimeError",
+        "init_process_group",
+    ),
+    (
+        "timeout_zero",
+        FRESH + "dist.init_process_group(timeout=0)",
+        "ValueError",
+        "init_process_group",
+    ),
+    ("all_reduce_array", INIT + "dist.all_reduce(np.ones(3))", "TypeError", "all_reduce"),
+    ("all_reduce_op", INIT + "dist.all_reduce(fd.ones(3), op='mean')", "ValueError", "all_reduce"),
+    (
+        "avg_int",
+        INIT + "dist.all_reduce(fd.arange(3), op=dist.ReduceOp.AVG)",
+        "TypeError",
+        "all_reduce",
+    ),
+    ("broadcast_src", INIT + "dist.broadcast(fd.ones(3), src=5)", "ValueError", "broadcast"),
+    ("broadcast_src_float", INIT + "dist.broadcast(fd.ones(3), src=0.0)", "TypeError", "broadcast"),
+    ("all_gather_list", INIT + "dist.all_gather([], fd.ones(3))", "ValueError", "all_gather"),
+    (
+        "all_gather_dtype",
+        INIT + "dist.all_gather([fd.zeros(3, dtype=fd.int64)], fd.ones(3))",
+        "TypeError",
+        "all_gather",
+    ),
+    (
+        "gather_into",
+        INIT + "dist.all_gather_into_tensor(fd.zeros(2, 3), fd.ones(3))",
+        "ValueError",
+        "all_gather_into_tensor",
+    ),
+    (
+        "reduce_scatter_shape",
+        INIT + "dist.reduce_scatter(fd.zeros(2), [fd.ones(3)])",
+        "ValueError",
+        "reduce_scatter",
+    ),
+    (
+        "a2a_splits",
+        INIT + "dist.all_to_all_single(fd.zeros(4), fd.ones(4), [1, 2])",
+        "ValueError",
+        "all_to_all_single",
+    ),
+    ("expanded", INIT + "dist.all_reduce(fd.ones(1).expand(4))", "RuntimeError", "all_reduce"),
+    ("send_self", INIT + "dist.send(fd.ones(2), dst=0)", "ValueError", "send"),
+    (
+        "ddp_module",
+        INIT + "nn.parallel.DistributedDataParallel(fd.ones(2))",
+        "TypeError",
+        "DistributedDataParallel",
+    ),
+    (
+        "ddp_bucket",
+        INIT + "nn.parallel.DistributedDataParallel(nn.Linear(2, 2), bucket_cap_mb=-1)",
+        "ValueError",
+        "DistributedDataParallel",
+    ),
+    (
+        "ddp_unused",
+        INIT + "class TwoHeads(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(); self.a = nn.Linear(2, 2); self.b = nn.Linear(2, 2)\n"
+        "    def forward(self, x):\n"
+        "        return self.a(x)  # b unused, and find_unused_parameters not set\n"
+        "nn.parallel.DistributedDataParallel(TwoHeads())(fd.ones(1, 2)).sum().backward()",
+        "RuntimeError",
+        "DistributedDataParallel",
+    ),
+    ("sync_bn_1d", INIT + "nn.SyncBatchNorm(3).train()(fd.ones(3))", "ValueError", "SyncBatchNorm"),
+    (
+        "sampler_rank",
+        "from pyfastdl.utils.data import DistributedSampler; DistributedSampler(range(4), num_replicas=2, rank=2)",
+        "ValueError",
+        "DistributedSampler",
+    ),
+    (
+        "sampler_no_group",
+        FRESH + "from pyfastdl.utils.data import DistributedSampler; DistributedSampler(range(4))",
+        "ValueError",
+        "DistributedSampler",
+    ),
+]:
+    add("distributed", name, code, error, op)

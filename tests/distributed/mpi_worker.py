@@ -454,6 +454,23 @@ def scenario_ddp() -> None:
     dist.barrier()
     if r == 0:
         os.remove(path[0])
+
+    # save_checkpoint on every rank: rank 0 writes, the others wait for the file
+    from pyfastdl.ext.training import load_checkpoint, save_checkpoint
+
+    opt = optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    x = fd.randn(4, 3, 8, 8)
+    ddp(x).sum().backward()
+    opt.step()
+    save_checkpoint(path[0], ddp, opt, epoch=3)
+    assert os.path.exists(path[0])  # every rank returns only once it is written
+    bare = cnn(nn.BatchNorm2d)
+    ckpt = load_checkpoint(path[0], bare, optim.SGD(bare.parameters(), lr=0.1, momentum=0.9))
+    assert ckpt["epoch"] == 3 and all(not k.startswith("module.") for k in ckpt["model"])
+    assert_same(bare, model, "save_checkpoint of a DDP model, loaded into the bare model", tol=0)
+    dist.barrier()
+    if r == 0:
+        os.remove(path[0])
     dist.destroy_process_group()
     print(f"rank {r}: ddp OK")
 

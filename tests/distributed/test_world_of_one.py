@@ -233,3 +233,17 @@ def test_merge_statistics_is_exact_for_far_apart_means():
     assert total[0] == len(everything)
     np.testing.assert_allclose(mean, everything.mean(0), rtol=1e-12)
     np.testing.assert_allclose(var, everything.var(0), rtol=1e-10)
+
+
+def test_checkpoints_of_a_ddp_model_load_into_the_bare_model(world, tmp_path):
+    from pyfastdl.ext.training import load_checkpoint, save_checkpoint
+
+    ddp = DDP(mlp())
+    save_checkpoint(tmp_path / "a.safetensors", ddp, epoch=1)
+    bare = mlp()
+    assert load_checkpoint(tmp_path / "a.safetensors", bare)["epoch"] == 1
+    fd.save(
+        {"model": ddp.state_dict(), "rng_state": fd.get_rng_state()}, tmp_path / "b.safetensors"
+    )
+    load_checkpoint(tmp_path / "b.safetensors", bare)  # a raw DDP state_dict: prefix removed
+    load_checkpoint(tmp_path / "a.safetensors", DDP(mlp()))  # and into DDP again
