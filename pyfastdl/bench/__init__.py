@@ -10,7 +10,8 @@ whose pyfastdl function or model does not exist yet is reported as skipped.
 Modules: ``timing`` (interleaved paired timing), ``threads`` (one thread count for all libraries),
 ``limits`` (machine limits and description), the workloads -- ``gemm``; ``ops`` (one functional
 call, forward or forward + backward, shared by) ``conv``, ``layers`` (pooling, normalization) and
-``attention``; ``training`` and ``text_steps`` (optimizer steps of whole models) -- ``report``
+``attention``; ``training`` and ``text_steps`` (optimizer steps of whole models), ``peers``
+(the training steps' optional compiled peers: ``torch.compile`` and JAX's ``jit``) -- ``report``
 (tables, JSON, plot), ``cli`` (the command line).
 
 Example:

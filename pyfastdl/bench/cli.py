@@ -4,6 +4,8 @@ steps vs the peers.
 Suites (``--only``): gemm, conv (conv2d), pool (max/avg pooling), norm (batch and layer norm),
 attention (scaled_dot_product_attention), train (the course's models, one optimizer step each).
 A suite whose pyfastdl function or model does not exist yet shows its rows as skipped.
+``--peers auto`` (the default of the full run) adds ``torch.compile`` and JAX's ``jit`` to the
+MLP and CNN training steps where they are installed (``pip install -e ".[bench,peers]"``).
 
 Usage (the quick run takes about 3 minutes on 2 cores, the full one about 15)::
 
@@ -11,6 +13,7 @@ Usage (the quick run takes about 3 minutes on 2 cores, the full one about 15)::
     python -m pyfastdl bench --only gemm --threads 1 --json gemm.json --plot gemm.png
     python -m pyfastdl bench --only conv,attention --quick
     python -m pyfastdl bench --markdown            # tables ready to paste into RESULTS.md
+    python -m pyfastdl bench --quick --only train --peers auto   # with torch.compile and JAX
 
 Example:
     >>> from pyfastdl.bench.cli import build_parser
@@ -32,12 +35,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import attention, conv2d, gemm, layers, ops, training
+from . import attention, conv2d, gemm, layers, ops, peers, training
 from .config import SUITES, Config
 from .limits import machine_info, measure_limits, remeasure_peak
 from .report import format_header, format_tables, plot, write_json
 from .results import Row
-from .threads import cpu_count, set_all_threads
+from .threads import cpu_count, jax_module, jax_threads, set_all_threads
 
 # FMA peak on 1 and n threads, triad on 1 and n threads; the FMA peak on n again at the end
 LIMIT_STEPS = 5
@@ -93,6 +96,14 @@ def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentPar
         metavar="N,N,...",
         help="GEMM: only these square sizes instead of the standard workload list",
     )
+    p.add_argument(
+        "--peers",
+        choices=("auto", "none"),
+        default=None,
+        help="auto: add torch.compile and JAX (jit) to the MLP and CNN training steps where "
+        "installed, their first call (compilation) timed apart; none: leave them out (default: "
+        "auto, none with --quick: compiling takes seconds to minutes per workload)",
+    )
     p.add_argument("--json", default=None, metavar="FILE", help="write the raw numbers as JSON")
     p.add_argument(
         "--plot",
@@ -129,6 +140,8 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         except ImportError:
             parser.error("--plot needs matplotlib (pip install matplotlib)")
     overrides: dict[str, Any] = {"progress": not args.no_progress}
+    if args.peers is not None:
+        overrides["peers"] = args.peers
     if args.rounds is not None:
         overrides["rounds"] = args.rounds
     if args.sizes is not None:
@@ -196,9 +209,13 @@ class RunResult:
 def run(config: Config, write: Callable[[str], None] = print) -> RunResult:
     """Runs the suite; `write` gets the header as soon as the limits are known.
 
-    It leaves every library with ``config.threads`` threads.
+    It leaves every library with ``config.threads`` threads. With the compiled peers on for the
+    training steps, JAX starts here (its thread pool is sized when it starts).
     """
     threads = set_all_threads(config.threads)
+    compiled_peers = config.peers != "none" and "train" in config.only
+    if compiled_peers and jax_module() is not None:
+        threads["jax"] = jax_threads()
     suites: list[tuple[str, Callable[..., Row], list]] = []
     for suite, (run_one, default_cases) in SUITE_RUNNERS.items():
         if suite in config.only:
@@ -222,7 +239,13 @@ def run(config: Config, write: Callable[[str], None] = print) -> RunResult:
             on_step=lambda: bar.update(1),
         )
         result = RunResult(config, machine_info(), threads, limits)
-        header = format_header(result.machine, threads, limits, result.mode)
+        header = format_header(
+            result.machine,
+            threads,
+            limits,
+            result.mode,
+            peers.describe(config.peers) if "train" in config.only else None,
+        )
         if config.progress:
             bar.write(header, file=sys.stdout)
         else:

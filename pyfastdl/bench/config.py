@@ -16,11 +16,14 @@ class Config:
     would take more than ``case_budget_s`` seconds runs fewer (at least 3); the machine limits are
     measured for ``limit_seconds`` each, the triad over arrays of ``triad_elements`` floats.
     ``<suite>_cases`` (gemm, conv, pool, norm, attention, train) replace that suite's default
-    workloads when given (tests use tiny ones).
+    workloads when given (tests use tiny ones). ``peers``: "auto" adds the compiled peers
+    (``torch.compile``, JAX) to the MLP and CNN training steps where they are installed (the full
+    preset); "none" (the default here and in the quick preset: compiling takes seconds to
+    minutes per workload) leaves them out.
 
     Example:
-        >>> Config.preset(quick=True, threads=2).rounds
-        5
+        >>> Config.preset(quick=True, threads=2).rounds, Config.preset(quick=False, threads=2).peers
+        (5, 'auto')
     """
 
     quick: bool = False
@@ -34,6 +37,7 @@ class Config:
     triad_elements: int = 1 << 24
     progress: bool = True
     seed: int = 0
+    peers: str = "none"
     gemm_cases: list | None = field(default=None, repr=False)
     conv_cases: list | None = field(default=None, repr=False)
     pool_cases: list | None = field(default=None, repr=False)
@@ -64,7 +68,7 @@ class Config:
                 triad_elements=1 << 23,
             )
         else:
-            base = cls(quick=False, threads=threads, only=tuple(only))
+            base = cls(quick=False, threads=threads, only=tuple(only), peers="auto")
         for key, value in overrides.items():
             if not hasattr(base, key):
                 raise TypeError(f"[bench] unknown setting {key!r}")

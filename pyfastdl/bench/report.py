@@ -18,10 +18,16 @@ import os
 import tempfile
 from typing import Any
 
-from .results import PEERS, SELF, Row
+from .results import ALL_PEERS, COMPILED_PEERS, PEERS, SELF, Row
 
 DASH = "—"
-NAMES = {SELF: "pyfastdl", "numpy": "NumPy", "torch": "PyTorch"}
+NAMES = {
+    SELF: "pyfastdl",
+    "numpy": "NumPy",
+    "torch": "PyTorch",
+    "torch.compile": "torch.compile",
+    "jax": "JAX",
+}
 SUITE_TITLES = {
     "gemm": "GEMM, float32, all threads (GFLOP/s)",
     "conv": "conv2d, float32, batch 64, with bias (GFLOP/s: direct-convolution FLOPs, "
@@ -48,9 +54,14 @@ COLUMNS = [
 
 
 def format_header(
-    info: dict[str, Any], threads: dict[str, Any], limits: dict[str, Any] | None, mode: str
+    info: dict[str, Any],
+    threads: dict[str, Any],
+    limits: dict[str, Any] | None,
+    mode: str,
+    peers: str | None = None,
 ) -> str:
-    """Date, CPU, cores, pyfastdl's CPU path, versions, thread counts and the measured limits."""
+    """Date, CPU, cores, pyfastdl's CPU path, versions, thread counts, the measured limits and
+    `peers`, a line on the compiled peers (``peers.describe``)."""
     v = info["versions"]
     lines = [
         f"pyfastdl bench ({mode}) -- {info['date']}",
@@ -62,6 +73,8 @@ def format_header(
         "threads: "
         + ", ".join(f"{NAMES[k]} {DASH if n is None else n}" for k, n in threads.items()),
     ]
+    if peers:
+        lines.append(peers)
     if limits:
         n = limits["threads"]
         lines.append(
@@ -100,39 +113,81 @@ def _fraction_of_limit(row: Row, limits: dict[str, Any]) -> float | None:
     return None
 
 
-def _cells(row: Row, limits: dict[str, Any]) -> list[str]:
+def _columns(compiled: list[str]) -> list[str]:
+    """COLUMNS with a figure and a ratio column for each compiled peer that ran in the table."""
+    names = [NAMES[p] for p in compiled]
+    at_figures, at_ratios = COLUMNS.index("vs NumPy"), COLUMNS.index("vs best")
+    return (
+        COLUMNS[:at_figures]
+        + names
+        + COLUMNS[at_figures:at_ratios]
+        + [f"vs {n}" for n in names]
+        + COLUMNS[at_ratios:]
+    )
+
+
+def _cells(row: Row, limits: dict[str, Any], compiled: list[str] | None = None) -> list[str]:
     unit = row.unit
-    figures = [_figure(row, c) for c in (SELF, *PEERS)]
-    if row.status != "ok":  # no ratios for a wrong or missing result
-        return [row.name, unit, *figures, row.status.split(":")[0].upper(), DASH, DASH, DASH]
+    peers = [*PEERS, *(compiled or [])]
+    figures = [_figure(row, c) for c in (SELF, *peers)]
+    if row.status != "ok":  # no ratios for a wrong or missing result: the status in the first
+        status = row.status.split(":")[0].upper()
+        return [row.name, unit, *figures, status, *[DASH] * len(peers), DASH]
     fraction = _fraction_of_limit(row, limits)
     pct = DASH if fraction is None else f"{100 * fraction:.0f}%"
     return [
         row.name,
         unit,
         *figures,
-        *(_ratio(row.speedup.get(p)) for p in PEERS),
+        *(_ratio(row.speedup.get(p)) for p in peers),
         _ratio(row.speedup_best),
         pct,
     ]
 
 
-def _table(cells: list[list[str]], markdown: bool) -> str:
+def _table(cells: list[list[str]], markdown: bool, columns: list[str] = COLUMNS) -> str:
     if markdown:
         lines = [
-            "| " + " | ".join(COLUMNS) + " |",
-            "|" + "|".join(["---"] + ["--:"] * (len(COLUMNS) - 1)) + "|",
+            "| " + " | ".join(columns) + " |",
+            "|" + "|".join(["---"] + ["--:"] * (len(columns) - 1)) + "|",
         ]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         return "\n".join(lines)
-    widths = [max(len(r[i]) for r in [COLUMNS, *cells]) for i in range(len(COLUMNS))]
+    widths = [max(len(r[i]) for r in [columns, *cells]) for i in range(len(columns))]
 
     def fmt(r: list[str]) -> str:
         return "  ".join(
             [r[0].ljust(widths[0])] + [r[i].rjust(widths[i]) for i in range(1, len(r))]
         )
 
-    return "\n".join([fmt(COLUMNS), "-" * len(fmt(COLUMNS)), *(fmt(c) for c in cells)])
+    return "\n".join([fmt(columns), "-" * len(fmt(columns)), *(fmt(c) for c in cells)])
+
+
+def _compile_notes(rows: list[Row]) -> list[str]:
+    """A line per row with compiled peers: their first calls' seconds; then one line per
+    distinct reason a compiled peer was left out."""
+    lines = []
+    for row in rows:
+        seconds = row.notes.get("compile_s")
+        if not seconds:
+            continue
+        caches = row.notes.get("compile_cache", {})
+        parts = []
+        for name, s in seconds.items():
+            cached = ""
+            if name in caches:
+                hits, total = caches[name]
+                cached = f" ({hits} of {total} graphs from the on-disk cache)"
+            parts.append(f"{NAMES.get(name, name)} {s:.2f} s{cached}")
+        lines.append(f"{row.name}: first call (compilation + one step) " + ", ".join(parts))
+    reasons: dict[str, list[str]] = {}
+    for row in rows:
+        for reason in dict.fromkeys(row.notes.get("peers_unavailable", {}).values()):
+            reasons.setdefault(reason, []).append(row.name)
+    for reason, names in reasons.items():
+        who = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+        lines.append(f"{who}: {reason}")
+    return lines
 
 
 def _notes(rows: list[Row], limits: dict[str, Any]) -> list[str]:
@@ -171,23 +226,28 @@ def _notes(rows: list[Row], limits: dict[str, Any]) -> list[str]:
                     else ""
                 )
             )
-    return lines
+    return lines + _compile_notes(rows)
 
 
 def format_tables(rows: list[Row], limits: dict[str, Any] | None, markdown: bool = False) -> str:
-    """One table per suite, then notes (failed checks, overhead estimates)."""
+    """One table per suite, then notes (failed checks, overhead estimates, the compiled peers'
+    first calls and why one is missing); a compiled peer has columns only in a table where it
+    ran."""
     limits = limits or {}
     blocks = []
     for suite, title in SUITE_TITLES.items():
         suite_rows = [r for r in rows if r.suite == suite]
         if not suite_rows:
             continue
-        table = _table([_cells(r, limits) for r in suite_rows], markdown)
+        compiled = [p for p in COMPILED_PEERS if any(p in r.seconds for r in suite_rows)]
+        cells = [_cells(r, limits, compiled) for r in suite_rows]
+        table = _table(cells, markdown, _columns(compiled))
         notes = _notes(suite_rows, limits)
         blocks.append("\n".join([title, table, *notes]))
     legend = (
         "vs X: time(X) / time(pyfastdl), median of per-round paired ratios (> 1: pyfastdl "
-        "faster); vs best: against the faster peer of each round; % peak: of the measured "
+        "faster); vs best: against the fastest peer of each round (torch.compile and JAX "
+        "included where they ran); % peak: of the measured "
         "FMA peak on all threads (the higher of its measurements at the start and the end of "
         "the run) for FLOP counts, of the measured triad bandwidth on all threads for GB/s"
     )
@@ -237,7 +297,7 @@ def plot(rows: list[Row], path: str, title: str = "") -> None:
     from matplotlib.figure import Figure
 
     rows = [r for r in rows if r.status == "ok" and r.speedup]
-    peers = [p for p in PEERS if any(p in r.speedup for r in rows)]
+    peers = [p for p in ALL_PEERS if any(p in r.speedup for r in rows)]
     fig = Figure(figsize=(max(6.0, 0.55 * len(rows) + 2), 4.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

@@ -9,6 +9,9 @@ from .timing import Measurement
 
 SELF = "pyfastdl"
 PEERS = ("numpy", "torch")
+# The optional compiled peers of the training steps (``peers``): a column only where they ran
+COMPILED_PEERS = ("torch.compile", "jax")
+ALL_PEERS = PEERS + COMPILED_PEERS
 
 
 @dataclass
@@ -17,7 +20,8 @@ class Row:
 
     ``seconds[c]``: median seconds per call of contender c (absent: not run). ``speedup[peer]``:
     median over rounds of time(peer) / time(pyfastdl), so > 1 means pyfastdl is faster;
-    ``speedup_best``: the same against the faster peer of each round. ``flops``: per call (None:
+    ``speedup_best``: the same against the fastest peer of each round (the compiled peers
+    included; the raw-array floor "kernels" is no peer). ``flops``: per call (None:
     not counted); ``nbytes``: bytes read plus written per call (memory-bound workloads);
     ``unit``: how the table shows each contender, "GFLOP/s", "GB/s" or "ms" (per call).
     ``status``: "ok", or why the row has no (trustworthy) figures ("skipped: ..." when pyfastdl
@@ -53,7 +57,7 @@ class Row:
         self.samples = {k: list(v) for k, v in m.times.items()}
         self.repeats = dict(m.repeats)
         self.seconds = {k: m.median(k) for k in m.times}
-        peers = [p for p in PEERS if p in m.times]
+        peers = [p for p in ALL_PEERS if p in m.times]
         if SELF in m.times:
             self.speedup = {p: m.ratio(p, SELF) for p in peers}
             if peers:

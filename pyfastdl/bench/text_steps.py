@@ -17,7 +17,10 @@ PyTorch's seeded initial state dict loads into the pyfastdl model (the names are
 
 The first steps are compared with both models in eval mode (no dropout: each library draws its
 own masks; with gradients on, PyTorch's encoder takes its ordinary path, not the inference fast
-path), then both are timed in training mode (dropout on).
+path), then both are timed in training mode (dropout on). The compiled peers of the other
+training steps (``peers``: ``torch.compile``, JAX) are not run here: no JAX transformer or LSTM
+is written, and torch.compile alone would need Adam's state reset after its timed first call;
+with ``--peers auto`` the rows say so.
 
 FLOPs per step (the % peak column): the matmuls only, forward x 3 (forward, input and weight
 gradients). Transformer, per layer and token: QKV and output projections 4 d^2, feed-forward
@@ -249,6 +252,9 @@ def run_case(
 
     row = Row("train", case.name, unit="ms", flops=case.flops_per_step)
     row.notes["batch"] = case.batch
+    if config.peers != "none":
+        why = "unavailable: no compiled peers for the text models (no JAX transformer or LSTM here)"
+        row.notes["peers_unavailable"] = {"torch.compile": why, "jax": why}
     ids, labels = case.batch_arrays(rng)
     try:
         ours = case.build()

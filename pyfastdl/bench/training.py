@@ -15,8 +15,12 @@ names, so PyTorch's seeded initial state dict loads into pyfastdl's). Dropout is
 while the first steps are compared (the two libraries draw different masks) and back on for
 the timing; BatchNorm runs in training mode (batch statistics) in both.
 
-The text models' steps (the transformer encoder classifier, the LSTM classifier; Adam) live in
-``text_steps``; ``default_cases`` and ``run_case`` include them in this suite.
+The compiled peers (``Config.peers`` "auto": ``torch.compile`` of the PyTorch step, the step
+written for ``jax.jit``; see ``peers``) start from the same weights and batch, join the check and
+the timing, and have their first call (the compilation) timed on its own. The text models' steps
+(the transformer encoder classifier, the LSTM classifier; Adam) live in ``text_steps``;
+``default_cases`` and ``run_case`` include them in this suite, without the compiled peers (no
+JAX transformer or LSTM is written here).
 
 Example:
     >>> from pyfastdl.bench.training import ModelCase, TrainCase
@@ -28,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +43,10 @@ import pyfastdl as fd
 from pyfastdl import models, nn, optim
 from pyfastdl.ops._gemm import gemm
 
-from . import text_steps
+from . import peers, text_steps
 from .config import Config
 from .results import SELF, Row
-from .steps import check_steps, step_fn
+from .steps import check_steps, step_fn  # noqa: F401 - check_steps: the tests reach it here
 from .threads import torch_module
 from .timing import Contender, measure
 
@@ -192,10 +197,8 @@ def pyfastdl_step(
     return step, lambda: np.array(first.weight.array)
 
 
-def torch_step(
-    case: TrainCase, weights: list, x: np.ndarray, y: np.ndarray
-) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
-    """PyTorch's step on the same model and batch, and its first weight."""
+def torch_mlp(weights: list) -> tuple[Any, Any]:
+    """The MLP in PyTorch, loaded with `weights`, and its first Linear."""
     torch = torch_module()
 
     def load(linear: Any, w: np.ndarray, b: np.ndarray) -> None:
@@ -203,7 +206,15 @@ def torch_step(
             linear.weight.copy_(torch.from_numpy(w))
             linear.bias.copy_(torch.from_numpy(b))
 
-    model, first = _mlp(torch.nn, weights, load)
+    return _mlp(torch.nn, weights, load)
+
+
+def torch_step(
+    case: TrainCase, weights: list, x: np.ndarray, y: np.ndarray
+) -> tuple[Callable[[], Any], Callable[[], np.ndarray]]:
+    """PyTorch's step on the same model and batch, and its first weight."""
+    torch = torch_module()
+    model, first = torch_mlp(weights)
     opt = torch.optim.SGD(model.parameters(), lr=case.lr)
     step = step_fn(
         model,
@@ -270,8 +281,8 @@ def run_case(
     rng: np.random.Generator,
     on_round: Callable[[], None] | None = None,
 ) -> Row:
-    """Checks the steps agree (the raw floor's too), then times pyfastdl, PyTorch and, for the
-    overhead estimate, the floor, interleaved."""
+    """Checks the steps agree (the raw floor's and the compiled peers' too), then times pyfastdl,
+    PyTorch, the compiled peers and, for the overhead estimate, the floor, interleaved."""
     if isinstance(case, ModelCase):
         return run_model_case(case, config, rng, on_round)
     if not isinstance(case, TrainCase):
@@ -290,12 +301,13 @@ def run_case(
         steps["torch"] = torch_step(case, weights, x, y)
     raw = RawStep(case, weights, x, y)
     steps[FLOOR] = (raw, raw.first_weight)
-    status = check_steps(steps)
+    compiled = peers.add_peers(row, config.peers, _mlp_peers(case, weights, x, y, config.seed))
+    status = peers.check_with_peers(steps, compiled, row)
     if row.status == "ok":
         row.status = status
     cs = [
         Contender(name, step) for name, (step, _) in steps.items() if name != FLOOR or case.overhead
-    ]
+    ] + [Contender(name, p.step) for name, p in compiled.items()]
     m = measure(cs, config.rounds, config.target_s, config.pause_s, on_round, config.case_budget_s)
     row.fill(m)
     if SELF in steps and case.overhead:
@@ -303,6 +315,24 @@ def run_case(
         row.notes["overhead_s"] = overhead
         row.notes["overhead_fraction"] = overhead / row.seconds[SELF]
     return row
+
+
+def _mlp_peers(
+    case: TrainCase, weights: list, x: np.ndarray, y: np.ndarray, seed: int
+) -> dict[str, Callable[[], peers.Peer]]:
+    """Builders of the MLP's compiled peers (see ``peers``)."""
+
+    def compiled_torch() -> peers.Peer:
+        if torch_module() is None:
+            raise ImportError("PyTorch is not installed")
+        model, first = torch_mlp(weights)
+        return peers.torch_compiled(model, case.lr, x, y, first.weight)
+
+    def jitted() -> peers.Peer:
+        layers, state = peers.mlp_layers(weights)
+        return peers.jax_compiled(layers, state, case.lr, x, y, "0.weight", seed)
+
+    return {peers.TORCH_COMPILE: compiled_torch, peers.JAX: jitted}
 
 
 # ----------------------------------------------------------------------------- CNN workloads
@@ -356,8 +386,9 @@ def run_model_case(
     rng: np.random.Generator,
     on_round: Callable[[], None] | None = None,
 ) -> Row:
-    """A CNN step in pyfastdl and in PyTorch: same initial weights (PyTorch's seeded init) and
-    batch; the first two steps (dropout off) are compared, then both are timed interleaved."""
+    """A CNN step in pyfastdl, in PyTorch and in the compiled peers: same initial weights
+    (PyTorch's seeded init) and batch; the first two steps (dropout off) are compared, then all
+    are timed interleaved."""
     row = Row("train", case.name, unit="ms")
     row.notes["model"] = case.model
     row.notes["batch"] = case.batch
@@ -372,6 +403,7 @@ def run_model_case(
         row.status = f"unavailable: pyfastdl layers ({type(exc).__name__}: {exc})"
         ours = None
     torch = torch_module()
+    twin = None
     if torch is not None and ours is not None:
         torch.manual_seed(config.seed)
         twin = torch_twin(ours, torch)
@@ -394,18 +426,49 @@ def run_model_case(
         models[SELF] = ours
     if not steps:
         return row
+    compiled = peers.add_peers(row, config.peers, _cnn_peers(case, ours, twin, x, y, config.seed))
     # dropout off while the steps are compared (each library draws its own masks)
     dropouts = [
         (m, m.p) for net in models.values() for m in net.modules() if type(m).__name__ == "Dropout"
     ]
     for m, _ in dropouts:
         m.p = 0.0
-    status = check_steps(steps) if len(steps) > 1 else "ok"
+    for peer in compiled.values():
+        peer.dropout(False)
+    if len(steps) > 1 or compiled:
+        status = peers.check_with_peers(steps, compiled, row)
+    else:
+        status = "ok"
     for m, p in dropouts:
         m.p = p
+    for peer in compiled.values():
+        peer.dropout(True)
     if row.status == "ok":
         row.status = status
     rounds = min(config.rounds, case.max_rounds or config.rounds)
     cs = [Contender(name, step) for name, (step, _) in steps.items()]
+    cs += [Contender(name, p.step) for name, p in compiled.items()]
     row.fill(measure(cs, rounds, config.target_s, config.pause_s, on_round, config.case_budget_s))
     return row
+
+
+def _cnn_peers(
+    case: ModelCase, ours: Any, twin: Any, x: np.ndarray, y: np.ndarray, seed: int
+) -> dict[str, Callable[[], peers.Peer]]:
+    """Builders of a CNN's compiled peers, which copy the initial weights (run them before any
+    step): ``torch.compile`` of a copy of the PyTorch twin, and the JAX step over the pyfastdl
+    model's layers and state dict."""
+
+    def compiled_torch() -> peers.Peer:
+        if twin is None:
+            raise ImportError("PyTorch is not installed")
+        model = copy.deepcopy(twin)
+        return peers.torch_compiled(model, case.lr, x, y, _first_conv(model).weight)
+
+    def jitted() -> peers.Peer:
+        layers = peers.model_layers(ours)
+        state = {k: np.array(v.array) for k, v in ours.state_dict().items()}
+        probe = next(f"{at}.weight" for kind, at, _ in layers if kind == "Conv2d")
+        return peers.jax_compiled(layers, state, case.lr, x, y, probe, seed)
+
+    return {peers.TORCH_COMPILE: compiled_torch, peers.JAX: jitted}
