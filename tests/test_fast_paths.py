@@ -133,3 +133,58 @@ def test_registry_cache_follows_registration():
     finally:
         registry.register("gemm/restored", before, default=True)
     assert registry.get("gemm", "cpu", np.dtype(np.float32)) is before
+
+
+@pytest.mark.parametrize("activation", ["none", "relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (4, 4, 4), (7, 33, 5), (64, 64, 64)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_outside_a_graph_matches_torch(activation, shape, bias):
+    m, k, n = shape
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((m, k), np.float32), rng.standard_normal((n, k), np.float32)
+    b = rng.standard_normal(n, np.float32) if bias else None
+    fb = fd.from_numpy(b) if bias else None
+    got = fd.nn.functional.linear_act(fd.from_numpy(x), fd.from_numpy(w), fb, activation)
+    want = torch.nn.functional.linear(
+        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b) if bias else None
+    )
+    want = {"none": want, "relu": want.relu(), "sigmoid": want.sigmoid(), "tanh": want.tanh()}
+    np.testing.assert_allclose(got.numpy(), want[activation].numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_linear_cases_the_fast_path_leaves_to_the_full_op():
+    lin = fd.nn.Linear(3, 2)
+    assert lin(fd.ones(4, 5, 3)).shape == (4, 5, 2)  # 3-d input
+    assert lin(fd.ones(3)).shape == (2,)  # 1-d input
+    with pytest.raises(ValueError, match=r"^\[linear\] input has 4 features"):
+        lin(fd.ones(2, 4))
+    with pytest.raises(ValueError, match=r"^\[linear_act\] activation"):
+        fd.nn.functional.linear_act(fd.ones(2, 3), lin.weight.detach(), None, "gelu")
+    y = lin(fd.ones(2, 3))  # parameters require grad: recorded
+    y.sum().backward()
+    assert lin.weight.grad.shape == (2, 3)
+    with fd.no_grad():
+        assert lin(fd.ones(2, 3)).grad_fn is None
+
+
+def test_under_no_grad_tensors_that_require_grad_take_the_fast_paths_too():
+    a = fd.ones(2, 3, requires_grad=True)
+    lin = fd.nn.Linear(3, 2)
+    with fd.no_grad():
+        results = [a * 2, 1.0 - a, a @ fd.ones(3, 3), a.relu(), a.sum(), lin(a)]
+    assert all(not r.requires_grad and r.grad_fn is None for r in results)
+    assert results[1].tolist() == [[0.0] * 3] * 2 and results[4].item() == 6.0
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(1,), (4, 4), (3, 1), (2, 3, 17), (64, 64)])
+def test_row_ops_outside_a_graph_match_torch(fn, shape):
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32) * 5
+    got = getattr(fd.nn.functional, fn)(fd.from_numpy(x), dim=-1)
+    want = getattr(torch.nn.functional, fn)(torch.from_numpy(x), dim=-1)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    other = getattr(fd.nn.functional, fn)(fd.from_numpy(x), dim=0)  # the full op
+    np.testing.assert_allclose(
+        other.numpy(), getattr(torch.nn.functional, fn)(torch.from_numpy(x), dim=0).numpy(),
+        rtol=1e-5, atol=1e-6,
+    )  # fmt: skip

@@ -13,6 +13,8 @@ error. Each path computes exactly what its Function's forward computes:
   here: it silences NumPy's division-by-zero warnings, which costs more than it saves.
 - matmul of two 2-d float32 tensors: the registry's current gemm kernel, called with its
   defaults (act(1 * a @ b + 0)), into a fresh output.
+- linear (and linear_act) of a 2-d float32 input: the same gemm with the bias and the
+  activation in its epilogue, the weight passed transposed as a view.
 - unary ops and whole-tensor reductions (relu, sum, mean) ask :func:`plain` for the array of an
   input outside any graph and wrap their NumPy result with :func:`result`.
 """
@@ -24,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import _mode  # grad mode: under no_grad() nothing is recorded
 from ..kernels import registry
 from ..kernels import trace as _trace
 from ..tensor import Tensor
 
-__all__ = ["binary", "matmul_2d", "plain", "result"]
+__all__ = ["binary", "linear_2d", "matmul_2d", "plain", "result"]
 
 _ndarray = np.ndarray
 _from_op = Tensor._from_op
@@ -42,13 +45,18 @@ def binary(
     `slow(self, other)` (the full op). `swap`: a reflected operator (``2.0 * t``)."""
 
     def method(self: Tensor, other: Any) -> Any:
-        if not self.requires_grad and not _trace.listening:
+        recording = _mode.enabled
+        if not (recording and self.requires_grad) and not _trace.listening:
             x = self.array
             if type(x) is _ndarray:
                 kind = type(other)
                 if kind is Tensor:
                     y = other.array
-                    if not other.requires_grad and type(y) is _ndarray and y.dtype == x.dtype:
+                    if (
+                        not (recording and other.requires_grad)
+                        and type(y) is _ndarray
+                        and y.dtype == x.dtype
+                    ):
                         try:
                             out = compute(y, x) if swap else compute(x, y)
                         except ValueError:  # shapes that do not broadcast: the named error
@@ -63,7 +71,7 @@ def binary(
 
 def matmul_2d(self: Tensor, other: Tensor) -> Tensor | None:
     """self @ other for 2-d float32 NumPy tensors outside any graph; None when not applicable."""
-    if self.requires_grad or other.requires_grad or _trace.listening:
+    if (_mode.enabled and (self.requires_grad or other.requires_grad)) or _trace.listening:
         return None
     x, y = self.array, other.array
     if (
@@ -84,10 +92,34 @@ def matmul_2d(self: Tensor, other: Tensor) -> Tensor | None:
     return _from_op(out, None, 0)
 
 
+def linear_2d(x_t: Any, w_t: Any, b_t: Any, activation: str) -> Tensor | None:
+    """act(x @ w.T + b) for a 2-d float32 input outside any graph; None when not applicable."""
+    x, w = plain(x_t), plain(w_t)
+    if x is None or w is None or x.ndim != 2 or w.ndim != 2:
+        return None
+    if x.dtype != _FLOAT32 or w.dtype != _FLOAT32 or x.shape[1] != w.shape[1]:
+        return None
+    b = None
+    if b_t is not None:
+        b = plain(b_t)
+        if b is None or b.dtype != _FLOAT32 or b.shape != (w.shape[0],):
+            return None
+    if x.shape[0] == 0 or w.shape[0] == 0 or x.shape[1] == 0:
+        return None
+    out = np.empty((x.shape[0], w.shape[0]), _FLOAT32)
+    gemm = registry.get("gemm", "cpu", _FLOAT32)
+    if activation == "none":
+        gemm(x, w.T, b, out)
+    else:
+        gemm(x, w.T, b, out, activation=activation)
+    return _from_op(out, None, 0)
+
+
 def plain(t: Any) -> np.ndarray | None:
-    """The NumPy array of `t` when an op on it records nothing and nobody listens (no grad,
-    no kernels.shadow / anomaly mode, a CPU tensor); else None (take the full op)."""
-    if type(t) is Tensor and not t.requires_grad and not _trace.listening:
+    """The NumPy array of `t` when an op on it records nothing and nobody listens (it needs no
+    grad, or grad mode is off; no kernels.shadow / anomaly mode; a CPU tensor); else None (take
+    the full op)."""
+    if type(t) is Tensor and not (t.requires_grad and _mode.enabled) and not _trace.listening:
         x = t.array
         if type(x) is _ndarray:
             return x

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...arrays import xp
 from ...autograd import Function
+from ...ops import fast
 from ...ops._gemm import gemm
 from ...tensor import Tensor
 from ._args import optional_tensor_arg, tensor_arg
@@ -116,6 +117,10 @@ def linear_act(
         >>> F.linear_act(fd.tensor([[1.0, -2.0]]), fd.eye(2), None, "relu").tolist()
         [[1.0, 0.0]]
     """
+    if activation == "none" or activation in FUSED_ACTIVATIONS:
+        out = fast.linear_2d(input, weight, bias, activation)  # outside any graph
+        if out is not None:
+            return out
     op = "linear" if activation == "none" else "linear_act"
     input, weight = tensor_arg(input, op), tensor_arg(weight, op, "weight")
     bias = optional_tensor_arg(bias, op, "bias")
