@@ -18,13 +18,14 @@ from pyfastdl.bench import (
     layers,
     limits,
     ops,
+    overhead,
     report,
     text_steps,
     threads,
     timing,
     training,
 )
-from pyfastdl.bench.config import SUITES, Config
+from pyfastdl.bench.config import ALL_SUITES, Config
 from pyfastdl.bench.results import Row
 from pyfastdl.bench.timing import Contender, Measurement
 
@@ -483,7 +484,7 @@ def test_op_default_cases_cover_performance_md():
     names = [c.name for c in training.default_cases(True)]
     assert text_steps.TransformerCase().name in names
     assert text_steps.LstmCase().name in [c.name for c in training.default_cases(False)]
-    assert set(cli.SUITE_RUNNERS) == set(SUITES)
+    assert set(cli.SUITE_RUNNERS) == set(ALL_SUITES)
 
 
 def test_figures_and_units():
@@ -616,8 +617,114 @@ def test_cli_runs_the_new_suites(tmp_path, monkeypatch, capsys):
 def test_every_suite_is_wired_everywhere():
     """A suite needs its runner, its Config field and its report title: a missing one would crash
     a plain run (the Config field) or drop its rows from the tables without a word (the title)."""
-    assert tuple(cli.SUITE_RUNNERS) == SUITES
-    assert tuple(report.SUITE_TITLES) == SUITES
+    assert tuple(cli.SUITE_RUNNERS) == ALL_SUITES  # the default suites, then the optional ones
+    assert tuple(report.SUITE_TITLES) == ALL_SUITES
     config = Config()
-    for suite in SUITES:
+    for suite in ALL_SUITES:
         assert getattr(config, f"{suite}_cases") is None
+
+
+# ----------------------------------------------------------------------------- per-op overhead
+def test_overhead_rows(one_thread):
+    cases = overhead.default_cases(quick=True)
+    assert len(cases) == 2 * 2 * len(overhead.OPS)
+    assert {"add 4x4", "add 4x4 grad", "linear 64x64 grad"} <= {c.name for c in cases}
+    assert {c.n for c in overhead.default_cases(quick=False)} == {4, 16, 64}
+    cfg = tiny_config(rounds=1)
+    has_torch = threads.torch_module() is not None
+    for case in cases:
+        if case.n != 4:  # the 64x64 rows run the same code, slower
+            continue
+        row = overhead.run_case(case, cfg, np.random.default_rng(0))
+        assert row.status == "ok", (row.name, row.status)
+        assert row.suite == "overhead" and row.unit == "us" and row.seconds["pyfastdl"] > 0
+        assert ("torch" in row.seconds) == has_torch
+        assert ("numpy" in row.seconds) != case.grad  # no NumPy figure with grad
+        # a sample: at least one loop of CALLS_PER_FN calls, reported per call
+        assert all(n >= overhead.CALLS_PER_FN for n in row.repeats.values())
+        assert row.seconds["pyfastdl"] < 0.01
+
+
+def test_overhead_check_catches_a_wrong_contender(monkeypatch, one_thread):
+    cfg = tiny_config(rounds=1)
+    add = overhead.OPS["add"]
+    wrong = dataclasses.replace(add, pyfastdl=lambda a, b: lambda: a - b)
+    monkeypatch.setitem(overhead.OPS, "add", wrong)
+    row = overhead.run_case(overhead.OverheadCase("add", 4), cfg, np.random.default_rng(0))
+    assert row.status.startswith("wrong: pyfastdl"), row.status
+    # with grad, a result outside the graph is wrong too, whatever its values
+    detached = dataclasses.replace(add, pyfastdl=lambda a, b: lambda: (a + b).detach())
+    monkeypatch.setitem(overhead.OPS, "add", detached)
+    row = overhead.run_case(overhead.OverheadCase("add", 4, True), cfg, np.random.default_rng(0))
+    assert row.status.startswith("wrong: pyfastdl") and "grad" in row.status, row.status
+
+
+def test_overhead_without_torch(monkeypatch, one_thread):
+    monkeypatch.setattr(overhead, "torch_module", lambda: None)
+    cfg = tiny_config(rounds=1)
+    for grad in (False, True):
+        case = overhead.OverheadCase("softmax", 4, grad)
+        row = overhead.run_case(case, cfg, np.random.default_rng(0))
+        assert row.status == "ok" and "torch" not in row.seconds, row.status
+        assert set(row.seconds) == ({"pyfastdl"} if grad else {"pyfastdl", "numpy"})
+
+
+def test_overhead_report_json_and_plot(tmp_path):
+    plain = Row(
+        "overhead",
+        "add 4x4",
+        unit="us",
+        seconds={"pyfastdl": 1e-6, "numpy": 5e-7, "torch": 2e-6},
+        speedup={"numpy": 0.5, "torch": 2.0},
+        speedup_best=0.5,
+        repeats={"pyfastdl": 2000, "numpy": 4000, "torch": 1000},
+    )
+    grad = Row(
+        "overhead",
+        "add 4x4 grad",
+        unit="us",
+        seconds={"pyfastdl": 3e-6, "torch": 4.5e-6},
+        speedup={"torch": 1.5},
+        speedup_best=1.5,
+    )
+    wrong = Row("overhead", "mul 4x4", unit="us", seconds={"pyfastdl": 1e-6}, status="wrong: x")
+    text = report.format_tables([plain, grad, wrong], None)
+    assert "Per-op overhead (us per call, lower is better)" in text
+    header = next(ln for ln in text.splitlines() if ln.startswith("workload"))
+    assert header.split() == "workload pyfastdl NumPy PyTorch vs NumPy vs PyTorch".split()
+    line = next(ln for ln in text.splitlines() if ln.startswith("add 4x4 grad"))
+    assert line.split()[3:] == ["3.00", report.DASH, "4.50", report.DASH, "1.50x"]
+    assert "WRONG" in text and "1000 to 4000 calls" in text
+    md = report.format_tables([plain, grad], None, markdown=True)
+    assert "| add 4x4 | 1.00 | 0.50 | 2.00 | 0.50x | 2.00x |" in md
+    assert "| add 4x4 grad | 3.00 | — | 4.50 | — | 1.50x |" in md
+    assert "|---|--:|--:|--:|--:|--:|" in md
+    back = Row(**json.loads(json.dumps(plain.to_dict())))
+    assert back == plain and back.unit == "us"
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "o.png"
+    report.plot([plain, grad, wrong], str(png))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_runs_the_overhead_suite(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(timing.time, "sleep", lambda s: None)
+    monkeypatch.setattr(
+        cli,
+        "measure_limits",
+        lambda *a, **k: limits.measure_limits(1, 0.005, 1 << 12, on_step=k.get("on_step")),
+    )
+    tiny = [overhead.OverheadCase("matmul", 4), overhead.OverheadCase("linear", 4, True)]
+    monkeypatch.setattr(overhead, "default_cases", lambda quick: tiny)
+    out_json = tmp_path / "o.json"
+    argv = ["--quick", "--only", "overhead", "--rounds", "1", "--threads", "1", "--no-progress"]
+    rc = cli.main([*argv, "--markdown", "--json", str(out_json)])
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    assert "Per-op overhead" in printed and "| matmul 4x4 |" in printed
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [(r["name"], r["unit"]) for r in rows] == [
+        ("matmul 4x4", "us"),
+        ("linear 4x4 grad", "us"),
+    ]
+    assert "numpy" not in rows[1]["seconds"] and rows[1]["seconds"]["pyfastdl"] > 0

@@ -11,8 +11,10 @@ Modules: ``timing`` (interleaved paired timing), ``threads`` (one thread count f
 ``limits`` (machine limits and description), the workloads -- ``gemm``; ``ops`` (one functional
 call, forward or forward + backward, shared by) ``conv``, ``layers`` (pooling, normalization) and
 ``attention``; ``training`` and ``text_steps`` (optimizer steps of whole models), ``peers``
-(the training steps' optional compiled peers: ``torch.compile`` and JAX's ``jit``) -- ``report``
-(tables, JSON, plot), ``cli`` (the command line).
+(the training steps' optional compiled peers: ``torch.compile`` and JAX's ``jit``), ``overhead``
+(microseconds per call of small ops, with and without grad), ``conv_sweep`` (the conv2d
+layer-shape sweep: every distinct convolution of common CPU networks, ``--conv-sweep``) --
+``report`` (tables, JSON, plot), ``cli`` (the command line).
 
 Example:
     >>> from pyfastdl.bench import Config, run

@@ -2,7 +2,15 @@
 steps vs the peers.
 
 Suites (``--only``): gemm, conv (conv2d), pool (max/avg pooling), norm (batch and layer norm),
-attention (scaled_dot_product_attention), train (the course's models, one optimizer step each).
+attention (scaled_dot_product_attention), train (the course's models, one optimizer step each),
+overhead (microseconds per call of small ops -- add, mul, matmul, relu, sum, softmax, linear on
+4x4 to 64x64 tensors -- with and without grad: the per-op overhead table).
+convsweep (the conv2d layer-shape sweep, ``conv_sweep``: every distinct convolution of
+ResNet-18/34/50, VGG-16, MobileNet-V2, U-Net and DCGAN at batches 1, 8, 32, 64, forward and
+forward + backward, vs PyTorch; about 20 minutes) is not in the default list: ``--conv-sweep``
+adds it (with ``--quick``: one shape per kind at batch 8, under a minute), ``--conv-batches``,
+``--conv-models`` and ``--conv-budget`` narrow it; its table ends with the median and minimum
+ratio vs PyTorch and the rows below 1.00x.
 A suite whose pyfastdl function or model does not exist yet shows its rows as skipped.
 ``--peers auto`` (the default of the full run) adds ``torch.compile`` and JAX's ``jit`` to the
 MLP and CNN training steps where they are installed (``pip install -e ".[bench,peers]"``).
@@ -14,6 +22,7 @@ Usage (the quick run takes about 3 minutes on 2 cores, the full one about 15)::
     python -m pyfastdl bench --only conv,attention --quick
     python -m pyfastdl bench --markdown            # tables ready to paste into RESULTS.md
     python -m pyfastdl bench --quick --only train --peers auto   # with torch.compile and JAX
+    python -m pyfastdl bench --only convsweep --conv-sweep --conv-batches 1,8 --json sweep.json
 
 Example:
     >>> from pyfastdl.bench.cli import build_parser
@@ -35,8 +44,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import attention, conv2d, gemm, layers, ops, peers, training
-from .config import SUITES, Config
+from . import attention, conv2d, conv_sweep, gemm, layers, ops, overhead, peers, training
+from .config import ALL_SUITES, SUITES, Config
 from .limits import machine_info, measure_limits, remeasure_peak
 from .report import format_header, format_tables, plot, write_json
 from .results import Row
@@ -54,6 +63,11 @@ SUITE_RUNNERS: dict[str, tuple[Callable[..., Row], Callable[[bool], list]]] = {
     "norm": (lambda *a: ops.run_case(*a), lambda quick: layers.norm_cases(quick)),
     "attention": (lambda *a: ops.run_case(*a), lambda quick: attention.default_cases(quick)),
     "train": (lambda *a: training.run_case(*a), lambda quick: training.default_cases(quick)),
+    "overhead": (lambda *a: overhead.run_case(*a), lambda quick: overhead.default_cases(quick)),
+    "convsweep": (
+        lambda *a: conv_sweep.run_case(*a),
+        lambda quick: conv_sweep.default_cases(quick),
+    ),
 }
 
 
@@ -61,9 +75,9 @@ def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentPar
     p = argparse.ArgumentParser(
         prog=prog,
         description="Measure the machine's limits (FMA peak, memory bandwidth), then pyfastdl's "
-        "kernels (GEMM, conv2d, pooling, normalization, attention) and training steps against "
-        "NumPy and PyTorch in the same run (interleaved rounds, medians of paired per-round "
-        "ratios).",
+        "kernels (GEMM, conv2d, pooling, normalization, attention), training steps and per-op "
+        "overhead against NumPy and PyTorch in the same run (interleaved rounds, medians of "
+        "paired per-round ratios).",
     )
     p.add_argument(
         "--quick",
@@ -74,7 +88,8 @@ def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentPar
         "--only",
         default=",".join(SUITES),
         metavar="SUITES",
-        help=f"comma-separated subset of {','.join(SUITES)} (default: all)",
+        help=f"comma-separated subset of {','.join(ALL_SUITES)} (default: {','.join(SUITES)}; "
+        "convsweep: see --conv-sweep)",
     )
     p.add_argument(
         "--threads",
@@ -113,7 +128,93 @@ def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentPar
     )
     p.add_argument("--markdown", action="store_true", help="print the tables in Markdown")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_conv_sweep_arguments(p)
     return p
+
+
+def _add_conv_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    nets = ", ".join(conv_sweep.GENERATORS)
+    g = p.add_argument_group(
+        "conv2d layer-shape sweep (suite convsweep, not in the default --only)",
+        "every distinct convolution of ResNet-18/34/50, VGG-16, MobileNet-V2 (224x224), U-Net, "
+        "DCGAN (64x64), VGG-16 and a CIFAR ResNet-18 (32x32) at batches 1, 8, 32, 64, forward "
+        "and forward + backward, against PyTorch",
+    )
+    g.add_argument(
+        "--conv-sweep",
+        action="store_true",
+        help="add the sweep to the suites (about 20 minutes on 2 cores; with --quick one "
+        "shape per kind at batch 8, under a minute)",
+    )
+    g.add_argument(
+        "--conv-batches",
+        default=None,
+        metavar="N,N,...",
+        help="only these batches (default: 1,8,32,64; with --quick: 8)",
+    )
+    g.add_argument(
+        "--conv-models",
+        default=None,
+        metavar="NAME,...",
+        help=f"only the layers of these networks, of {nets}",
+    )
+    g.add_argument(
+        "--conv-budget",
+        type=float,
+        default=None,
+        metavar="GFLOP",
+        help="leave out a (shape, batch) whose forward pass needs more "
+        f"(default: {conv_sweep.BUDGET_GFLOP:g})",
+    )
+
+
+def _conv_sweep_options(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    only: tuple[str, ...],
+    overrides: dict[str, Any],
+) -> tuple[str, ...]:
+    """`only` with the sweep added by --conv-sweep; its cases in `overrides` when
+    --conv-batches, --conv-models or --conv-budget narrow it."""
+    if args.conv_sweep and "convsweep" not in only:
+        only = (*only, "convsweep")
+    options = {
+        "--conv-batches": args.conv_batches,
+        "--conv-models": args.conv_models,
+        "--conv-budget": args.conv_budget,
+    }
+    given = [name for name, value in options.items() if value is not None]
+    if not given:
+        return only
+    if "convsweep" not in only:
+        parser.error(f"{', '.join(given)}: for the conv2d sweep, add --conv-sweep")
+    batches = None
+    if args.conv_batches is not None:
+        try:
+            batches = [int(s) for s in args.conv_batches.split(",") if s.strip()]
+        except ValueError:
+            parser.error(
+                f"--conv-batches takes comma-separated integers, got {args.conv_batches!r}"
+            )
+        if not batches or min(batches) < 1:
+            parser.error(f"--conv-batches takes positive batches, got {args.conv_batches!r}")
+    models = None
+    if args.conv_models is not None:
+        models = [s.strip() for s in args.conv_models.split(",") if s.strip()]
+        unknown = [m for m in models if m not in conv_sweep.GENERATORS]
+        if unknown or not models:
+            parser.error(
+                f"--conv-models takes some of {','.join(conv_sweep.GENERATORS)}, "
+                f"got {args.conv_models!r}"
+            )
+    budget = conv_sweep.BUDGET_GFLOP if args.conv_budget is None else args.conv_budget
+    if not budget > 0:
+        parser.error(f"--conv-budget must be positive, got {args.conv_budget}")
+    cases = conv_sweep.sweep_cases(args.quick, batches, models=models, budget_gflop=budget)
+    if not cases:
+        parser.error(f"{', '.join(given)}: no layer of the sweep left (with --quick: one per kind)")
+    overrides["convsweep_cases"] = cases
+    return only
 
 
 def _check_output_path(parser: argparse.ArgumentParser, option: str, path: str | None) -> None:
@@ -152,6 +253,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         if not sizes or min(sizes) < 1:
             parser.error(f"--sizes takes positive sizes, got {args.sizes!r}")
         overrides["gemm_cases"] = [gemm.GemmCase(s, s, s) for s in sizes]
+    only = _conv_sweep_options(args, parser, only, overrides)
     try:
         return Config.preset(args.quick, threads, only, **overrides)
     except ValueError as exc:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SUITES = ("gemm", "conv", "pool", "norm", "attention", "train")
+SUITES = ("gemm", "conv", "pool", "norm", "attention", "train", "overhead")
+# Suites run only when asked for (``--only``, or their flag: ``--conv-sweep``): long ones
+OPTIONAL_SUITES = ("convsweep",)
+ALL_SUITES = SUITES + OPTIONAL_SUITES
 
 
 @dataclass
@@ -15,11 +18,11 @@ class Config:
     ``target_s`` seconds per contender followed by a ``pause_s`` sleep; a workload whose rounds
     would take more than ``case_budget_s`` seconds runs fewer (at least 3); the machine limits are
     measured for ``limit_seconds`` each, the triad over arrays of ``triad_elements`` floats.
-    ``<suite>_cases`` (gemm, conv, pool, norm, attention, train) replace that suite's default
-    workloads when given (tests use tiny ones). ``peers``: "auto" adds the compiled peers
-    (``torch.compile``, JAX) to the MLP and CNN training steps where they are installed (the full
-    preset); "none" (the default here and in the quick preset: compiling takes seconds to
-    minutes per workload) leaves them out.
+    ``<suite>_cases`` (gemm, conv, pool, norm, attention, train, overhead, convsweep) replace
+    that suite's default workloads when given (tests use tiny ones). ``peers``: "auto" adds the
+    compiled peers (``torch.compile``, JAX) to the MLP and CNN training steps where they are
+    installed (the full preset); "none" (the default here and in the quick preset: compiling takes
+    seconds to minutes per workload) leaves them out.
 
     Example:
         >>> Config.preset(quick=True, threads=2).rounds, Config.preset(quick=False, threads=2).peers
@@ -44,16 +47,18 @@ class Config:
     norm_cases: list | None = field(default=None, repr=False)
     attention_cases: list | None = field(default=None, repr=False)
     train_cases: list | None = field(default=None, repr=False)
+    overhead_cases: list | None = field(default=None, repr=False)
+    convsweep_cases: list | None = field(default=None, repr=False)
 
     @classmethod
     def preset(
         cls, quick: bool, threads: int, only: tuple[str, ...] = SUITES, **overrides: object
     ) -> Config:
         """The quick (about 3 minutes on 2 cores) or the full (about 15 minutes) run."""
-        unknown = [s for s in only if s not in SUITES]
+        unknown = [s for s in only if s not in ALL_SUITES]
         if unknown or not only:
             raise ValueError(
-                f"[bench] --only takes a comma-separated subset of {','.join(SUITES)}, "
+                f"[bench] --only takes a comma-separated subset of {','.join(ALL_SUITES)}, "
                 f"got {','.join(only) or 'nothing'}"
             )
         if quick:

@@ -1,9 +1,13 @@
 """conv2d workloads: ``F.conv2d`` (with bias) in pyfastdl and PyTorch at the course's shapes,
 batch 64, float32, forward and forward + backward (gradients of input, weight and bias).
 
-FLOPs count the direct convolution: 2 N O OH OW C kH kW per pass, three passes (forward, input
-gradient, weight gradient) for forward + backward; whatever algorithm a library picks (im2col,
-Winograd) is charged the same count. No NumPy contender (NumPy has no convolution).
+FLOPs count the direct convolution: 2 N O OH OW (C / groups) kH kW per pass, three passes
+(forward, input gradient, weight gradient) for forward + backward; whatever algorithm a library
+picks (im2col, Winograd) is charged the same count. A transposed convolution
+(``F.conv_transpose2d``, the input gradient of a conv2d) is charged the FLOPs of that conv2d:
+2 N C H W (O / groups) kH kW, input and output swapped. No NumPy contender (NumPy has no
+convolution). ``ConvShape``'s stride, groups and transposed fields and ``conv_case``'s ``bias``
+serve the layer-shape sweep (``conv_sweep``).
 
 Example:
     >>> from pyfastdl.bench.conv2d import ConvShape, conv_case
@@ -27,7 +31,9 @@ BATCH = 64
 
 @dataclass(frozen=True)
 class ConvShape:
-    """Input C x H x W to O output channels, a k x k kernel, stride 1, `padding` on each side."""
+    """Input C x H x W to O output channels, a k x k kernel, `padding` on each side, `stride`,
+    `groups`; `transposed`: ``F.conv_transpose2d`` (weight (C, O/groups, k, k)) instead of
+    ``F.conv2d`` (weight (O, C/groups, k, k))."""
 
     c: int
     h: int
@@ -36,20 +42,41 @@ class ConvShape:
     k: int
     padding: int = 0
     batch: int = BATCH
+    stride: int = 1
+    groups: int = 1
+    transposed: bool = False
 
     @property
     def name(self) -> str:
         pad = f" p{self.padding}" if self.padding else ""
-        return f"{self.c}x{self.h}x{self.w}->{self.o} k{self.k}{pad}"
+        stride = f" s{self.stride}" if self.stride != 1 else ""
+        groups = f" g{self.groups}" if self.groups != 1 else ""
+        kind = " T" if self.transposed else ""
+        return f"{self.c}x{self.h}x{self.w}->{self.o} k{self.k}{pad}{stride}{groups}{kind}"
 
     @property
     def out_hw(self) -> tuple[int, int]:
-        return (self.h + 2 * self.padding - self.k + 1, self.w + 2 * self.padding - self.k + 1)
+        k, s, p = self.k, self.stride, self.padding
+        if self.transposed:
+            return ((self.h - 1) * s - 2 * p + k, (self.w - 1) * s - 2 * p + k)
+        return ((self.h + 2 * p - k) // s + 1, (self.w + 2 * p - k) // s + 1)
+
+    @property
+    def weight_shape(self) -> tuple[int, int, int, int]:
+        if self.transposed:
+            return (self.c, self.o // self.groups, self.k, self.k)
+        return (self.o, self.c // self.groups, self.k, self.k)
 
     @property
     def flops(self) -> float:
-        oh, ow = self.out_hw
-        return 2.0 * self.batch * self.o * oh * ow * self.c * self.k * self.k
+        """Direct-convolution FLOPs of one forward pass (transposed: of the conv2d whose input
+        gradient it is, so the input's pixels stand in for the output's)."""
+        if self.transposed:
+            pixels, c_in, c_out = self.h * self.w, self.o, self.c
+        else:
+            oh, ow = self.out_hw
+            pixels, c_in, c_out = oh * ow, self.c, self.o
+        return 2.0 * self.batch * c_out * pixels * (c_in // self.groups) * self.k * self.k
 
 
 # The conv2d workloads: CIFAR LeNet's two layers, then the VGG-style 3x3 layers.
@@ -65,20 +92,27 @@ SHAPES = [
 QUICK_SHAPES = [SHAPES[1], SHAPES[2], SHAPES[4]]
 
 
-def conv_case(shape: ConvShape, backward: bool) -> OpCase:
-    """The OpCase of one shape and pass."""
-    pad = shape.padding
+def conv_case(shape: ConvShape, backward: bool, bias: bool = True) -> OpCase:
+    """The OpCase of one shape and pass (with `bias`: gradients of input, weight and bias;
+    without: of input and weight)."""
+    pad, stride, groups = shape.padding, shape.stride, shape.groups
+    fan_in = (shape.c // groups) * shape.k * shape.k
 
     def inputs(rng: np.random.Generator) -> list[np.ndarray]:
         x = rng.standard_normal((shape.batch, shape.c, shape.h, shape.w), dtype=np.float32)
-        fan_in = shape.c * shape.k * shape.k
-        w = rng.uniform(-1, 1, (shape.o, shape.c, shape.k, shape.k)).astype(np.float32)
+        w = rng.uniform(-1, 1, shape.weight_shape).astype(np.float32)
         w *= np.float32(1.0 / np.sqrt(fan_in))
+        if not bias:
+            return [x, w]
         b = rng.uniform(-0.1, 0.1, shape.o).astype(np.float32)
         return [x, w, b]
 
-    def call(F, x, w, b):  # noqa: N803 - F is the functional module
-        return F.conv2d(x, w, b, padding=pad)
+    def call(F, x, w, b=None):  # noqa: N803 - F is the functional module
+        if shape.transposed:
+            return F.conv_transpose2d(x, w, b, stride=stride, padding=pad, groups=groups)
+        if stride == 1 and groups == 1:
+            return F.conv2d(x, w, b, padding=pad)
+        return F.conv2d(x, w, b, stride=stride, padding=pad, groups=groups)
 
     return OpCase(
         suite="conv",
@@ -86,10 +120,10 @@ def conv_case(shape: ConvShape, backward: bool) -> OpCase:
         inputs=inputs,
         call=call,
         out_shape=(shape.batch, shape.o, *shape.out_hw),
-        grads=(True, True, True),
+        grads=(True, True, True) if bias else (True, True),
         backward=backward,
         flops=shape.flops * (3 if backward else 1),
-        needs=("conv2d",),
+        needs=("conv_transpose2d",) if shape.transposed else ("conv2d",),
     )
 
 

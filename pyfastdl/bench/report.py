@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import tempfile
 from typing import Any
 
@@ -39,6 +40,11 @@ SUITE_TITLES = {
     "attention": "scaled_dot_product_attention, float32, (B, H, L, D) (GFLOP/s: 4 B H L S D "
     "forward, 14 B H L S D forward + backward, lower triangle only when causal)",
     "train": "Training steps (ms per step; % peak: GEMM FLOPs per step)",
+    "overhead": "Per-op overhead (us per call, lower is better)",
+    "convsweep": "conv2d layer-shape sweep: the distinct convolutions of ResNet-18/34/50, VGG-16, "
+    "MobileNet-V2, U-Net, DCGAN, float32, no bias, input map H x W, batch N (GFLOP/s: "
+    "direct-convolution FLOPs, forward + backward = 3 passes; convT: those of the conv2d whose "
+    "input gradient it is)",
 }
 COLUMNS = [
     "workload",
@@ -51,6 +57,8 @@ COLUMNS = [
     "vs best",
     "% peak",
 ]
+# The per-op overhead table: microseconds per call and the ratios, no unit, best or peak column
+OVERHEAD_COLUMNS = ["workload", "pyfastdl", "NumPy", "PyTorch", "vs NumPy", "vs PyTorch"]
 
 
 def format_header(
@@ -95,6 +103,8 @@ def _figure(row: Row, contender: str) -> str:
         return f"{row.gflops(contender):.1f}"
     if row.unit == "GB/s" and row.nbytes is not None:
         return f"{row.gbs(contender):.1f}"
+    if row.unit == "us":
+        return f"{row.seconds[contender] * 1e6:.2f}"
     return f"{row.seconds[contender] * 1e3:.3f}"
 
 
@@ -142,6 +152,77 @@ def _cells(row: Row, limits: dict[str, Any], compiled: list[str] | None = None) 
         *(_ratio(row.speedup.get(p)) for p in peers),
         _ratio(row.speedup_best),
         pct,
+    ]
+
+
+def _overhead_cells(row: Row) -> list[str]:
+    """A row of the per-op overhead table (OVERHEAD_COLUMNS)."""
+    figures = [_figure(row, c) for c in (SELF, *PEERS)]
+    if row.status != "ok":
+        return [row.name, *figures, row.status.split(":")[0].upper(), DASH]
+    return [row.name, *figures, *(_ratio(row.speedup.get(p)) for p in PEERS)]
+
+
+# The conv2d sweep's table: GFLOP/s of pyfastdl and PyTorch (no NumPy contender), the ratio
+SWEEP_COLUMNS = ["workload", "pyfastdl", "PyTorch", "vs PyTorch", "% peak"]
+
+
+def _sweep_cells(row: Row, limits: dict[str, Any]) -> list[str]:
+    """A row of the conv2d sweep's table (SWEEP_COLUMNS)."""
+    figures = [_figure(row, c) for c in (SELF, "torch")]
+    if row.status != "ok":
+        return [row.name, *figures, row.status.split(":")[0].upper(), DASH]
+    fraction = _fraction_of_limit(row, limits)
+    pct = DASH if fraction is None else f"{100 * fraction:.0f}%"
+    return [row.name, *figures, _ratio(row.speedup.get("torch")), pct]
+
+
+def _is_backward(row: Row) -> bool:
+    conv = row.notes.get("conv")
+    return bool(conv["backward"]) if conv else row.name.endswith("fwd+bwd")
+
+
+def sweep_summary(rows: list[Row]) -> list[str]:
+    """The conv2d sweep's summary lines: the rows left out (over the FLOP budget), the median and
+    the minimum ratio vs PyTorch of the forward rows and of the forward + backward rows, then
+    every row below 1.00x, slowest first."""
+    lines = []
+    left_out = [r for r in rows if r.notes.get("over_budget")]
+    if left_out:
+        lines.append(
+            f"left out: {len(left_out)} rows whose forward pass is over the sweep's FLOP budget "
+            f"(in --json), e.g. {left_out[0].name}"
+        )
+    measured = [r for r in rows if r.status == "ok" and "torch" in r.speedup]
+    if not measured:
+        return lines + ["vs PyTorch: no row measured against PyTorch"]
+    parts = []
+    for label, backward in (("fwd", False), ("fwd+bwd", True)):
+        ratios = [r.speedup["torch"] for r in measured if _is_backward(r) == backward]
+        if ratios:
+            parts.append(
+                f"{label} median {statistics.median(ratios):.2f}x, min {min(ratios):.2f}x "
+                f"({len(ratios)} rows)"
+            )
+    lines.append("vs PyTorch: " + "; ".join(parts))
+    below = sorted(
+        (r for r in measured if r.speedup["torch"] < 1.0), key=lambda r: r.speedup["torch"]
+    )
+    if not below:
+        return lines + ["no row below 1.00x vs PyTorch"]
+    lines.append(f"below 1.00x vs PyTorch ({len(below)} of {len(measured)} rows, slowest first):")
+    return lines + [f"  {r.speedup['torch']:.2f}x  {r.name}" for r in below]
+
+
+def _overhead_notes(rows: list[Row]) -> list[str]:
+    """What "grad" means and how many calls a timed sample holds."""
+    repeats = [n for r in rows for n in r.repeats.values()]
+    calls = f" (here {min(repeats)} to {max(repeats)} calls)" if repeats else ""
+    return [
+        "grad: one input requires grad (linear: weight and bias), so the op records its graph "
+        "node; forward only, nothing kept; NumPy has no such pass",
+        "each figure: median over rounds of one sample's time / its calls, a sample being a loop "
+        f"of back-to-back calls of a few milliseconds{calls}, the loop's own cost included",
     ]
 
 
@@ -238,6 +319,17 @@ def format_tables(rows: list[Row], limits: dict[str, Any] | None, markdown: bool
     for suite, title in SUITE_TITLES.items():
         suite_rows = [r for r in rows if r.suite == suite]
         if not suite_rows:
+            continue
+        if suite == "overhead":
+            table = _table([_overhead_cells(r) for r in suite_rows], markdown, OVERHEAD_COLUMNS)
+            notes = _overhead_notes(suite_rows) + _notes(suite_rows, limits)
+            blocks.append("\n".join([title, table, *notes]))
+            continue
+        if suite == "convsweep":  # one line per row; the rows over the FLOP budget: one note
+            shown = [r for r in suite_rows if not r.notes.get("over_budget")]
+            table = _table([_sweep_cells(r, limits) for r in shown], markdown, SWEEP_COLUMNS)
+            notes = _notes(shown, limits) + sweep_summary(suite_rows)
+            blocks.append("\n".join([title, table, *notes]))
             continue
         compiled = [p for p in COMPILED_PEERS if any(p in r.seconds for r in suite_rows)]
         cells = [_cells(r, limits, compiled) for r in suite_rows]

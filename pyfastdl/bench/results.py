@@ -23,7 +23,8 @@ class Row:
     ``speedup_best``: the same against the fastest peer of each round (the compiled peers
     included; the raw-array floor "kernels" is no peer). ``flops``: per call (None:
     not counted); ``nbytes``: bytes read plus written per call (memory-bound workloads);
-    ``unit``: how the table shows each contender, "GFLOP/s", "GB/s" or "ms" (per call).
+    ``unit``: how the table shows each contender, "GFLOP/s", "GB/s", "ms" or "us" (per call: lower
+    is better; the per-op overhead table's microseconds).
     ``status``: "ok", or why the row has no (trustworthy) figures ("skipped: ..." when pyfastdl
     lacks the function, "unavailable: ..." when a layer or model is missing).
     """
