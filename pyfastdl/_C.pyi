@@ -330,3 +330,41 @@ def gelu_backward(
 
 gelu_forward_versions: tuple[str, tuple[str, ...]]
 gelu_backward_versions: tuple[str, tuple[str, ...]]
+
+# Fused optimizer steps, in place on contiguous float32 1-D arrays of one length (no two sharing
+# memory); momentum_buffer may be None when momentum == 0, max_exp_avg_sq when not amsgrad.
+def sgd_step(
+    param: F32,
+    grad: F32,
+    momentum_buffer: F32 | None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+    first_step: bool = False,
+    impl: str = "auto",
+) -> None: ...
+def adam_step(
+    param: F32,
+    grad: F32,
+    exp_avg: F32,
+    exp_avg_sq: F32,
+    max_exp_avg_sq: F32 | None,
+    *,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    step: float,
+    decoupled: bool = False,
+    impl: str = "auto",
+) -> None: ...
+
+sgd_step_versions: tuple[str, tuple[str, ...]]
+adam_step_versions: tuple[str, tuple[str, ...]]

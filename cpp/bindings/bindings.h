@@ -15,4 +15,5 @@ void bind_layernorm(pybind11::module_& m);   // layer normalization
 void bind_embedding(pybind11::module_& m);   // embedding lookup and backward
 void bind_activation(pybind11::module_& m);  // GELU (exact and tanh)
 void bind_rnn(pybind11::module_& m);         // RNN/LSTM/GRU cells and whole layers
+void bind_optimizer(pybind11::module_& m);   // fused SGD and Adam/AdamW steps
 }  // namespace pyfastdl::bind

@@ -14,4 +14,5 @@ PYBIND11_MODULE(_C, m) {
   pyfastdl::bind::bind_embedding(m);
   pyfastdl::bind::bind_activation(m);
   pyfastdl::bind::bind_rnn(m);
+  pyfastdl::bind::bind_optimizer(m);
 }

@@ -5,9 +5,9 @@ default (float32 only: other dtypes go to the reference). A binding with variant
 module attribute ``<op>_versions = (keyword, (value, ...))``: each value is registered as its own
 version, the binding called with ``keyword=value``: the instruction-set paths this processor
 supports (``impl=``: ``gemm/avx512``, ``gemm/avx2``, ``gemm/generic``, and the same for attention,
-layer norm and GELU; ``native`` follows ``pyfastdl.cpu_capability()``), and conv2d's algorithms
-(``algo=``: ``conv2d_forward/im2col``, ``/winograd``, ``/direct``, ``/batched``; ``native``
-picks one per shape).
+layer norm, GELU and the optimizer steps; ``native`` follows
+``pyfastdl.cpu_capability()``), and conv2d's algorithms (``algo=``: ``conv2d_forward/im2col``,
+``/winograd``, ``/direct``, ``/batched``; ``native`` picks one per shape).
 """
 
 from __future__ import annotations

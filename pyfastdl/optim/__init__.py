@@ -2,7 +2,7 @@
 
 SGD, Adam, AdamW, Adamax, NAdam, RAdam, RMSprop, Adagrad, Adadelta, ASGD, Rprop and LBFGS, with
 PyTorch's options, defaults, update rules and state-dict layout; ``lr_scheduler`` holds the
-schedulers.
+schedulers. Importing it registers the probes of the ``optimizer`` kernels (``probes.py``).
 
 Example:
     >>> import pyfastdl as fd
@@ -12,7 +12,10 @@ Example:
     >>> sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
 """
 
-from . import lr_scheduler
+from . import (
+    lr_scheduler,
+    probes,  # noqa: F401 - registers the probes of the optimizer kernels
+)
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam

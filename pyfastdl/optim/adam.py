@@ -12,7 +12,8 @@ step t = 1, 2, ...::
     p = p - lr / (1 - beta1**t) * m / denom
 
 in the parameter's dtype (float32 for float32 parameters), in place; the bias corrections are
-Python doubles as in PyTorch. One scratch buffer per parameter holds the temporaries.
+Python doubles as in PyTorch. Float32 parameters take the fused kernel ``adam_step`` (each value
+read and written once); for others one scratch buffer per parameter holds the temporaries.
 
 Example:
     >>> import pyfastdl as fd
@@ -32,7 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_betas, _check_not_differentiable, _check_number
+from .. import kernels
+from .optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_not_differentiable,
+    _check_number,
+    _flat_float32,
+)
 
 __all__ = ["Adam"]
 
@@ -99,8 +107,23 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = np.zeros_like(pa)
                 m = state["exp_avg"]
                 v = state["exp_avg_sq"]
-                scr = self._scratch(state, p)
                 state["step"] = t = state["step"] + 1.0
+                flats = _flat_float32(pa, g, m, v, state["max_exp_avg_sq"] if amsgrad else None)
+                if flats is not None:
+                    kernels.for_array("adam_step", pa)(
+                        *flats,
+                        lr=lr,
+                        beta1=beta1,
+                        beta2=beta2,
+                        eps=eps,
+                        weight_decay=wd,
+                        amsgrad=amsgrad,
+                        maximize=maximize,
+                        step=t,
+                        decoupled=decoupled,
+                    )
+                    continue
+                scr = self._scratch(state, p)
                 if maximize:
                     g = -g
                 if wd != 0:

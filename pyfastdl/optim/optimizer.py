@@ -6,7 +6,10 @@ Parameters live in ``param_groups`` (a list of dicts: ``"params"`` plus per-grou
 groups: ``{"state": {0: {...}, 1: {...}}, "param_groups": [{"lr": ..., "params": [0, 1]}]}``.
 
 Subclasses update ``p.array`` in place from ``p.grad.array`` with NumPy ufuncs writing into
-preallocated buffers (``out=``), so one step allocates nothing after the first.
+preallocated buffers (``out=``), so one step allocates nothing after the first. SGD, Adam and
+AdamW run the fused kernels of the ``optimizer`` family instead (``sgd_step``, ``adam_step``: each
+value read and written once) where the parameter, its gradient and its state are C-contiguous
+float32 NumPy arrays (:func:`_flat_float32`).
 
 Example:
     >>> import pyfastdl as fd
@@ -84,6 +87,29 @@ def _check_number(
         )
         raise ValueError(f"[{op}] {name} must be {rng}, got {value:g}")
     return value
+
+
+def _flat_float32(param: np.ndarray, grad: np.ndarray, *state: Any) -> list | None:
+    """1-D views of `param`, `grad` and the `state` arrays (None passes as None) when every one is
+    a C-contiguous float32 NumPy array of the parameter's shape and the gradient shares no memory
+    with the parameter: the operands of the fused kernels (``sgd_step``, ``adam_step``). None
+    otherwise (other dtypes, strided or GPU arrays take the NumPy code)."""
+    flats = []
+    for a in (param, grad, *state):
+        if a is None:
+            flats.append(None)
+            continue
+        if (
+            type(a) is not np.ndarray
+            or a.dtype != np.float32
+            or not a.flags.c_contiguous
+            or a.shape != param.shape
+        ):
+            return None
+        flats.append(a.reshape(-1))
+    if np.may_share_memory(param, grad):
+        return None
+    return flats
 
 
 class Optimizer:

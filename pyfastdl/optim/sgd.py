@@ -8,7 +8,8 @@ PyTorch's update rule, per parameter p with gradient g (negated first when ``max
     d = g + momentum * buf  if nesterov else buf   (d = g when momentum == 0)
     p = p - lr * d
 
-computed in the parameter's dtype, in place, through one reused scratch buffer per parameter.
+computed in the parameter's dtype, in place: float32 parameters by the fused kernel ``sgd_step``
+(each value read and written once), others through one reused scratch buffer per parameter.
 
 Example:
     >>> import pyfastdl as fd
@@ -27,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_number
+from .. import kernels
+from .optimizer import Optimizer, _check_number, _flat_float32
 
 __all__ = ["SGD"]
 
@@ -86,6 +88,25 @@ class SGD(Optimizer):
             maximize = group["maximize"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                buf = state.get("momentum_buffer") if momentum != 0 else None
+                first_step = momentum != 0 and buf is None
+                if first_step and type(pa) is np.ndarray and pa.dtype == np.float32:
+                    buf = np.empty_like(pa, order="C")  # the kernel writes it, never reads it
+                flats = _flat_float32(pa, g, buf)
+                if flats is not None:
+                    if first_step:
+                        state["momentum_buffer"] = buf
+                    kernels.for_array("sgd_step", pa)(
+                        *flats,
+                        lr=lr,
+                        momentum=momentum,
+                        dampening=dampening,
+                        weight_decay=wd,
+                        nesterov=nesterov,
+                        maximize=maximize,
+                        first_step=first_step,
+                    )
+                    continue
                 scr = self._scratch(state, p)
                 d = g  # the update direction; never written while it is the gradient itself
                 if maximize:

@@ -24,6 +24,8 @@ from .gemm import *  # noqa: F403
 from .gemm import KERNELS as _GEMM
 from .layernorm import *  # noqa: F403
 from .layernorm import KERNELS as _LAYERNORM
+from .optimizer import *  # noqa: F403
+from .optimizer import KERNELS as _OPTIMIZER
 from .pool2d import *  # noqa: F403
 from .pool2d import KERNELS as _POOL2D
 from .rnn import *  # noqa: F403
@@ -43,6 +45,7 @@ KERNELS = {
     **_EMBEDDING,
     **_ACTIVATION,
     **_RNN,
+    **_OPTIMIZER,
 }
 
 
