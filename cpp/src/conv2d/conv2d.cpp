@@ -207,13 +207,22 @@ void gather_rows(float* wide, float* t, int64_t rows_per_image, int64_t R, int64
   });
 }
 
-// Auto picks Winograd for 3x3 stride-1 layers with at least 16 input and 16 output channels:
-// measured (2026-11-23, AVX-512, one thread) 1.5x-1.8x faster than im2col on the 32-, 64- and
-// 128-channel layers in each pass. With 3 input channels its products are too thin (K = C = 3)
-// and im2col (K = 27) wins.
+// Auto picks Winograd for 3x3 stride-1 layers with at least 16 input and 16 output channels
+// and at least 256 output tiles over the batch (N ceil(OH/2) ceil(OW/2)): measured (2026-11-23,
+// AVX-512, one thread) 1.5x-1.8x faster than im2col on the course's 32-, 64- and 128-channel
+// layers in each pass. With 3 input channels its products are too thin (K = C = 3) and im2col
+// (K = 27) wins. With few tiles the per-call weight transform (16 floats per channel pair,
+// written then read by the products) is not paid back: measured (2026-12-07, AVX-512, two
+// threads, forward) im2col over Winograd 512->512 on 2x2 maps N8 (8 tiles) 4.2x faster, 7x7 N1
+// (16) 14x, 7x7 N8 (128) 1.3x, 256->256 4x4 N8 (32) 2.9x, 128->128 8x8 N8 (128) 1.07x; Winograd
+// ahead from about 256 tiles: 256 channels 14x14 N8 (392) 1.35x, 64 channels 16x16 N8 (512)
+// 1.0x, 56x56 N1 (784) 1.18x, 128 channels 8x8 N64 (1024) 1.31x.
 bool use_winograd(const Conv2dShape& s, Conv2dAlgo algo) {
   if (!detail::winograd_applies(s)) return false;
-  if (algo == Conv2dAlgo::Auto) return s.C >= 16 && s.O >= 16;
+  if (algo == Conv2dAlgo::Auto) {
+    const int64_t tiles = s.N * ((s.OH + 1) / 2) * ((s.OW + 1) / 2);
+    return s.C >= 16 && s.O >= 16 && tiles >= 256;
+  }
   return algo == Conv2dAlgo::Winograd;
 }
 
