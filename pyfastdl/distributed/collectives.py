@@ -226,6 +226,12 @@ def _group_and_check(group: Any, op: str) -> ProcessGroup:
     return resolve(group, op)
 
 
+def _blocking(name: str, async_op: bool) -> str | None:
+    """What a group's collective takes as `wait`: the op's name to run it to completion (the
+    blocking MPI call), or None to start it and hand back its requests (async_op=True)."""
+    return None if async_op else name
+
+
 def _run(pg: ProcessGroup, op: str, requests: list, finish: list, async_op: bool) -> Work | None:
     work = Work(pg, op, requests, finish)
     if async_op:
@@ -260,7 +266,9 @@ def all_reduce(
         size = pg.size()
         finish.append(lambda: np.divide(buf, size, out=buf))
     finish.append(_writer(tensor, buf, name))
-    return _run(pg, name, pg.allreduce(buf, mpi_op), finish, async_op)
+    return _run(
+        pg, name, pg.allreduce(buf, mpi_op, wait=_blocking(name, async_op)), finish, async_op
+    )
 
 
 def reduce(
@@ -278,7 +286,9 @@ def reduce(
             size = pg.size()
             finish.append(lambda: np.divide(buf, size, out=buf))
         finish.append(_writer(tensor, buf, name))
-    return _run(pg, name, pg.reduce(buf, root, mpi_op), finish, async_op)
+    return _run(
+        pg, name, pg.reduce(buf, root, mpi_op, wait=_blocking(name, async_op)), finish, async_op
+    )
 
 
 def _reduce_scatter(
@@ -299,7 +309,13 @@ def _reduce_scatter(
         size = pg.size()
         finish.append(lambda: np.divide(recv, size, out=recv))
     finish.append(_writer(output, recv, name))
-    return _run(pg, name, pg.reduce_scatter(send, recv, mpi_op), finish, async_op)
+    return _run(
+        pg,
+        name,
+        pg.reduce_scatter(send, recv, mpi_op, wait=_blocking(name, async_op)),
+        finish,
+        async_op,
+    )
 
 
 def reduce_scatter(
@@ -365,7 +381,7 @@ def broadcast(tensor: Tensor, src: int, group: Any = None, async_op: bool = Fals
     root = pg.group_rank(src, name)
     buf = _inout_bytes(tensor)
     finish = [_writer(tensor, buf.view(tensor.dtype), name)] if pg.rank != root else []
-    return _run(pg, name, pg.broadcast(buf, root), finish, async_op)
+    return _run(pg, name, pg.broadcast(buf, root, wait=_blocking(name, async_op)), finish, async_op)
 
 
 def all_gather(
@@ -379,7 +395,9 @@ def all_gather(
     send = _bytes(tensor.array)
     recv = np.empty((pg.size(), send.size), np.uint8)
     finish = [_writer(t, recv[i].view(tensor.dtype), name) for i, t in enumerate(outputs)]
-    return _run(pg, name, pg.allgather(send, recv), finish, async_op)
+    return _run(
+        pg, name, pg.allgather(send, recv, wait=_blocking(name, async_op)), finish, async_op
+    )
 
 
 def all_gather_into_tensor(
@@ -396,7 +414,9 @@ def all_gather_into_tensor(
     send = _bytes(input_tensor.array)
     recv = _inout_bytes(output_tensor)
     finish = [_writer(output_tensor, recv.view(output_tensor.dtype), name)]
-    return _run(pg, name, pg.allgather(send, recv), finish, async_op)
+    return _run(
+        pg, name, pg.allgather(send, recv, wait=_blocking(name, async_op)), finish, async_op
+    )
 
 
 def gather(
@@ -419,7 +439,9 @@ def gather(
         finish = [_writer(t, recv[i].view(tensor.dtype), name) for i, t in enumerate(outputs)]
     elif gather_list:
         raise ValueError(f"[{name}] gather_list must be given on the destination rank {dst} only")
-    return _run(pg, name, pg.gather(send, recv, root), finish, async_op)
+    return _run(
+        pg, name, pg.gather(send, recv, root, wait=_blocking(name, async_op)), finish, async_op
+    )
 
 
 def scatter(
@@ -442,7 +464,9 @@ def scatter(
         raise ValueError(f"[{name}] scatter_list must be given on the source rank {src} only")
     recv = _inout_bytes(tensor)
     finish = [_writer(tensor, recv.view(tensor.dtype), name)]
-    return _run(pg, name, pg.scatter(send, recv, root), finish, async_op)
+    return _run(
+        pg, name, pg.scatter(send, recv, root, wait=_blocking(name, async_op)), finish, async_op
+    )
 
 
 def all_to_all(
@@ -472,7 +496,9 @@ def all_to_all(
         _writer(t, recv[offsets[i] : offsets[i + 1]].view(like.dtype), name)
         for i, t in enumerate(outputs)
     ]
-    requests = pg.alltoallv(send, [p.size for p in parts], recv, recv_counts)
+    requests = pg.alltoallv(
+        send, [p.size for p in parts], recv, recv_counts, wait=_blocking(name, async_op)
+    )
     return _run(pg, name, requests, finish, async_op)
 
 
@@ -522,7 +548,9 @@ def all_to_all_single(
     return _run(
         pg,
         name,
-        pg.alltoallv(_bytes(input.array), send_counts, recv, recv_counts),
+        pg.alltoallv(
+            _bytes(input.array), send_counts, recv, recv_counts, wait=_blocking(name, async_op)
+        ),
         finish,
         async_op,
     )
@@ -586,7 +614,7 @@ def recv(tensor: Tensor, src: int | None = None, group: Any = None, tag: int = 0
 def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None) -> Work | None:
     """Returns once every rank of the group has called it."""
     pg = _group_and_check(group, "barrier")
-    return _run(pg, "barrier", pg.barrier(), [], async_op)
+    return _run(pg, "barrier", pg.barrier(wait=_blocking("barrier", async_op)), [], async_op)
 
 
 def monitored_barrier(group: Any = None, timeout: Any = None, wait_all_ranks: bool = False) -> None:

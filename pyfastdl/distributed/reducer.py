@@ -155,6 +155,8 @@ class Reducer:
     def _finish(self) -> None:
         try:
             if self.next_bucket < len(self.buckets):
+                # the buckets already started must finish before anything else uses MPI
+                self.group.wait([r for b in self.buckets for r in b.requests], "DDP all_reduce")
                 missing = [n for n, r in zip(self.names, self.ready) if not r]
                 raise RuntimeError(
                     "[DistributedDataParallel] these parameters received no gradient in this "
@@ -169,7 +171,7 @@ class Reducer:
             used = None
             if self.find_unused:
                 used = self.used.copy()
-                self.group.wait(self.group.allreduce(used, "max"), "DDP unused-parameter map")
+                self.group.allreduce(used, "max", wait="DDP unused-parameter map")
             size = self.group.size()
             for b in self.buckets:
                 b.buffer /= size

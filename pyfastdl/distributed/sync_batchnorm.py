@@ -49,7 +49,7 @@ def _gather_statistics(pg: ProcessGroup, x3: Any) -> tuple[float, Any, Any]:
     c = x3.shape[1]
     send = np.concatenate([[float(n_local)], mean, m2])
     recv = np.empty((pg.size(), send.size), np.float64)
-    pg.wait(pg.allgather(send, recv), "SyncBatchNorm")
+    pg.allgather(send, recv, wait="SyncBatchNorm")
     counts = recv[:, :1]
     total, mean, var = merge_statistics(counts, recv[:, 1 : 1 + c], recv[:, 1 + c :])
     return float(total[0]), mean, var
@@ -89,7 +89,7 @@ class SyncBatchNormFn(Function):
         sum_dy = g3.sum(axis=(0, 2))
         sum_dy_xhat = (g3 * x_hat).sum(axis=(0, 2))
         both = np.concatenate([sum_dy, sum_dy_xhat])
-        ctx.group.wait(ctx.group.allreduce(both, "sum"), "SyncBatchNorm backward")
+        ctx.group.allreduce(both, "sum", wait="SyncBatchNorm backward")
         c = x3.shape[1]
         mean_dy = both[:c] / ctx.total
         mean_dy_xhat = both[c:] / ctx.total

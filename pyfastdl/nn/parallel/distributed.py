@@ -158,7 +158,7 @@ def _broadcast_state(tensors: list[Tensor], group: Any, what: str) -> None:
         for a, n in zip(arrays, sizes):
             packed[offset : offset + n] = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
             offset += n
-    group.wait(group.broadcast(packed, 0), f"{OP} broadcast of the {what}")
+    group.broadcast(packed, 0, wait=f"{OP} broadcast of the {what}")
     if group.rank == 0:
         return
     offset = 0
