@@ -222,10 +222,6 @@ def _reduce_buffer(t: Tensor, op: str, name: str) -> tuple[np.ndarray, str, list
     return buf, ("sum" if op == "avg" else op), []
 
 
-def _group_and_check(group: Any, op: str) -> ProcessGroup:
-    return resolve(group, op)
-
-
 def _blocking(name: str, async_op: bool) -> str | None:
     """What a group's collective takes as `wait`: the op's name to run it to completion (the
     blocking MPI call), or None to start it and hand back its requests (async_op=True)."""
@@ -259,7 +255,7 @@ def all_reduce(
     """
     name = "all_reduce"
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     averaging = op == ReduceOp.AVG
     buf, mpi_op, finish = _reduce_buffer(tensor, op, name)
     if averaging:
@@ -277,7 +273,7 @@ def reduce(
     """Reduces `tensor` across the group into rank `dst`'s tensor (the others' are unchanged)."""
     name = "reduce"
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     root = pg.group_rank(dst, name)
     averaging = op == ReduceOp.AVG
     buf, mpi_op, finish = _reduce_buffer(tensor, op, name)
@@ -328,7 +324,7 @@ def reduce_scatter(
     """Reduces ``input_list[i]`` across the group into rank i's `output`."""
     name = "reduce_scatter"
     _check_tensor(output, name, "output")
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     inputs = _check_list(input_list, pg.size(), output, name, "input_list")
     stacked = np.stack([_host(t.array) for t in inputs])
     if output.dtype == np.bool_:
@@ -343,7 +339,7 @@ def reduce_scatter_tensor(
     name = "reduce_scatter_tensor"
     _check_tensor(output, name, "output")
     _check_tensor(input, name, "input")
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     _check_concatenated(input, output, pg.size(), name, "input", "output")
     a = _host(input.array)
     if output.dtype == np.bool_:
@@ -377,7 +373,7 @@ def broadcast(tensor: Tensor, src: int, group: Any = None, async_op: bool = Fals
     """Copies rank `src`'s tensor into every rank's `tensor`."""
     name = "broadcast"
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     root = pg.group_rank(src, name)
     buf = _inout_bytes(tensor)
     finish = [_writer(tensor, buf.view(tensor.dtype), name)] if pg.rank != root else []
@@ -390,7 +386,7 @@ def all_gather(
     """Fills ``tensor_list[i]`` with rank i's `tensor`."""
     name = "all_gather"
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     outputs = _check_list(tensor_list, pg.size(), tensor, name, "tensor_list")
     send = _bytes(tensor.array)
     recv = np.empty((pg.size(), send.size), np.uint8)
@@ -407,7 +403,7 @@ def all_gather_into_tensor(
     name = "all_gather_into_tensor"
     _check_tensor(output_tensor, name, "output_tensor")
     _check_tensor(input_tensor, name, "input_tensor")
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     _check_concatenated(
         output_tensor, input_tensor, pg.size(), name, "output_tensor", "input_tensor"
     )
@@ -429,7 +425,7 @@ def gather(
     """Rank i's `tensor` into ``gather_list[i]`` on rank `dst` (other ranks pass no list)."""
     name = "gather"
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     root = pg.group_rank(dst, name)
     send = _bytes(tensor.array)
     recv, finish = None, []
@@ -454,7 +450,7 @@ def scatter(
     """``scatter_list[i]`` of rank `src` into rank i's `tensor`."""
     name = "scatter"
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     root = pg.group_rank(src, name)
     send = None
     if pg.rank == root:
@@ -477,7 +473,7 @@ def all_to_all(
 ) -> Work | None:
     """``input_tensor_list[j]`` of rank i into ``output_tensor_list[i]`` of rank j (any sizes)."""
     name = "all_to_all"
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     if not input_tensor_list:
         raise ValueError(f"[{name}] input_tensor_list is empty")
     like = _check_tensor(input_tensor_list[0], name, "input_tensor_list[0]")
@@ -530,7 +526,7 @@ def all_to_all_single(
     name = "all_to_all_single"
     _check_tensor(output, name, "output")
     _check_tensor(input, name, "input")
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     if output.dtype != input.dtype or output.shape[1:] != input.shape[1:] or not input.ndim:
         raise ValueError(
             f"[{name}] output {tuple(output.shape)} {output.dtype} and input "
@@ -568,7 +564,7 @@ def _peer(pg: ProcessGroup, rank: int, op: str) -> int:
 
 def _start_send(tensor: Tensor, dst: int, group: Any, tag: int, name: str) -> Work:
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     buf = _bytes(tensor.array)
     return Work(pg, name, pg.send(buf, _peer(pg, dst, name), tag), [])
 
@@ -587,7 +583,7 @@ def irecv(tensor: Tensor, src: int | None = None, group: Any = None, tag: int = 
     """Starts receiving into `tensor` from rank `src` (any rank when None)."""
     name = "irecv"
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     source = None if src is None else _peer(pg, src, name)
     buf = _inout_bytes(tensor)
     return Work(
@@ -599,7 +595,7 @@ def recv(tensor: Tensor, src: int | None = None, group: Any = None, tag: int = 0
     """Receives into `tensor` from rank `src` (any rank when None); returns the sender's rank."""
     name = "recv"
     _check_tensor(tensor, name)
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     source = None if src is None else _peer(pg, src, name)
     buf = _inout_bytes(tensor)
     requests = pg.recv(buf, source, tag)
@@ -613,13 +609,13 @@ def recv(tensor: Tensor, src: int | None = None, group: Any = None, tag: int = 0
 
 def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None) -> Work | None:
     """Returns once every rank of the group has called it."""
-    pg = _group_and_check(group, "barrier")
+    pg = resolve(group, "barrier")
     return _run(pg, "barrier", pg.barrier(wait=_blocking("barrier", async_op)), [], async_op)
 
 
 def monitored_barrier(group: Any = None, timeout: Any = None, wait_all_ranks: bool = False) -> None:
     """A barrier with its own deadline: past it, this rank reports and the job ends."""
-    pg = _group_and_check(group, "monitored_barrier")
+    pg = resolve(group, "monitored_barrier")
     seconds = None if timeout is None else getattr(timeout, "total_seconds", lambda: timeout)()
     pg.wait(pg.barrier(), "monitored_barrier", seconds)
 
@@ -631,7 +627,7 @@ def broadcast_object_list(
     name = "broadcast_object_list"
     if not isinstance(object_list, list):
         raise TypeError(f"[{name}] expected a list, got {type(object_list).__name__}")
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     values = pg.objects("broadcast", list(object_list), pg.group_rank(src, name))
     if len(values) != len(object_list):
         raise ValueError(
@@ -643,7 +639,7 @@ def broadcast_object_list(
 def all_gather_object(object_list: list, obj: Any, group: Any = None) -> None:
     """Fills ``object_list[i]`` with rank i's `obj` (picklable)."""
     name = "all_gather_object"
-    pg = _group_and_check(group, name)
+    pg = resolve(group, name)
     if not isinstance(object_list, list) or len(object_list) != pg.size():
         raise ValueError(f"[{name}] object_list must be a list of one slot per rank ({pg.size()})")
     object_list[:] = pg.objects("allgather", obj)
