@@ -37,17 +37,17 @@ CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 EMBEDDED_STATS = ((0.49, 0.50, 0.50), (0.28, 0.28, 0.28))
 
 
-def run(
-    make_model: Callable[[], nn.Module],
+def training_parser(
     description: str,
-    argv: list[str] | None = None,
-    epochs: int = 10,
-    lr: float = 0.01,
-) -> float:
-    """Parses the command line, trains ``make_model()`` and returns the last test accuracy."""
+    epochs: int,
+    lr: float,
+    batch_help: str | None = None,
+    save_help: str = "write the trained state dict here",
+) -> argparse.ArgumentParser:
+    """The CIFAR examples' shared options (``ddp_cifar.py`` adds its own to them)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help=batch_help)
     parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument(
@@ -56,22 +56,42 @@ def run(
     parser.add_argument("--augment", action="store_true", help="random crops and flips")
     parser.add_argument("--train-size", type=int, help="embedded training images (default 5000)")
     parser.add_argument("--test-size", type=int, help="embedded test images (default 1000)")
-    parser.add_argument("--save", metavar="PATH", help="write the trained state dict here")
+    parser.add_argument("--save", metavar="PATH", help=save_help)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser
 
-    fd.manual_seed(args.seed)
+
+def cifar_sets(args: argparse.Namespace) -> tuple:
+    """(training set, test set) for the options: the real CIFAR-10 batches with ``--data``, the
+    embedded images without; standardised per channel, after random crops and flips with
+    ``--augment`` (then images are prepared one by one)."""
     # Per-channel standardisation (a batchable transform: batches stay one indexing copy) ...
     normalize = T.Normalize(*(CIFAR10_STATS if args.data else EMBEDDED_STATS))
-    # ... after random crops and flips with --augment (then images are prepared one by one).
     augment = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), normalize])
     train_transform = augment if args.augment else normalize
     if args.data:
-        train_set = CIFAR10(args.data, train=True, transform=train_transform)
-        test_set = CIFAR10(args.data, train=False, transform=normalize)
-    else:
-        train_set = EmbeddedCifar(train=True, transform=train_transform, n=args.train_size)
-        test_set = EmbeddedCifar(train=False, transform=normalize, n=args.test_size)
+        return (
+            CIFAR10(args.data, train=True, transform=train_transform),
+            CIFAR10(args.data, train=False, transform=normalize),
+        )
+    return (
+        EmbeddedCifar(train=True, transform=train_transform, n=args.train_size),
+        EmbeddedCifar(train=False, transform=normalize, n=args.test_size),
+    )
+
+
+def run(
+    make_model: Callable[[], nn.Module],
+    description: str,
+    argv: list[str] | None = None,
+    epochs: int = 10,
+    lr: float = 0.01,
+) -> float:
+    """Parses the command line, trains ``make_model()`` and returns the last test accuracy."""
+    args = training_parser(description, epochs, lr).parse_args(argv)
+
+    fd.manual_seed(args.seed)
+    train_set, test_set = cifar_sets(args)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=500)
 

@@ -41,14 +41,12 @@ import sys
 import time
 
 import numpy as np
-from cifar_mlp import CIFAR10_STATS, EMBEDDED_STATS  # per-channel (mean, std)
+from cifar_mlp import cifar_sets, training_parser
 from tqdm import tqdm
 
 import pyfastdl as fd
 import pyfastdl.distributed as dist
 from pyfastdl import nn
-from pyfastdl.data import CIFAR10, EmbeddedCifar
-from pyfastdl.data import transforms as T
 from pyfastdl.models import CifarVGG
 from pyfastdl.nn.parallel import DistributedDataParallel as DDP
 from pyfastdl.optim import SGD
@@ -56,21 +54,13 @@ from pyfastdl.utils.data import DataLoader, DistributedSampler, Subset
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument(
-        "--batch-size", type=int, default=64, help="global batch, split over the ranks (64)"
+    parser = training_parser(
+        __doc__.split("\n\n")[0],
+        epochs=8,
+        lr=0.01,
+        batch_help="global batch, split over the ranks (64)",
+        save_help="rank 0 writes the trained state dict here",
     )
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument(
-        "--data", metavar="DIR", help="folder with the CIFAR-10 batches (default: embedded images)"
-    )
-    parser.add_argument("--augment", action="store_true", help="random crops and flips")
-    parser.add_argument("--train-size", type=int, help="embedded training images (default 5000)")
-    parser.add_argument("--test-size", type=int, help="embedded test images (default 1000)")
-    parser.add_argument("--save", metavar="PATH", help="rank 0 writes the trained state dict here")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--sync-bn", action="store_true", help="BatchNorm statistics over the global batch"
     )
@@ -129,15 +119,7 @@ def train(args: argparse.Namespace) -> float:
         fd.set_num_threads(args.threads)
 
     fd.manual_seed(args.seed)
-    normalize = T.Normalize(*(CIFAR10_STATS if args.data else EMBEDDED_STATS))
-    augment = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), normalize])
-    train_transform = augment if args.augment else normalize
-    if args.data:
-        train_set = CIFAR10(args.data, train=True, transform=train_transform)
-        test_set = CIFAR10(args.data, train=False, transform=normalize)
-    else:  # rendered from a fixed seed: the same images on every rank
-        train_set = EmbeddedCifar(train=True, transform=train_transform, n=args.train_size)
-        test_set = EmbeddedCifar(train=False, transform=normalize, n=args.test_size)
+    train_set, test_set = cifar_sets(args)  # embedded images: rendered alike on every rank
     sampler = DistributedSampler(train_set, seed=args.seed)  # world size and rank from the group
     train_loader = DataLoader(train_set, batch_size=per_rank, sampler=sampler)
     # Evaluation: a disjoint slice per rank (no padding, so no image counts twice).
