@@ -22,6 +22,7 @@ import os as _os
 from . import (
     amp,
     autograd,
+    backends,
     cuda,
     data,
     distributed,

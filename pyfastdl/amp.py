@@ -94,7 +94,7 @@ class autocast:
         if self._enabled and self.fast_dtype not in (str(float32), str(float64)):
             raise NotImplementedError(
                 f"[autocast] autocast to {self.fast_dtype} on device_type={device_type!r} is not "
-                "supported: the CPU kernels compute in float32; use enabled=False or "
+                "supported: the kernels (CPU and GPU) compute in float32; use enabled=False or "
                 "dtype=pyfastdl.float32"
             )
 
@@ -204,13 +204,20 @@ class GradScaler:
             raise RuntimeError("[GradScaler.unscale_] unscale_() is being called after step()")
         inv = 1.0 / self._scale
         found = False
+        on_device = []  # GPU gradients' "all finite" flags, read back together (one sync)
         for group in optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 g = p.grad.array
                 g *= g.dtype.type(inv)
-                found = found or not bool(xp(g).isfinite(g).all())
+                if type(g) is np.ndarray:
+                    found = found or not bool(np.isfinite(g).all())
+                else:
+                    on_device.append(xp(g).isfinite(g).all())
+        if on_device and not found:
+            m = xp(on_device[0])
+            found = not bool(m.stack(on_device).all())
         self._found_inf[key] = found
         self._stage[key] = "unscaled"
 

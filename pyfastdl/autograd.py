@@ -30,6 +30,7 @@ from typing import Any
 
 from . import kernels as _kernels
 from . import shapes as _shapes
+from .arrays import device_error, device_of, to_gpu, to_host
 from .arrays import xp as _xp
 from .kernels import trace as _trace
 
@@ -409,17 +410,28 @@ class Function:
         needs = []
         inputs = []  # the Tensor arguments in place, None for the others (the node's inputs)
         any_needs = False
+        # One device per op: the arrays' types are compared as they are unwrapped (one test per
+        # input); only a difference (a GPU array among NumPy ones, or a NumPy subclass) looks
+        # closer, in _one_device.
+        kind = None
         for a in args:
             if isinstance(a, Tensor):
-                raw.append(a.array)
+                x = a.array
+                raw.append(x)
                 inputs.append(a)
                 r = a.requires_grad
                 needs.append(r)
                 any_needs = any_needs or r
+                if (t := type(x)) is not kind:
+                    kind = t if kind is None else _MIXED
             else:
                 raw.append(a)
                 inputs.append(None)
                 needs.append(False)
+        if kind is _MIXED:
+            moved = _one_device(cls, args)
+            if moved is not None:
+                return cls.apply(*moved, **kwargs)
         record = any_needs and _mode.enabled
         ctx.needs_input_grad = tuple(needs)
         try:
@@ -452,6 +464,40 @@ class Function:
         if _trace.listening:  # kernels.shadow / detect_anomaly
             _watch_forward(cls, args, (t,), node)
         return t
+
+
+_MIXED = object()  # Function.apply's mark for inputs whose arrays differ in type
+
+
+class _ToGPUFn(Function):
+    """A 0-d CPU tensor taken into an op on GPU tensors (PyTorch allows that one mix); its
+    gradient goes back to the host."""
+
+    @staticmethod
+    def forward(ctx, a, op):
+        return to_gpu(a, op)
+
+    @staticmethod
+    def backward(ctx, g):
+        return to_host(g), None
+
+
+def _one_device(cls: type, args: tuple) -> tuple | None:
+    """For Function.apply when the Tensor arguments' arrays differ in type: None when they are
+    on one device after all, else `args` with each 0-d CPU tensor moved to the GPU of the others;
+    RuntimeError ``[op] expected all tensors on the same device, got cpu and cuda`` when a CPU
+    tensor of more dims is among GPU ones."""
+    tensors = [a for a in args if isinstance(a, _Tensor)]
+    devices = [device_of(t.array) for t in tensors]
+    if len(set(devices)) == 1:
+        return None
+    op = _snake_name(cls)
+    if any(d == "cpu" and t.array.ndim for t, d in zip(tensors, devices)):
+        raise device_error(op, *devices)
+    return tuple(
+        _ToGPUFn.apply(a, op) if isinstance(a, _Tensor) and device_of(a.array) == "cpu" else a
+        for a in args
+    )
 
 
 def _share_version(out: Any, args: tuple) -> None:
@@ -687,7 +733,7 @@ def _saved_arrays(ctx: Context) -> list:
         for a in value if isinstance(value, (tuple, list)) else (value,):
             if isinstance(a, _Tensor):
                 a = a.array
-            if hasattr(a, "__array_interface__") or hasattr(a, "__cuda_array_interface__"):
+            if hasattr(a, "shape") and hasattr(a, "dtype"):  # a NumPy or GPU array
                 found.append(a)
     return found
 

@@ -37,7 +37,8 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from .io_torch import is_torch_legacy, is_torch_zip, load_torch
-from .tensor import Tensor
+from .tensor import Tensor, _place
+from .tensor import device as _device
 
 __all__ = ["load", "save"]
 
@@ -201,8 +202,12 @@ def _remove_stale_temps(folder: str, prefix: str) -> None:
             pass  # gone already, or not ours to delete
 
 
-def load(f: str | os.PathLike) -> Any:
+def load(f: str | os.PathLike, map_location: Any = None) -> Any:
     """Loads what :func:`save` wrote (Tensors come back as Tensors, arrays as arrays).
+
+    Tensors load on the CPU (a GPU tensor is saved from host memory), or on `map_location`
+    ('cpu', 'cuda', 'cuda:N' or a device) when given, as ``torch.load(f, map_location=...)``;
+    NumPy arrays stay NumPy arrays.
 
     A safetensors file without pyfastdl's metadata loads as a flat dict name → Tensor. A
     PyTorch ``torch.save`` file (``.pt`` / ``.pth``, the zip format) loads with Tensors (and
@@ -210,6 +215,8 @@ def load(f: str | os.PathLike) -> Any:
     Nothing in the file is ever executed: a pickle naming anything but tensors, containers and
     numbers is refused, and a corrupt file raises ValueError.
     """
+    if map_location is not None:
+        return _moved(load(f), _device(map_location))
     path = os.fspath(f)
     if os.path.isdir(path):
         raise IsADirectoryError(f"[load] '{path}' is a directory, expected a file")
@@ -249,6 +256,22 @@ def load(f: str | os.PathLike) -> Any:
         raise ValueError(
             f"[load] '{path}' has corrupt pyfastdl metadata: its structure nests too deeply"
         ) from None
+
+
+def _moved(obj: Any, device: Any) -> Any:
+    """`obj` (what load read) with its Tensors on `device`."""
+    if isinstance(obj, Tensor):
+        moved = Tensor(_place(obj.array, device, "load"), requires_grad=obj.requires_grad)
+        if type(obj) is not Tensor:  # a Parameter from a PyTorch file stays one
+            moved = type(obj)(moved, requires_grad=obj.requires_grad)
+        return moved
+    if isinstance(obj, dict):
+        return {k: _moved(v, device) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_moved(v, device) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_moved(v, device) for v in obj)
+    return obj
 
 
 def _metadata(raw: bytes, path: str) -> dict | None:

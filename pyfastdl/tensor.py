@@ -21,7 +21,7 @@ import numpy as np
 
 from . import autograd
 from . import random as _random
-from .arrays import xp
+from .arrays import cupy_module, is_gpu, to_gpu, to_host, xp
 from .autograd import version_counter
 from .dtypes import (
     bool_,
@@ -75,7 +75,8 @@ __all__ = [
 
 
 class device:
-    """Where a tensor's array lives: ``device('cpu')``, ``device('cuda')`` or ``device('cuda:0')``."""
+    """Where a tensor's array lives: ``device('cpu')``, ``device('cuda')``, ``device('cuda:0')``,
+    ``device('cuda', 0)`` or ``device(0)`` (GPU 0); a ``torch.device`` is read by its name."""
 
     __slots__ = ("index", "type")
 
@@ -83,12 +84,16 @@ class device:
         if isinstance(spec, device):
             self.type, self.index = spec.type, spec.index
             return
+        if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+            spec, index = "cuda", int(spec)  # PyTorch: an int names a GPU
         spec = str(spec)
         kind, _, idx = spec.partition(":")
-        if kind not in ("cpu", "cuda"):
+        if kind not in ("cpu", "cuda") or (idx and not idx.isdigit()):
             raise RuntimeError(f"[device] expected 'cpu' or 'cuda[:N]', got '{spec}'")
         self.type = kind
-        self.index = int(idx) if idx else index
+        self.index = int(idx) if idx else (None if index is None else int(index))
+        if self.index is not None and self.index < 0:
+            raise RuntimeError(f"[device] device index must be non-negative, got {self.index}")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
@@ -143,7 +148,8 @@ _CUDA = device("cuda")
 
 
 def _is_numpy(a: Any) -> bool:
-    return type(a) is np.ndarray
+    """True for a NumPy array (a subclass too, such as a memory map)."""
+    return type(a) is np.ndarray or isinstance(a, np.ndarray)
 
 
 class Tensor:
@@ -278,7 +284,17 @@ class Tensor:
         return int(a.ctypes.data) if _is_numpy(a) else int(a.data.ptr)
 
     def is_pinned(self) -> bool:
+        """False: pyfastdl does not page-lock host memory (``pin_memory`` is a no-op)."""
         return False
+
+    def pin_memory(self, device: Any = None) -> Tensor:
+        """Self, for a CPU tensor (pinning is not needed for correctness and is not done here);
+        RuntimeError for a GPU tensor, as in PyTorch."""
+        if not _is_numpy(self.array):
+            raise RuntimeError(
+                "[pin_memory] cannot pin a cuda tensor: only CPU tensors can be pinned"
+            )
+        return self
 
     @property
     def retains_grad(self) -> bool:
@@ -362,22 +378,29 @@ class Tensor:
         return _host(self.array).tolist()
 
     def numpy(self, force: bool = False) -> np.ndarray:
-        """The array itself (shared memory) for a CPU tensor."""
+        """The array itself (shared memory) for a CPU tensor; with `force`, a host copy of a GPU
+        tensor (and no complaint about requires_grad)."""
+        if not _is_numpy(self.array):
+            if not force:
+                raise TypeError(
+                    "[numpy] can't convert cuda tensor to numpy; use Tensor.cpu() first"
+                )
+            return _host(self.array)
         if self.requires_grad and not force:
             raise RuntimeError(
                 "[numpy] can't call numpy() on a tensor that requires grad; use "
                 "tensor.detach().numpy()"
             )
-        if not _is_numpy(self.array):
-            if not force:
-                raise TypeError(
-                    "[numpy] can't convert a cuda tensor to numpy; use tensor.cpu() first"
-                )
-            return _host(self.array)
         return self.array
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        a = _host(self.array)
+        """NumPy's view of a CPU tensor; a GPU tensor refuses (TypeError, as in PyTorch): move it
+        with ``.cpu()`` first, so that no copy to the host happens unseen."""
+        a = self.array
+        if not _is_numpy(a):
+            raise TypeError(
+                "[__array__] can't convert cuda tensor to numpy; use Tensor.cpu() first"
+            )
         if dtype is not None and np.dtype(dtype) != a.dtype:
             return a.astype(dtype)
         if copy:
@@ -416,11 +439,21 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def cpu(self) -> Tensor:
-        return self.to("cpu")
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        """This tensor on the CPU (itself when it is there already)."""
+        if memory_format is None:
+            return self.to("cpu")
+        return self.to("cpu", memory_format=memory_format)
 
-    def cuda(self, device_id: Any = None) -> Tensor:
-        return self.to("cuda")
+    def cuda(
+        self, device: Any = None, non_blocking: bool = False, memory_format: Any = None
+    ) -> Tensor:
+        """This tensor on the GPU (`device`: an index, 'cuda:N' or a device; the current GPU by
+        default); RuntimeError ``[to] CUDA is not available: ...`` without CuPy or a GPU."""
+        target = _cuda_device(device)
+        if memory_format is None:
+            return self.to(target, non_blocking=non_blocking)
+        return self.to(target, non_blocking=non_blocking, memory_format=memory_format)
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
@@ -525,7 +558,7 @@ class Tensor:
         if self.array.dtype not in (get_default_dtype(), int64, bool_):
             extra.append(f"dtype=pyfastdl.{self.array.dtype}")
         if not _is_numpy(self.array):
-            extra.append("device='cuda'")
+            extra.append(f"device='cuda:{self.get_device()}'")
         if self._node is not None:
             extra.append(f"grad_fn=<{self._node.name}Backward>")
         elif self.requires_grad:
@@ -551,12 +584,19 @@ def _normalize_dim(dim: Any, ndim: Any, op: str) -> Any:
     return dim + ndim if dim < 0 else dim
 
 
-def _is_cupy(a: Any) -> bool:
-    return type(a).__module__.startswith("cupy")
+_is_cupy = is_gpu  # (the layers above import it under this name)
+_host = to_host
 
 
-def _host(a: Any) -> np.ndarray:
-    return a if _is_numpy(a) else a.get()
+def _cuda_device(spec: Any) -> device:
+    """The device ``Tensor.cuda(spec)`` / ``Module.cuda(spec)`` means: GPU `spec` (an index, a
+    'cuda:N' name or a device), the current GPU for None."""
+    if spec is None:
+        return _CUDA
+    d = device(spec)
+    if d.type != "cuda":
+        raise RuntimeError(f"[cuda] expected a cuda device, got '{spec}'")
+    return d
 
 
 def is_tensor(obj: Any) -> bool:
@@ -606,17 +646,27 @@ def _to_array(data: Any, dtype: Any, op: str, copy: bool = True) -> Any:
     return arr
 
 
-def _place(arr: Any, dev: Any) -> Any:
+def _place(arr: Any, dev: Any, op: str = "to") -> Any:
+    """`arr` on device `dev` (None: where it is). Moves to the GPU go through
+    :func:`pyfastdl.arrays.to_gpu`: a clear error without CuPy or a GPU."""
     if dev is None:
         return arr
-    d = device(dev)
-    if d.type == "cuda" and _is_numpy(arr):
-        import cupy
+    d = dev if type(dev) is device else device(dev)
+    if d.type == "cuda":
+        return to_gpu(arr, op, d.index) if d.index or _is_numpy(arr) else arr
+    return arr if _is_numpy(arr) else arr.get()
 
-        return cupy.asarray(arr)
-    if d.type == "cpu" and not _is_numpy(arr):
-        return arr.get()
-    return arr
+
+def _make(dev: Any, op: str, make: Any) -> Any:
+    """``make(m)``, m the array module of device `dev` (numpy for None and 'cpu', cupy for
+    'cuda'): an array allocated on its device, not copied there."""
+    if dev is None:
+        return make(np)
+    d = dev if type(dev) is device else device(dev)
+    if d.type == "cpu":
+        return make(np)
+    arr = make(cupy_module(op))
+    return to_gpu(arr, op, d.index) if d.index else arr
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -630,7 +680,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
         >>> fd.tensor([[1, 2], [3, 4]]).dtype
         dtype('int64')
     """
-    arr = _place(_to_array(data, dtype, "tensor"), device)
+    arr = _place(_to_array(data, dtype, "tensor"), device, "tensor")
     return Tensor(arr, requires_grad=requires_grad)
 
 
@@ -640,7 +690,9 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         return data
     if (_is_numpy(data) or _is_cupy(data)) and (dtype is None or np.dtype(dtype) == data.dtype):
         check_dtype(data.dtype, "as_tensor")
-        return Tensor(_place(data, device))
+        return Tensor(_place(data, device, "as_tensor"))
+    if isinstance(data, Tensor) and dtype is None:
+        return Tensor(_place(data.array, device, "as_tensor"))
     return tensor(data, dtype=dtype, device=device)
 
 
@@ -652,17 +704,30 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor(array)
 
 
+# DLPack device types whose memory the host reads directly: kDLCPU, kDLCUDAHost (pinned).
+_DLPACK_HOST = (1, 3)
+
+
 def from_dlpack(ext: Any) -> Tensor:
-    """A tensor sharing memory with any object that implements the DLPack protocol."""
-    if not hasattr(ext, "__dlpack__"):
-        raise TypeError(f"[from_dlpack] {type(ext).__name__} does not implement __dlpack__")
+    """A tensor sharing memory with an object that implements the DLPack protocol: a CPU
+    producer (NumPy, a torch CPU tensor, ...) gives a CPU tensor, a GPU one (CuPy, a torch CUDA
+    tensor, a JAX GPU array, ...) a GPU tensor, through CuPy.
+
+    Example:
+        >>> import numpy as np, pyfastdl as fd
+        >>> fd.from_dlpack(np.ones(2, np.float32)).tolist()
+        [1.0, 1.0]
+    """
+    if not hasattr(ext, "__dlpack__") or not hasattr(ext, "__dlpack_device__"):
+        raise TypeError(
+            f"[from_dlpack] {type(ext).__name__} does not implement __dlpack__ and "
+            "__dlpack_device__"
+        )
     dev_type, _ = ext.__dlpack_device__()
-    if int(dev_type) == 1:  # kDLCPU
+    if int(dev_type) in _DLPACK_HOST:
         arr = np.from_dlpack(ext)
     else:
-        import cupy
-
-        arr = cupy.from_dlpack(ext)
+        arr = cupy_module("from_dlpack").from_dlpack(ext)
     check_dtype(arr.dtype, "from_dlpack")
     return Tensor(arr)
 
@@ -682,8 +747,14 @@ def _shape_arg(size: Sequence[Any], op: str) -> tuple:
     return tuple(shape)
 
 
-def _factory(arr: Any, device: Any, requires_grad: bool) -> Tensor:
-    return Tensor(_place(arr, device), requires_grad=requires_grad)
+def _factory(arr: Any, device: Any, requires_grad: bool, op: str) -> Tensor:
+    """A tensor of host array `arr` (random draws are made on the host) on `device`."""
+    return Tensor(_place(arr, device, op), requires_grad=requires_grad)
+
+
+def _made(make: Any, device: Any, requires_grad: bool, op: str) -> Tensor:
+    """A tensor of ``make(m)``, allocated by the array module m of `device`."""
+    return Tensor(_make(device, op, make), requires_grad=requires_grad)
 
 
 def _float_dtype(dtype: Any, op: str) -> np.dtype:
@@ -692,23 +763,20 @@ def _float_dtype(dtype: Any, op: str) -> np.dtype:
 
 @allocates("zeros")
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(
-        np.zeros(_shape_arg(size, "zeros"), _float_dtype(dtype, "zeros")), device, requires_grad
-    )
+    shape, dt = _shape_arg(size, "zeros"), _float_dtype(dtype, "zeros")
+    return _made(lambda m: m.zeros(shape, dt), device, requires_grad, "zeros")
 
 
 @allocates("ones")
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(
-        np.ones(_shape_arg(size, "ones"), _float_dtype(dtype, "ones")), device, requires_grad
-    )
+    shape, dt = _shape_arg(size, "ones"), _float_dtype(dtype, "ones")
+    return _made(lambda m: m.ones(shape, dt), device, requires_grad, "ones")
 
 
 @allocates("empty")
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(
-        np.empty(_shape_arg(size, "empty"), _float_dtype(dtype, "empty")), device, requires_grad
-    )
+    shape, dt = _shape_arg(size, "empty"), _float_dtype(dtype, "empty")
+    return _made(lambda m: m.empty(shape, dt), device, requires_grad, "empty")
 
 
 @allocates("full")
@@ -724,7 +792,10 @@ def full(
             else get_default_dtype()
         )
     shape = _shape_arg((size,) if not isinstance(size, (tuple, list)) else tuple(size), "full")
-    return _factory(np.full(shape, fill_value, check_dtype(dtype, "full")), device, requires_grad)
+    dt = check_dtype(dtype, "full")
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _made(lambda m: m.full(shape, fill_value, dt), device, requires_grad, "full")
 
 
 def _like(t: Any, dtype: Any) -> tuple:
@@ -770,7 +841,9 @@ def zeros_like(
     memory_format: Any = preserve_format,
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    out = zeros(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    out = zeros(
+        shape, dtype=dt, device=dev if device is None else device, requires_grad=requires_grad
+    )
     return _laid_out(out, t, memory_format, "zeros_like")
 
 
@@ -784,7 +857,9 @@ def ones_like(
     memory_format: Any = preserve_format,
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    out = ones(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    out = ones(
+        shape, dtype=dt, device=dev if device is None else device, requires_grad=requires_grad
+    )
     return _laid_out(out, t, memory_format, "ones_like")
 
 
@@ -798,7 +873,9 @@ def empty_like(
     memory_format: Any = preserve_format,
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    out = empty(shape, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    out = empty(
+        shape, dtype=dt, device=dev if device is None else device, requires_grad=requires_grad
+    )
     return _laid_out(out, t, memory_format, "empty_like")
 
 
@@ -813,7 +890,13 @@ def full_like(
     memory_format: Any = preserve_format,
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    out = full(shape, fill_value, dtype=dt, device=device or dev, requires_grad=requires_grad)
+    out = full(
+        shape,
+        fill_value,
+        dtype=dt,
+        device=dev if device is None else device,
+        requires_grad=requires_grad,
+    )
     return _laid_out(out, t, memory_format, "full_like")
 
 
@@ -828,7 +911,7 @@ def rand(
     """Uniform samples on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
     arr = numpy_rng(generator).random(_shape_arg(size, "rand"), dtype=np.float64).astype(dt)
-    return _factory(arr, device, requires_grad)
+    return _factory(arr, device, requires_grad, "rand")
 
 
 @allocates("randn")
@@ -842,7 +925,7 @@ def randn(
     """Standard normal samples."""
     dt = _float_dtype(dtype, "randn")
     arr = numpy_rng(generator).standard_normal(_shape_arg(size, "randn")).astype(dt)
-    return _factory(arr, device, requires_grad)
+    return _factory(arr, device, requires_grad, "randn")
 
 
 @allocates("randint")
@@ -868,7 +951,7 @@ def randint(
         .integers(low, high, shape)
         .astype(check_dtype(dtype or int64, "randint"))
     )
-    return _factory(arr, device, requires_grad)
+    return _factory(arr, device, requires_grad, "randint")
 
 
 @allocates("rand_like")
@@ -876,7 +959,12 @@ def rand_like(
     t: Any, dtype: Any = None, device: Any = None, *, memory_format: Any = preserve_format
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    return _laid_out(rand(shape, dtype=dt, device=device or dev), t, memory_format, "rand_like")
+    return _laid_out(
+        rand(shape, dtype=dt, device=dev if device is None else device),
+        t,
+        memory_format,
+        "rand_like",
+    )
 
 
 @allocates("randn_like")
@@ -884,7 +972,12 @@ def randn_like(
     t: Any, dtype: Any = None, device: Any = None, *, memory_format: Any = preserve_format
 ) -> Tensor:
     shape, dt, dev = _like(t, dtype)
-    return _laid_out(randn(shape, dtype=dt, device=device or dev), t, memory_format, "randn_like")
+    return _laid_out(
+        randn(shape, dtype=dt, device=dev if device is None else device),
+        t,
+        memory_format,
+        "randn_like",
+    )
 
 
 @allocates("randint_like")
@@ -894,7 +987,7 @@ def randint_like(
     shape, dt, dev = _like(t, dtype)
     if high is None:
         low, high = 0, low
-    return randint(low, high, shape, dtype=dt, device=device or dev)
+    return randint(low, high, shape, dtype=dt, device=dev if device is None else device)
 
 
 @allocates("randperm")
@@ -904,7 +997,7 @@ def randperm(
     if n < 0:
         raise ValueError(f"[randperm] n must be non-negative, got {n}")
     arr = numpy_rng(generator).permutation(int(n)).astype(check_dtype(dtype or int64, "randperm"))
-    return _factory(arr, device, False)
+    return _factory(arr, device, False, "randperm")
 
 
 @allocates("arange")
@@ -928,8 +1021,8 @@ def arange(
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
-    arr = np.arange(start, end, step).astype(check_dtype(dtype, "arange"))
-    return _factory(arr, device, requires_grad)
+    dt = check_dtype(dtype, "arange")
+    return _made(lambda m: m.arange(start, end, step).astype(dt), device, requires_grad, "arange")
 
 
 @allocates("linspace")
@@ -943,8 +1036,10 @@ def linspace(
 ) -> Tensor:
     if steps < 0:
         raise ValueError(f"[linspace] steps must be non-negative, got {steps}")
-    arr = np.linspace(start, end, int(steps)).astype(_float_dtype(dtype, "linspace"))
-    return _factory(arr, device, requires_grad)
+    dt = _float_dtype(dtype, "linspace")
+    return _made(
+        lambda m: m.linspace(start, end, int(steps)).astype(dt), device, requires_grad, "linspace"
+    )
 
 
 @allocates("eye")
@@ -953,4 +1048,5 @@ def eye(
 ) -> Tensor:
     if n < 0 or (m is not None and m < 0):
         raise ValueError(f"[eye] sizes must be non-negative, got n={n}, m={m}")
-    return _factory(np.eye(n, m, dtype=_float_dtype(dtype, "eye")), device, requires_grad)
+    dt = _float_dtype(dtype, "eye")
+    return _made(lambda xm: xm.eye(n, m, dtype=dt), device, requires_grad, "eye")

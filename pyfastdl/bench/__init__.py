@@ -14,7 +14,8 @@ call, forward or forward + backward, shared by) ``conv``, ``layers`` (pooling, n
 (the training steps' optional compiled peers: ``torch.compile`` and JAX's ``jit``), ``overhead``
 (microseconds per call of small ops, with and without grad), ``conv_sweep`` (the conv2d
 layer-shape sweep: every distinct convolution of common CPU networks, ``--conv-sweep``) --
-``report`` (tables, JSON, plot), ``cli`` (the command line).
+``report`` (tables, JSON, plot), ``cli`` (the command line); ``gpu`` (a package: the CUDA
+kernels against cuBLAS, cuDNN and PyTorch's SDPA on a GPU, ``--device cuda``).
 
 Example:
     >>> from pyfastdl.bench import Config, run

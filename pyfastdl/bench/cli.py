@@ -23,6 +23,7 @@ Usage (the quick run takes about 3 minutes on 2 cores, the full one about 15)::
     python -m pyfastdl bench --markdown            # tables ready to paste into RESULTS.md
     python -m pyfastdl bench --quick --only train --peers auto   # with torch.compile and JAX
     python -m pyfastdl bench --only convsweep --conv-sweep --conv-batches 1,8 --json sweep.json
+    python -m pyfastdl bench --device cuda --quick  # the CUDA kernels on the GPU (bench.gpu)
 
 Example:
     >>> from pyfastdl.bench.cli import build_parser
@@ -44,7 +45,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import attention, conv2d, conv_sweep, gemm, layers, ops, overhead, peers, training
+from . import attention, conv2d, conv_sweep, gemm, gpu, layers, ops, overhead, peers, training
 from .config import ALL_SUITES, SUITES, Config
 from .limits import machine_info, measure_limits, remeasure_peak
 from .report import format_header, format_tables, plot, write_json
@@ -85,11 +86,19 @@ def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentPar
         help="fewer rounds and shapes: about 3 minutes on 2 cores",
     )
     p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="cpu: the CPU suite (the default); cuda: pyfastdl's CUDA kernels against cuBLAS, "
+        "cuDNN, PyTorch's SDPA and a device copy on the GPU (suites "
+        f"{','.join(gpu.SUITES)}; exit status 2 without a usable GPU)",
+    )
+    p.add_argument(
         "--only",
-        default=",".join(SUITES),
+        default=None,
         metavar="SUITES",
         help=f"comma-separated subset of {','.join(ALL_SUITES)} (default: {','.join(SUITES)}; "
-        "convsweep: see --conv-sweep)",
+        f"convsweep: see --conv-sweep); with --device cuda, of {','.join(gpu.SUITES)}",
     )
     p.add_argument(
         "--threads",
@@ -103,7 +112,8 @@ def build_parser(prog: str = "python -m pyfastdl bench") -> argparse.ArgumentPar
         type=int,
         default=None,
         metavar="R",
-        help="interleaved rounds per workload (default: 5 with --quick, else 21)",
+        help="interleaved rounds per workload (default: 5 with --quick, else 21; with "
+        "--device cuda: 5 or 15)",
     )
     p.add_argument(
         "--sizes",
@@ -232,7 +242,8 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         parser.error(f"--threads must be >= 1, got {threads}")
     if args.rounds is not None and args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
-    only = tuple(s.strip() for s in args.only.split(",") if s.strip())
+    only_arg = ",".join(SUITES) if args.only is None else args.only
+    only = tuple(s.strip() for s in only_arg.split(",") if s.strip())
     _check_output_path(parser, "--json", args.json)
     _check_output_path(parser, "--plot", args.plot)
     if args.plot is not None:
@@ -367,9 +378,12 @@ def run(config: Config, write: Callable[[str], None] = print) -> RunResult:
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m pyfastdl bench") -> int:
-    """The command line; returns the exit status (1 when a workload failed its check)."""
+    """The command line; returns the exit status (1 when a workload failed its check; 2 for
+    bad options, or ``--device cuda`` without a usable GPU)."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.device == "cuda":
+        return gpu.main(args, parser)
     config = config_from_args(args, parser)
     result = run(config)
     print()

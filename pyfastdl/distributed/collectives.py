@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import to_gpu
 from ..autograd import bump_version
 from ..ops._util import check_writable
 from ..tensor import Tensor
@@ -177,9 +178,7 @@ def _is_memory_of(buf: np.ndarray, a: Any) -> bool:
 
 
 def _to_device(buf: np.ndarray, like: Any) -> Any:
-    import cupy  # lazy: only GPU tensors reach here
-
-    return cupy.asarray(buf, dtype=like.dtype)
+    return to_gpu(buf.astype(like.dtype, copy=False), "distributed")
 
 
 def _bytes(a: Any) -> np.ndarray:

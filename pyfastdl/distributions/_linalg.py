@@ -6,8 +6,11 @@ All take batches of matrices (..., n, n) and broadcast the batch dims like ``tor
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..arrays import xp
 from ..autograd import Function
 from ..ops._util import unbroadcast
 from ..ops.reduction import sum
@@ -16,15 +19,16 @@ from ..tensor import Tensor
 __all__ = ["batch_diagonal", "batch_mahalanobis", "cholesky", "solve_lower"]
 
 
-def _mT(a: np.ndarray) -> np.ndarray:
-    return np.swapaxes(a, -1, -2)
+def _mT(a: Any) -> Any:
+    return xp(a).swapaxes(a, -1, -2)
 
 
-def _solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+def _solve_lower(L: Any, B: Any) -> Any:
+    m = xp(L)
     batch = np.broadcast_shapes(L.shape[:-2], B.shape[:-2])
-    L = np.broadcast_to(L, batch + L.shape[-2:])
-    B = np.broadcast_to(B, batch + B.shape[-2:])
-    return np.linalg.solve(L, B)
+    L = m.broadcast_to(L, batch + L.shape[-2:])
+    B = m.broadcast_to(B, batch + B.shape[-2:])
+    return m.linalg.solve(L, B)
 
 
 class CholeskyFn(Function):
@@ -33,8 +37,11 @@ class CholeskyFn(Function):
 
     @staticmethod
     def forward(ctx, a):
+        m = xp(a)
         try:
-            L = np.linalg.cholesky(a)
+            L = m.linalg.cholesky(a)
+            if m is not np and a.size and bool(m.isnan(L).any()):
+                raise np.linalg.LinAlgError  # CuPy answers NaN where NumPy raises
         except np.linalg.LinAlgError:
             raise ValueError(
                 "[cholesky] the input is not positive-definite (the factorization failed)"
@@ -45,10 +52,11 @@ class CholeskyFn(Function):
     @staticmethod
     def backward(ctx, g):
         L = ctx.saved_tensors[0]
-        P = np.tril(_mT(L) @ np.tril(g))
-        d = np.diagonal(P, axis1=-2, axis2=-1)
-        P = P - np.einsum("...i,ij->...ij", d / 2, np.eye(L.shape[-1]))
-        Linv = _solve_lower(L, np.eye(L.shape[-1], dtype=L.dtype))
+        m = xp(L)
+        P = m.tril(_mT(L) @ m.tril(g))
+        d = m.diagonal(P, axis1=-2, axis2=-1)
+        P = P - m.einsum("...i,ij->...ij", d / 2, m.eye(L.shape[-1]))
+        Linv = _solve_lower(L, m.eye(L.shape[-1], dtype=L.dtype))
         S = _mT(Linv) @ P @ Linv
         return (S + _mT(S)) / 2
 
@@ -58,7 +66,7 @@ class SolveLowerFn(Function):
 
     @staticmethod
     def forward(ctx, L, B):
-        L = np.tril(L)  # only the lower triangle is read, as in torch.linalg.solve_triangular
+        L = xp(L).tril(L)  # only the lower triangle is read, as in torch.linalg.solve_triangular
         X = _solve_lower(L, B)
         ctx.save_for_backward(L, X)
         ctx.shapes = (L.shape, B.shape)
@@ -67,8 +75,9 @@ class SolveLowerFn(Function):
     @staticmethod
     def backward(ctx, g):
         L, X = ctx.saved_tensors
-        gB = np.linalg.solve(np.broadcast_to(_mT(L), g.shape[:-2] + L.shape[-2:]), g)
-        gL = -np.tril(gB @ _mT(X))
+        m = xp(L)
+        gB = m.linalg.solve(m.broadcast_to(_mT(L), g.shape[:-2] + L.shape[-2:]), g)
+        gL = -m.tril(gB @ _mT(X))
         return unbroadcast(gL, ctx.shapes[0]), unbroadcast(gB, ctx.shapes[1])
 
 
@@ -76,13 +85,14 @@ class DiagonalFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.shape = a.shape
-        return np.diagonal(a, axis1=-2, axis2=-1).copy()
+        return xp(a).diagonal(a, axis1=-2, axis2=-1).copy()
 
     @staticmethod
     def backward(ctx, g):
-        out = np.zeros(ctx.shape, dtype=g.dtype)
+        m = xp(g)
+        out = m.zeros(ctx.shape, dtype=g.dtype)
         n = ctx.shape[-1]
-        out[..., np.arange(n), np.arange(n)] = g
+        out[..., m.arange(n), m.arange(n)] = g
         return out
 
 

@@ -11,14 +11,17 @@ NumPy only (no SciPy). Each is computed in float64 and returned in the input's d
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..arrays import is_gpu, to_gpu, to_host, xp
 from ..autograd import Function
 from ..ops._util import unbroadcast
-from ..tensor import Tensor
+from ..tensor import Tensor, _is_numpy
 
 __all__ = [
     "digamma",
@@ -33,15 +36,34 @@ _lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
+def _on_host(fn: Callable) -> Callable:
+    """`fn` (NumPy math: ``math.lgamma`` through np.vectorize, series loops that test convergence
+    on the host) on host copies of GPU arguments, its results moved back to their device. The
+    special functions are not a hot path (a distribution's log_prob / entropy / sampling)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any) -> Any:
+        gpu = next((a for a in args if is_gpu(a)), None)
+        if gpu is None:
+            return fn(*args)
+        out = fn(*(a.get() if is_gpu(a) else a for a in args))
+        op = fn.__name__
+        return tuple(to_gpu(o, op) for o in out) if isinstance(out, tuple) else to_gpu(out, op)
+
+    return run
+
+
 def _f64(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+@_on_host
 def lgamma_array(a: np.ndarray) -> np.ndarray:
     x = _f64(a)
     return (_lgamma(x) if x.size else x.copy()).astype(a.dtype, copy=False)
 
 
+@_on_host
 def digamma_array(a: np.ndarray) -> np.ndarray:
     x = _f64(a).copy()
     neg = x < 0
@@ -61,6 +83,7 @@ def digamma_array(a: np.ndarray) -> np.ndarray:
     return out.astype(a.dtype, copy=False)
 
 
+@_on_host
 def trigamma_array(a: np.ndarray) -> np.ndarray:
     """psi'(x), the derivative of digamma, on arrays."""
     x = _f64(a).copy()
@@ -85,6 +108,7 @@ def trigamma_array(a: np.ndarray) -> np.ndarray:
     return out.astype(a.dtype, copy=False)
 
 
+@_on_host
 def erfinv_array(a: np.ndarray) -> np.ndarray:
     y = _f64(a)
     # first guess (Winitzki's approximation), then Newton steps on erf(x) - y
@@ -131,11 +155,11 @@ class ErfinvFn(Function):
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved_tensors[0]
-        return g * (math.sqrt(math.pi) / 2) * np.exp(y * y)
+        return g * (math.sqrt(math.pi) / 2) * xp(y).exp(y * y)
 
 
 def _float(x: Any) -> Tensor:
-    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float64))
+    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float64))  # host data
     if x.dtype.kind != "f":
         x = Tensor(x.array.astype(np.float64))
     return x
@@ -163,6 +187,7 @@ def erfinv(input: Tensor) -> Tensor:
     return ErfinvFn.apply(_float(input))
 
 
+@_on_host
 def gammainc_and_dalpha(alpha: np.ndarray, x: np.ndarray) -> tuple:
     """(P, dP/dalpha) for the regularized lower incomplete gamma P(alpha, x), in float64.
 
@@ -194,6 +219,7 @@ def gammainc_and_dalpha(alpha: np.ndarray, x: np.ndarray) -> tuple:
     return p, dp
 
 
+@_on_host
 def gamma_log_density(alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
     """log of the Gamma(alpha, 1) density at x > 0, in float64."""
     a, x = _f64(alpha), _f64(x)
@@ -206,17 +232,21 @@ class StandardGammaFn(Function):
 
     @staticmethod
     def forward(ctx, alpha, rng, shape):
-        a = np.broadcast_to(alpha.astype(np.float64), shape)
+        # drawn on the host (pyfastdl's generator), then moved to alpha's device
+        a = np.broadcast_to(to_host(alpha).astype(np.float64), shape)
         x = np.maximum(rng.standard_gamma(a), np.finfo(alpha.dtype).tiny)
+        if not _is_numpy(alpha):
+            x = to_gpu(x, "standard_gamma")
         ctx.save_for_backward(alpha, x)
         return x.astype(alpha.dtype)
 
     @staticmethod
     def backward(ctx, g):
         alpha, x = ctx.saved_tensors
-        a = np.broadcast_to(alpha.astype(np.float64), x.shape)
+        m = xp(x)
+        a = m.broadcast_to(alpha.astype(np.float64), x.shape)
         _, dp = gammainc_and_dalpha(a, x)
-        dx = -dp / np.exp(gamma_log_density(a, x))
+        dx = -dp / m.exp(gamma_log_density(a, x))
         grad = (g * dx).astype(alpha.dtype)
         return unbroadcast(grad, alpha.shape), None, None
 
@@ -234,8 +264,9 @@ class GammaincFn(Function):
     @staticmethod
     def backward(ctx, g):
         alpha, x, dp = ctx.saved_tensors
+        m = xp(x)
         with np.errstate(all="ignore"):
-            dens = np.where(x > 0, np.exp(gamma_log_density(alpha, np.where(x > 0, x, 1.0))), 0.0)
+            dens = m.where(x > 0, m.exp(gamma_log_density(alpha, m.where(x > 0, x, 1.0))), 0.0)
         return (
             unbroadcast((g * dp).astype(alpha.dtype), alpha.shape),
             unbroadcast((g * dens).astype(x.dtype), x.shape),

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import to_gpu, xp
 from ..ops import softplus
 from ..ops.shape import broadcast_tensors
 from ..tensor import Tensor, arange
@@ -63,7 +64,7 @@ class Bernoulli(Distribution):
     @property
     def mode(self) -> Tensor:
         p = self.probs.array
-        return as_sample(np.where(p == 0.5, np.nan, (p >= 0.5).astype(p.dtype)), self.probs)
+        return as_sample(xp(p).where(p == 0.5, np.nan, (p >= 0.5).astype(p.dtype)), self.probs)
 
     @property
     def variance(self) -> Tensor:
@@ -71,8 +72,11 @@ class Bernoulli(Distribution):
 
     def sample(self, sample_shape: Any = ()) -> Tensor:
         shape = self._extended_shape(sample_shape)
-        p = np.broadcast_to(self.probs.array, shape)
-        return as_sample(self._rng().random(shape) < p, self.probs)
+        p = self.probs.array
+        m = xp(p)
+        u = self._rng().random(shape)  # drawn on the host, compared where p lives
+        u = u if m is np else to_gpu(u, "Bernoulli.sample")
+        return as_sample(u < m.broadcast_to(p, shape), self.probs)
 
     def log_prob(self, value: Any) -> Tensor:
         logits, value = broadcast_tensors(self.logits, self._value(value, self.logits))
@@ -83,5 +87,6 @@ class Bernoulli(Distribution):
         return softplus(self.logits) - self.probs * self.logits
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
-        values = arange(2, dtype=self.probs.dtype).reshape((2,) + (1,) * len(self.batch_shape))
+        values = arange(2, dtype=self.probs.dtype, device=self.probs.device)
+        values = values.reshape((2,) + (1,) * len(self.batch_shape))
         return values.expand(2, *self.batch_shape) if expand else values

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import to_gpu, xp
 from ..ops import clamp, gather, sum
 from ..ops.shape import broadcast_tensors
 from ..tensor import Tensor, arange
@@ -81,7 +82,8 @@ class Categorical(Distribution):
 
     @property
     def mean(self) -> Tensor:
-        return Tensor(np.full(self.batch_shape, np.nan, dtype=self.probs.dtype))
+        p = self.probs.array
+        return Tensor(xp(p).full(self.batch_shape, np.nan, dtype=p.dtype))
 
     @property
     def mode(self) -> Tensor:
@@ -89,15 +91,18 @@ class Categorical(Distribution):
 
     @property
     def variance(self) -> Tensor:
-        return Tensor(np.full(self.batch_shape, np.nan, dtype=self.probs.dtype))
+        p = self.probs.array
+        return Tensor(xp(p).full(self.batch_shape, np.nan, dtype=p.dtype))
 
     def sample(self, sample_shape: Any = ()) -> Tensor:
         shape = self._extended_shape(sample_shape)
-        cdf = np.cumsum(self.probs.array.astype(np.float64), -1)
-        u = self._rng().random(shape + (1,)) * cdf[..., -1:]
+        m = xp(self.probs.array)
+        cdf = m.cumsum(self.probs.array.astype(np.float64), -1)
+        u = self._rng().random(shape + (1,))  # drawn on the host, then moved to cdf's device
+        u = (u if m is np else to_gpu(u, "Categorical.sample")) * cdf[..., -1:]
         # the index is the number of cumulative probabilities below u
-        idx = (np.broadcast_to(cdf, shape + cdf.shape[-1:]) <= u).sum(-1)
-        return Tensor(np.minimum(idx, self._num_events - 1).astype(np.int64))
+        idx = (m.broadcast_to(cdf, shape + cdf.shape[-1:]) <= u).sum(-1)
+        return Tensor(m.minimum(idx, self._num_events - 1).astype(np.int64))
 
     def log_prob(self, value: Any) -> Tensor:
         value = self._value(value, self.logits)
@@ -111,5 +116,5 @@ class Categorical(Distribution):
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
         n = self._num_events
-        values = arange(n).reshape((n,) + (1,) * len(self.batch_shape))
+        values = arange(n, device=self.probs.device).reshape((n,) + (1,) * len(self.batch_shape))
         return values.expand(n, *self.batch_shape) if expand else values

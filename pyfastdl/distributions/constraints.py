@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import to_gpu, xp
 from ..tensor import Tensor
 
 __all__ = [
@@ -41,8 +42,19 @@ __all__ = [
 ]
 
 
-def _a(value: Any) -> np.ndarray:
+def _a(value: Any) -> Any:
     return value.array if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _bound(value: Any, like: Any) -> Any:
+    """A bound as an operand beside the array `like`: a number as it is, a Tensor's array, other
+    host data moved to `like`'s device."""
+    if isinstance(value, Tensor):
+        return value.array
+    if isinstance(value, (int, float)):
+        return value
+    a = np.asarray(value)
+    return a if type(like) is np.ndarray else to_gpu(a, "constraints")
 
 
 class Constraint:
@@ -117,7 +129,7 @@ class _GreaterThan(Constraint):
         self.lower_bound = lower_bound
 
     def _check(self, a):
-        return a > _a(self.lower_bound)
+        return a > _bound(self.lower_bound, a)
 
     def __repr__(self) -> str:
         return f"GreaterThan(lower_bound={self.lower_bound})"
@@ -125,7 +137,7 @@ class _GreaterThan(Constraint):
 
 class _GreaterThanEq(_GreaterThan):
     def _check(self, a):
-        return a >= _a(self.lower_bound)
+        return a >= _bound(self.lower_bound, a)
 
     def __repr__(self) -> str:
         return f"GreaterThanEq(lower_bound={self.lower_bound})"
@@ -136,7 +148,7 @@ class _Interval(Constraint):
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
     def _check(self, a):
-        return (_a(self.lower_bound) <= a) & (a <= _a(self.upper_bound))
+        return (_bound(self.lower_bound, a) <= a) & (a <= _bound(self.upper_bound, a))
 
     def __repr__(self) -> str:
         return f"Interval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
@@ -144,7 +156,7 @@ class _Interval(Constraint):
 
 class _HalfOpenInterval(_Interval):
     def _check(self, a):
-        return (_a(self.lower_bound) <= a) & (a < _a(self.upper_bound))
+        return (_bound(self.lower_bound, a) <= a) & (a < _bound(self.upper_bound, a))
 
     def __repr__(self) -> str:
         return f"HalfOpenInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
@@ -154,15 +166,16 @@ class _Simplex(Constraint):
     event_dim = 1
 
     def _check(self, a):
-        return (a >= 0).all(-1) & (np.abs(a.sum(-1) - 1) < 1e-6)
+        return (a >= 0).all(-1) & (xp(a).abs(a.sum(-1) - 1) < 1e-6)
 
 
 class _LowerCholesky(Constraint):
     event_dim = 2
 
     def _check(self, a):
-        lower = (np.tril(a) == a).all((-2, -1))
-        positive = (np.diagonal(a, axis1=-2, axis2=-1) > 0).all(-1)
+        m = xp(a)
+        lower = (m.tril(a) == a).all((-2, -1))
+        positive = (m.diagonal(a, axis1=-2, axis2=-1) > 0).all(-1)
         return lower & positive
 
 
@@ -170,9 +183,10 @@ class _PositiveDefinite(Constraint):
     event_dim = 2
 
     def _check(self, a):
-        symmetric = np.isclose(a, np.swapaxes(a, -1, -2), atol=1e-6).all((-2, -1))
+        m = xp(a)
+        symmetric = m.isclose(a, m.swapaxes(a, -1, -2), atol=1e-6).all((-2, -1))
         # a symmetric matrix is positive definite when its smallest eigenvalue is > 0
-        eig = np.linalg.eigvalsh(a) if a.size else np.ones(a.shape[:-1])
+        eig = m.linalg.eigvalsh(a) if a.size else m.ones(a.shape[:-1])
         return symmetric & (eig > 0).all(-1)
 
 

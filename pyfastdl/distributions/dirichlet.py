@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp
 from ..ops import clamp, log, sum, where
 from ..tensor import Tensor
 from . import constraints
@@ -53,7 +54,7 @@ class Dirichlet(Distribution):
         # then returns the first vertex (its argmax over the NaN ratios picks index 0), as here
         c = clamp(self.concentration - 1, min=0.0)
         conc = self.concentration.array
-        vertex = np.zeros_like(conc)
+        vertex = xp(conc).zeros_like(conc)
         vertex[..., 0] = 1.0
         below = Tensor((conc < 1).all(-1, keepdims=True))
         mode = c / where(below, 1.0, sum(c, -1, keepdim=True))  # no 0/0 in the gradient

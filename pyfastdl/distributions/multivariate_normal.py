@@ -26,7 +26,7 @@ def precision_to_scale_tril(P: Tensor) -> Tensor:
     reversed), flip(Lf)^T is lower triangular and is the inverse of the wanted factor."""
     Lf = cholesky(P.flip((-2, -1)))
     L_inv = _mT(Lf.flip((-2, -1)))
-    return solve_lower(L_inv, eye(P.shape[-1], dtype=P.dtype))
+    return solve_lower(L_inv, eye(P.shape[-1], dtype=P.dtype, device=P.device))
 
 
 class MultivariateNormal(Distribution):
@@ -136,7 +136,7 @@ class MultivariateNormal(Distribution):
             return self.__dict__["precision_matrix"]
         L = self._unbroadcasted_scale_tril
         n = self.event_shape[0]
-        L_inv = solve_lower(L, eye(n, dtype=L.dtype))
+        L_inv = solve_lower(L, eye(n, dtype=L.dtype, device=L.device))
         return (_mT(L_inv) @ L_inv).expand(*self.batch_shape, n, n)
 
     @precision_matrix.setter

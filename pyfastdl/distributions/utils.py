@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import to_gpu
 from ..dtypes import get_default_dtype
 from ..nn.functional import softmax
 from ..ops import clamp, log, log1p, logsumexp, sigmoid, sum
@@ -26,21 +27,24 @@ __all__ = [
 ]
 
 
-def as_param(value: Any, name: str, owner: str, dtype: Any = None) -> Tensor:
-    """`value` as a Tensor: a Tensor itself, or a number made a tensor of `dtype` (default float)."""
+def as_param(value: Any, name: str, owner: str, dtype: Any = None, device: Any = None) -> Tensor:
+    """`value` as a Tensor: a Tensor itself, or a number made a tensor of `dtype` (default float)
+    on `device` (default the CPU)."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, Number) and not isinstance(value, bool):
-        return tensor(float(value), dtype=dtype or get_default_dtype())
+        return tensor(float(value), dtype=dtype or get_default_dtype(), device=device)
     raise TypeError(f"[{owner}] {name} must be a Tensor or a number, got {type(value).__name__}")
 
 
 def broadcast_params(owner: str, **params: Any) -> tuple:
-    """The parameters as tensors broadcast to one shape; numbers take the tensors' float dtype."""
+    """The parameters as tensors broadcast to one shape; numbers take the tensors' float dtype
+    and device."""
     dtype = next(
         (v.dtype for v in params.values() if isinstance(v, Tensor) and v.dtype.kind == "f"), None
     )
-    ts = [as_param(v, k, owner, dtype) for k, v in params.items()]
+    device = next((v.device for v in params.values() if isinstance(v, Tensor)), None)
+    ts = [as_param(v, k, owner, dtype, device) for k, v in params.items()]
     try:
         return broadcast_tensors(*ts)
     except ValueError:
@@ -49,10 +53,11 @@ def broadcast_params(owner: str, **params: Any) -> tuple:
 
 
 def value_tensor(value: Any, like: Tensor) -> Tensor:
-    """A value passed to log_prob/cdf as a tensor of `like`'s dtype when it is a number."""
+    """A value passed to log_prob/cdf as a tensor of `like`'s dtype and device when it is a
+    number (or host data)."""
     if isinstance(value, Tensor):
         return value
-    return tensor(np.asarray(value, dtype=like.dtype))
+    return tensor(np.asarray(value, dtype=like.dtype), device=like.device)
 
 
 def sum_rightmost(value: Tensor, dim: int) -> Tensor:
@@ -88,6 +93,10 @@ def normalize_logits(logits: Tensor) -> Tensor:
     return logits - logsumexp(logits, dim=-1, keepdim=True)
 
 
-def as_sample(array: np.ndarray, like: Tensor) -> Tensor:
-    """A drawn NumPy array as a Tensor of `like`'s dtype (outside the graph)."""
-    return Tensor(np.asarray(array, dtype=like.dtype))
+def as_sample(array: Any, like: Tensor) -> Tensor:
+    """A drawn array as a Tensor of `like`'s dtype on `like`'s device (outside the graph):
+    samples are drawn on the host (pyfastdl's generator), then copied to a GPU once."""
+    if type(array) is np.ndarray or not hasattr(array, "astype"):
+        array = np.asarray(array, dtype=like.dtype)
+        return Tensor(array if type(like.array) is np.ndarray else to_gpu(array, "sample"))
+    return Tensor(array.astype(like.dtype, copy=False))

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import nn
 from ..nn import functional as F
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 __all__ = ["DiceLoss", "dice_loss", "dice_score", "unet_weight_map", "weighted_cross_entropy"]
 
@@ -86,11 +86,12 @@ def dice_loss(
     num_classes = input.shape[1]
     if not include_background and num_classes < 2:
         raise ValueError(f"[{op}] include_background=False needs at least 2 classes")
-    labels = _to_numpy(target)
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    labels = target.array  # checked where it lives: two numbers come back, not the labels
+    low, high = (int(labels.min()), int(labels.max())) if labels.size else (0, 0)
+    if labels.size and (low < 0 or high >= num_classes):
         raise ValueError(
             f"[{op}] target must be class indices in [0, {num_classes}), got values in "
-            f"[{labels.min()}, {labels.max()}]"
+            f"[{low}, {high}]"
         )
     p = F.softmax(input, dim=1)
     # one-hot (N, *spatial, C) -> (N, C, *spatial), in the logits' dtype
@@ -177,7 +178,8 @@ def dice_score(
     both = confusion.sum(axis=1) + confusion.sum(axis=0)  # |P| + |T| per class
     inter2 = 2 * np.diag(confusion)
     dice = np.where(both > 0, inter2 / np.maximum(both, 1), 1.0).astype(np.float32)
-    return Tensor(dice if include_background else dice[1:])
+    # counted on the host (a metric, np.bincount); the result goes to the input's device
+    return tensor(dice if include_background else dice[1:], device=input.device)
 
 
 def weighted_cross_entropy(input: Tensor, target: Tensor, pixel_weight: Tensor) -> Tensor:
@@ -347,4 +349,5 @@ def unet_weight_map(
             d1, d2 = _two_nearest(components[i])
             border = w0 * np.exp(-((d1 + d2) ** 2) / (2 * sigma**2))  # exp(-inf) = 0
             weights[i] += np.where(batch[i] == 0, border, 0.0)
-    return Tensor(weights.reshape(labels.shape).astype(np.float32))
+    device = mask.device if isinstance(mask, Tensor) else None  # computed on the host
+    return tensor(weights.reshape(labels.shape).astype(np.float32), device=device)

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import nn
+from ..arrays import is_gpu
 from ..autograd import no_grad
 from ..tensor import Tensor
 
@@ -174,7 +175,8 @@ def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generato
         >>> epsilon_greedy(np.array([0.1, 0.7, 0.3]), 0.0, np.random.default_rng(0))
         1
     """
-    q_values = np.asarray(q_values)
+    a = q_values.array if isinstance(q_values, Tensor) else q_values
+    q_values = a.get() if is_gpu(a) else np.asarray(a)  # one row, read on the host
     if q_values.ndim != 1:
         raise ValueError(f"[epsilon_greedy] q_values must have 1 dim (A,), got {q_values.shape}")
     if rng.random() < epsilon:

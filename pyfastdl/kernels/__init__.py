@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from . import cases, cpu, reference, trace
+from . import cases, cpu, cuda, reference, trace
 from .check import CheckReport, check
 from .registry import (
     Override,
@@ -78,3 +78,4 @@ __all__ = [
 
 reference.register_all()  # every op gets op/reference first...
 cpu.register_all()  # ...then the native versions, which become the CPU defaults
+cuda.register_all()  # ...and the GPU defaults

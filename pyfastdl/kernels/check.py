@@ -20,17 +20,19 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from . import cases as _cases
 from .registry import builtin_of, reference_of, use
 
-__all__ = ["check", "CheckReport", "CaseResult", "tolerance"]
+__all__ = ["check", "CheckReport", "CaseResult", "tolerance", "to_device_like"]
 
 
 def tolerance(dtype: np.dtype, reduction: int) -> tuple[float, float]:
@@ -146,7 +148,42 @@ def _reference_of_case(
     return cache["outputs"][key]
 
 
-def _run_case(op: str, fn: Callable, ref: Callable, c: _cases.Case, seed: int) -> CaseResult:
+def _byte_extent(a: np.ndarray) -> tuple[int, int]:
+    """[lo, hi) of the bytes view `a` touches, relative to its first element (lo <= 0)."""
+    lo = hi = 0
+    for n, st in zip(a.shape, a.strides):
+        span = (n - 1) * st
+        if span < 0:
+            lo += span
+        else:
+            hi += span
+    return lo, hi + a.itemsize
+
+
+def to_device_like(a: np.ndarray) -> Any:
+    """A CuPy copy of NumPy array `a` with the very same layout: strides (negative and zero
+    ones included) and offsets, so a GPU kernel sees the transposed, sliced and broadcast views
+    the CPU kernels are tested on."""
+    import cupy
+
+    if a.size == 0 or a.flags.c_contiguous:
+        return cupy.asarray(a)
+    lo, hi = _byte_extent(a)
+    raw = np.ctypeslib.as_array((ctypes.c_ubyte * (hi - lo)).from_address(a.ctypes.data + lo))
+    buf = cupy.asarray(raw.copy())
+    return cupy.ndarray(a.shape, a.dtype, memptr=buf.data + (-lo), strides=a.strides)
+
+
+def _synchronize(device: str) -> None:
+    if device == "cuda":
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+
+
+def _run_case(
+    op: str, fn: Callable, ref: Callable, c: _cases.Case, seed: int, device: str = "cpu"
+) -> CaseResult:
     args, kwargs = c.make(np.random.default_rng(seed))
     try:
         want = _reference_of_case(op, ref, c, seed, args, kwargs)
@@ -157,10 +194,15 @@ def _run_case(op: str, fn: Callable, ref: Callable, c: _cases.Case, seed: int) -
     for i, a in enumerate(args):
         if isinstance(a, np.ndarray) and i not in c.outputs:
             got_args[i] = a
+    if device == "cuda":  # the same layouts on the GPU; outputs come back to be compared
+        got_args = [to_device_like(a) if isinstance(a, np.ndarray) else a for a in got_args]
     try:
         fn(*got_args, **kwargs)
+        _synchronize(device)
     except Exception as e:
         return CaseResult(c.name, False, error=f"raised {type(e).__name__}: {e}")
+    if device == "cuda":
+        got_args = [a.get() if hasattr(a, "__cuda_array_interface__") else a for a in got_args]
     # The outputs' precision decides the tolerance (the first argument may be integer indices).
     arrays = [args[i] for i in c.outputs] + list(args)
     dtype = next(a.dtype for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f")
@@ -181,27 +223,34 @@ def _run_probe(op: str, fn: Callable, probe: Callable, seed: int) -> CaseResult:
     return _compare(name, got, want, rtol, atol)
 
 
-def _median_ms(fn: Callable, args: list, kwargs: dict, repeats: int) -> float:
+def _median_ms(fn: Callable, args: list, kwargs: dict, repeats: int, device: str) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn(*args, **kwargs)
+        _synchronize(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1e3
 
 
-def _time(fn: Callable, builtin: Callable, c: _cases.Case, rounds: int = 5) -> dict[str, float]:
+def _time(
+    fn: Callable, builtin: Callable, c: _cases.Case, device: str, rounds: int = 5
+) -> dict[str, float]:
     args, kwargs = c.make(np.random.default_rng(0))
+    if device == "cuda":
+        args = [to_device_like(a) if isinstance(a, np.ndarray) else a for a in args]
     fn(*args, **kwargs)
     builtin(*args, **kwargs)  # warm up both
+    _synchronize(device)
     t0 = time.perf_counter()
     fn(*args, **kwargs)
+    _synchronize(device)
     repeats = max(1, min(200, int(0.02 / max(time.perf_counter() - t0, 1e-6))))
     yours, theirs = [], []
     for _ in range(rounds):  # interleaved, with pauses so that spinning worker threads settle
-        yours.append(_median_ms(fn, args, kwargs, repeats))
+        yours.append(_median_ms(fn, args, kwargs, repeats, device))
         time.sleep(0.05)
-        theirs.append(_median_ms(builtin, args, kwargs, repeats))
+        theirs.append(_median_ms(builtin, args, kwargs, repeats, device))
         time.sleep(0.05)
     return {
         "case": c.name,
@@ -217,22 +266,27 @@ def check(
 
     `fn` must take the same arguments as ``kernels.reference.<name>``. Nothing is registered:
     call ``kernels.register`` once you are happy with the report.
+
+    With ``device="cuda"`` the cases' arrays are copied to the GPU with their layouts (CuPy
+    arrays with the same strides: transposed, sliced and broadcast views stay so), `fn` runs on
+    them and its outputs are compared on the host with the reference's; the autograd probe runs
+    on the CPU only, and the timing synchronises the stream around each call.
     """
     if not callable(fn):
         raise TypeError(f"[kernels.check] fn must be callable, got {type(fn).__name__}")
     op_cases = _cases.cases(name)
     if not op_cases:
         raise KeyError(f"[kernels.check] no test cases for kernel '{name}'")
-    if device != "cpu":
-        raise ValueError("[kernels.check] only device='cpu' cases exist so far")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"[kernels.check] device must be 'cpu' or 'cuda', got {device!r}")
     ref = reference_of(name)
     report = CheckReport(name)
     for i, c in enumerate(op_cases):
-        report.results.append(_run_case(name, fn, ref, c, seed + i))
+        report.results.append(_run_case(name, fn, ref, c, seed + i, device))
     probe = _cases.probes(name)
-    if probe is not None:
+    if probe is not None and device == "cpu":
         report.probe = _run_probe(name, fn, probe, seed)
     if timing and report.passed:
         biggest = max(op_cases, key=lambda c: c.flops)
-        report.timing = _time(fn, builtin_of(name, device), biggest)
+        report.timing = _time(fn, builtin_of(name, device), biggest, device)
     return report

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import nn
+from ..arrays import to_host
 from ..autograd import no_grad
 from ..random import Generator
 from ..tensor import Tensor, rand, randn, tensor
@@ -117,7 +118,7 @@ class AffineCoupling(nn.Module):
         num_hidden_layers: int = 2,
     ) -> None:
         super().__init__()
-        m = np.asarray(mask.numpy() if isinstance(mask, Tensor) else mask, dtype=np.float32)
+        m = np.asarray(to_host(mask.array) if isinstance(mask, Tensor) else mask, dtype=np.float32)
         if m.ndim != 1 or m.size == 0 or not np.isin(m, (0.0, 1.0)).all():
             raise ValueError(
                 f"[AffineCoupling] mask must be a non-empty 1-D vector of 0s and 1s, got shape "
@@ -247,7 +248,9 @@ class RealNVP(nn.Module):
         if mask is None:
             first = (np.arange(in_features) % 2 == 0).astype(np.float32)
         else:
-            first = np.asarray(mask.numpy() if isinstance(mask, Tensor) else mask, np.float32)
+            first = np.asarray(
+                to_host(mask.array) if isinstance(mask, Tensor) else mask, np.float32
+            )
             if first.shape != (in_features,):
                 raise ValueError(
                     f"[RealNVP] mask must have shape ({in_features},), got {first.shape}"
@@ -288,9 +291,15 @@ class RealNVP(nn.Module):
 
     def sample(self, num_samples: int, generator: Generator | None = None) -> Tensor:
         """``num_samples`` draws x = F⁻¹(z), z ~ N(0, I) (no gradient), (num_samples, D)."""
-        dtype = self.layers[0].mask.dtype
+        mask = self.layers[0].mask
         with no_grad():
-            z = randn(num_samples, self.in_features, generator=generator, dtype=dtype)
+            z = randn(
+                num_samples,
+                self.in_features,
+                generator=generator,
+                dtype=mask.dtype,
+                device=mask.device,
+            )
             return self.inverse(z)
 
 
@@ -311,7 +320,7 @@ def dequantize(x: Tensor, levels: int = 256, generator: Generator | None = None)
     if levels < 2:
         raise ValueError(f"[dequantize] levels must be >= 2, got {levels}")
     k = (x.clamp(0, 1) * (levels - 1)).round()
-    return (k + rand(*x.shape, generator=generator, dtype=x.dtype)) / levels
+    return (k + rand(*x.shape, generator=generator, dtype=x.dtype, device=x.device)) / levels
 
 
 def bits_per_dim(log_prob: Tensor, num_dims: int, levels: int = 256) -> Tensor:

@@ -40,10 +40,11 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..arrays import is_gpu, to_gpu, to_host, xp
 from ..autograd import no_grad
 from ..data.text import PAD_INDEX, Vocab, pad_batch
 from ..ops.shape import cat
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 __all__ = ["BertClassifier", "SentimentRNN", "predict_sentiment"]
 
@@ -73,14 +74,16 @@ def _check_ids(input_ids: Any, op: str) -> Tensor:
 def padding_mask_of(
     input_ids: Tensor, key_padding_mask: Any, padding_idx: int | None, op: str
 ) -> np.ndarray:
-    """The key-padding mask (bool (N, L), True = pad) given, or ``input_ids == padding_idx``."""
+    """The key-padding mask (bool (N, L), True = pad) given, or ``input_ids == padding_idx``, on
+    the device of the ids."""
     ids = input_ids.array
+    m = xp(ids)
     if key_padding_mask is None:
         if padding_idx is None:
-            return np.zeros(ids.shape, dtype=bool)
+            return m.zeros(ids.shape, dtype=bool)
         return ids == padding_idx
     mask = key_padding_mask.array if isinstance(key_padding_mask, Tensor) else key_padding_mask
-    mask = np.asarray(mask)
+    mask = mask if is_gpu(mask) else np.asarray(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"[{op}] key_padding_mask must be bool (True = pad), got {mask.dtype}")
     if mask.shape != ids.shape:
@@ -88,7 +91,7 @@ def padding_mask_of(
             f"[{op}] key_padding_mask must have the shape of input_ids {ids.shape}, got "
             f"{mask.shape}"
         )
-    return mask
+    return mask if m is np else to_gpu(mask, op)
 
 
 def _right_padded_lengths(mask: np.ndarray, op: str) -> np.ndarray:
@@ -187,12 +190,20 @@ class SentimentRNN(nn.Module):
         name = type(self).__name__
         input_ids = _check_ids(input_ids, name)
         mask = padding_mask_of(input_ids, key_padding_mask, self.padding_idx, name)
-        lengths = np.maximum(_right_padded_lengths(mask, name), 1)
+        # The lengths choose the code path and the calls below: host work on the (N, L) bool
+        # mask (for GPU ids one small copy to the host); the index arrays built from them go
+        # back to the ids' device.
+        lengths = np.maximum(_right_padded_lengths(to_host(mask), name), 1)
         ids = input_ids.array
+        m = xp(ids)
+
+        def dev(a: np.ndarray) -> Any:  # host indices on the ids' device
+            return a if m is np else to_gpu(a, name)
+
         n, seq = ids.shape
         rows = np.arange(n)
         if not self.bidirectional:
-            return self._run(input_ids)[rows, lengths - 1]
+            return self._run(input_ids)[dev(rows), dev(lengths - 1)]
         h = self.rnn.hidden_size
         if (lengths == seq).all():  # nothing to skip
             out = self._run(input_ids)
@@ -200,19 +211,21 @@ class SentimentRNN(nn.Module):
         if self.num_layers == 1:
             # the same rows left-padded: row b rotated right by its padding seq - lengths[b]
             shift = seq - lengths
-            left = ids[rows[:, None], (np.arange(seq)[None, :] - shift[:, None]) % seq]
-            out = self._run(Tensor(np.concatenate([ids, left])))
-            return cat([out[rows, lengths - 1, :h], out[rows + n, shift, h:]], dim=1)
+            cols = (np.arange(seq)[None, :] - shift[:, None]) % seq
+            left = ids[dev(rows[:, None]), dev(cols)]
+            out = self._run(Tensor(m.concatenate([ids, left])))
+            first = out[dev(rows), dev(lengths - 1), :h]
+            return cat([first, out[dev(rows + n), dev(shift), h:]], dim=1)
         # several bidirectional layers: the rows of each length on their own, unpadded
         order = np.argsort(lengths, kind="stable")
         parts = []
         for length in np.unique(lengths):
             group = order[lengths[order] == length]
-            out = self._run(Tensor(ids[group, :length]))
+            out = self._run(Tensor(ids[dev(group), :length]))
             parts.append(cat([out[:, length - 1, :h], out[:, 0, h:]], dim=1))
         inverse = np.empty_like(order)
         inverse[order] = rows
-        return cat(parts, dim=0)[inverse]
+        return cat(parts, dim=0)[dev(inverse)]
 
     def forward(self, input_ids: Any, key_padding_mask: Any = None) -> Tensor:
         """One logit per review (N,) of token ids (N, L), right-padded.
@@ -314,8 +327,9 @@ class BertClassifier(nn.Module):
             raise ValueError(
                 f"[{name}] input_ids has {seq} positions, more than max_len={self.max_len}"
             )
+        m = xp(input_ids.array)
         if token_type_ids is None:
-            token_type_ids = Tensor(np.zeros((n, seq), dtype=np.int64))
+            token_type_ids = Tensor(m.zeros((n, seq), dtype=np.int64))
         else:
             token_type_ids = _check_ids(token_type_ids, name)
             if token_type_ids.shape != (n, seq):
@@ -323,7 +337,7 @@ class BertClassifier(nn.Module):
                     f"[{name}] token_type_ids must have the shape of input_ids {(n, seq)}, got "
                     f"{token_type_ids.shape}"
                 )
-        positions = Tensor(np.arange(seq, dtype=np.int64))
+        positions = Tensor(m.arange(seq, dtype=np.int64))
         x = (
             self.token_embedding(input_ids)
             + self.position_embedding(positions)
@@ -399,12 +413,17 @@ def predict_sentiment(
         if not r:
             raise ValueError(f"[predict_sentiment] text {t!r} has no tokens")
     batch = pad_batch(rows)
+    device = next(iter(model.parameters()), None)
+    device = "cpu" if device is None else device.device  # the batch goes where the model is
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            logits = model(Tensor(batch.ids), key_padding_mask=Tensor(batch.padding_mask))
+            logits = model(
+                tensor(batch.ids, device=device),
+                key_padding_mask=tensor(batch.padding_mask, device=device),
+            )
     finally:
         model.train(was_training)
-    p = _positive_probability(np.asarray(logits.array))
+    p = _positive_probability(to_host(logits.array))
     return float(p[0]) if single else p.tolist()

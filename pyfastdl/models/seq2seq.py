@@ -39,10 +39,12 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..arrays import cupy_module, is_gpu, xp
 from ..autograd import no_grad
 from ..data.text import PAD_INDEX
 from ..data.translation import BOS_INDEX, EOS_INDEX
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
+from ..tensor import device as _device
 from .sentiment import _check_ids, _positive_int, padding_mask_of
 
 __all__ = ["Seq2SeqTransformer", "causal_mask", "sinusoidal_positions"]
@@ -63,8 +65,9 @@ def sinusoidal_positions(max_len: int, d_model: int) -> np.ndarray:
     return pe.astype(np.float32)
 
 
-def causal_mask(size: int) -> Tensor:
-    """bool (size, size), True above the diagonal: query t may not attend to keys after t.
+def causal_mask(size: int, device: Any = None) -> Tensor:
+    """bool (size, size), True above the diagonal: query t may not attend to keys after t; on
+    `device` (default the CPU).
 
     The boolean form of ``nn.Transformer.generate_square_subsequent_mask`` (which is additive
     -inf), so that it combines with boolean key-padding masks.
@@ -73,11 +76,22 @@ def causal_mask(size: int) -> Tensor:
         >>> causal_mask(3).tolist()
         [[False, True, True], [False, False, True], [False, False, False]]
     """
-    return Tensor(np.triu(np.ones((size, size), dtype=bool), k=1))
+    if device is None or _device(device).type == "cpu":
+        return Tensor(np.triu(np.ones((size, size), dtype=bool), k=1))
+    m = _array_module(device)
+    return Tensor(m.triu(m.ones((size, size), dtype=bool), k=1))  # built on the device
 
 
-def _as_tensor(mask: Any) -> Tensor | None:
-    return mask if mask is None or isinstance(mask, Tensor) else Tensor(np.asarray(mask))
+def _array_module(device: Any) -> Any:
+    """The array module of `device` (numpy, or cupy for 'cuda')."""
+    return np if _device(device).type == "cpu" else cupy_module("causal_mask")
+
+
+def _as_tensor(mask: Any, like: Tensor) -> Tensor | None:
+    """`mask` (None, a Tensor, or host data) as a Tensor; host data goes to `like`'s device."""
+    if mask is None or isinstance(mask, Tensor):
+        return mask
+    return tensor(mask if is_gpu(mask) else np.asarray(mask), device=like.device)
 
 
 class Seq2SeqTransformer(nn.Module):
@@ -187,9 +201,9 @@ class Seq2SeqTransformer(nn.Module):
         out = self.transformer.decoder(
             x,
             memory,
-            tgt_mask=causal_mask(tgt.shape[1]),
-            tgt_key_padding_mask=_as_tensor(tgt_key_padding_mask),
-            memory_key_padding_mask=_as_tensor(memory_key_padding_mask),
+            tgt_mask=causal_mask(tgt.shape[1], tgt.device),
+            tgt_key_padding_mask=_as_tensor(tgt_key_padding_mask, tgt),
+            memory_key_padding_mask=_as_tensor(memory_key_padding_mask, tgt),
         )
         return self.generator(out)
 
@@ -250,13 +264,14 @@ class Seq2SeqTransformer(nn.Module):
         with no_grad():
             src_mask = self._mask(src, src_key_padding_mask)
             memory = self.encode(src, src_mask)
-            ys = np.full((n, 1), bos, dtype=np.int64)
-            done = np.zeros(n, dtype=bool)
+            m = xp(src.array)  # the tokens stay on the source's device
+            ys = m.full((n, 1), bos, dtype=np.int64)
+            done = m.zeros(n, dtype=bool)
             for _ in range(steps):
                 logits = self.decode(Tensor(ys), memory, None, src_mask)
-                nxt = np.asarray(logits[:, -1].array).argmax(axis=-1).astype(np.int64)
+                nxt = logits[:, -1].array.argmax(axis=-1).astype(np.int64)
                 nxt[done] = pad
-                ys = np.concatenate([ys, nxt[:, None]], axis=1)
+                ys = m.concatenate([ys, nxt[:, None]], axis=1)
                 done |= nxt == eos
                 if done.all():
                     break

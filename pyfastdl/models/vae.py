@@ -86,7 +86,8 @@ class _VariationalAutoencoder(nn.Module):
         """n images (pixel probabilities, (n, 1, 28, 28)) decoded from z ~ N(0, I)."""
         _positive(type(self).__name__, "n", n)
         with no_grad():
-            z = randn(n, self.latent_dim, generator=generator)
+            device = next(iter(self.parameters())).device  # z is drawn where the model is
+            z = randn(n, self.latent_dim, generator=generator, device=device)
             return self.decode(z).sigmoid()
 
     def interpolate(self, x0: Tensor, x1: Tensor, steps: int = 8) -> Tensor:
@@ -98,7 +99,7 @@ class _VariationalAutoencoder(nn.Module):
             raise ValueError(f"[{name}] steps must be at least 2, got {steps}")
         with no_grad():
             mu, _ = self.encode(stack([x0.reshape(IMAGE_SHAPE), x1.reshape(IMAGE_SHAPE)]))
-            t = linspace(0.0, 1.0, steps).reshape(steps, 1)
+            t = linspace(0.0, 1.0, steps, dtype=mu.dtype, device=mu.device).reshape(steps, 1)
             z = (1.0 - t) * mu[0:1] + t * mu[1:2]  # (steps, latent_dim)
             return self.decode(z).sigmoid()
 

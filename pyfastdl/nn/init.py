@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import to_gpu
 from ..random import Generator, numpy_rng
 from ..tensor import Tensor
 
@@ -57,12 +58,12 @@ def _check(tensor: Any, op: str) -> Tensor:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    """Writes host `values` into the tensor's array in place (casting to its dtype)."""
+    """Writes host `values` into the tensor's array in place (casting to its dtype), on the
+    tensor's device: the samples are drawn on the host (the generator's stream is the same for
+    every device), cast, then copied over once."""
     arr = tensor.array
-    if not isinstance(arr, np.ndarray):  # a GPU array: copy the samples over
-        import cupy
-
-        values = cupy.asarray(values)
+    if type(arr) is not np.ndarray:
+        values = to_gpu(np.asarray(values, dtype=arr.dtype), "init")
     arr[...] = values
     return tensor
 

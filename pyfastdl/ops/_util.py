@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import device_error, device_of, to_gpu
+from ..arrays import xp as xp_of
 from ..autograd import bump_version
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
@@ -122,6 +124,76 @@ def operands(a: Any, b: Any) -> tuple:
     elif dt.kind == "f":
         b = float(b)
     return a, b
+
+
+def xp2(a: Any, b: Any) -> Any:
+    """The array module of a binary op's operands (either may be a Python number)."""
+    m = xp_of(a)
+    return m if m is not np else xp_of(b)
+
+
+NUMBER_TYPES = frozenset((int, float, bool, complex))
+
+
+def one_device(op: str, a: Any, b: Any) -> tuple:
+    """Operands `a`, `b` (arrays or numbers) of an op outside Function.apply, on one device:
+    themselves when their types agree, one is a Python number or they are on one device; a 0-d
+    host array (or NumPy scalar) among GPU arrays moved there, as PyTorch allows; RuntimeError
+    ``[op] expected all tensors on the same device, got cpu and cuda`` for any other mix."""
+    ta, tb = type(a), type(b)
+    if ta is tb or ta in NUMBER_TYPES or tb in NUMBER_TYPES:
+        return a, b
+    da, db = device_of(a), device_of(b)
+    if da == db:
+        return a, b
+    if da == "cpu":
+        return _to_gpu_0d(op, a, da, db), b
+    return a, _to_gpu_0d(op, b, da, db)
+
+
+def _to_gpu_0d(op: str, x: Any, *devices: str) -> Any:
+    if not hasattr(x, "shape"):
+        return x  # a Python number
+    if x.ndim:
+        raise device_error(op, *devices)
+    return to_gpu(x, op)
+
+
+def on_device_of(like: Any, x: Any, op: str, move: bool = False) -> Any:
+    """`x` (an index, a mask, a value: an array or a number) on the device of array `like`:
+    itself when it is there; moved to the GPU when it is a 0-d host array, or any host array
+    with `move` (PyTorch indexes a GPU tensor with CPU indices); else RuntimeError."""
+    if type(x) is type(like) or not hasattr(x, "shape"):
+        return x
+    dl, dx = device_of(like), device_of(x)
+    if dl == dx:
+        return x
+    if dx == "cpu" and (move or x.ndim == 0):
+        return to_gpu(x, op)
+    raise device_error(op, dl, dx)
+
+
+def grid(m: Any, shape: tuple, dim: int, index: Any) -> tuple:
+    """The index of the elements that `index` (an integer array of `shape`) points at along
+    `dim`: `index` itself in `dim`, each element's own position in the other dims, as broadcast
+    aranges (``np.indices(shape, sparse=True)`` with `dim` replaced; `m` the array module)."""
+    out = []
+    for d, n in enumerate(shape):
+        if d == dim:
+            out.append(index)
+        else:
+            s = [1] * len(shape)
+            s[d] = n
+            out.append(m.arange(n).reshape(s))
+    return tuple(out)
+
+
+def as_array(x: Any) -> Any:
+    """The array of a Tensor, an array itself (NumPy or GPU), anything else (lists, numbers)
+    as a NumPy array."""
+    if isinstance(x, Tensor):
+        return x.array
+    return x if hasattr(x, "dtype") and hasattr(x, "shape") else np.asarray(x)
 
 
 def arr(x: Any) -> Any:

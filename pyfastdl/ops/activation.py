@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import kernels
-from ..arrays import empty
+from ..arrays import empty, xp
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
@@ -40,9 +40,10 @@ __all__ = [
 
 def _sigmoid(x: Any) -> Any:
     # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: e^-|x| is in (0, 1], never overflows
-    e = np.exp(-np.abs(x))
+    m = xp(x)
+    e = m.exp(-m.abs(x))
     r = 1 / (1 + e)
-    return np.where(x >= 0, r, e * r)
+    return m.where(x >= 0, r, e * r)
 
 
 def _erf(x: Any) -> Any:
@@ -66,7 +67,7 @@ def _erf(x: Any) -> Any:
 class ReluFn(Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.maximum(x, 0)
+        out = xp(x).maximum(x, 0)
         ctx.save_for_backward(out)
         return out
 
@@ -79,7 +80,7 @@ class HardtanhFn(Function):
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward((x > lo) & (x < hi))
-        return np.clip(x, lo, hi)
+        return xp(x).clip(x, lo, hi)
 
     @staticmethod
     def backward(ctx, g):
@@ -92,11 +93,11 @@ class LeakyReluFn(Function):
         pos = x > 0
         ctx.save_for_backward(pos)
         ctx.slope = slope
-        return np.where(pos, x, x * slope)
+        return xp(x).where(pos, x, x * slope)
 
     @staticmethod
     def backward(ctx, g):
-        return np.where(ctx.saved_tensors[0], g, g * ctx.slope), None
+        return xp(g).where(ctx.saved_tensors[0], g, g * ctx.slope), None
 
 
 class EluFn(Function):
@@ -104,7 +105,8 @@ class EluFn(Function):
     def forward(ctx, x, alpha):
         pos = x > 0
         # expm1 of min(x, 0) only: no overflow for large positive x
-        out = np.where(pos, x, alpha * np.expm1(np.minimum(x, 0)))
+        m = xp(x)
+        out = m.where(pos, x, alpha * m.expm1(m.minimum(x, 0)))
         ctx.save_for_backward(pos, out)
         ctx.alpha = alpha
         return out
@@ -113,7 +115,7 @@ class EluFn(Function):
     def backward(ctx, g):
         pos, out = ctx.saved_tensors
         # for x <= 0: d(alpha (e^x - 1))/dx = alpha e^x = out + alpha
-        return np.where(pos, g, g * (out + ctx.alpha)), None
+        return xp(g).where(pos, g, g * (out + ctx.alpha)), None
 
 
 class GeluFn(Function):
@@ -153,7 +155,7 @@ class SigmoidFn(Function):
 class TanhFn(Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.tanh(x)
+        out = xp(x).tanh(x)
         ctx.save_for_backward(out)
         return out
 
@@ -181,23 +183,24 @@ class SoftplusFn(Function):
     def forward(ctx, x, beta, threshold):
         bx = x * beta if beta != 1 else x
         # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|); linear above threshold as in PyTorch
-        soft = np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))
+        m = xp(x)
+        soft = m.maximum(bx, 0) + m.log1p(m.exp(-m.abs(bx)))
         if beta != 1:
             soft = soft / beta
         linear = bx > threshold
         ctx.save_for_backward(bx, linear)
-        return np.where(linear, x, soft)
+        return m.where(linear, x, soft)
 
     @staticmethod
     def backward(ctx, g):
         bx, linear = ctx.saved_tensors
-        return np.where(linear, g, g * _sigmoid(bx)), None, None
+        return xp(g).where(linear, g, g * _sigmoid(bx)), None, None
 
 
 class SoftsignFn(Function):
     @staticmethod
     def forward(ctx, x):
-        d = 1 + np.abs(x)
+        d = 1 + xp(x).abs(x)
         ctx.save_for_backward(d)
         return x / d
 
@@ -216,7 +219,7 @@ class ErfFn(Function):
     @staticmethod
     def backward(ctx, g):
         x = ctx.saved_tensors[0]
-        return g * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
+        return g * (2 / math.sqrt(math.pi)) * xp(x).exp(-x * x)
 
 
 def _check_float(x: Tensor, op: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import xp
+from ..arrays import to_gpu, to_host, xp
 from ..autograd import Function
 from ..dtypes import check_dtype
 from ..tensor import (
@@ -92,37 +92,35 @@ def cast(input: Tensor, dtype: Any) -> Tensor:
 
 class ToDeviceFn(Function):
     @staticmethod
-    def forward(ctx, a, kind):
-        ctx.kind = "cpu" if type(a) is np.ndarray else "cuda"
-        return _move(a, kind)
+    def forward(ctx, a, device):
+        ctx.back = _device("cpu") if isinstance(a, np.ndarray) else _device("cuda", a.device.id)
+        return _move(a, device)
 
     @staticmethod
     def backward(ctx, g):
-        return _move(g, ctx.kind), None
+        return _move(g, ctx.back), None
 
 
-def _move(a: Any, kind: str) -> Any:
-    if kind == "cpu":
-        return a if type(a) is np.ndarray else a.get()
-    if type(a) is not np.ndarray:
-        return a
-    try:
-        import cupy
-    except ImportError:
-        raise RuntimeError(
-            "[to] CUDA is not available: install CuPy and build pyfastdl with CUDA "
-            "to use device='cuda'"
-        ) from None
-    return cupy.asarray(a)
+def _move(a: Any, device: _device) -> Any:
+    """Array `a` on `device` (the move to the GPU through ``arrays.to_gpu``: a clear error
+    without CuPy or a GPU)."""
+    if device.type == "cpu":
+        return to_host(a)
+    return to_gpu(a, "to", device.index)
 
 
-def to_device(input: Tensor, device: str) -> Tensor:
-    """`input` on `device` ('cpu' or 'cuda'); differentiable (the gradient moves back)."""
-    if device not in ("cpu", "cuda"):
-        raise RuntimeError(f"[to] expected device 'cpu' or 'cuda', got {device!r}")
-    if (device == "cpu") == (type(input.array) is np.ndarray):
+def to_device(input: Tensor, device: Any) -> Tensor:
+    """`input` on `device` ('cpu', 'cuda', 'cuda:N' or a device), itself when it is there;
+    differentiable (the gradient moves back)."""
+    d = _device(device)
+    if d.type == "cpu":
+        if isinstance(input.array, np.ndarray):
+            return input
+    elif not isinstance(input.array, np.ndarray) and (
+        d.index is None or d.index == input.get_device()
+    ):
         return input
-    return ToDeviceFn.apply(input, device)
+    return ToDeviceFn.apply(input, d)
 
 
 class CloneFn(Function):
@@ -147,7 +145,19 @@ def clone(input: Tensor, *, memory_format: Any = preserve_format) -> Tensor:
 
 
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-    """Returns a tensor on another device and/or of another dtype (self when nothing changes)."""
+    """Returns a tensor on another device and/or of another dtype (self when nothing changes):
+    ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)`` (its device and
+    dtype), with keywords ``device``, ``dtype``, ``non_blocking`` (accepted; copies are
+    synchronous), ``copy`` (a new tensor even when nothing changes) and ``memory_format``. A
+    device is 'cpu', 'cuda', 'cuda:N', an index (GPU N) or a device object (``torch.device``
+    too); without CuPy or a GPU, moving to 'cuda' raises ``[to] CUDA is not available: ...``.
+
+    Example:
+        >>> import pyfastdl as fd
+        >>> x = fd.ones(2)
+        >>> x.to("cpu") is x, x.to("cpu", fd.float64).dtype, x.to(x, copy=True) is x
+        (True, dtype('float64'), False)
+    """
     dev = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None)
@@ -158,7 +168,11 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     for a in args:
         if isinstance(a, Tensor):
             dev, dtype = a.device, a.dtype
-        elif isinstance(a, (str, _device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+        elif isinstance(a, (int, np.integer)) and not isinstance(a, bool):
+            dev = _device(a)  # an index: that GPU
+        elif isinstance(a, _device) or type(a).__name__ == "device":  # torch.device too
+            dev = a
+        elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
             dev = a
         elif isinstance(a, str) and not _is_dtype_name(a):
             raise RuntimeError(
@@ -170,8 +184,8 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     out = self
     if dtype is not None:
         out = cast(out, check_dtype(dtype, "to"))
-    if dev is not None and _device(dev) != out.device:
-        out = to_device(out, _device(dev).type)
+    if dev is not None:
+        out = to_device(out, dev)
     if fmt is not preserve_format:
         out = with_memory_format(out, fmt, "to")
     if copy and out is self:

@@ -2,7 +2,7 @@
 
 Every binary op broadcasts its operands like PyTorch and takes Python scalars on either side; each
 backward sums its gradient back to the input's shape (``unbroadcast``). Forward and backward work
-on raw arrays; ``np`` ufuncs dispatch to CuPy for GPU arrays, allocation goes through ``xp``.
+on raw arrays, with the array module of their data (``xp``: numpy, or cupy for GPU arrays).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..arrays import xp
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import operands, unbroadcast, wrap
+from ._util import one_device, operands, unbroadcast, wrap, xp2
 
 __all__ = [
     "abs",
@@ -132,7 +132,7 @@ class DivFn(Function):
             dt = a.dtype if hasattr(a, "dtype") else b.dtype
             _int_divisor(dt, b, "div")
             with _quiet():
-                q = np.true_divide(a, b)
+                q = xp2(a, b).true_divide(a, b)
             return _round_quotient(q, rounding_mode).astype(dt, copy=False)
         if hasattr(a, "dtype") and a.dtype.kind != "f":
             a = _float(a)  # true division of integers gives the default float dtype
@@ -147,9 +147,9 @@ class DivFn(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        if ctx.ma is None and ctx.mb is None:
+        if ctx.ma is None and ctx.mb is None:  # (rounded quotients save nothing)
             return None, None
+        a, b = ctx.saved_tensors
         with _quiet():
             ga = g / b
             gb = None if ctx.mb is None else unbroadcast(-ga * a / b, *ctx.mb)
@@ -158,9 +158,9 @@ class DivFn(Function):
 
 def _round_quotient(q: Any, mode: str) -> Any:
     if mode == "trunc":
-        return np.trunc(q)
+        return xp(q).trunc(q)
     if mode == "floor":
-        return np.floor(q)
+        return xp(q).floor(q)
     raise ValueError(f"[div] rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
 
 
@@ -178,10 +178,11 @@ class PowFn(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         ga = gb = None
+        m = xp(g)
         with _quiet():
             if ctx.ma is not None:
                 if hasattr(b, "dtype"):
-                    d = np.where(b == 0, 0, b * a ** (b - 1))
+                    d = m.where(b == 0, 0, b * a ** (b - 1))
                 elif b == 2:
                     d = 2 * a
                 else:
@@ -189,7 +190,7 @@ class PowFn(Function):
                 ga = unbroadcast(g * d, *ctx.ma)
             if ctx.mb is not None:
                 # d(a^b)/db = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's choice)
-                gb = unbroadcast(g * np.where((a == 0) & (b >= 0), 0, out * np.log(a)), *ctx.mb)
+                gb = unbroadcast(g * m.where((a == 0) & (b >= 0), 0, out * m.log(a)), *ctx.mb)
         return ga, gb
 
 
@@ -242,7 +243,7 @@ class ExpFn(Function):
     @staticmethod
     def forward(ctx, a):
         with _quiet():
-            out = np.exp(a)
+            out = xp(a).exp(a)
         ctx.save_for_backward(out)
         return out
 
@@ -255,7 +256,7 @@ class Expm1Fn(Function):
     @staticmethod
     def forward(ctx, a):
         with _quiet():
-            out = np.expm1(a)
+            out = xp(a).expm1(a)
         ctx.save_for_backward(out)
         return out
 
@@ -271,8 +272,9 @@ class LogFn(Function):
         a = _float(a)
         ctx.save_for_backward(a)
         ctx.scale = 1.0 if base is None else 1.0 / float(np.log(base))
+        m = xp(a)
         with _quiet():
-            return np.log(a) if base is None else (np.log2(a) if base == 2 else np.log10(a))
+            return m.log(a) if base is None else (m.log2(a) if base == 2 else m.log10(a))
 
     @staticmethod
     def backward(ctx, g):
@@ -287,7 +289,7 @@ class Log1pFn(Function):
         a = _float(a)
         ctx.save_for_backward(a)
         with _quiet():
-            return np.log1p(a)
+            return xp(a).log1p(a)
 
     @staticmethod
     def backward(ctx, g):
@@ -298,8 +300,9 @@ class Log1pFn(Function):
 class SqrtFn(Function):
     @staticmethod
     def forward(ctx, a):
+        a = _float(a)
         with _quiet():
-            out = np.sqrt(_float(a))
+            out = xp(a).sqrt(a)
         ctx.save_for_backward(out)
         return out
 
@@ -312,8 +315,9 @@ class SqrtFn(Function):
 class RsqrtFn(Function):
     @staticmethod
     def forward(ctx, a):
+        a = _float(a)
         with _quiet():
-            out = 1 / np.sqrt(_float(a))
+            out = 1 / xp(a).sqrt(a)
         ctx.save_for_backward(out)
         return out
 
@@ -339,11 +343,12 @@ class AbsFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.abs(a)
+        return xp(a).abs(a)
 
     @staticmethod
     def backward(ctx, g):
-        return g * np.sign(ctx.saved_tensors[0])
+        a = ctx.saved_tensors[0]
+        return g * xp(a).sign(a)
 
 
 class ReciprocalFn(Function):
@@ -365,11 +370,12 @@ class SinFn(Function):
     def forward(ctx, a):
         a = _float(a)
         ctx.save_for_backward(a)
-        return np.sin(a)
+        return xp(a).sin(a)
 
     @staticmethod
     def backward(ctx, g):
-        return g * np.cos(ctx.saved_tensors[0])
+        a = ctx.saved_tensors[0]
+        return g * xp(a).cos(a)
 
 
 class CosFn(Function):
@@ -377,24 +383,26 @@ class CosFn(Function):
     def forward(ctx, a):
         a = _float(a)
         ctx.save_for_backward(a)
-        return np.cos(a)
+        return xp(a).cos(a)
 
     @staticmethod
     def backward(ctx, g):
-        return g * -np.sin(ctx.saved_tensors[0])
+        a = ctx.saved_tensors[0]
+        return g * -xp(a).sin(a)
 
 
 class _PiecewiseConstantFn(Function):
-    """sign, floor, ceil, round, trunc: the gradient is zero almost everywhere."""
+    """sign, floor, ceil, round, trunc (`fn`: the name of the array function, and its keyword
+    arguments): the gradient is zero almost everywhere."""
 
     @staticmethod
-    def forward(ctx, a, fn):
+    def forward(ctx, a, fn, kwargs=None):
         ctx.like = (a.shape, a.dtype)
-        return fn(a)
+        return getattr(xp(a), fn)(a, **(kwargs or {}))
 
     @staticmethod
     def backward(ctx, g):
-        return xp(g).zeros(*ctx.like), None
+        return xp(g).zeros(*ctx.like), None, None
 
 
 def _float(a: Any) -> Any:
@@ -484,49 +492,51 @@ def cos(input: Tensor) -> Tensor:
 
 
 def sign(input: Tensor) -> Tensor:
-    return _PiecewiseConstantFn.apply(input, np.sign)
+    return _PiecewiseConstantFn.apply(input, "sign")
 
 
 def floor(input: Tensor) -> Tensor:
-    return _PiecewiseConstantFn.apply(input, np.floor)
+    return _PiecewiseConstantFn.apply(input, "floor")
 
 
 def ceil(input: Tensor) -> Tensor:
-    return _PiecewiseConstantFn.apply(input, np.ceil)
+    return _PiecewiseConstantFn.apply(input, "ceil")
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Rounds half to even, as PyTorch does."""
-    return _PiecewiseConstantFn.apply(input, lambda a: np.round(a, decimals))
+    return _PiecewiseConstantFn.apply(input, "round", {"decimals": decimals})
 
 
 def trunc(input: Tensor) -> Tensor:
-    return _PiecewiseConstantFn.apply(input, np.trunc)
+    return _PiecewiseConstantFn.apply(input, "trunc")
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
     """input / other rounded down (PyTorch's floor_divide / ``//``)."""
-    a, b = operands(_a(input), _a(other))
+    a, b = operands(*one_device("floor_divide", _a(input), _a(other)))
     with _quiet():
-        out = np.floor_divide(a, b)
+        out = xp2(a, b).floor_divide(a, b)
     _int_divisor(out.dtype, b, "floor_divide")
     return wrap(out)
 
 
 def remainder(input: Any, other: Any) -> Tensor:
     """Python's modulus: the result has the sign of the divisor (``%``)."""
-    a, b = operands(_a(input), _a(other))
+    a, b = operands(*one_device("remainder", _a(input), _a(other)))
+    m = xp2(a, b)
     with _quiet():
-        out = np.asarray(np.mod(a, b))
+        out = m.asarray(m.mod(a, b))
     _int_divisor(out.dtype, b, "remainder")
     return wrap(out)
 
 
 def fmod(input: Any, other: Any) -> Tensor:
     """C's fmod: the result has the sign of the dividend."""
-    a, b = operands(_a(input), _a(other))
+    a, b = operands(*one_device("fmod", _a(input), _a(other)))
+    m = xp2(a, b)
     with _quiet():
-        out = np.asarray(np.fmod(a, b))
+        out = m.asarray(m.fmod(a, b))
     _int_divisor(out.dtype, b, "fmod")
     return wrap(out)
 
@@ -547,13 +557,14 @@ class ClampFn(Function):
     def forward(ctx, a, lo, hi):
         if a.dtype.kind in "iub" and any(isinstance(v, float) for v in (lo, hi)):
             a = _float(a)
+        m = xp(a)
         if lo is not None and hi is not None:
             # PyTorch: min > max sets every element to max
-            out = np.minimum(np.maximum(a, lo), hi)
+            out = m.minimum(m.maximum(a, lo), hi)
         elif lo is not None:
-            out = np.maximum(a, lo)
+            out = m.maximum(a, lo)
         else:
-            out = np.minimum(a, hi)
+            out = m.minimum(a, hi)
         if ctx.needs_input_grad[0]:
             mask = True
             if lo is not None:
@@ -576,7 +587,8 @@ class MaximumFn(Function):
         ctx.ma, ctx.mb = _shape(ctx, 0, a), _shape(ctx, 1, b)
         ctx.save_for_backward(a, b)
         ctx.is_max = is_max
-        return np.maximum(a, b) if is_max else np.minimum(a, b)
+        m = xp2(a, b)
+        return m.maximum(a, b) if is_max else m.minimum(a, b)
 
     @staticmethod
     def backward(ctx, g):

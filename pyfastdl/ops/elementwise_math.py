@@ -1,9 +1,10 @@
 """More elementwise math with autograd: tan, the inverse and hyperbolic trigonometric functions,
 exp2, sinc, deg2rad/rad2deg, logit, and the binary atan2, hypot, logaddexp, logaddexp2.
 
-Each op is one row of a table: the NumPy function and its derivative in terms of the input `a`
-and the output `out`; ``_unary``/``_binary`` turn a row into its ``<Op>Fn`` Function and its
-public function. Integer inputs compute in the default float dtype, as in PyTorch.
+Each op is one row of a table: the name of the array function (looked up in the array module of
+the data, numpy or cupy) and its derivative in terms of that module `m`, the input `a` and the
+output `out`; ``_unary``/``_binary`` turn a row into its ``<Op>Fn`` Function and its public
+function. Integer inputs compute in the default float dtype, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import operands, unbroadcast
+from ._util import operands, unbroadcast, xp2
 from .elementwise import _float, clamp
 
 __all__ = [
@@ -48,33 +50,45 @@ __all__ = [
 _LN2 = float(np.log(2.0))
 
 
-def _sinc_grad(a: Any, out: Any) -> Any:
+def _array_function(name: str) -> Any:
+    """``f(*arrays)``: the function `name` of the array module of the first array."""
+
+    def f(a: Any, *rest: Any) -> Any:
+        return getattr(xp(a), name)(a, *rest)
+
+    f.__name__ = name
+    return f
+
+
+def _sinc_grad(m: Any, a: Any, out: Any) -> Any:
     # d/dx sin(pi x) / (pi x) = (cos(pi x) - sinc(x)) / x, which is 0 at x = 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        d = (np.cos(np.pi * a) - out) / a
-    return np.where(a == 0, 0, d)
+        d = (m.cos(np.pi * a) - out) / a
+    return m.where(a == 0, 0, d)
 
 
-# name -> (forward f(a), derivative df(a, out), what it computes)
+# name -> (forward: the array function's name, derivative df(m, a, out), what it computes)
 _UNARY = {
-    "tan": (np.tan, lambda a, out: 1 + out * out, "tangent"),
-    "asin": (np.arcsin, lambda a, out: 1 / np.sqrt(1 - a * a), "inverse sine"),
-    "acos": (np.arccos, lambda a, out: -1 / np.sqrt(1 - a * a), "inverse cosine"),
-    "atan": (np.arctan, lambda a, out: 1 / (1 + a * a), "inverse tangent"),
-    "sinh": (np.sinh, lambda a, out: np.cosh(a), "hyperbolic sine"),
-    "cosh": (np.cosh, lambda a, out: np.sinh(a), "hyperbolic cosine"),
-    "asinh": (np.arcsinh, lambda a, out: 1 / np.sqrt(a * a + 1), "inverse hyperbolic sine"),
-    "acosh": (np.arccosh, lambda a, out: 1 / np.sqrt(a * a - 1), "inverse hyperbolic cosine"),
-    "atanh": (np.arctanh, lambda a, out: 1 / (1 - a * a), "inverse hyperbolic tangent"),
-    "exp2": (np.exp2, lambda a, out: out * _LN2, "2 ** input"),
-    "sinc": (np.sinc, _sinc_grad, "the normalized sinc, sin(pi x) / (pi x) (1 at 0)"),
-    "deg2rad": (np.deg2rad, lambda a, out: np.full_like(a, np.pi / 180), "degrees to radians"),
-    "rad2deg": (np.rad2deg, lambda a, out: np.full_like(a, 180 / np.pi), "radians to degrees"),
+    "tan": ("tan", lambda m, a, out: 1 + out * out, "tangent"),
+    "asin": ("arcsin", lambda m, a, out: 1 / m.sqrt(1 - a * a), "inverse sine"),
+    "acos": ("arccos", lambda m, a, out: -1 / m.sqrt(1 - a * a), "inverse cosine"),
+    "atan": ("arctan", lambda m, a, out: 1 / (1 + a * a), "inverse tangent"),
+    "sinh": ("sinh", lambda m, a, out: m.cosh(a), "hyperbolic sine"),
+    "cosh": ("cosh", lambda m, a, out: m.sinh(a), "hyperbolic cosine"),
+    "asinh": ("arcsinh", lambda m, a, out: 1 / m.sqrt(a * a + 1), "inverse hyperbolic sine"),
+    "acosh": ("arccosh", lambda m, a, out: 1 / m.sqrt(a * a - 1), "inverse hyperbolic cosine"),
+    "atanh": ("arctanh", lambda m, a, out: 1 / (1 - a * a), "inverse hyperbolic tangent"),
+    "exp2": ("exp2", lambda m, a, out: out * _LN2, "2 ** input"),
+    "sinc": ("sinc", _sinc_grad, "the normalized sinc, sin(pi x) / (pi x) (1 at 0)"),
+    "deg2rad": ("deg2rad", lambda m, a, out: m.full_like(a, np.pi / 180), "degrees to radians"),
+    "rad2deg": ("rad2deg", lambda m, a, out: m.full_like(a, 180 / np.pi), "radians to degrees"),
 }
 
 
 def _unary(name: str) -> tuple:
     f, df, what = _UNARY[name]
+    if isinstance(f, str):
+        f = _array_function(f)
 
     def forward(ctx, a):
         a = _float(a)
@@ -86,7 +100,7 @@ def _unary(name: str) -> tuple:
     def backward(ctx, g):
         a, out = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return (g * df(a, out)).astype(a.dtype, copy=False)
+            return (g * df(xp(a), a, out)).astype(a.dtype, copy=False)
 
     fn_class = type(
         name.capitalize() + "Fn",
@@ -119,11 +133,11 @@ arcsin, arccos, arctan = asin, acos, atan
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
 
-def _logit_grad(a: Any, out: Any) -> Any:
+def _logit_grad(m: Any, a: Any, out: Any) -> Any:
     return 1 / (a * (1 - a))
 
 
-_UNARY["logit"] = (lambda a: np.log(a / (1 - a)), _logit_grad, "log(p / (1 - p))")
+_UNARY["logit"] = (lambda a: xp(a).log(a / (1 - a)), _logit_grad, "log(p / (1 - p))")
 LogitFn, _logit = _unary("logit")
 
 
@@ -140,33 +154,37 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:
     return _logit(input)
 
 
-# name -> (forward f(a, b), derivatives (da, db)(a, b, out), what it computes)
+# name -> (forward: the array function's name, derivatives (da, db)(m, a, b, out), what it
+# computes)
 _BINARY = {
     "atan2": (
-        np.arctan2,
-        lambda a, b, out: (b / (a * a + b * b), -a / (a * a + b * b)),
+        "arctan2",
+        lambda m, a, b, out: (b / (a * a + b * b), -a / (a * a + b * b)),
         "arctangent of input / other, in the quadrant of (other, input)",
     ),
     "hypot": (
-        np.hypot,
-        lambda a, b, out: (a / out, b / out),
+        "hypot",
+        lambda m, a, b, out: (a / out, b / out),
         "sqrt(input ** 2 + other ** 2)",
     ),
     "logaddexp": (
-        np.logaddexp,
-        lambda a, b, out: (np.exp(a - out), np.exp(b - out)),
+        "logaddexp",
+        lambda m, a, b, out: (m.exp(a - out), m.exp(b - out)),
         "log(exp(input) + exp(other)), without overflow",
     ),
     "logaddexp2": (
-        np.logaddexp2,
-        lambda a, b, out: (np.exp2(a - out), np.exp2(b - out)),
+        "logaddexp2",
+        lambda m, a, b, out: (m.exp2(a - out), m.exp2(b - out)),
         "log2(2 ** input + 2 ** other), without overflow",
     ),
 }
 
 
 def _binary(name: str) -> tuple:
-    f, df, what = _BINARY[name]
+    fname, df, what = _BINARY[name]
+
+    def f(a: Any, b: Any) -> Any:
+        return getattr(xp2(a, b), fname)(a, b)
 
     def forward(ctx, a, b):
         a, b = operands(a, b)
@@ -181,7 +199,7 @@ def _binary(name: str) -> tuple:
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            da, db = df(a, b, out)
+            da, db = df(xp(out), a, b, out)
         ga = unbroadcast(g * da, a.shape, a.dtype) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(g * db, b.shape, b.dtype) if ctx.needs_input_grad[1] else None
         return ga, gb

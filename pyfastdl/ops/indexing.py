@@ -2,8 +2,9 @@
 comparisons and logical ops.
 
 An index is anything numpy takes: ints, slices with steps, None, Ellipsis, lists or int64 /
-bool Tensors. The backward of an integer-array index scatters with ``add.at`` so that repeated
-indices accumulate.
+bool Tensors. The backward of an integer-array index scatters with ``add.at`` (``arrays.add_at``)
+so that repeated indices accumulate. A GPU tensor takes CPU indices (they are moved, as in
+PyTorch); the other index ops want their index, mask or condition on the input's device.
 """
 
 from __future__ import annotations
@@ -13,10 +14,23 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
-from ..arrays import xp
+from ..arrays import add_at, device_error, device_of, to_gpu, xp
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import check_writable, norm_dim, operands, rebind, unbroadcast, wrap
+from ._util import (
+    NUMBER_TYPES,
+    as_array,
+    check_writable,
+    grid,
+    norm_dim,
+    on_device_of,
+    one_device,
+    operands,
+    rebind,
+    unbroadcast,
+    wrap,
+    xp2,
+)
 from .convert import cast
 from .shape import expand
 
@@ -61,8 +75,9 @@ __all__ = [
 _BASIC = (int, slice, type(None), type(Ellipsis), bool)
 
 
-def _index(idx: Any) -> tuple:
-    """(numpy index, whether it holds integer arrays), with Tensors and lists made arrays."""
+def _index(idx: Any, a: Any) -> tuple:
+    """(numpy index, whether it holds integer arrays), with Tensors and lists made arrays on the
+    device of array `a` (see :func:`_index_device`)."""
     if not isinstance(idx, tuple):
         idx = (idx,)
     out = []
@@ -92,8 +107,19 @@ def _index(idx: Any) -> tuple:
             raise IndexError(
                 f"[index] tensors used as indices must be integer or bool, got {i.dtype}"
             )
-        out.append(i)
+        out.append(i if type(i) is type(a) else _index_device(a, i))
     return tuple(out), ints
+
+
+def _index_device(a: Any, i: Any) -> Any:
+    """Index array `i` for array `a`: moved to the GPU when `a` is there and `i` on the host (as
+    PyTorch allows); RuntimeError for a GPU index into a CPU tensor."""
+    da, di = device_of(a), device_of(i)
+    if da == di:
+        return i
+    if da == "cuda":
+        return to_gpu(i, "index")
+    raise device_error("index", da, di)
 
 
 def check_bounds(ix: Any, n: int, d: int, op: str, *, negative: bool = False) -> None:
@@ -129,7 +155,7 @@ class GetItemFn(Function):
         out = m.zeros(ctx.shape, ctx.dtype)
         if ctx.scatter:
             # repeated indices each receive their share: an unbuffered scatter-add
-            m.add.at(out, ctx.idx, g)
+            add_at(out, ctx.idx, g)
         else:
             out[ctx.idx] = g
         return out, None, None
@@ -144,7 +170,7 @@ def getitem(input: Tensor, idx: Any) -> Tensor:
         >>> x[:, [0, 0, 2]].tolist()
         [[0.0, 0.0, 2.0], [3.0, 3.0, 5.0]]
     """
-    idx, ints = _index(idx)
+    idx, ints = _index(idx, input.array)
     return GetItemFn.apply(input, idx, ints)
 
 
@@ -193,7 +219,11 @@ def setitem(input: Tensor, idx: Any, value: Any) -> None:
         >>> out.tolist(), h.grad.tolist()
         ([0.0, 2.0, 4.0], [2.0, 2.0])
     """
-    idx, _ = _index(idx)
+    a = input.array
+    idx, _ = _index(idx, a)
+    if isinstance(value, Tensor) and type(value.array) is not type(a):
+        if device_of(value.array) != device_of(a):  # ``x[i] = v`` copies across devices
+            value = value.to(input.device)
     value_requires_grad = isinstance(value, Tensor) and value.requires_grad
     if autograd.is_grad_enabled() and (input.requires_grad or value_requires_grad):
         if isinstance(value, Tensor) and value.array.dtype != input.array.dtype:
@@ -214,19 +244,21 @@ def setitem(input: Tensor, idx: Any, value: Any) -> None:
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of `input` at positions `index` (1-d int) along `dim`."""
     d = norm_dim(dim, input.array.ndim, "index_select")
-    ix = index.array if isinstance(index, Tensor) else np.asarray(index)
+    ix = as_array(index)
     if ix.ndim > 1 or ix.dtype.kind not in "iu":
         raise IndexError(
             f"[index_select] index must be a 1-d integer tensor, got shape "
             f"{tuple(ix.shape)} of {ix.dtype}"
         )
+    ix = on_device_of(input.array, ix, "index_select", move=not isinstance(index, Tensor))
     check_bounds(ix, input.array.shape[d] if input.array.ndim else 1, d, "index_select")
     return GetItemFn.apply(input, (slice(None),) * d + (ix.reshape(-1),), True)
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The 1-d tensor of elements of `input` where the bool `mask` is True (broadcasting)."""
-    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    m = as_array(mask)
+    m = on_device_of(input.array, m, "masked_select", move=not isinstance(mask, Tensor))
     if m.shape != input.array.shape:
         shape = np.broadcast_shapes(m.shape, input.array.shape)
         input = expand(input, shape)
@@ -250,9 +282,7 @@ class GatherFn(Function):
     def backward(ctx, g):
         m = xp(g)
         out = m.zeros(ctx.shape, ctx.dtype)
-        idx = list(m.indices(ctx.index.shape, sparse=True))
-        idx[ctx.dim] = ctx.index
-        m.add.at(out, tuple(idx), g)
+        add_at(out, grid(m, ctx.index.shape, ctx.dim, ctx.index), g)
         return out, None, None
 
 
@@ -260,7 +290,8 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """out[i][j] = input[index[i][j]][j] for dim 0 (and so on): picks along `dim`."""
     a = input.array
     d = norm_dim(dim, a.ndim, "gather")
-    ix = index.array if isinstance(index, Tensor) else np.asarray(index)
+    ix = as_array(index)
+    ix = on_device_of(a, ix, "gather", move=not isinstance(index, Tensor))
     if ix.dtype.kind not in "iu":
         raise TypeError(f"[gather] index must be an integer tensor, got {ix.dtype}")
     if ix.ndim != a.ndim:
@@ -282,11 +313,9 @@ class ScatterAddFn(Function):
     @staticmethod
     def forward(ctx, a, dim, index, src):
         out = a.copy()
-        idx = list(xp(a).indices(index.shape, sparse=True))
-        idx[dim] = index
-        idx = tuple(idx)
+        idx = grid(xp(a), index.shape, dim, index)
         corner = tuple(slice(0, n) for n in index.shape)
-        xp(a).add.at(out, idx, src[corner])
+        add_at(out, idx, src[corner])
         ctx.idx, ctx.src_shape, ctx.corner = idx, src.shape, corner
         return out
 
@@ -302,7 +331,8 @@ class ScatterAddFn(Function):
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """input with src[i][j] added at [index[i][j]][j] for dim 0 (and so on); repeats accumulate."""
     d = norm_dim(dim, input.array.ndim, "scatter_add")
-    ix = index.array if isinstance(index, Tensor) else np.asarray(index)
+    ix = as_array(index)
+    ix = on_device_of(input.array, ix, "scatter_add", move=not isinstance(index, Tensor))
     if ix.dtype.kind not in "iu":
         raise TypeError(f"[scatter_add] index must be an integer tensor, got {ix.dtype}")
     n = input.array.shape[d]
@@ -328,7 +358,7 @@ class WhereFn(Function):
 
 
 def _bool(x: Any, op: str) -> Any:
-    c = x.array if isinstance(x, Tensor) else np.asarray(x)
+    c = as_array(x)
     if c.dtype.kind != "b":
         c = c != 0
     return c
@@ -348,19 +378,36 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         return nonzero(condition, as_tuple=True)
     if input is None or other is None:
         raise TypeError("[where] expected where(condition, input, other) or where(condition)")
-    c = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    c = as_array(condition)
     if c.dtype.kind != "b":
         raise TypeError(f"[where] condition must be a bool tensor, got {c.dtype}")
+    like = input if isinstance(input, Tensor) else other
+    if isinstance(like, Tensor) and type(like.array) is not type(c):
+        c = _condition_on(like.array, c, input, other)
     return WhereFn.apply(c, input, other)
+
+
+def _condition_on(like: Any, c: Any, input: Any, other: Any) -> Any:
+    """where's condition on the device of its tensors: a GPU condition with CPU tensors that are
+    all 0-d moves them instead (WhereFn.apply does), a 0-d CPU condition moves to the GPU."""
+    if device_of(like) == device_of(c):
+        return c
+    if device_of(c) == "cuda" and all(
+        not isinstance(t, Tensor) or t.array.ndim == 0 for t in (input, other)
+    ):
+        return c
+    return on_device_of(like, c, "where")
 
 
 def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
     """`input` with `value` where the bool `mask` is True (mask broadcasts to input)."""
-    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    m = as_array(mask)
     if m.dtype.kind != "b":
         raise RuntimeError(
             f"[masked_fill] only supports boolean masks, but got mask with dtype {m.dtype}"
         )
+    if type(m) is not type(input.array):
+        m = on_device_of(input.array, m, "masked_fill", move=not isinstance(mask, Tensor))
     if isinstance(value, Tensor):
         if value.array.ndim:
             raise ValueError("[masked_fill] value must be a number or a 0-d tensor")
@@ -392,37 +439,45 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
 
 
 # ---------------------------------------------------------------------- comparisons (no grad)
-def _cmp(ufunc: Any) -> Any:
+def _cmp(ufunc: str, name: str) -> Any:
+    on_cpu = getattr(np, ufunc)
+
     def compare(input: Any, other: Any) -> Tensor:
         a = input.array if isinstance(input, Tensor) else input
         b = other.array if isinstance(other, Tensor) else other
         if isinstance(b, (list, tuple)):
-            b = np.asarray(b)
-        r = ufunc(a, b)
+            b = xp(a).asarray(b)
+        tb = type(b)
+        if tb is not type(a) and tb not in NUMBER_TYPES:
+            a, b = one_device(name, a, b)
+        r = on_cpu(a, b) if type(a) is _ndarray else getattr(xp2(a, b), ufunc)(a, b)
         return wrap(r if type(r) is not np.bool_ else np.asarray(r))
 
+    compare.__name__ = compare.__qualname__ = name
     return compare
 
 
-eq = _cmp(np.equal)
-ne = not_equal = _cmp(np.not_equal)
-lt = less = _cmp(np.less)
-le = less_equal = _cmp(np.less_equal)
-gt = greater = _cmp(np.greater)
-ge = greater_equal = _cmp(np.greater_equal)
+_ndarray = np.ndarray
+eq = _cmp("equal", "eq")
+ne = not_equal = _cmp("not_equal", "ne")
+lt = less = _cmp("less", "lt")
+le = less_equal = _cmp("less_equal", "le")
+gt = greater = _cmp("greater", "gt")
+ge = greater_equal = _cmp("greater_equal", "ge")
 eq.__doc__ = "input == other elementwise, as a bool tensor (no gradient)."
 
 
 def equal(input: Tensor, other: Tensor) -> bool:
     """True when both tensors have the same shape and elements."""
-    a, b = input.array, other.array
+    a, b = one_device("equal", input.array, other.array)
     return a.shape == b.shape and bool((a == b).all())
 
 
 def isclose(
     input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
 ) -> Tensor:
-    return wrap(xp(input.array).isclose(input.array, other.array, rtol, atol, equal_nan))
+    a, b = one_device("isclose", input.array, other.array)
+    return wrap(xp2(a, b).isclose(a, b, rtol, atol, equal_nan))
 
 
 def allclose(
@@ -432,57 +487,66 @@ def allclose(
 
 
 def isnan(input: Tensor) -> Tensor:
-    return wrap(np.isnan(input.array))
+    a = input.array
+    return wrap(xp(a).isnan(a))
 
 
 def isinf(input: Tensor) -> Tensor:
-    return wrap(np.isinf(input.array))
+    a = input.array
+    return wrap(xp(a).isinf(a))
 
 
 def isfinite(input: Tensor) -> Tensor:
-    return wrap(np.isfinite(input.array))
+    a = input.array
+    return wrap(xp(a).isfinite(a))
 
 
-def _logical(ufunc: Any) -> Any:
+def _logical(name: str) -> Any:
     def op(input: Any, other: Any) -> Tensor:
         a = input.array if isinstance(input, Tensor) else input
         b = other.array if isinstance(other, Tensor) else other
-        return wrap(ufunc(a, b))
+        a, b = one_device(name, a, b)
+        return wrap(xp2(a, b).asarray(getattr(xp2(a, b), name)(a, b)))
 
+    op.__name__ = op.__qualname__ = name
     return op
 
 
-logical_and = _logical(np.logical_and)
-logical_or = _logical(np.logical_or)
-logical_xor = _logical(np.logical_xor)
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+logical_xor = _logical("logical_xor")
 
 
 def logical_not(input: Tensor) -> Tensor:
-    return wrap(np.logical_not(input.array))
+    a = input.array
+    return wrap(xp(a).logical_not(a))
 
 
-def _bitwise(ufunc: Any, name: str) -> Any:
+def _bitwise(name: str) -> Any:
     def op(input: Any, other: Any) -> Tensor:
         a = input.array if isinstance(input, Tensor) else input
         b = other.array if isinstance(other, Tensor) else other
         for x in (a, b):
             if hasattr(x, "dtype") and x.dtype.kind not in "biu":
                 raise TypeError(f"[{name}] expected integer or bool tensors, got {x.dtype}")
-        return wrap(ufunc(*operands(a, b)))
+        a, b = operands(*one_device(name, a, b))
+        m = xp2(a, b)
+        return wrap(m.asarray(getattr(m, name)(a, b)))
 
+    op.__name__ = op.__qualname__ = name
     return op
 
 
-bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
-bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
-bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
+bitwise_and = _bitwise("bitwise_and")
+bitwise_or = _bitwise("bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor")
 
 
 def bitwise_not(input: Tensor) -> Tensor:
     a = input.array
     if a.dtype.kind not in "biu":
         raise TypeError(f"[bitwise_not] expected an integer or bool tensor, got {a.dtype}")
-    return wrap(np.invert(a))
+    return wrap(xp(a).invert(a))
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:

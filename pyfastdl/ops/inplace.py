@@ -6,6 +6,9 @@ tensor's version counter moves: a backward that saved that memory then raises in
 the changed values. With a graph (a non-leaf that requires grad, or an operand that does, while
 grad mode is on) the op is recorded and the tensor takes the result and its place in the graph
 (``_util.rebind``). A leaf that requires grad can't change in place while grad mode is on.
+
+Operands are on self's device (a 0-d CPU tensor may join a GPU tensor, as in PyTorch); only
+``copy_`` copies across devices.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
+from ..arrays import device_of, to_gpu, to_host, xp
 from ..autograd import bump_version
 from ..random import Generator, numpy_rng
 from ..tensor import Tensor
-from ._util import check_writable, rebind
+from ._util import check_writable, on_device_of, rebind, xp2
 from .activation import _sigmoid, relu, sigmoid, tanh
-from .convert import cast
+from .convert import cast, to_device
 from .elementwise import (
     abs,
     add,
@@ -102,18 +106,21 @@ def _check(t: Tensor, op: str) -> Any:
 
 def _no_value(t: Tensor) -> Tensor:
     """An all-False mask shaped like `t`: ``where(mask, t, v)`` is v with a zero gradient for t."""
-    return Tensor(np.zeros(t.array.shape, dtype=bool))
+    return Tensor(xp(t.array).zeros(t.array.shape, dtype=bool))
 
 
-def _value(x: Any) -> Any:
-    return x.array if isinstance(x, Tensor) else x
+def _value(x: Any, a: Any, op: str) -> Any:
+    """The array (or number) of operand `x` of an in-place op on array `a`, on a's device."""
+    v = x.array if isinstance(x, Tensor) else x
+    return v if type(v) is type(a) else on_device_of(a, v, op)
 
 
-def _write(t: Tensor, op: str, ufunc: Any, *args: Any) -> Tensor:
+def _write(t: Tensor, op: str, ufunc: str, *args: Any) -> Tensor:
+    """``ufunc(*args, out=t.array)``: the function `ufunc` (a name) of the array's module."""
     a = t.array
     try:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ufunc(*args, out=a, casting="same_kind")
+            getattr(xp(a), ufunc)(*args, out=a, casting="same_kind")
     except TypeError as e:
         raise TypeError(
             f"[{op}] result can't be cast in place to the tensor's dtype {a.dtype}: {e}"
@@ -128,26 +135,27 @@ def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
     if _in_graph(self, other):
         return _recorded(self, "add_", add(self, other, alpha=alpha))
     a = _check(self, "add_")
-    b = _value(other)
+    b = _value(other, a, "add_")
     if alpha != 1:
-        b = np.multiply(b, alpha)
-    return _write(self, "add_", np.add, a, b)
+        b = b * alpha
+    return _write(self, "add_", "add", a, b)
 
 
 def sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
     if _in_graph(self, other):
         return _recorded(self, "sub_", sub(self, other, alpha=alpha))
     a = _check(self, "sub_")
-    b = _value(other)
+    b = _value(other, a, "sub_")
     if alpha != 1:
-        b = np.multiply(b, alpha)
-    return _write(self, "sub_", np.subtract, a, b)
+        b = b * alpha
+    return _write(self, "sub_", "subtract", a, b)
 
 
 def mul_(self: Tensor, other: Any) -> Tensor:
     if _in_graph(self, other):
         return _recorded(self, "mul_", mul(self, other))
-    return _write(self, "mul_", np.multiply, _check(self, "mul_"), _value(other))
+    a = _check(self, "mul_")
+    return _write(self, "mul_", "multiply", a, _value(other, a, "mul_"))
 
 
 def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
@@ -155,7 +163,7 @@ def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tenso
         return _recorded(self, "div_", div(self, other, rounding_mode=rounding_mode))
     a = _check(self, "div_")
     if rounding_mode is None:
-        return _write(self, "div_", np.true_divide, a, _value(other))
+        return _write(self, "div_", "true_divide", a, _value(other, a, "div_"))
     a[...] = div(Tensor(a), other, rounding_mode=rounding_mode).array
     return self
 
@@ -163,7 +171,8 @@ def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tenso
 def pow_(self: Tensor, exponent: Any) -> Tensor:
     if _in_graph(self, exponent):
         return _recorded(self, "pow_", pow(self, exponent))
-    return _write(self, "pow_", np.power, _check(self, "pow_"), _value(exponent))
+    a = _check(self, "pow_")
+    return _write(self, "pow_", "power", a, _value(exponent, a, "pow_"))
 
 
 def zero_(self: Tensor) -> Tensor:
@@ -177,22 +186,25 @@ def zero_(self: Tensor) -> Tensor:
 def fill_(self: Tensor, value: Any) -> Tensor:
     if _in_graph(self, value):
         return _recorded(self, "fill_", where(_no_value(self), self, value))
-    _check(self, "fill_")[...] = _value(value)
+    a = _check(self, "fill_")
+    a[...] = _value(value, a, "fill_")
     return self
 
 
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
-    """Copies `src` (broadcast to self's shape, cast to self's dtype) into self."""
+    """Copies `src` (broadcast to self's shape, cast to self's dtype) into self; `src` may be on
+    another device (the copy moves it, as in PyTorch; `non_blocking` is accepted)."""
     if _in_graph(self, src) and isinstance(src, Tensor):
+        if device_of(src.array) != device_of(self.array):
+            src = to_device(src, self.device)  # differentiable: the gradient moves back
         return _recorded(self, "copy_", where(_no_value(self), self, src))
     a = _check(self, "copy_")
-    s = _value(src)
-    if type(a) is np.ndarray:
-        s = s.get() if hasattr(s, "get") else s  # a GPU source comes to the host
-    elif type(s) is np.ndarray or not hasattr(s, "shape"):
-        import cupy
-
-        s = cupy.asarray(s)
+    s = src.array if isinstance(src, Tensor) else src
+    if type(s) is not type(a):
+        if device_of(a) == "cpu":
+            s = to_host(s)  # a GPU source comes to the host
+        elif device_of(s) == "cpu" or not hasattr(s, "shape"):
+            s = to_gpu(s if hasattr(s, "shape") else np.asarray(s), "copy_")
     shape = tuple(getattr(s, "shape", ()))
     try:
         ok = np.broadcast_shapes(shape, a.shape) == a.shape
@@ -211,9 +223,9 @@ def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
         return _recorded(self, "clamp_", clamp(self, min, max))
     a = _check(self, "clamp_")
     if min is not None:
-        _write(self, "clamp_", np.maximum, a, _value(min))
+        _write(self, "clamp_", "maximum", a, _value(min, a, "clamp_"))
     if max is not None:
-        _write(self, "clamp_", np.minimum, a, _value(max))
+        _write(self, "clamp_", "minimum", a, _value(max, a, "clamp_"))
     return self
 
 
@@ -228,31 +240,31 @@ def clamp_max_(self: Tensor, max: Any) -> Tensor:
 def sqrt_(self: Tensor) -> Tensor:
     if _in_graph(self):
         return _recorded(self, "sqrt_", sqrt(self))
-    return _write(self, "sqrt_", np.sqrt, _check(self, "sqrt_"))
+    return _write(self, "sqrt_", "sqrt", _check(self, "sqrt_"))
 
 
 def exp_(self: Tensor) -> Tensor:
     if _in_graph(self):
         return _recorded(self, "exp_", exp(self))
-    return _write(self, "exp_", np.exp, _check(self, "exp_"))
+    return _write(self, "exp_", "exp", _check(self, "exp_"))
 
 
 def neg_(self: Tensor) -> Tensor:
     if _in_graph(self):
         return _recorded(self, "neg_", neg(self))
-    return _write(self, "neg_", np.negative, _check(self, "neg_"))
+    return _write(self, "neg_", "negative", _check(self, "neg_"))
 
 
 def abs_(self: Tensor) -> Tensor:
     if _in_graph(self):
         return _recorded(self, "abs_", abs(self))
-    return _write(self, "abs_", np.abs, _check(self, "abs_"))
+    return _write(self, "abs_", "absolute", _check(self, "abs_"))
 
 
 def relu_(self: Tensor) -> Tensor:
     if _in_graph(self):
         return _recorded(self, "relu_", relu(self))
-    return _write(self, "relu_", np.maximum, _check(self, "relu_"), 0)
+    return _write(self, "relu_", "maximum", _check(self, "relu_"), 0)
 
 
 def sigmoid_(self: Tensor) -> Tensor:
@@ -266,7 +278,7 @@ def sigmoid_(self: Tensor) -> Tensor:
 def tanh_(self: Tensor) -> Tensor:
     if _in_graph(self):
         return _recorded(self, "tanh_", tanh(self))
-    return _write(self, "tanh_", np.tanh, _check(self, "tanh_"))
+    return _write(self, "tanh_", "tanh", _check(self, "tanh_"))
 
 
 def addcmul_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
@@ -274,10 +286,10 @@ def addcmul_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Ten
     if _in_graph(self, tensor1, tensor2):
         return _recorded(self, "addcmul_", addcmul(self, tensor1, tensor2, value=value))
     a = _check(self, "addcmul_")
-    p = np.multiply(_value(tensor1), _value(tensor2))
+    p = _value(tensor1, a, "addcmul_") * _value(tensor2, a, "addcmul_")
     if value != 1:
-        p *= value
-    return _write(self, "addcmul_", np.add, a, p)
+        p = p * value
+    return _write(self, "addcmul_", "add", a, p)
 
 
 def addcdiv_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
@@ -285,11 +297,12 @@ def addcdiv_(self: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Ten
     if _in_graph(self, tensor1, tensor2):
         return _recorded(self, "addcdiv_", addcdiv(self, tensor1, tensor2, value=value))
     a = _check(self, "addcdiv_")
+    t1, t2 = _value(tensor1, a, "addcdiv_"), _value(tensor2, a, "addcdiv_")
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.true_divide(_value(tensor1), _value(tensor2))
+        q = xp2(t1, t2).true_divide(t1, t2)
     if value != 1:
-        q *= value
-    return _write(self, "addcdiv_", np.add, a, q)
+        q = q * value
+    return _write(self, "addcdiv_", "add", a, q)
 
 
 def lerp_(self: Tensor, end: Any, weight: Any) -> Tensor:
@@ -297,20 +310,21 @@ def lerp_(self: Tensor, end: Any, weight: Any) -> Tensor:
     if _in_graph(self, end, weight):
         return _recorded(self, "lerp_", lerp(self, end, weight))
     a = _check(self, "lerp_")
-    d = np.subtract(_value(end), a)
-    d *= _value(weight)
-    return _write(self, "lerp_", np.add, a, d)
+    d = _value(end, a, "lerp_") - a
+    d *= _value(weight, a, "lerp_")
+    return _write(self, "lerp_", "add", a, d)
 
 
 def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
     if _in_graph(self, value):
         return _recorded(self, "masked_fill_", masked_fill(self, mask, value))
     a = _check(self, "masked_fill_")
-    m = _value(mask)
-    np.copyto(
+    m = _value(mask, a, "masked_fill_")
+    x = xp(a)
+    x.copyto(
         a,
-        _value(value),
-        where=np.broadcast_to(m, a.shape) if m.shape != a.shape else m,
+        _value(value, a, "masked_fill_"),
+        where=x.broadcast_to(m, a.shape) if m.shape != a.shape else m,
         casting="unsafe",
     )
     return self
@@ -320,9 +334,9 @@ def _fill_random(self: Tensor, op: str, sample: Any) -> Tensor:
     a = _check(self, op)
     if a.dtype.kind != "f" and op not in ("random_", "bernoulli_"):
         raise TypeError(f"[{op}] expected a floating-point tensor, got {a.dtype}")
-    values = sample(a.shape)
+    values = sample(a.shape)  # drawn on the host by the generator, then moved
     if type(a) is not np.ndarray:
-        values = __import__("cupy").asarray(values)
+        values = to_gpu(values, op)
     a[...] = values
     return self
 
@@ -350,7 +364,8 @@ def uniform_(
 def bernoulli_(self: Tensor, p: float = 0.5, *, generator: Generator | None = None) -> Tensor:
     """Fills self with 1 with probability p, else 0."""
     rng = numpy_rng(generator)
-    return _fill_random(self, "bernoulli_", lambda s: rng.random(s) < _value(p))
+    prob = to_host(p.array) if isinstance(p, Tensor) else p
+    return _fill_random(self, "bernoulli_", lambda s: rng.random(s) < prob)
 
 
 def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:

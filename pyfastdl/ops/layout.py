@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import xp
+from ..arrays import to_host, xp
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import norm_dim, wrap
+from ._util import as_array, norm_dim, on_device_of, wrap
 from .elementwise import sub
 from .indexing import gather, getitem, index_select
 from .shape import SplitFn, cat, expand, flip, reshape, transpose
@@ -97,7 +97,9 @@ def repeat_interleave(
         counts = input.array
         if counts.ndim > 1 or counts.dtype.kind not in "iu":
             raise RuntimeError("[repeat_interleave] repeats must be a 0-d or 1-d integer tensor")
-        return wrap(xp(counts).repeat(xp(counts).arange(counts.size), counts.reshape(-1)))
+        # the counts decide the output's size: read on the host (CuPy's repeat wants them there)
+        host = to_host(counts).reshape(-1)
+        return wrap(xp(counts).asarray(np.repeat(np.arange(host.size), host)))
     if dim is None:
         input, d = reshape(input, -1), 0
     else:
@@ -105,7 +107,7 @@ def repeat_interleave(
         if input.array.ndim == 0:
             input = reshape(input, 1)
     n = input.array.shape[d]
-    r = repeats.array if isinstance(repeats, Tensor) else np.asarray(repeats)
+    r = as_array(repeats)
     if r.dtype.kind not in "iu":
         raise TypeError(f"[repeat_interleave] repeats must be integers, got {r.dtype}")
     if r.ndim > 1 or (r.ndim == 1 and r.size not in (1, n)):
@@ -113,6 +115,7 @@ def repeat_interleave(
             f"[repeat_interleave] repeats must have the same size as input along dim ({n}), "
             f"got shape {tuple(r.shape)}"
         )
+    r = to_host(r)  # the counts decide the output's size: read on the host
     if (r < 0).any():
         raise RuntimeError("[repeat_interleave] repeats can not be negative")
     index = np.repeat(np.arange(n), r.reshape(-1) if r.size != 1 else int(r.reshape(-1)[0]))
@@ -121,7 +124,7 @@ def repeat_interleave(
             f"[repeat_interleave] output_size {output_size} does not match the {index.size} "
             "repeated elements"
         )
-    return index_select(input, d, Tensor(index))
+    return index_select(input, d, Tensor(xp(input.array).asarray(index)))
 
 
 def tensor_split(input: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple:
@@ -271,7 +274,8 @@ def diff(
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """The values of `input` at `indices` along `dim` (the other dims broadcast); without `dim`,
     of the flattened input."""
-    ix = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
+    ix = as_array(indices)
+    ix = on_device_of(input.array, ix, "take_along_dim", move=not isinstance(indices, Tensor))
     if ix.dtype.kind not in "iu":
         raise RuntimeError(f"[take_along_dim] indices must be an integer tensor, got {ix.dtype}")
     if dim is None:
@@ -303,9 +307,11 @@ class UnfoldFn(Function):
     @staticmethod
     def forward(ctx, a, dim, size, step):
         m = xp(a)
-        windows = m.lib.stride_tricks.sliding_window_view(a, size, axis=dim)
-        out = windows[(slice(None),) * dim + (slice(None, None, step),)]
-        ctx.shape, ctx.dim, ctx.size, ctx.step, ctx.n = a.shape, dim, size, step, out.shape[dim]
+        n = (a.shape[dim] - size) // step + 1
+        # window w, element k is a[start_w + k] along dim: (n, size) indices, taken at once
+        index = m.arange(n).reshape(n, 1) * step + m.arange(size).reshape(1, size)
+        out = m.moveaxis(m.take(a, index, axis=dim), dim + 1, -1)
+        ctx.shape, ctx.dim, ctx.size, ctx.step, ctx.n = a.shape, dim, size, step, n
         return m.ascontiguousarray(out)
 
     @staticmethod

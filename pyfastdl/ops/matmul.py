@@ -26,8 +26,10 @@ __all__ = ["bmm", "dot", "inner", "matmul", "mm", "mv", "outer"]
 
 def _flat(a: Any, shape: tuple) -> Any | None:
     """a.reshape(shape) when that is a view (no copy), else None."""
+    if type(a) is not np.ndarray:  # a GPU array: a view for certain when C-contiguous
+        return a.reshape(shape) if a.flags.c_contiguous else None
     try:
-        return a.reshape(shape, copy=False) if type(a) is np.ndarray else None
+        return a.reshape(shape, copy=False)
     except ValueError:
         return None
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..arrays import xp
 from ..autograd import Function
 from ..dtypes import check_dtype, int64
-from ..tensor import Tensor
+from ..tensor import Tensor, _place
 from ._util import norm_dim, wrap
 from .elementwise import add, mul
 from .matmul import bmm, mm, mv
@@ -76,14 +76,19 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     return _triangle(input, diagonal, True, "triu")
 
 
-def _triangle_indices(row: int, col: int, offset: int, dtype: Any, upper: bool, op: str) -> Tensor:
+def _triangle_indices(
+    row: int, col: int, offset: int, dtype: Any, upper: bool, op: str, device: Any
+) -> Tensor:
     if row < 0 or col < 0:
         raise RuntimeError(f"[{op}] row and col must be non-negative, got row={row}, col={col}")
     rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
-    return wrap(np.stack([rows, cols]).astype(check_dtype(dtype, op)).reshape(2, -1))
+    out = np.stack([rows, cols]).astype(check_dtype(dtype, op)).reshape(2, -1)
+    return wrap(_place(out, device, op))
 
 
-def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = int64) -> Tensor:
+def tril_indices(
+    row: int, col: int, offset: int = 0, *, dtype: Any = int64, device: Any = None
+) -> Tensor:
     """The (2, N) coordinates of the lower triangle (on and below diagonal `offset`) of a
     row x col matrix, row by row.
 
@@ -92,13 +97,15 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = int64) -> 
         >>> fd.tril_indices(2, 2).tolist()
         [[0, 1, 1], [0, 0, 1]]
     """
-    return _triangle_indices(row, col, offset, dtype, False, "tril_indices")
+    return _triangle_indices(row, col, offset, dtype, False, "tril_indices", device)
 
 
-def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = int64) -> Tensor:
+def triu_indices(
+    row: int, col: int, offset: int = 0, *, dtype: Any = int64, device: Any = None
+) -> Tensor:
     """The (2, N) coordinates of the upper triangle (on and above diagonal `offset`) of a
     row x col matrix, row by row."""
-    return _triangle_indices(row, col, offset, dtype, True, "triu_indices")
+    return _triangle_indices(row, col, offset, dtype, True, "triu_indices", device)
 
 
 # ---------------------------------------------------------------------- diagonals
@@ -318,7 +325,14 @@ def _einsum_grad(g: Any, out: str, ins: list, arrays: Any, k: int, sizes: dict) 
     r = m.broadcast_to(r, full)
     if len(unique) != len(s):  # repeated letters: the gradient lies on that diagonal
         dense = m.zeros([sizes[c] for c in s], g.dtype)
-        m.einsum(s + "->" + unique, dense)[...] = r
+        # dense[i, i, j] = r[i, j] for s = 'iij': each letter's arange, broadcast over `unique`
+        # (an index, not einsum's writable diagonal view, which CuPy does not promise)
+        n = len(unique)
+        where = tuple(
+            m.arange(sizes[c]).reshape([sizes[c] if k == unique.index(c) else 1 for k in range(n)])
+            for c in s
+        )
+        dense[where] = r
         r = dense
     # dims of size 1 that broadcast against a larger one
     stretched = tuple(i for i, n in enumerate(a.shape) if n == 1 and r.shape[i] != 1)

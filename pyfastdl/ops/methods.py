@@ -181,7 +181,7 @@ def _new(fill: Any) -> Any:
         return fill(
             *size,
             dtype=dtype or self.array.dtype,
-            device=device or self.device,
+            device=self.device if device is None else device,
             requires_grad=requires_grad,
         )
 
@@ -201,7 +201,7 @@ def _new_full(
         size,
         fill_value,
         dtype=dtype or self.array.dtype,
-        device=device or self.device,
+        device=self.device if device is None else device,
         requires_grad=requires_grad,
     )
 
@@ -212,7 +212,7 @@ def _new_tensor(
     return tensor(
         data,
         dtype=dtype or self.array.dtype,
-        device=device or self.device,
+        device=self.device if device is None else device,
         requires_grad=requires_grad,
     )
 

@@ -92,12 +92,13 @@ def block_diag(*tensors: Tensor) -> Tensor:
         mats.append(reshape(t, *((1,) * (2 - t.array.ndim) + tuple(t.array.shape))))
     if not mats:
         return zeros(1, 0)
-    dtype = mats[0].array.dtype
+    dtype, device = mats[0].array.dtype, mats[0].device
     total = sum(m.array.shape[1] for m in mats)
     rows, left = [], 0
     for m in mats:
         r, c = m.array.shape
-        pad_l, pad_r = zeros(r, left, dtype=dtype), zeros(r, total - left - c, dtype=dtype)
+        pad_l = zeros(r, left, dtype=dtype, device=device)
+        pad_r = zeros(r, total - left - c, dtype=dtype, device=device)
         rows.append(cat([pad_l, m, pad_r], 1))
         left += c
     return cat(rows, 0)

@@ -17,7 +17,7 @@ from ..autograd import Function
 from ..dtypes import int64
 from ..tensor import Tensor
 from . import fast
-from ._util import norm_dim, norm_dims, wrap
+from ._util import grid, norm_dim, norm_dims, wrap
 from .convert import cast
 from .elementwise import maximum, minimum
 from .indexing import masked_fill
@@ -107,20 +107,13 @@ class ProdFn(Function):
         m = xp(a)
         # d prod / d x_i = product of the others = (exclusive prefix product) * (exclusive suffix
         # product): exact with zeros in the input, unlike prod / x_i.
-        ones = m.ones_like(m.take(x, [0], axis=axis))
-        left = m.cumprod(
-            m.concatenate([ones, m.take(x, m.arange(x.shape[axis] - 1), axis=axis)], axis=axis),
-            axis=axis,
-        )
+        lead = (slice(None),) * axis
+        first, but_last = lead + (slice(0, 1),), lead + (slice(0, x.shape[axis] - 1),)
+        ones = m.ones_like(x[first])
+        left = m.cumprod(m.concatenate([ones, x[but_last]], axis=axis), axis=axis)
         flipped = m.flip(x, axis=axis)
         right = m.flip(
-            m.cumprod(
-                m.concatenate(
-                    [ones, m.take(flipped, m.arange(x.shape[axis] - 1), axis=axis)], axis=axis
-                ),
-                axis=axis,
-            ),
-            axis=axis,
+            m.cumprod(m.concatenate([ones, flipped[but_last]], axis=axis), axis=axis), axis=axis
         )
         others = (left * right).reshape(a.shape)
         axes = None if ctx.axis is None else (ctx.axis,)
@@ -185,7 +178,7 @@ class ExtremumDimFn(Function):
             return g.copy(), None, None, None
         if not ctx.keepdim:
             g = m.expand_dims(g, ctx.dim)
-        m.put_along_axis(out, idx, g, axis=ctx.dim)
+        out[grid(m, idx.shape, ctx.dim, idx)] = g  # put_along_axis
         return out, None, None, None
 
 
@@ -309,7 +302,7 @@ class VarFn(Function):
                 a,
             )
             if take_sqrt:
-                out = np.sqrt(out)
+                out = xp(out).sqrt(out)
         ctx.save_for_backward(diff, out if take_sqrt else None)
         ctx.axes, ctx.keepdim, ctx.denom = axes, keepdim, denom
         return out.astype(a.dtype, copy=False)
@@ -407,9 +400,10 @@ class LogSumExpFn(Function):
             )
         )
         # shift by the max so exp never overflows; rows of -inf shift by 0 instead
-        m = xp(a).where(xp(a).isfinite(m), m, 0)
+        xm = xp(a)
+        m = xm.where(xm.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):
-            out = np.log(np.exp(a - m).sum(axis=axes, keepdims=True)) + m
+            out = xm.log(xm.exp(a - m).sum(axis=axes, keepdims=True)) + m
         ctx.save_for_backward(a, out)
         ctx.axes, ctx.keepdim = axes, keepdim
         if not keepdim:
@@ -422,7 +416,7 @@ class LogSumExpFn(Function):
         if not ctx.keepdim:
             g = g.reshape(out.shape)
         with np.errstate(invalid="ignore"):
-            return g * np.exp(a - out), None, None
+            return g * xp(a).exp(a - out), None, None
 
 
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
@@ -448,7 +442,7 @@ class CumsumFn(Function):
     @staticmethod
     def forward(ctx, a, dim):
         ctx.dim = dim
-        return np.cumsum(a, axis=dim)
+        return xp(a).cumsum(a, axis=dim)
 
     @staticmethod
     def backward(ctx, g):
@@ -510,7 +504,7 @@ def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
 class CumprodFn(Function):
     @staticmethod
     def forward(ctx, a, dim):
-        out = np.cumprod(a, axis=dim)
+        out = xp(a).cumprod(a, axis=dim)
         ctx.dim = dim
         ctx.save_for_backward(a, out)
         return out

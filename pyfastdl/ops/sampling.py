@@ -2,7 +2,8 @@
 
 PyTorch's functions of the same names and signatures; none records a gradient (a sample is not a
 differentiable function of its parameters; ``pyfastdl.distributions`` has ``rsample`` where a
-reparameterised sample is). Each draws from pyfastdl's default generator, or `generator`.
+reparameterised sample is). Each draws from pyfastdl's default generator, or `generator`, on
+the host (as the random factories do), and returns the samples on the device of its inputs.
 
 Example:
     >>> import pyfastdl as fd
@@ -17,12 +18,25 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import device_of, to_gpu, to_host
 from ..dtypes import get_default_dtype
 from ..random import Generator, numpy_rng
-from ..tensor import Tensor
+from ..tensor import Tensor, _place
 from ._util import arr, wrap
 
 __all__ = ["bernoulli", "multinomial", "normal", "poisson"]
+
+
+def _on_host(x: Any) -> np.ndarray:
+    """The parameters `x` (a Tensor, array or number) as a NumPy array, read on the host."""
+    return np.asarray(to_host(arr(x)))
+
+
+def _placed(samples: np.ndarray, op: str, *inputs: Any) -> Tensor:
+    """The samples, drawn on the host, on the device of the inputs (a GPU one among them)."""
+    if any(device_of(arr(x)) == "cuda" for x in inputs):
+        return wrap(to_gpu(samples, op))
+    return wrap(samples)
 
 
 def multinomial(
@@ -36,7 +50,7 @@ def multinomial(
     of `input` (1-d, or 2-d: one row per draw); int64 of shape (num_samples,) or (rows,
     num_samples). Without replacement, a row needs at least `num_samples` non-zero weights."""
     op = "multinomial"
-    w = np.asarray(arr(input))
+    w = _on_host(input)
     if w.dtype.kind != "f":
         raise TypeError(f"[{op}] input must be floating-point, got {w.dtype}")
     if w.ndim not in (1, 2) or w.shape[-1] == 0:
@@ -60,19 +74,19 @@ def multinomial(
     out = np.empty((rows.shape[0], int(num_samples)), dtype=np.int64)
     for i, (row, total) in enumerate(zip(rows, totals)):
         out[i] = rng.choice(row.size, size=int(num_samples), replace=replacement, p=row / total)
-    return wrap(out.reshape(*w.shape[:-1], int(num_samples)))
+    return _placed(out.reshape(*w.shape[:-1], int(num_samples)), op, input)
 
 
 def bernoulli(input: Tensor, p: Any = None, *, generator: Generator | None = None) -> Tensor:
     """1 with probability `input` (or `p` where given), else 0, in input's dtype and shape."""
-    probs = np.asarray(arr(input))
+    probs = _on_host(input)
     if probs.dtype.kind != "f":
         raise TypeError(f"[bernoulli] input must be floating-point, got {probs.dtype}")
-    chance = probs if p is None else np.broadcast_to(np.asarray(arr(p)), probs.shape)
+    chance = probs if p is None else np.broadcast_to(_on_host(p), probs.shape)
     if ((chance < 0) | (chance > 1) | np.isnan(chance)).any():
         raise ValueError("[bernoulli] probabilities must be in [0, 1]")
     draws = numpy_rng(generator).random(probs.shape) < chance
-    return wrap(draws.astype(probs.dtype))
+    return _placed(draws.astype(probs.dtype), "bernoulli", input, p)
 
 
 def normal(
@@ -82,10 +96,12 @@ def normal(
     *,
     generator: Generator | None = None,
     dtype: Any = None,
+    device: Any = None,
 ) -> Tensor:
-    """Samples of N(mean, std^2): elementwise over broadcast tensors `mean` and `std`, or of
-    `size` when both are numbers (``torch.normal(0.0, 1.0, size=(2, 3))``)."""
-    m, s = np.asarray(arr(mean)), np.asarray(arr(std))
+    """Samples of N(mean, std^2): elementwise over broadcast tensors `mean` and `std` (on their
+    device), or of `size` when both are numbers (``torch.normal(0.0, 1.0, size=(2, 3))``, on
+    `device`)."""
+    m, s = _on_host(mean), _on_host(std)
     if (s < 0).any():
         raise ValueError("[normal] std must be non-negative")
     is_tensor = isinstance(mean, Tensor) or isinstance(std, Tensor)
@@ -97,15 +113,17 @@ def normal(
     if dtype is None:
         kinds = [a.dtype for a in (m, s) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
         dtype = kinds[0] if is_tensor and kinds else get_default_dtype()
-    values = numpy_rng(generator).normal(m, s, shape)
-    return wrap(np.asarray(values, dtype=dtype))
+    values = np.asarray(numpy_rng(generator).normal(m, s, shape), dtype=dtype)
+    if device is not None:
+        return wrap(_place(values, device, "normal"))
+    return _placed(values, "normal", mean, std)
 
 
 def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
     """Samples of Poisson(rate) for each rate in `input`, in its dtype."""
-    rates = np.asarray(arr(input))
+    rates = _on_host(input)
     if rates.dtype.kind != "f":
         raise TypeError(f"[poisson] input must be floating-point, got {rates.dtype}")
     if (rates < 0).any() or np.isnan(rates).any():
         raise ValueError("[poisson] rates must be non-negative")
-    return wrap(numpy_rng(generator).poisson(rates).astype(rates.dtype))
+    return _placed(numpy_rng(generator).poisson(rates).astype(rates.dtype), "poisson", input)

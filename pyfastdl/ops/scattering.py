@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import xp
+from ..arrays import add_at, xp
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import norm_dim, unbroadcast, wrap
+from ._util import as_array, grid, norm_dim, on_device_of, unbroadcast, wrap
 from .indexing import check_bounds, nonzero, scatter_add
 
 __all__ = [
@@ -28,8 +28,10 @@ __all__ = [
 ]
 
 
-def _index_array(index: Any, op: str) -> Any:
-    ix = index.array if isinstance(index, Tensor) else np.asarray(index)
+def _index_array(index: Any, op: str, like: Any) -> Any:
+    """The integer index array of `index` (a Tensor, list or array) on the device of `like`."""
+    ix = as_array(index)
+    ix = on_device_of(like, ix, op, move=not isinstance(index, Tensor))
     if ix.dtype.kind not in "iu":
         raise TypeError(f"[{op}] index must be an integer tensor, got {ix.dtype}")
     return ix
@@ -37,9 +39,7 @@ def _index_array(index: Any, op: str) -> Any:
 
 # ---------------------------------------------------------------------- scatter
 def _scatter_positions(a: Any, dim: int, index: Any) -> tuple:
-    idx = list(xp(a).indices(index.shape, sparse=True))
-    idx[dim] = index
-    return tuple(idx)
+    return grid(xp(a), index.shape, dim, index)
 
 
 class ScatterFn(Function):
@@ -95,7 +95,7 @@ def scatter(
         raise ValueError(f"[scatter] reduce must be None or 'add', got {reduce!r}")
     a = input.array
     d = norm_dim(dim, a.ndim, "scatter")
-    ix = _index_array(index, "scatter")
+    ix = _index_array(index, "scatter", a)
     if ix.ndim != a.ndim:
         raise RuntimeError(
             f"[scatter] index must have as many dims as input ({a.ndim}), got shape "
@@ -133,7 +133,7 @@ class IndexAddFn(Function):
         out = a.copy()
         m = xp(a)
         # add.at along dim: move dim first so the index addresses axis 0
-        m.add.at(m.moveaxis(out, dim, 0), index, m.moveaxis(source * alpha, dim, 0))
+        add_at(m.moveaxis(out, dim, 0), index, m.moveaxis(source * alpha, dim, 0))
         ctx.dim, ctx.index, ctx.alpha = dim, index, alpha
         return out
 
@@ -156,8 +156,9 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
     """
     a = input.array
     d = norm_dim(dim, a.ndim, "index_add")
-    ix = _index_array(index, "index_add").reshape(-1)
-    s = source.array if isinstance(source, Tensor) else np.asarray(source)
+    ix = _index_array(index, "index_add", a).reshape(-1)
+    s = as_array(source)
+    s = on_device_of(a, s, "index_add", move=not isinstance(source, Tensor))
     expected = a.shape[:d] + (ix.size,) + a.shape[d + 1 :] if a.ndim else (ix.size,)
     if tuple(s.shape) != tuple(expected) and not (a.ndim == 0 and s.size == ix.size):
         raise RuntimeError(
@@ -193,7 +194,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
     tensor)."""
     a = input.array
     d = norm_dim(dim, a.ndim, "index_fill")
-    ix = _index_array(index, "index_fill").reshape(-1)
+    ix = _index_array(index, "index_fill", a).reshape(-1)
     if isinstance(value, Tensor):
         if value.array.ndim:
             raise RuntimeError(
@@ -212,7 +213,7 @@ class IndexPutFn(Function):
     def forward(ctx, a, index, values, accumulate):
         out = a.copy()
         if accumulate:
-            xp(a).add.at(out, index, values)
+            add_at(out, index, values)
         else:
             out[index] = values
         ctx.index, ctx.accumulate = index, accumulate
@@ -246,7 +247,15 @@ def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False
         raise TypeError(
             f"[index_put] indices must be a tuple of tensors, got {type(indices).__name__}"
         )
-    index = tuple(i.array if isinstance(i, Tensor) else i for i in indices)
+    a = input.array
+    index = tuple(
+        on_device_of(a, i.array, "index_put", move=True)
+        if isinstance(i, Tensor)
+        else on_device_of(a, np.asarray(i), "index_put", move=True)
+        if isinstance(i, (list, np.ndarray))
+        else i
+        for i in indices
+    )
     for i in index:
         if hasattr(i, "dtype") and i.dtype.kind not in "iub":
             raise IndexError(f"[index_put] indices must be integer or bool tensors, got {i.dtype}")
@@ -294,10 +303,11 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
         >>> fd.zeros(3).masked_scatter(m, fd.tensor([1.0, 2.0])).tolist()
         [1.0, 0.0, 2.0]
     """
-    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    m = as_array(mask)
     if m.dtype.kind != "b":
         raise TypeError(f"[masked_scatter] mask must be a bool tensor, got {m.dtype}")
     a = input.array
+    m = on_device_of(a, m, "masked_scatter", move=not isinstance(mask, Tensor))
     try:
         shape = np.broadcast_shapes(m.shape, a.shape)
     except ValueError:

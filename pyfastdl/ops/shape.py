@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import xp
+from ..arrays import device_error, device_of, xp
 from ..autograd import Function
 from ..dtypes import check_dtype
 from ..tensor import Tensor, contiguous_format
@@ -103,7 +103,7 @@ class ReshapeFn(Function):
         ctx.shape = a.shape
         if strict:
             try:
-                if type(a) is np.ndarray:
+                if isinstance(a, np.ndarray):
                     return a.reshape(shape, copy=False)
                 return _view_cupy(a, shape)
             except (ValueError, AttributeError):
@@ -376,7 +376,7 @@ class CatFn(Function):
     @staticmethod
     def forward(ctx, dim, *arrays):
         ctx.dim = dim
-        ctx.bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        ctx.bounds = [int(b) for b in np.cumsum([a.shape[dim] for a in arrays])[:-1]]
         return xp(arrays[0]).concatenate(arrays, axis=dim)
 
     @staticmethod
@@ -389,10 +389,21 @@ def _tensors(tensors: Any, op: str) -> list:
         raise TypeError(f"[{op}] expected a sequence of Tensors, got {type(tensors).__name__}")
     if not tensors:
         raise ValueError(f"[{op}] expected a non-empty sequence of Tensors")
+    kind = None
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"[{op}] element {i} is a {type(t).__name__}, expected a Tensor")
+        if type(t.array) is not kind:
+            kind = type(t.array) if kind is None else _one_device(tensors, op)
     return list(tensors)
+
+
+def _one_device(tensors: Sequence[Tensor], op: str) -> type:
+    """Raises ``[op] expected all tensors on the same device`` unless `tensors` share one."""
+    devices = {device_of(t.array) for t in tensors}
+    if len(devices) > 1:
+        raise device_error(op, *devices)
+    return type(tensors[0].array)
 
 
 def _promote(tensors: list) -> list:
@@ -495,7 +506,7 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
         if step <= 0 and not (step == 0 and n == 0):
             raise ValueError(f"[split] split_size must be positive, got {step}")
         sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
-    bounds = list(np.cumsum(sizes)[:-1])
+    bounds = [int(b) for b in np.cumsum(sizes)[:-1]]
     return SplitFn.apply(tensor, bounds, d)
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import xp
+from ..arrays import to_host, xp
 from ..tensor import Tensor
-from ._util import norm_dim, wrap
+from ._util import as_array, norm_dim, on_device_of, wrap
 from .elementwise import add, mul, sub
 from .indexing import gather, getitem, masked_fill
 from .shape import reshape, squeeze, stack, unsqueeze
@@ -133,7 +133,8 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Kth
         raise IndexError(f"[kthvalue] k ({k}) is out of range for a dim of size {n}")
     if a.ndim == 0:
         return KthvalueResult(input, wrap(xp(a).zeros((), np.int64)))
-    idx = xp(a).take(_argsort(a, d, False), [k - 1], axis=d).astype(np.int64, copy=False)
+    at_k = (slice(None),) * d + (slice(k - 1, k),)
+    idx = _argsort(a, d, False)[at_k].astype(np.int64, copy=False)
     values = gather(input, d, idx)
     if not keepdim:
         values, idx = squeeze(values, d), idx.squeeze(axis=d)
@@ -174,7 +175,7 @@ def _quantile(
         raise ValueError(
             f"[{op}] interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}"
         )
-    qs = np.asarray(q.array if isinstance(q, Tensor) else q, dtype=np.float64)
+    qs = np.asarray(to_host(q.array) if isinstance(q, Tensor) else q, dtype=np.float64)
     if qs.ndim > 1:
         raise RuntimeError(f"[{op}] q must be a scalar or 1-d tensor, got {qs.ndim} dims")
     if ((qs < 0) | (qs > 1)).any():
@@ -193,12 +194,12 @@ def _quantile(
     valid = n - nan.sum(axis=d, keepdims=True) if ignore_nan else m.full(shape1, n)
     rank = m.asarray(qs).reshape((-1,) + shape1) * (m.maximum(valid, 1) - 1)  # (Q, ...)
     if interpolation == "lower":
-        rank = np.floor(rank)
+        rank = m.floor(rank)
     elif interpolation == "higher":
-        rank = np.ceil(rank)
+        rank = m.ceil(rank)
     elif interpolation == "nearest":
-        rank = np.round(rank)
-    lo, hi = np.floor(rank).astype(np.int64), np.ceil(rank).astype(np.int64)
+        rank = m.round(rank)
+    lo, hi = m.floor(rank).astype(np.int64), m.ceil(rank).astype(np.int64)
     frac = 0.5 if interpolation == "midpoint" else (rank - lo)
 
     def pick(idx: Any) -> Tensor:
@@ -258,15 +259,18 @@ def _cumulative_extreme(input: Tensor, dim: int, is_max: bool, op: str) -> tuple
     a = input.array
     if a.ndim == 0:
         return input, wrap(xp(a).zeros((), np.int64))
-    m = xp(a)
-    running = (m.maximum if is_max else m.minimum).accumulate(a, axis=d)
+    # on the host: ufunc.accumulate has no CuPy counterpart (a rarely used op; the values are
+    # then gathered on the input's device)
+    h = to_host(a)
+    running = (np.maximum if is_max else np.minimum).accumulate(h, axis=d)
     # a new extreme (ties included, as in PyTorch) moves the index to its own position
-    shape = [1] * a.ndim
-    shape[d] = a.shape[d]
-    pos = m.arange(a.shape[d]).reshape(shape)
-    prev = m.concatenate([m.take(a, [0], axis=d), m.delete(running, -1, axis=d)], axis=d)
-    new = (a >= prev) if is_max else (a <= prev)
-    idx = m.maximum.accumulate(m.where(new, pos, 0), axis=d).astype(np.int64)
+    shape = [1] * h.ndim
+    shape[d] = h.shape[d]
+    pos = np.arange(h.shape[d]).reshape(shape)
+    prev = np.concatenate([np.take(h, [0], axis=d), np.delete(running, -1, axis=d)], axis=d)
+    new = (h >= prev) if is_max else (h <= prev)
+    idx = np.maximum.accumulate(np.where(new, pos, 0), axis=d).astype(np.int64)
+    idx = xp(a).asarray(idx)
     return _sorted(input, d, idx), wrap(idx)
 
 
@@ -306,10 +310,11 @@ def searchsorted(
         right = side == "right"
     seq = sorted_sequence.array
     if sorter is not None:
-        order = sorter.array if isinstance(sorter, Tensor) else np.asarray(sorter)
+        order = as_array(sorter)
+        order = on_device_of(seq, order, "searchsorted", move=not isinstance(sorter, Tensor))
         seq = xp(seq).take_along_axis(seq, order, axis=-1)
     scalar = not isinstance(input, Tensor)
-    v = xp(seq).asarray(input) if scalar else input.array
+    v = xp(seq).asarray(input) if scalar else on_device_of(seq, input.array, "searchsorted")
     how = "right" if right else "left"
     if seq.ndim <= 1:
         out = xp(seq).searchsorted(seq, v, side=how)
@@ -360,7 +365,12 @@ def unique(
         inverse = inverse.reshape(a.shape)
     else:
         d = norm_dim(dim, a.ndim, "unique")
-        values, inverse, counts = m.unique(a, return_inverse=True, return_counts=True, axis=d)
+        # unique slices on the host (CuPy's unique has no axis in older versions; a rarely used
+        # op), the results back on the input's device
+        values, inverse, counts = (
+            m.asarray(r)
+            for r in np.unique(to_host(a), return_inverse=True, return_counts=True, axis=d)
+        )
         inverse = inverse.reshape(-1)
     out = [wrap(values)]
     if return_inverse:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp as xp_of
+
 __all__ = ["cubic_interpolate", "strong_wolfe"]
 
 
@@ -60,7 +62,7 @@ def strong_wolfe(
     max_ls: int = 25,
 ) -> tuple[float, np.ndarray, Any, int]:
     """(loss, flat gradient, step, function evaluations) at the step found along `d`."""
-    d_norm = np.abs(d).max()
+    d_norm = xp_of(d).abs(d).max()
     g = g.copy()
     f_new, g_new = obj_func(x, t, d)
     ls_func_evals = 1

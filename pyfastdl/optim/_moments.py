@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import xp as xp_of
+
 __all__ = ["update_moments"]
 
 
@@ -12,10 +14,11 @@ def update_moments(
 ) -> None:
     """In place: ``m += (1 - beta1) * (g - m)``, ``v = beta2 * v + (1 - beta2) * g * g``
     (`tmp` is a scratch buffer shaped like `g`)."""
-    np.subtract(g, m, out=tmp)
+    xp = xp_of(tmp)
+    xp.subtract(g, m, out=tmp)
     tmp *= 1 - beta1
     m += tmp
     v *= beta2
-    np.multiply(g, 1 - beta2, out=tmp)
+    xp.multiply(g, 1 - beta2, out=tmp)
     tmp *= g
     v += tmp

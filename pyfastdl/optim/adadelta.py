@@ -23,8 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from ..arrays import xp as xp_of
 from .optimizer import Optimizer, _check_not_differentiable, _check_number
 
 __all__ = ["Adadelta"]
@@ -78,29 +77,30 @@ class Adadelta(Optimizer):
             lr, rho, eps = group["lr"], group["rho"], group["eps"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 if "step" not in state:
                     state["step"] = 0.0
-                    state["square_avg"] = np.zeros_like(pa)
-                    state["acc_delta"] = np.zeros_like(pa)
+                    state["square_avg"] = xp.zeros_like(pa)
+                    state["acc_delta"] = xp.zeros_like(pa)
                 state["step"] += 1.0
                 g = self._decayed_grad(state, p, g, group["weight_decay"], group["maximize"])
                 v, u = state["square_avg"], state["acc_delta"]
                 tmp = self._scratch(state, p, 1)
                 delta = self._scratch(state, p, 2)
                 v *= rho
-                np.multiply(g, 1 - rho, out=tmp)
+                xp.multiply(g, 1 - rho, out=tmp)
                 tmp *= g
                 v += tmp
-                np.add(v, eps, out=tmp)
-                np.sqrt(tmp, out=tmp)  # std
-                np.add(u, eps, out=delta)
-                np.sqrt(delta, out=delta)
+                xp.add(v, eps, out=tmp)
+                xp.sqrt(tmp, out=tmp)  # std
+                xp.add(u, eps, out=delta)
+                xp.sqrt(delta, out=delta)
                 delta /= tmp
                 delta *= g
                 u *= rho
-                np.multiply(delta, 1 - rho, out=tmp)
+                xp.multiply(delta, 1 - rho, out=tmp)
                 tmp *= delta
                 u += tmp
-                np.multiply(delta, lr, out=tmp)
+                xp.multiply(delta, lr, out=tmp)
                 pa -= tmp
         return loss

@@ -25,8 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from ..arrays import xp as xp_of
 from .optimizer import Optimizer, _check_not_differentiable, _check_number
 
 __all__ = ["Adagrad"]
@@ -77,7 +76,7 @@ class Adagrad(Optimizer):
     def _init_state(state: dict, p: Any, group: dict) -> None:
         if "step" not in state:
             state["step"] = 0.0
-            state["sum"] = np.full_like(p.array, group["initial_accumulator_value"])
+            state["sum"] = xp_of(p.array).full_like(p.array, group["initial_accumulator_value"])
 
     def step(self, closure: Callable | None = None) -> Any:
         """Updates every parameter that has a gradient; returns closure() when given."""
@@ -91,11 +90,12 @@ class Adagrad(Optimizer):
                 clr = lr / (1 + (t - 1) * lr_decay)
                 acc = state["sum"]
                 std = self._scratch(state, p, 1)
-                np.multiply(g, g, out=std)
+                xp = xp_of(std)
+                xp.multiply(g, g, out=std)
                 acc += std
-                np.sqrt(acc, out=std)
+                xp.sqrt(acc, out=std)
                 std += eps
-                np.divide(g, std, out=std)
+                xp.divide(g, std, out=std)
                 std *= clr
-                np.subtract(p.array, std, out=p.array)
+                xp.subtract(p.array, std, out=p.array)
         return loss

@@ -31,9 +31,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
 from .. import kernels
+from ..arrays import xp as xp_of
 from .optimizer import (
     Optimizer,
     _check_betas,
@@ -99,12 +98,13 @@ class Adam(Optimizer):
             decoupled = group["decoupled_weight_decay"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 if "step" not in state:
                     state["step"] = 0.0
-                    state["exp_avg"] = np.zeros_like(pa)
-                    state["exp_avg_sq"] = np.zeros_like(pa)
+                    state["exp_avg"] = xp.zeros_like(pa)
+                    state["exp_avg_sq"] = xp.zeros_like(pa)
                 if amsgrad and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = np.zeros_like(pa)
+                    state["max_exp_avg_sq"] = xp.zeros_like(pa)
                 m = state["exp_avg"]
                 v = state["exp_avg_sq"]
                 state["step"] = t = state["step"] + 1.0
@@ -132,23 +132,25 @@ class Adam(Optimizer):
                     else:
                         g = g + wd * pa
                 # m = m + (1 - beta1) * (g - m)
-                np.subtract(g, m, out=scr)
+                xp.subtract(g, m, out=scr)
                 scr *= 1 - beta1
                 m += scr
                 # v = beta2 * v + ((1 - beta2) * g) * g
                 v *= beta2
-                np.multiply(g, 1 - beta2, out=scr)
+                xp.multiply(g, 1 - beta2, out=scr)
                 scr *= g
                 v += scr
                 if amsgrad:
-                    v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                    v_max = state["max_exp_avg_sq"]
+                    xp.maximum(v_max, v, out=v_max)
+                    v = v_max
                 bias_correction1 = 1 - beta1**t
                 bias_correction2_sqrt = math.sqrt(1 - beta2**t)
                 step_size = lr / bias_correction1
-                np.sqrt(v, out=scr)
+                xp.sqrt(v, out=scr)
                 scr /= bias_correction2_sqrt
                 scr += eps
-                np.divide(m, scr, out=scr)
+                xp.divide(m, scr, out=scr)
                 scr *= step_size
                 pa -= scr
         return loss

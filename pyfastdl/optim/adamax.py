@@ -23,8 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from ..arrays import xp as xp_of
 from .optimizer import Optimizer, _check_betas, _check_not_differentiable, _check_number
 
 __all__ = ["Adamax"]
@@ -75,23 +74,24 @@ class Adamax(Optimizer):
             beta1, beta2 = group["betas"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 if "step" not in state:
                     state["step"] = 0.0
-                    state["exp_avg"] = np.zeros_like(pa)
-                    state["exp_inf"] = np.zeros_like(pa)
+                    state["exp_avg"] = xp.zeros_like(pa)
+                    state["exp_inf"] = xp.zeros_like(pa)
                 state["step"] = t = state["step"] + 1.0
                 g = self._decayed_grad(state, p, g, group["weight_decay"], group["maximize"])
                 m, u = state["exp_avg"], state["exp_inf"]
                 tmp = self._scratch(state, p, 1)
-                np.subtract(g, m, out=tmp)
+                xp.subtract(g, m, out=tmp)
                 tmp *= 1 - beta1
                 m += tmp
                 u *= beta2
-                np.abs(g, out=tmp)
+                xp.abs(g, out=tmp)
                 tmp += eps
-                np.maximum(u, tmp, out=u)
+                xp.maximum(u, tmp, out=u)
                 clr = lr / (1 - beta1**t)
-                np.divide(m, u, out=tmp)
+                xp.divide(m, u, out=tmp)
                 tmp *= clr
                 pa -= tmp
         return loss

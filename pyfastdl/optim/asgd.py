@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp as xp_of
 from .optimizer import Optimizer, _check_not_differentiable, _check_number
 
 __all__ = ["ASGD"]
@@ -82,21 +83,22 @@ class ASGD(Optimizer):
             lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 if "step" not in state:
                     state["step"] = 0.0
                     state["eta"] = _f32(lr)
                     state["mu"] = 1.0
-                    state["ax"] = np.zeros_like(pa)
+                    state["ax"] = xp.zeros_like(pa)
                 state["step"] = t = state["step"] + 1.0
                 g = self._decayed_grad(state, p, g, group["weight_decay"], group["maximize"])
                 eta = state["eta"]
                 tmp = self._scratch(state, p, 1)
                 pa *= 1 - lambd * eta
-                np.multiply(g, eta, out=tmp)
+                xp.multiply(g, eta, out=tmp)
                 pa -= tmp
                 ax = state["ax"]
                 if state["mu"] != 1:
-                    np.subtract(pa, ax, out=tmp)
+                    xp.subtract(pa, ax, out=tmp)
                     tmp *= state["mu"]
                     ax += tmp
                 else:

@@ -30,8 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import is_gpu
+from ..arrays import xp as xp_of
 from ..autograd import bump_version
-from ..tensor import Tensor
+from ..tensor import Tensor, _place
 from ._line_search import strong_wolfe
 from .optimizer import Optimizer, _check_number
 
@@ -81,10 +83,11 @@ class LBFGS(Optimizer):
             )
 
     # ------------------------------------------------------------------ flat views
-    def _gather_flat_grad(self) -> np.ndarray:
-        return np.concatenate(
+    def _gather_flat_grad(self) -> Any:
+        xp = xp_of(self._params[0].array)
+        return xp.concatenate(
             [
-                np.zeros(p.array.size, p.array.dtype)
+                xp.zeros(p.array.size, p.array.dtype)
                 if p.grad is None
                 else self._grad_array(p).reshape(-1)
                 for p in self._params
@@ -114,15 +117,15 @@ class LBFGS(Optimizer):
     def _export(self, key: str, value: Any) -> Any:
         if isinstance(value, list):
             return [self._export(key, v) for v in value]
-        if isinstance(value, np.generic):
-            return value.item()
+        if isinstance(value, np.generic) or (is_gpu(value) and value.ndim == 0):
+            return value.item()  # scalars (a GPU run's are 0-d arrays) are saved as numbers
         return super()._export(key, value)
 
     def _import(self, key: str, value: Any, p: Tensor) -> Any:
         if isinstance(value, list):
             return [self._import(key, v, p) for v in value]
         if isinstance(value, Tensor):
-            return np.array(value.array, copy=True)
+            return _place(value.array, p.device).copy()
         return super()._import(key, value, p)
 
     # ------------------------------------------------------------------ the step
@@ -138,6 +141,7 @@ class LBFGS(Optimizer):
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
 
         state = self.state.setdefault(self._params[0], {})
+        xp = xp_of(self._params[0].array)
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
@@ -146,7 +150,7 @@ class LBFGS(Optimizer):
         current_evals = 1
         state["func_evals"] += 1
         flat_grad = self._gather_flat_grad()
-        if np.abs(flat_grad).max() <= tolerance_grad:
+        if xp.abs(flat_grad).max() <= tolerance_grad:
             return orig_loss  # already optimal
 
         d = state.get("d")
@@ -203,7 +207,7 @@ class LBFGS(Optimizer):
 
             # the step length
             if state["n_iter"] == 1:
-                t = min(1.0, 1.0 / np.abs(flat_grad).sum()) * lr
+                t = min(1.0, 1.0 / xp.abs(flat_grad).sum()) * lr
             else:
                 t = lr
             gtd = flat_grad.dot(d)
@@ -221,14 +225,14 @@ class LBFGS(Optimizer):
                     obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals
                 )
                 self._add_grad(t, d)
-                opt_cond = np.abs(flat_grad).max() <= tolerance_grad
+                opt_cond = xp.abs(flat_grad).max() <= tolerance_grad
             else:
                 self._add_grad(t, d)
                 opt_cond = False
                 if n_iter != max_iter:
                     loss = _as_float(self._closure_loss(closure))
                     flat_grad = self._gather_flat_grad()
-                    opt_cond = np.abs(flat_grad).max() <= tolerance_grad
+                    opt_cond = xp.abs(flat_grad).max() <= tolerance_grad
                     ls_func_evals = 1
             current_evals += ls_func_evals
             state["func_evals"] += ls_func_evals
@@ -236,7 +240,7 @@ class LBFGS(Optimizer):
             # the stopping conditions
             if n_iter == max_iter or current_evals >= max_eval or opt_cond:
                 break
-            if np.abs(d * t).max() <= tolerance_change:
+            if xp.abs(d * t).max() <= tolerance_change:
                 break
             if abs(loss - prev_loss) < tolerance_change:
                 break

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp as xp_of
 from ._moments import update_moments
 from .optimizer import Optimizer, _check_betas, _check_not_differentiable, _check_number
 
@@ -88,11 +89,12 @@ class NAdam(Optimizer):
             decoupled = group["decoupled_weight_decay"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 if "step" not in state:
                     state["step"] = 0.0
                     state["mu_product"] = 1.0
-                    state["exp_avg"] = np.zeros_like(pa)
-                    state["exp_avg_sq"] = np.zeros_like(pa)
+                    state["exp_avg"] = xp.zeros_like(pa)
+                    state["exp_avg_sq"] = xp.zeros_like(pa)
                 state["step"] = t = state["step"] + 1.0
                 if decoupled and wd != 0:
                     pa *= 1 - lr * wd
@@ -105,13 +107,13 @@ class NAdam(Optimizer):
                 tmp = self._scratch(state, p, 1)
                 update_moments(m, v, g, beta1, beta2, tmp)
                 denom = self._scratch(state, p, 2)
-                np.divide(v, 1 - beta2**t, out=denom)
-                np.sqrt(denom, out=denom)
+                xp.divide(v, 1 - beta2**t, out=denom)
+                xp.sqrt(denom, out=denom)
                 denom += eps
-                np.divide(g, denom, out=tmp)
+                xp.divide(g, denom, out=tmp)
                 tmp *= -lr * (1.0 - mu) / (1.0 - mu_product)
                 pa += tmp
-                np.divide(m, denom, out=tmp)
+                xp.divide(m, denom, out=tmp)
                 tmp *= (-lr * mu_next) / (1.0 - mu_product * mu_next)
                 pa += tmp
         return loss

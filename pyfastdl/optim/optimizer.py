@@ -31,8 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import is_gpu
+from ..arrays import xp as xp_of
 from ..autograd import bump_version, enable_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, _place
 
 __all__ = ["Optimizer", "required"]
 
@@ -89,25 +91,27 @@ def _check_number(
     return value
 
 
-def _flat_float32(param: np.ndarray, grad: np.ndarray, *state: Any) -> list | None:
+def _flat_float32(param: Any, grad: Any, *state: Any) -> list | None:
     """1-D views of `param`, `grad` and the `state` arrays (None passes as None) when every one is
-    a C-contiguous float32 NumPy array of the parameter's shape and the gradient shares no memory
-    with the parameter: the operands of the fused kernels (``sgd_step``, ``adam_step``). None
-    otherwise (other dtypes, strided or GPU arrays take the NumPy code)."""
+    a C-contiguous float32 array of the parameter's shape on the parameter's device (NumPy, or
+    CuPy for a GPU parameter) and the gradient shares no memory with the parameter: the operands
+    of the fused kernels (``sgd_step``, ``adam_step``, run by the registry's kernel for the
+    device). None otherwise (other dtypes and strided arrays take the array-module code)."""
     flats = []
+    kind = type(param)
     for a in (param, grad, *state):
         if a is None:
             flats.append(None)
             continue
         if (
-            type(a) is not np.ndarray
+            type(a) is not kind
             or a.dtype != np.float32
             or not a.flags.c_contiguous
             or a.shape != param.shape
         ):
             return None
         flats.append(a.reshape(-1))
-    if np.may_share_memory(param, grad):
+    if xp_of(param).may_share_memory(param, grad):
         return None
     return flats
 
@@ -246,7 +250,7 @@ class Optimizer:
         key = _SCRATCH if slot == 0 else f"{_SCRATCH}{slot}"
         buf = state.get(key)
         if buf is None or buf.shape != p.array.shape or buf.dtype != p.array.dtype:
-            buf = np.empty_like(p.array)
+            buf = xp_of(p.array).empty_like(p.array)
             state[key] = buf
         return buf
 
@@ -258,12 +262,13 @@ class Optimizer:
         if not maximize and weight_decay == 0:
             return g
         scr = self._scratch(state, p)
+        xp = xp_of(scr)
         if maximize:
-            np.negative(g, out=scr)
+            xp.negative(g, out=scr)
         else:
             scr[...] = g
         if weight_decay != 0:
-            np.multiply(p.array, weight_decay, out=self._scratch(state, p, 1))
+            xp.multiply(p.array, weight_decay, out=self._scratch(state, p, 1))
             scr += state[f"{_SCRATCH}1"]
         return scr
 
@@ -301,7 +306,7 @@ class Optimizer:
         """One state value as saved: arrays become Tensors, scalar state float32 Tensors."""
         if key in self._scalar_state:
             return Tensor(np.array(value, dtype=np.float32))
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray) or is_gpu(value):
             return Tensor(value)
         return value
 
@@ -311,14 +316,16 @@ class Optimizer:
             return float(value.item() if isinstance(value, Tensor) else value)
         if isinstance(value, Tensor):
             value = value.array
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray) or is_gpu(value):
             if value.shape != p.array.shape:
                 raise ValueError(
                     f"[{type(self).__name__}] state '{key}' has shape "
                     f"{tuple(value.shape)}, its parameter has shape "
                     f"{tuple(p.array.shape)}"
                 )
-            return np.array(value, dtype=p.array.dtype)  # a copy: the optimizer owns its state
+            # a copy on the parameter's device (a CPU checkpoint loads into a GPU optimizer):
+            # the optimizer owns its state
+            return _place(value, p.device).astype(p.array.dtype)
         return copy.deepcopy(value)
 
     def load_state_dict(self, state_dict: dict) -> None:

@@ -27,8 +27,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from ..arrays import xp as xp_of
 from ._moments import update_moments
 from .optimizer import Optimizer, _check_betas, _check_not_differentiable, _check_number
 
@@ -83,10 +82,11 @@ class RAdam(Optimizer):
             decoupled = group["decoupled_weight_decay"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 if "step" not in state:
                     state["step"] = 0.0
-                    state["exp_avg"] = np.zeros_like(pa)
-                    state["exp_avg_sq"] = np.zeros_like(pa)
+                    state["exp_avg"] = xp.zeros_like(pa)
+                    state["exp_avg_sq"] = xp.zeros_like(pa)
                 state["step"] = t = state["step"] + 1.0
                 if decoupled and wd != 0:
                     pa *= 1 - lr * wd
@@ -99,7 +99,7 @@ class RAdam(Optimizer):
                 rho_inf = 2 / (1 - beta2) - 1
                 rho_t = rho_inf - 2 * t * (beta2**t) / bias_correction2
                 step = self._scratch(state, p, 2)
-                np.divide(m, bias_correction1, out=step)
+                xp.divide(m, bias_correction1, out=step)
                 step *= lr
                 if rho_t > 5.0:
                     rect = math.sqrt(
@@ -108,9 +108,9 @@ class RAdam(Optimizer):
                         * rho_inf
                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
                     )
-                    np.sqrt(v, out=tmp)
+                    xp.sqrt(v, out=tmp)
                     tmp += eps
-                    np.divide(bias_correction2**0.5, tmp, out=tmp)
+                    xp.divide(bias_correction2**0.5, tmp, out=tmp)
                     step *= tmp
                     step *= rect
                 pa -= step

@@ -24,8 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from ..arrays import xp as xp_of
 from .optimizer import Optimizer, _check_not_differentiable, _check_number
 
 __all__ = ["RMSprop"]
@@ -78,38 +77,39 @@ class RMSprop(Optimizer):
             momentum, centered = group["momentum"], group["centered"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 if "step" not in state:
                     state["step"] = 0.0
-                    state["square_avg"] = np.zeros_like(pa)
+                    state["square_avg"] = xp.zeros_like(pa)
                     if momentum > 0:
-                        state["momentum_buffer"] = np.zeros_like(pa)
+                        state["momentum_buffer"] = xp.zeros_like(pa)
                     if centered:
-                        state["grad_avg"] = np.zeros_like(pa)
+                        state["grad_avg"] = xp.zeros_like(pa)
                 state["step"] += 1.0
                 g = self._decayed_grad(state, p, g, group["weight_decay"], group["maximize"])
                 avg = self._scratch(state, p, 1)
                 v = state["square_avg"]
                 v *= alpha
-                np.multiply(g, 1 - alpha, out=avg)
+                xp.multiply(g, 1 - alpha, out=avg)
                 avg *= g
                 v += avg
                 if centered:
                     g_avg = state["grad_avg"]
-                    np.subtract(g, g_avg, out=avg)
+                    xp.subtract(g, g_avg, out=avg)
                     avg *= 1 - alpha
                     g_avg += avg
-                    np.multiply(g_avg, g_avg, out=avg)
-                    np.subtract(v, avg, out=avg)
-                    np.sqrt(avg, out=avg)
+                    xp.multiply(g_avg, g_avg, out=avg)
+                    xp.subtract(v, avg, out=avg)
+                    xp.sqrt(avg, out=avg)
                 else:
-                    np.sqrt(v, out=avg)
+                    xp.sqrt(v, out=avg)
                 avg += eps
-                np.divide(g, avg, out=avg)
+                xp.divide(g, avg, out=avg)
                 if momentum > 0:
                     buf = state["momentum_buffer"]
                     buf *= momentum
                     buf += avg
-                    np.multiply(buf, lr, out=avg)
+                    xp.multiply(buf, lr, out=avg)
                 else:
                     avg *= lr
                 pa -= avg

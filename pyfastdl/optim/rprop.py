@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import xp as xp_of
 from .optimizer import Optimizer, _check_not_differentiable, _check_number
 
 __all__ = ["Rprop"]
@@ -82,25 +83,26 @@ class Rprop(Optimizer):
             size_min, size_max = group["step_sizes"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 if "step" not in state:
                     state["step"] = 0.0
-                    state["prev"] = np.zeros_like(pa)
-                    state["step_size"] = np.full_like(pa, group["lr"])
+                    state["prev"] = xp.zeros_like(pa)
+                    state["step_size"] = xp.full_like(pa, group["lr"])
                 state["step"] += 1.0
                 g = self._decayed_grad(state, p, g, 0.0, group["maximize"])
                 prev, size = state["prev"], state["step_size"]
                 factor = self._scratch(state, p, 1)
-                np.multiply(g, prev, out=factor)
-                np.sign(factor, out=factor)
+                xp.multiply(g, prev, out=factor)
+                xp.sign(factor, out=factor)
                 flipped = factor < 0
                 factor[factor > 0] = etaplus
                 factor[flipped] = etaminus
                 factor[factor == 0] = 1
                 size *= factor
-                np.clip(size, size_min, size_max, out=size)
-                np.copyto(prev, g)
+                xp.clip(size, size_min, size_max, out=size)
+                xp.copyto(prev, g)
                 prev[factor == etaminus] = 0
-                np.sign(prev, out=factor)
+                xp.sign(prev, out=factor)
                 factor *= size
                 pa -= factor
         return loss

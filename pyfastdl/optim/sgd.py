@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import kernels
+from ..arrays import xp as xp_of
 from .optimizer import Optimizer, _check_number, _flat_float32
 
 __all__ = ["SGD"]
@@ -88,10 +89,11 @@ class SGD(Optimizer):
             maximize = group["maximize"]
             for p, g, state in self._params_with_grad(group):
                 pa = p.array
+                xp = xp_of(pa)
                 buf = state.get("momentum_buffer") if momentum != 0 else None
                 first_step = momentum != 0 and buf is None
-                if first_step and type(pa) is np.ndarray and pa.dtype == np.float32:
-                    buf = np.empty_like(pa, order="C")  # the kernel writes it, never reads it
+                if first_step and pa.dtype == np.float32:
+                    buf = xp.empty_like(pa, order="C")  # the kernel writes it, never reads it
                 flats = _flat_float32(pa, g, buf)
                 if flats is not None:
                     if first_step:
@@ -110,18 +112,19 @@ class SGD(Optimizer):
                 scr = self._scratch(state, p)
                 d = g  # the update direction; never written while it is the gradient itself
                 if maximize:
-                    d = np.negative(g, out=scr)
+                    xp.negative(g, out=scr)
+                    d = scr  # (not the ufunc's return value: `d is scr` is tested below)
                 if wd != 0:
                     if d is scr:
                         scr += wd * pa
                     else:
-                        np.multiply(pa, wd, out=scr)
+                        xp.multiply(pa, wd, out=scr)
                         scr += g
                     d = scr
                 if momentum != 0:
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = np.array(d, copy=True)
+                        buf = state["momentum_buffer"] = d.copy()
                     else:
                         buf *= momentum
                         if dampening == 0:
@@ -132,12 +135,12 @@ class SGD(Optimizer):
                         if d is scr:
                             scr += momentum * buf
                         else:
-                            np.multiply(buf, momentum, out=scr)
+                            xp.multiply(buf, momentum, out=scr)
                             scr += d
                             d = scr
                     else:
                         d = buf
                 # p = p - lr * d (scr may alias d: the multiply reads before it writes)
-                np.multiply(d, lr, out=scr)
-                np.subtract(pa, scr, out=pa)
+                xp.multiply(d, lr, out=scr)
+                xp.subtract(pa, scr, out=pa)
         return loss

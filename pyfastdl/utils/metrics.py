@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import to_gpu
 from ..autograd import no_grad
+from ..tensor import Tensor
+
+
+def _host(a: Any) -> np.ndarray:
+    """`a` (a GPU array, a NumPy array or array-like) as a NumPy array."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, (np.ndarray, dict)) else np.asarray(a)
 
 
 def accuracy(model, loader: Iterable) -> float:
@@ -17,7 +24,8 @@ def accuracy(model, loader: Iterable) -> float:
     class 1 where the logit is positive; otherwise the prediction is the argmax over dim 1.
 
     The model runs in eval mode (BatchNorm running statistics, no dropout) without recording a
-    graph; its previous mode is restored afterwards.
+    graph; its previous mode is restored afterwards. Input batches go to the device of the
+    model's parameters (a GPU model takes a loader of CPU batches).
 
     Example:
         >>> import pyfastdl as fd
@@ -28,13 +36,19 @@ def accuracy(model, loader: Iterable) -> float:
         True
     """
     was_training = model.training
+    first = next(iter(model.parameters()), None)
+    device = None if first is None else first.device
     model.eval()
     correct = total = 0
     try:
         with no_grad():
             for inputs, labels in loader:
+                if device is not None and isinstance(inputs, Tensor):
+                    inputs = inputs.to(device)
                 out = model(inputs).array
                 y = labels.array if hasattr(labels, "array") else labels
+                if type(out) is not np.ndarray:  # compared where the predictions are
+                    y = to_gpu(y, "accuracy")
                 if out.ndim == 1 or out.shape[1] == 1:
                     pred = out.reshape(len(out)) > 0
                 else:
@@ -64,8 +78,8 @@ def roc_auc(scores: Any, labels: Any) -> float:
         >>> roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])  # 3 of the 4 pairs ordered
         0.75
     """
-    s = np.asarray(getattr(scores, "array", scores), dtype=np.float64)
-    y = np.asarray(getattr(labels, "array", labels))
+    s = _host(getattr(scores, "array", scores)).astype(np.float64, copy=False)
+    y = _host(getattr(labels, "array", labels))
     if s.ndim != 1 or y.shape != s.shape:
         raise ValueError(
             f"[roc_auc] scores and labels must be 1-d of one length, got shapes {s.shape} and "

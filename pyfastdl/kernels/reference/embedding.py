@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...arrays import add_at
 from ...arrays import xp as xp_of
 
 __all__ = ["check_indices", "embedding_backward", "embedding_forward"]
@@ -46,7 +47,7 @@ def embedding_backward(
     check_indices(indices, v)
     idx = indices.reshape(-1)
     acc = xp.zeros((v, e), grad_weight.dtype)
-    xp.add.at(acc, idx, grad_out.reshape(-1, e).astype(grad_weight.dtype))  # k in order
+    add_at(acc, idx, grad_out.reshape(-1, e).astype(grad_weight.dtype))  # k in order on the host
     if scale_grad_by_freq:
         counts = xp.maximum(xp.bincount(idx, minlength=v), 1).astype(acc.dtype)
         acc *= (acc.dtype.type(1) / counts)[:, None]

@@ -241,7 +241,7 @@ def adaptive_max_pool2d_forward(x: Any, out: Any, indices: Any) -> None:
             k = xp.where(nan.any(axis=-1), last_nan, first_max)
             out[:, :, i, j] = xp.take_along_axis(flat, k[..., None], axis=-1)[..., 0]
             if indices is not None:
-                indices[:, :, i, j] = (hs[i] + k // kw) * w + ws[j] + k % kw
+                indices[:, :, i, j] = (int(hs[i]) + k // kw) * w + int(ws[j]) + k % kw
 
 
 # ------------------------------------------------------------------------------ upsampling

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ...arrays import xp
+from ...arrays import to_gpu, xp
 from ...autograd import Function
 from ...ops import activation as _act
 from ...ops._util import norm_dim, unbroadcast
@@ -141,12 +141,13 @@ class HardswishFn(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return x * np.clip(x + 3, 0, 6) / 6
+        return x * xp(x).clip(x + 3, 0, 6) / 6
 
     @staticmethod
     def backward(ctx, g):
         x = ctx.saved_tensors[0]
-        return np.where(x <= -3, 0, np.where(x < 3, g * (x / 3 + 0.5), g)).astype(g.dtype)
+        where = xp(x).where
+        return where(x <= -3, 0, where(x < 3, g * (x / 3 + 0.5), g)).astype(g.dtype)
 
 
 class HardsigmoidFn(Function):
@@ -155,7 +156,7 @@ class HardsigmoidFn(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward((x > -3) & (x < 3))
-        return np.clip(x + 3, 0, 6) / 6
+        return xp(x).clip(x + 3, 0, 6) / 6
 
     @staticmethod
     def backward(ctx, g):
@@ -168,7 +169,8 @@ class CeluFn(Function):
     @staticmethod
     def forward(ctx, x, alpha):
         pos = x > 0
-        out = np.where(pos, x, alpha * np.expm1(np.minimum(x, 0) / alpha))
+        m = xp(x)
+        out = m.where(pos, x, alpha * m.expm1(m.minimum(x, 0) / alpha))
         ctx.save_for_backward(pos, out)
         ctx.alpha = alpha
         return out
@@ -177,7 +179,7 @@ class CeluFn(Function):
     def backward(ctx, g):
         pos, out = ctx.saved_tensors
         # for x <= 0: d/dx = exp(x / alpha) = out / alpha + 1
-        return np.where(pos, g, g * (out / ctx.alpha + 1)), None
+        return xp(g).where(pos, g, g * (out / ctx.alpha + 1)), None
 
 
 class ThresholdFn(Function):
@@ -187,7 +189,7 @@ class ThresholdFn(Function):
     def forward(ctx, x, threshold, value):
         keep = x > threshold
         ctx.save_for_backward(keep)
-        return np.where(keep, x, np.asarray(value, x.dtype))
+        return xp(x).where(keep, x, x.dtype.type(value))
 
     @staticmethod
     def backward(ctx, g):
@@ -201,9 +203,10 @@ class ShrinkFn(Function):
     def forward(ctx, x, lambd, soft):
         keep = (x > lambd) | (x < -lambd)
         ctx.save_for_backward(keep)
+        m = xp(x)
         if soft:
-            return np.where(keep, x - np.sign(x) * np.asarray(lambd, x.dtype), 0).astype(x.dtype)
-        return np.where(keep, x, 0).astype(x.dtype)
+            return m.where(keep, x - m.sign(x) * x.dtype.type(lambd), 0).astype(x.dtype)
+        return m.where(keep, x, 0).astype(x.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -217,15 +220,16 @@ class PreluFn(Function):
     def forward(ctx, x, w):
         pos = x > 0
         ctx.save_for_backward(x, w, pos)
-        return np.where(pos, x, w * x)
+        return xp(x).where(pos, x, w * x)
 
     @staticmethod
     def backward(ctx, g):
         x, w, pos = ctx.saved_tensors
-        gx = np.where(pos, g, g * w) if ctx.needs_input_grad[0] else None
+        where = xp(g).where
+        gx = where(pos, g, g * w) if ctx.needs_input_grad[0] else None
         gw = None
         if ctx.needs_input_grad[1]:
-            gw = unbroadcast(np.where(pos, 0, g * x), w.shape, w.dtype)
+            gw = unbroadcast(where(pos, 0, g * x), w.shape, w.dtype)
         return gx, gw
 
 
@@ -398,8 +402,10 @@ def rrelu(
     else:
         x = input.array
         slopes = numpy_rng().uniform(lower, upper, x.shape).astype(x.dtype)
-        noise = np.where(x > 0, x.dtype.type(1), slopes)
-        out = mul(input, Tensor(xp(x).asarray(noise)))
+        m = xp(x)
+        if m is not np:  # drawn on the host (the generator's stream), then moved
+            slopes = to_gpu(slopes, op)
+        out = mul(input, Tensor(m.where(x > 0, x.dtype.type(1), slopes)))
     return _act._maybe_inplace(input, out, inplace, op)
 
 

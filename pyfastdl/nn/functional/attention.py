@@ -236,7 +236,7 @@ def explicit_attention(
         scores = scores + mask
     if is_causal:
         length, s = scores.shape[-2:]
-        scores = scores + causal_additive(length, s, scores.dtype)
+        scores = scores + causal_additive(length, s, scores.dtype, like=scores.array)
     weights = SoftmaxFn.apply(scores, scores.ndim - 1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
@@ -250,9 +250,13 @@ def _causal_additive(length: int, s: int, dtype: Any) -> np.ndarray:
     return m
 
 
-def causal_additive(length: int, s: int, dtype: Any) -> np.ndarray:
-    """The (L, S) float mask: -inf where j > i (PyTorch's top-left causal alignment), else 0."""
-    return _causal_additive(length, s, np.dtype(dtype))
+def causal_additive(length: int, s: int, dtype: Any, like: Any = None) -> Any:
+    """The (L, S) float mask: -inf where j > i (PyTorch's top-left causal alignment), else 0;
+    on the device of the array `like` (a cached read-only NumPy array on the CPU)."""
+    if like is None or type(like) is np.ndarray:
+        return _causal_additive(length, s, np.dtype(dtype))
+    m = xp(like)  # built on the device: no host-to-device copy
+    return m.triu(m.full((length, s), -np.inf, dtype), 1)
 
 
 # ------------------------------------------------------------------------------------ checks
@@ -425,10 +429,11 @@ def is_causal_mask(m: Any, allowed_true: bool = False) -> bool:
     """
     if m.ndim != 2 or m.shape[0] != m.shape[1] or (m.dtype != bool and m.dtype.kind != "f"):
         return False
-    upper = _upper(m.shape[0])
+    n, mod = m.shape[0], xp(m)
     if m.dtype == bool:
-        return bool(np.array_equal(m, ~upper if allowed_true else upper))
-    return bool(np.array_equal(m, causal_additive(m.shape[0], m.shape[0], m.dtype)))
+        upper = _upper(n) if mod is np else mod.triu(mod.ones((n, n), bool), 1)
+        return bool(mod.array_equal(m, ~upper if allowed_true else upper))
+    return bool(mod.array_equal(m, causal_additive(n, n, m.dtype, like=m)))
 
 
 @lru_cache(maxsize=16)
@@ -442,7 +447,8 @@ def _upper(n: int) -> np.ndarray:
 def _additive(m: Any, dtype: Any) -> Any:
     """MHA-convention mask (bool True = masked) as a float array: -inf where masked, else m."""
     if m.dtype == bool:
-        return np.where(m, np.array(-np.inf, dtype), np.array(0, dtype))
+        dtype = np.dtype(dtype)
+        return xp(m).where(m, dtype.type(-np.inf), dtype.type(0)).astype(dtype, copy=False)
     return m.astype(dtype, copy=False)
 
 
@@ -482,7 +488,7 @@ def mha_masks(
         allowed = _additive(parts[0], dtype)
         if len(parts) == 2:
             allowed = allowed + _additive(parts[1], dtype)
-    return np.broadcast_to(allowed, shape), causal
+    return xp(allowed).broadcast_to(allowed, shape), causal
 
 
 def _check_masks(
@@ -529,10 +535,11 @@ def _pad_column(m: Any, cols: int) -> Any:
     """A mask (array or Tensor) with `cols` columns appended that mask nothing (False / 0)."""
     if m is None or cols == 0:
         return m
-    pad = np.zeros(m.shape[:-1] + (cols,), m.dtype)
+    mod = xp(m.array if isinstance(m, Tensor) else m)
+    pad = mod.zeros(m.shape[:-1] + (cols,), m.dtype)
     if isinstance(m, Tensor):
         return _ops.cat([m, Tensor(pad)], dim=-1)
-    return np.concatenate([m, pad], axis=-1)
+    return mod.concatenate([m, pad], axis=-1)
 
 
 def _grad_mask(t: Any, checked: Any) -> Any:
@@ -707,7 +714,7 @@ def multi_head_attention_forward(
             ]
             extra += 1
         if add_zero_attn:
-            zeros = Tensor(np.zeros(_seq_shape(n, 1, e, bdim), dtype))
+            zeros = Tensor(xp(query.array).zeros(_seq_shape(n, 1, e, bdim), dtype))
             kv = [_ops.cat([t, zeros], dim=1 - bdim) for t in kv]
             extra += 1
         srcs = [qkv[0], kv[0], kv[1]]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ...arrays import xp
 from ...autograd import Function
 from ...ops._util import norm_dim
 from ...ops.elementwise import add, clamp_min, div, mul, sub
@@ -30,7 +31,8 @@ class VectorNormFn(Function):
 
     @staticmethod
     def forward(ctx, x, p, axis):
-        a = np.abs(x)
+        m = xp(x)
+        a = m.abs(x)
         if p == math.inf:
             n = a.max(axis=axis, keepdims=True)
         elif p == 0:
@@ -38,7 +40,7 @@ class VectorNormFn(Function):
         elif p == 1:
             n = a.sum(axis=axis, keepdims=True)
         elif p == 2:
-            n = np.sqrt((a * a).sum(axis=axis, keepdims=True))
+            n = m.sqrt((a * a).sum(axis=axis, keepdims=True))
         else:
             n = ((a**p).sum(axis=axis, keepdims=True)) ** (1.0 / p)
         ctx.save_for_backward(x, n)
@@ -49,20 +51,21 @@ class VectorNormFn(Function):
     def backward(ctx, g):
         x, n = ctx.saved_tensors
         p, axis = ctx.p, ctx.axis
+        m = xp(x)
         if p == 0:
-            return np.zeros_like(x), None, None
+            return m.zeros_like(x), None, None
         if p == 1:
-            return np.sign(x) * g, None, None
-        a = np.abs(x)
+            return m.sign(x) * g, None, None
+        a = m.abs(x)
         with np.errstate(divide="ignore", invalid="ignore"):
             if p == math.inf:
                 hit = (a == n).astype(x.dtype)
-                d = np.sign(x) * hit / hit.sum(axis=axis, keepdims=True)
+                d = m.sign(x) * hit / hit.sum(axis=axis, keepdims=True)
             elif p == 2:
                 d = x / n
             else:
-                d = np.sign(x) * (a / n) ** (p - 1)
-        return np.where(n == 0, 0, d * g).astype(x.dtype), None, None
+                d = m.sign(x) * (a / n) ** (p - 1)
+        return m.where(n == 0, 0, d * g).astype(x.dtype), None, None
 
 
 def _vector_norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
@@ -169,5 +172,5 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
     check_float(input.array, op)
     if input.ndim != 2:
         raise ValueError(f"[{op}] input must be a 2-d (N, M) tensor, got shape {input.shape}")
-    i, j = np.triu_indices(input.shape[0], 1)
+    i, j = xp(input.array).triu_indices(input.shape[0], 1)
     return _vector_norm(sub(input[i], input[j]), _p_arg(p, op), 1, False)

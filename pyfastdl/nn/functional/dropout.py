@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ...arrays import xp
+from ...arrays import to_gpu
 from ...autograd import Function
 from ...ops._util import rebind
 from ...random import numpy_rng
@@ -51,9 +51,9 @@ def _masked(input: Tensor, p: float, training: bool, inplace: bool, op: str, dra
     check_float(input.array, op)
     x = input.array
     mask, shift = draw(x)
-    if type(x) is not np.ndarray:
-        mask = xp(x).asarray(mask)
-        shift = None if shift is None else xp(x).asarray(shift)
+    if type(x) is not np.ndarray:  # drawn on the host (the generator's stream), then moved
+        mask = to_gpu(mask, op)
+        shift = None if shift is None else to_gpu(shift, op)
     out = _MaskMulFn.apply(input, mask, shift)
     if not inplace:
         return out

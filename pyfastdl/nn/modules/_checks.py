@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from ...arrays import cupy_module
 from ...dtypes import check_dtype, get_default_dtype
 from ...shapes import named_size_error
-from ...tensor import _place
+from ...tensor import device as _device
 from ..functional._args import check_reduction, legacy_reduction
 
 
@@ -49,7 +50,10 @@ def empty(shape: tuple, device: Any, dtype: Any, layer: str) -> Any:
     """An uninitialised array for a new parameter, on `device` (MemoryError / OverflowError
     naming the layer when it can't be made)."""
     try:
-        return _place(np.empty(shape, float_dtype(dtype, layer)), device)
+        d = float_dtype(dtype, layer)
+        if device is not None and _device(device).type == "cuda":
+            return cupy_module(layer).empty(shape, d)  # on the GPU directly: nothing to copy
+        return np.empty(shape, d)
     except (MemoryError, ValueError, OverflowError) as e:
         named = named_size_error(layer, e)
         if named is None:

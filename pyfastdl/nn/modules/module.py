@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ... import kernels
+from ...arrays import to_gpu, xp
 from ...autograd import RemovableHandle, _HookDict
 from ...dtypes import check_dtype, float16, float32, float64
 from ...kernels import trace as _trace
@@ -72,8 +73,9 @@ def _check_name(name: Any, kind: str, op: str) -> None:
         raise KeyError(f"[{op}] {kind} name can't contain \".\", got '{name}'")
 
 
-def _as_array(value: Any, key: str, like: Any) -> Any:
-    """`value` (Tensor, ndarray, or anything with __array__ / __dlpack__) as an array on `like`'s device."""
+def _as_array(value: Any, key: str, like: Any, move: bool = True) -> Any:
+    """`value` (Tensor, ndarray, or anything with __array__ / __dlpack__) as an array on `like`'s
+    device (on its own device when not `move`)."""
     if isinstance(value, Tensor):
         arr = value.array
     elif isinstance(value, np.ndarray) or _is_cupy(value):
@@ -97,10 +99,12 @@ def _as_array(value: Any, key: str, like: Any) -> Any:
             f"[load_state_dict] value for '{key}' is a {type(value).__name__}: expected "
             "a Tensor, a NumPy array, or an object with __array__ or __dlpack__"
         )
+    if not move:
+        return arr
     if isinstance(like, np.ndarray) and _is_cupy(arr):
         arr = arr.get()
     elif _is_cupy(like) and not _is_cupy(arr):
-        arr = _place(np.asarray(arr), "cuda")
+        arr = to_gpu(np.asarray(arr), "load_state_dict")
     return arr
 
 
@@ -436,7 +440,9 @@ class Module:
             if key not in state_dict:
                 missing_keys.append(key)
                 continue
-            value = _as_array(state_dict[key], key, target.array)
+            # assign keeps the state dict's tensors as they are (their device), as in PyTorch;
+            # a copy goes to the target's device
+            value = _as_array(state_dict[key], key, target.array, move=not assign)
             if tuple(value.shape) != tuple(target.array.shape):
                 error_msgs.append(
                     f"size mismatch for {key}: expected {tuple(target.array.shape)}, "
@@ -533,7 +539,7 @@ class Module:
                 # A fresh zero array rather than zeroing in place: a gradient array may be shared
                 # with another tensor's (the engine hands the same array to several leaves).
                 g = p.grad.array
-                p.grad = Tensor(np.zeros_like(g) if isinstance(g, np.ndarray) else g * 0)
+                p.grad = Tensor(xp(g).zeros_like(g))
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Calls ``fn(module)`` on every descendant (children first), then on self."""

@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from ...arrays import xp
 from ...ops.shape import cat, stack
-from ...tensor import Tensor, _place
+from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..functional.rnn import GATES, recurrent_cell, recurrent_layer
@@ -48,7 +49,7 @@ def _shape(t: Any) -> tuple:
 
 def _zeros(shape: tuple, like: Tensor) -> Any:
     """A raw zero array (no gradient) on the device and dtype of `like`."""
-    return _place(np.zeros(shape, like.array.dtype), like.device)
+    return xp(like.array).zeros(shape, like.array.dtype)
 
 
 def _check_tensor(x: Any, name: str, op: str, dtype: Any) -> None:

@@ -229,7 +229,10 @@ def _detect_causal(mask: Any, is_causal: bool | None, size: int | None) -> bool:
         return bool(is_causal)
     if mask is None:
         return False
-    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if isinstance(mask, Tensor):
+        m = mask.array
+    else:
+        m = mask if hasattr(mask, "dtype") and hasattr(mask, "shape") else np.asarray(mask)
     return (size is None or m.shape[-1] == size) and is_causal_mask(m)
 
 

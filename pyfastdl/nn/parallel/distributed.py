@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ... import autograd
+from ...arrays import to_gpu
 from ...distributed import process_group as _pg
 from ...distributed.reducer import DEFAULT_BUCKET_CAP_MB, Reducer
 from ...tensor import Tensor
@@ -167,7 +168,7 @@ def _broadcast_state(tensors: list[Tensor], group: Any, what: str) -> None:
         if isinstance(t.array, np.ndarray):
             t.array[...] = values
         else:
-            t.array[...] = type(t.array)(values)
+            t.array[...] = to_gpu(values, OP)  # host bytes back to the GPU
         autograd.bump_version(t)
         offset += n
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ... import ops
 from ...arrays import xp
 from ...random import numpy_rng
@@ -29,8 +31,12 @@ __all__ = ["normalized", "remove_spectral_norm", "spectral_norm", "weight_matrix
 
 
 def normalized(a: Any, eps: float) -> Any:
-    """The raw array `a` / max(||a||, eps) (F.normalize of a vector)."""
-    return a / max(float(xp(a).linalg.norm(a)), eps)
+    """The raw array `a` / max(||a||, eps) (F.normalize of a vector); a GPU array's norm stays
+    on the device (no synchronisation)."""
+    m = xp(a)
+    if m is np:
+        return a / max(float(np.linalg.norm(a)), eps)
+    return a / m.maximum(m.linalg.norm(a), eps).astype(a.dtype)
 
 
 def weight_matrix(weight: Tensor, dim: int) -> Tensor:

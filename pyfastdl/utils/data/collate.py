@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ...arrays import xp
 from ...dtypes import check_dtype
 from ...tensor import Tensor
 
@@ -38,7 +39,7 @@ def _stack(arrays: list, what: str) -> Tensor:
             f"[default_collate] stack expects each {what} to be equal size, got "
             f"shapes {sorted(shapes)}"
         )
-    out = np.stack(arrays)
+    out = xp(arrays[0]).stack(arrays)  # GPU tensors are stacked on their device
     check_dtype(out.dtype, "default_collate")
     return Tensor(out)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ...arrays import to_gpu
 from ...random import Generator, numpy_rng
 from ...tensor import Tensor
 
@@ -60,9 +61,16 @@ class IterableDataset(Dataset):
         raise NotImplementedError(f"[{type(self).__name__}] __iter__ is not implemented")
 
 
-def _row(array: np.ndarray, index: Any) -> Tensor:
-    # A 0-d row (a label) comes back from numpy as a scalar: keep it an array.
-    return Tensor(np.asarray(array[index]))
+def _row(array: Any, index: Any) -> Tensor:
+    # A 0-d row (a label) comes back from numpy as a scalar: keep it an array (a GPU array's
+    # rows are arrays already).
+    row = array[index]
+    return Tensor(np.asarray(row) if isinstance(row, np.generic) else row)
+
+
+def _on_device_of(indices: np.ndarray, array: Any) -> Any:
+    """Host `indices` on the device of `array` (a GPU array is indexed with device indices)."""
+    return indices if type(array) is np.ndarray else to_gpu(indices, "TensorDataset")
 
 
 class TensorDataset(Dataset):
@@ -104,7 +112,7 @@ class TensorDataset(Dataset):
     def _collated_batch(self, indices: np.ndarray) -> Any:
         if type(self).__getitem__ is not TensorDataset.__getitem__:
             return None  # a subclass changed what a sample is
-        return [Tensor(t.array[indices]) for t in self.tensors]
+        return [Tensor(t.array[_on_device_of(indices, t.array)]) for t in self.tensors]
 
 
 class Subset(Dataset):

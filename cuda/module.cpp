@@ -1,9 +1,13 @@
-// pyfastdl._cuda: the CUDA kernels. This first version exposes the device queries; the kernel
-// families (gemm.cu, conv2d.cu, ...) register themselves here as they land.
-#include <cuda_runtime.h>
+// pyfastdl._cuda: the CUDA kernels, one registration function per family (bindings.h), and the
+// device queries pyfastdl.cuda answers with. The CUDA runtime is linked statically, so the module
+// imports on machines without a GPU or a driver; there every query answers "no device" and every
+// kernel raises RuntimeError naming its op.
+#include <cuda_runtime_api.h>
 #include <pybind11/pybind11.h>
 
 #include <string>
+
+#include "bindings.h"
 
 namespace py = pybind11;
 
@@ -32,6 +36,7 @@ py::dict device_properties(int index) {
   d["minor"] = p.minor;
   d["total_memory"] = static_cast<long long>(p.totalGlobalMem);
   d["multi_processor_count"] = p.multiProcessorCount;
+  d["shared_memory_per_block_optin"] = static_cast<long long>(p.sharedMemPerBlockOptin);
   return d;
 }
 
@@ -46,4 +51,16 @@ PYBIND11_MODULE(_cuda, m) {
     cudaRuntimeGetVersion(&v);
     return v;
   });
+  using namespace pyfastdl::cuda_bind;
+  bind_gemm(m);
+  bind_softmax(m);
+  bind_conv2d(m);
+  bind_pool2d(m);
+  bind_batchnorm(m);
+  bind_attention(m);
+  bind_layernorm(m);
+  bind_embedding(m);
+  bind_activation(m);
+  bind_rnn(m);
+  bind_optimizer(m);
 }
