@@ -435,8 +435,12 @@ def fake_gpu() -> Iterator[types.ModuleType]:
     cupy, modules = make_fake_cupy()
     saved_modules = {name: sys.modules.get(name) for name in modules}
     saved_defaults = dict(registry._defaults["cuda"])
+    saved_versions = {op: dict(vs) for op, vs in registry._versions["cuda"].items()}
     sys.modules.update(modules)
-    for op in saved_defaults:  # the 'cuda' device runs the references on the fake arrays
+    # The 'cuda' device runs the references on the fake arrays: the native CUDA versions are set
+    # aside for the block (they take real device pointers).
+    for op, versions in saved_versions.items():
+        registry._versions["cuda"][op] = {"reference": versions["reference"]}
         registry._defaults["cuda"][op] = "reference"
     registry._invalidate()
     try:
@@ -447,5 +451,6 @@ def fake_gpu() -> Iterator[types.ModuleType]:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = mod
+        registry._versions["cuda"].update(saved_versions)
         registry._defaults["cuda"].update(saved_defaults)
         registry._invalidate()

@@ -58,7 +58,7 @@ if [[ $1 == - ]]; then
 fi
 case "$1 $2" in
   "-m pip")
-    echo "PYFASTDL_CUDA=$PYFASTDL_CUDA PYFASTDL_CUDA_ARCHITECTURES=$PYFASTDL_CUDA_ARCHITECTURES $*" | tee "$FAKE_DIR/build_call"
+    echo "PYFASTDL_CUDA=$PYFASTDL_CUDA ARCHS=$PYFASTDL_CUDA_ARCHITECTURES $*" | tee "$FAKE_DIR/build_call"
     echo "-- pyfastdl: building the CUDA module (/usr/bin/nvcc, 90)"
     if [[ ${FAKE_BUILD_RC:-0} != 0 ]]; then
       echo "cuda/gemm.cu(12): error: identifier \\"tile\\" is undefined"; exit "$FAKE_BUILD_RC"
@@ -144,7 +144,7 @@ def test_every_stage_passes(tmp_path):
     assert "4 passed in 0.50s" in report and "ERROR SUMMARY: 0 errors" in report
     assert "gemm 2048      40.1" in report and "11 of 45 ops" in report
     build = (tmp_path / "build_call").read_text()
-    assert "PYFASTDL_CUDA=ON" in build and "PYFASTDL_CUDA_ARCHITECTURES=90" in build
+    assert "PYFASTDL_CUDA=ON" in build and "ARCHS=90" in build
     assert "--no-build-isolation --no-deps --no-index" in build and "-e ." in build
     pytest_call = (tmp_path / "pytest_call").read_text()
     assert "-m pytest -m cuda -q -x --no-header -p no:cacheprovider tests/cuda" in pytest_call

@@ -41,6 +41,7 @@
 #include "gemm_internal.h"
 #include "isa_dispatch.h"
 #include "pyfastdl/attention.h"
+#include "pyfastdl/math/dropout_hash.h"
 #include "pyfastdl/parallel.h"
 #include "softmax_rows.h"
 
@@ -106,23 +107,17 @@ struct Kernels {
   struct Dropout {
     bool on = false;
     uint64_t seed = 0;
-    uint64_t threshold = 0;  // keep iff top 24 bits >= ceil(p * 2^24)
+    uint32_t threshold = 0;  // keep iff top 24 bits >= ceil(p * 2^24)
     float scale = 1.0f;      // 1 / (1 - p)
     explicit Dropout(const AttentionOptions& o) {
       on = o.dropout_p > 0.0;
       seed = o.seed;
-      threshold = static_cast<uint64_t>(std::ceil(o.dropout_p * 16777216.0));
+      threshold = math::dropout_threshold(o.dropout_p);
       scale = static_cast<float>(1.0 / (1.0 - o.dropout_p));
     }
-    // The n-th splitmix64 output from `seed` (the reference's dropout_uniform, in integers).
-    static uint64_t hash(uint64_t seed, uint64_t n) {
-      uint64_t x = seed + (n + 1) * 0x9E3779B97F4A7C15ull;
-      x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-      x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-      return x ^ (x >> 31);
-    }
-    // z(n): scale where element n is kept, 0 where it is dropped.
-    float z(uint64_t n) const { return (hash(seed, n) >> 40) >= threshold ? scale : 0.0f; }
+    // z(n): scale where element n is kept, 0 where it is dropped (the hash is the one the CUDA
+    // kernel and the reference use: pyfastdl/math/dropout_hash.h).
+    float z(uint64_t n) const { return math::dropout_keeps(seed, n, threshold) ? scale : 0.0f; }
     // dst[c] = src[c] * z(first + c) for c in [0, n): a product, as the reference's p * z, so
     // that a dropped NaN or Inf probability gives NaN (0 * inf) rather than 0.
     void apply(const float* src, float* dst, int64_t n, uint64_t first) const {

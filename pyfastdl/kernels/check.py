@@ -32,7 +32,14 @@ import numpy as np
 from . import cases as _cases
 from .registry import builtin_of, reference_of, use
 
-__all__ = ["check", "CheckReport", "CaseResult", "tolerance", "to_device_like"]
+__all__ = [
+    "check",
+    "CheckReport",
+    "CaseResult",
+    "tolerance",
+    "tf32_gemm_within_bound",
+    "to_device_like",
+]
 
 
 def tolerance(dtype: np.dtype, reduction: int) -> tuple[float, float]:
@@ -146,6 +153,21 @@ def _reference_of_case(
         ref(*want_args, **kwargs)
         cache["outputs"][key] = [want_args[i] for i in c.outputs]
     return cache["outputs"][key]
+
+
+def tf32_gemm_within_bound(
+    a: np.ndarray, b: np.ndarray, alpha: float, got: Any, want: Any, rtol: float, atol: float
+) -> bool:
+    """True when a TF32 GEMM's result `got` is within TF32's error bound of the float32 `want`.
+
+    Rounding both factors of a product to TF32 (10 explicit mantissa bits, to nearest) changes
+    it by at most 2^-10 of its size, so a GEMM's error is at most 2^-10 |alpha| (|A| @ |B|)
+    beyond float32's (x 1.25 for the epilogue's activations, whose slopes are at most 1.13).
+    """
+    scale = abs(alpha) * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)))
+    g, w = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    bound = 1.25 * 2.0**-10 * scale + atol + rtol * np.abs(w)
+    return bool(np.all(np.abs(g - w) <= bound))
 
 
 def _byte_extent(a: np.ndarray) -> tuple[int, int]:
