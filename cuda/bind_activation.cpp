@@ -9,6 +9,7 @@
 // every array allows it and the kernel indexes the rest.
 #include <string>
 
+#include "activation_checks.h"
 #include "activation_launch.h"
 #include "bindings.h"
 #include "device_array.h"
@@ -18,23 +19,6 @@ namespace {
 
 constexpr const char* kOp = "gelu";
 constexpr int kMaxDims = 64;
-
-bool parse_tanh(const std::string& a) {
-  if (a == "none") return false;
-  if (a == "tanh") return true;
-  fail_value(kOp, "approximate must be 'none' or 'tanh', got '", a, "'");
-}
-
-template <class T, class U>
-void check_apart(const ArrayView<T>& out, const char* out_name, const ArrayView<U>& in,
-                 const char* in_name) {
-  if (static_cast<const void*>(out.data) == static_cast<const void*>(in.data) &&
-      out.shape == in.shape && out.strides == in.strides)
-    return;
-  if (bind::overlaps(out, in))
-    fail_value(kOp, out_name, " must not share memory with ", in_name,
-               " (except as the very same array)");
-}
 
 // The merged layout of `arrays` (one shape): size-1 dims dropped, a dim merged into the next
 // inner one when every array steps over it as over one longer dim. Returns true when the result
@@ -67,14 +51,10 @@ bool merge_layout(const ArrayView<float>* const* arrays, int count, cuda::GeluLa
 
 void forward_binding(py::handle x_obj, py::handle y_obj, const std::string& approximate,
                      uintptr_t stream) {
-  const bool tanh = parse_tanh(approximate);
+  const bool tanh = bind::parse_gelu_approximate(kOp, approximate) == GeluApproximation::Tanh;
   auto x = device_view<float>(x_obj, kOp, "x", 0, kMaxDims);
   auto y = device_view<float>(y_obj, kOp, "y", 0, kMaxDims, /*writable=*/true);
-  if (y.shape != x.shape)
-    fail_value(kOp, "y must have the shape of x ", shape_str(x.shape), ", got ",
-               shape_str(y.shape));
-  bind::check_output(kOp, y, "y");
-  check_apart(y, "y", x, "x");
+  bind::check_gelu_forward(kOp, x, y);
   const int64_t n = x.size();
   if (n == 0) return;
   cuda::GeluLayout layout;
@@ -87,19 +67,11 @@ void forward_binding(py::handle x_obj, py::handle y_obj, const std::string& appr
 
 void backward_binding(py::handle x_obj, py::handle gy_obj, py::handle gx_obj,
                       const std::string& approximate, uintptr_t stream) {
-  const bool tanh = parse_tanh(approximate);
+  const bool tanh = bind::parse_gelu_approximate(kOp, approximate) == GeluApproximation::Tanh;
   auto x = device_view<float>(x_obj, kOp, "x", 0, kMaxDims);
   auto gy = device_view<float>(gy_obj, kOp, "grad_y", 0, kMaxDims);
   auto gx = device_view<float>(gx_obj, kOp, "grad_x", 0, kMaxDims, /*writable=*/true);
-  if (gy.shape != x.shape)
-    fail_value(kOp, "grad_y must have the shape of x ", shape_str(x.shape), ", got ",
-               shape_str(gy.shape));
-  if (gx.shape != x.shape)
-    fail_value(kOp, "grad_x must have the shape of x ", shape_str(x.shape), ", got ",
-               shape_str(gx.shape));
-  bind::check_output(kOp, gx, "grad_x");
-  check_apart(gx, "grad_x", x, "x");
-  check_apart(gx, "grad_x", gy, "grad_y");
+  bind::check_gelu_backward(kOp, x, gy, gx);
   const int64_t n = x.size();
   if (n == 0) return;
   cuda::GeluLayout layout;

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "attention_checks.h"
 #include "attention_launch.h"
 #include "bindings.h"
 #include "device_array.h"
@@ -55,32 +56,6 @@ AttentionRows<T> rows(const ArrayView<float>& v) {
   return r;
 }
 
-void check_shape(const char* op, const ArrayView<float>& v, const char* name,
-                 const std::vector<int64_t>& want, const char* dims) {
-  if (v.shape != want)
-    fail_value(op, name, " must have shape ", shape_str(want), " ", dims, ", got ",
-               shape_str(v.shape));
-}
-
-// q, k, v agree: returns (B, H, L, S, D, Dv).
-AttentionDims check_qkv(const char* op, const ArrayView<float>& q, const ArrayView<float>& k,
-                        const ArrayView<float>& v) {
-  AttentionDims s;
-  s.batch = q.shape[0];
-  s.heads = q.shape[1];
-  s.q_len = q.shape[2];
-  s.head_dim = q.shape[3];
-  if (k.shape[0] != s.batch || k.shape[1] != s.heads || k.shape[3] != s.head_dim)
-    fail_value(op, "k must have shape (", s.batch, ", ", s.heads, ", S, ", s.head_dim,
-               ") to match q ", shape_str(q.shape), ", got ", shape_str(k.shape));
-  s.kv_len = k.shape[2];
-  if (v.shape[0] != s.batch || v.shape[1] != s.heads || v.shape[2] != s.kv_len)
-    fail_value(op, "v must have shape (", s.batch, ", ", s.heads, ", ", s.kv_len,
-               ", Dv) to match k ", shape_str(k.shape), ", got ", shape_str(v.shape));
-  s.v_dim = v.shape[3];
-  return s;
-}
-
 // The NumPy name of an array-interface typestr ("<f8" -> "float64"), or the typestr itself.
 std::string dtype_name(const std::string& typestr) {
   try {
@@ -106,10 +81,7 @@ AttentionMaskArg check_mask(const char* op, py::handle obj, const AttentionDims&
     fail_type(op, "mask must be bool or float32, got ", dtype_name(typestr));
   std::vector<int64_t> shape;
   for (auto d : py::tuple(cai["shape"])) shape.push_back(d.cast<int64_t>());
-  const std::vector<int64_t> want{s.batch, s.heads, s.q_len, s.kv_len};
-  if (shape != want)
-    fail_value(op, "mask must have shape ", shape_str(want), " (B, H, L, S), got ",
-               shape_str(shape));
+  bind::check_attention_mask_shape(op, shape, s);
   const int64_t item = is_bool ? 1 : 4;
   int64_t st[4];
   if (!cai.contains("strides") || cai["strides"].is_none()) {
@@ -117,12 +89,8 @@ AttentionMaskArg check_mask(const char* op, py::handle obj, const AttentionDims&
     for (int i = 2; i >= 0; --i) st[i] = st[i + 1] * shape[i + 1];
   } else {
     py::tuple strides = cai["strides"];
-    for (int i = 0; i < 4; ++i) {
-      const auto b = strides[i].cast<int64_t>();
-      if (b % item != 0)
-        fail_value(op, "mask has a stride of ", b, " bytes, not a multiple of the item size");
-      st[i] = b / item;
-    }
+    for (int i = 0; i < 4; ++i)
+      st[i] = bind::attention_mask_stride(op, strides[i].cast<int64_t>(), item);
   }
   py::tuple data = cai["data"];
   m.kind = is_bool ? AttentionMaskArg::Kind::Bool : AttentionMaskArg::Kind::Float;
@@ -134,34 +102,13 @@ AttentionMaskArg check_mask(const char* op, py::handle obj, const AttentionDims&
   return m;
 }
 
-AttentionConfig options(const char* op, double scale, bool is_causal, double dropout_p,
-                        int64_t seed) {
-  if (!(dropout_p >= 0.0 && dropout_p < 1.0))
-    fail_value(op, "dropout_p must be in [0, 1), got ", dropout_p);
-  if (seed < 0) fail_value(op, "seed must be in [0, 2**63), got ", seed);
-  AttentionConfig o;
-  o.scale = static_cast<float>(scale);
-  o.is_causal = is_causal;
-  o.dropout_p = dropout_p;
-  o.seed = static_cast<uint64_t>(seed);
-  return o;
-}
-
 // An output: float32, the expected shape, C-contiguous, writable.
 ArrayView<float> output(const char* op, py::handle obj, const char* name,
                         const std::vector<int64_t>& want, const char* dims) {
   auto v = device_view<float>(obj, op, name, static_cast<int>(want.size()),
                               static_cast<int>(want.size()), /*writable=*/true);
-  check_shape(op, v, name, want, dims);
-  if (v.size() > 0 && !bind::is_c_contiguous(v)) fail_value(op, name, " must be C-contiguous");
+  bind::check_attention_output(op, v, name, want, dims);
   return v;
-}
-
-template <class T>
-void check_apart(const char* op, const ArrayView<float>& out, const char* out_name,
-                 const ArrayView<T>& other, const char* other_name) {
-  if (bind::overlaps(out, other))
-    fail_value(op, out_name, " must not share memory with ", other_name);
 }
 
 // The GPU kernels' one limit beyond the CPU's checks.
@@ -183,7 +130,7 @@ struct QkvMask {
       : q(input4(q_obj, op, "q")),
         k(input4(k_obj, op, "k")),
         v(input4(v_obj, op, "v")),
-        s(check_qkv(op, q, k, v)),
+        s(bind::check_attention_qkv<AttentionDims>(op, q, k, v)),
         mask(check_mask(op, mask_obj, s, &mask_bytes)) {}
 };
 
@@ -196,16 +143,8 @@ void forward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::h
   const AttentionDims& s = qkv.s;
   auto out = output(kOp, out_obj, "out", {s.batch, s.heads, s.q_len, s.v_dim}, "(B, H, L, Dv)");
   auto lse = output(kOp, lse_obj, "lse", {s.batch, s.heads, s.q_len}, "(B, H, L)");
-  const AttentionConfig o = options(kOp, scale, is_causal, dropout_p, seed);
-  const std::pair<const ArrayView<float>*, const char*> inputs[] = {
-      {&q, "q"}, {&k, "k"}, {&v, "v"}};
-  for (const auto& [in, name] : inputs) {
-    check_apart(kOp, out, "out", *in, name);
-    check_apart(kOp, lse, "lse", *in, name);
-  }
-  check_apart(kOp, out, "out", qkv.mask_bytes, "mask");
-  check_apart(kOp, lse, "lse", qkv.mask_bytes, "mask");
-  check_apart(kOp, lse, "lse", out, "out");
+  const auto o = bind::attention_options<AttentionConfig>(kOp, scale, is_causal, dropout_p, seed);
+  bind::check_attention_forward_apart(kOp, q, k, v, qkv.mask_bytes, out, lse);
   if (s.batch * s.heads * s.q_len == 0) return;  // nothing to compute
   check_head_dims(kOp, s);
   check_cuda(kOp,
@@ -223,29 +162,22 @@ void backward_binding(py::handle q_obj, py::handle k_obj, py::handle v_obj, py::
   const auto &q = qkv.q, &k = qkv.k, &v = qkv.v;
   const AttentionDims& s = qkv.s;
   auto out = input4(out_obj, kOp, "out");
-  check_shape(kOp, out, "out", {s.batch, s.heads, s.q_len, s.v_dim}, "(B, H, L, Dv)");
+  bind::check_attention_shape(kOp, out, "out", {s.batch, s.heads, s.q_len, s.v_dim},
+                              "(B, H, L, Dv)");
   auto lse = device_view<float>(lse_obj, kOp, "lse", 3, 3);
-  check_shape(kOp, lse, "lse", {s.batch, s.heads, s.q_len}, "(B, H, L)");
+  bind::check_attention_shape(kOp, lse, "lse", {s.batch, s.heads, s.q_len}, "(B, H, L)");
   auto grad_out = input4(grad_out_obj, kOp, "grad_out");
-  check_shape(kOp, grad_out, "grad_out", {s.batch, s.heads, s.q_len, s.v_dim}, "(B, H, L, Dv)");
+  bind::check_attention_shape(kOp, grad_out, "grad_out", {s.batch, s.heads, s.q_len, s.v_dim},
+                              "(B, H, L, Dv)");
   auto gq =
       output(kOp, grad_q_obj, "grad_q", {s.batch, s.heads, s.q_len, s.head_dim}, "(B, H, L, D)");
   auto gk =
       output(kOp, grad_k_obj, "grad_k", {s.batch, s.heads, s.kv_len, s.head_dim}, "(B, H, S, D)");
   auto gv =
       output(kOp, grad_v_obj, "grad_v", {s.batch, s.heads, s.kv_len, s.v_dim}, "(B, H, S, Dv)");
-  const AttentionConfig o = options(kOp, scale, is_causal, dropout_p, seed);
-  const std::pair<const ArrayView<float>*, const char*> inputs[] = {
-      {&q, "q"}, {&k, "k"}, {&v, "v"}, {&out, "out"}, {&lse, "lse"}, {&grad_out, "grad_out"}};
-  const std::pair<const ArrayView<float>*, const char*> grads[] = {
-      {&gq, "grad_q"}, {&gk, "grad_k"}, {&gv, "grad_v"}};
-  for (const auto& [g, g_name] : grads) {
-    for (const auto& [in, in_name] : inputs) check_apart(kOp, *g, g_name, *in, in_name);
-    check_apart(kOp, *g, g_name, qkv.mask_bytes, "mask");
-  }
-  check_apart(kOp, gq, "grad_q", gk, "grad_k");
-  check_apart(kOp, gq, "grad_q", gv, "grad_v");
-  check_apart(kOp, gk, "grad_k", gv, "grad_v");
+  const auto o = bind::attention_options<AttentionConfig>(kOp, scale, is_causal, dropout_p, seed);
+  bind::check_attention_backward_apart(kOp, q, k, v, out, lse, grad_out, qkv.mask_bytes, gq, gk,
+                                       gv);
   if (gq.size() + gk.size() + gv.size() == 0) return;  // nothing to compute
   check_head_dims(kOp, s);
   check_cuda(

@@ -9,8 +9,7 @@
 // argument a float32 (C,) vector. weight and bias may be None (1 and 0); var, grad_x, grad_weight
 // and grad_bias may be None (not computed). y may be x itself and grad_x may be grad_y itself
 // (in place); any other overlap between an output and another argument is refused.
-#include <utility>
-
+#include "batchnorm_checks.h"
 #include "batchnorm_launch.h"
 #include "bindings.h"
 #include "device_array.h"
@@ -18,161 +17,63 @@
 namespace pyfastdl::cuda_bind {
 namespace {
 
-constexpr const char* kOp = "batch_norm";
+using namespace bind::batchnorm_checks;
 
-template <class T>
-NchwView<T> nchw(const ArrayView<float>& v) {
-  NchwView<T> r;
-  if (!v.data) return r;  // an absent output
-  r.data = v.data;
-  r.n = v.shape[0];
-  r.c = v.shape[1];
-  r.sn = v.strides[0];
-  r.sc = v.strides[1];
-  if (v.ndim() == 3) {
-    r.w = v.shape[2];
-    r.sw = v.strides[2];
-    r.sh = r.w * r.sw;
-  } else if (v.ndim() == 4) {
-    r.h = v.shape[2];
-    r.w = v.shape[3];
-    r.sh = v.strides[2];
-    r.sw = v.strides[3];
+// This binding's reader of the arrays the checks of batchnorm_checks.h take.
+struct Read {
+  // The (N, C, ...) activation `name`; with `like`, it must have like's shape.
+  static ArrayView<float> activation(py::handle obj, const char* name, bool writable,
+                                     const ArrayView<float>* like = nullptr) {
+    auto v = device_view<float>(obj, kOp, name, 2, 4, writable);
+    check_activation(v, name, writable, like);
+    return v;
   }
-  return r;
-}
 
-// The (N, C, ...) activation `name`; with `like`, it must have like's shape.
-ArrayView<float> activation(py::handle obj, const char* name, bool writable,
-                            const ArrayView<float>* like = nullptr) {
-  auto v = device_view<float>(obj, kOp, name, 2, 4, writable);
-  if (like && v.shape != like->shape)
-    fail_value(kOp, name, " must have the shape of x ", shape_str(like->shape), ", got ",
-               shape_str(v.shape));
-  if (writable) bind::check_output(kOp, v, name);
-  return v;
-}
-
-// A (C,) vector, or an absent one (nullptr data) when `obj` is None and `optional`.
-ArrayView<float> channel_vector(py::handle obj, const char* name, int64_t channels, bool writable,
-                                bool optional) {
-  ArrayView<float> v;
-  if (obj.is_none() && optional) return v;
-  v = device_view<float>(obj, kOp, name, 1, 1, writable);  // None: TypeError
-  if (v.shape[0] != channels)
-    fail_value(kOp, name, " must have one value per channel: expected shape (", channels,
-               ",), got ", shape_str(v.shape));
-  if (writable) bind::check_output(kOp, v, name);
-  return v;
-}
-
-template <class T>
-ChannelVec<T> channel_vec(const ArrayView<float>& v) {
-  if (!v.data) return {};
-  return {v.data, v.strides[0]};
-}
-
-bool same_view(const ArrayView<float>& a, const ArrayView<float>& b) {
-  return a.data == b.data && a.shape == b.shape && a.strides == b.strides;
-}
-
-// Refuses an output that shares memory with another argument (unless `same_ok` and it is the
-// very same view).
-void check_apart(const ArrayView<float>& out, const char* out_name, const ArrayView<float>& other,
-                 const char* other_name, bool same_ok = false) {
-  if (!out.data || !other.data) return;
-  if (same_ok && same_view(out, other)) return;
-  if (bind::overlaps(out, other))
-    fail_value(kOp, out_name, " must not share memory with ", other_name,
-               same_ok ? " (except as the very same array)" : "");
-}
+  // A (C,) vector, or an absent one (nullptr data) when `obj` is None and `optional`.
+  static ArrayView<float> channel_vector(py::handle obj, const char* name, int64_t channels,
+                                         bool writable, bool optional) {
+    ArrayView<float> v;
+    if (obj.is_none() && optional) return v;
+    v = device_view<float>(obj, kOp, name, 1, 1, writable);  // None: TypeError
+    check_channel_vector(v, name, channels, writable);
+    return v;
+  }
+};
 
 void forward_train_binding(py::handle x_obj, py::handle weight_obj, py::handle bias_obj,
                            py::handle y_obj, py::handle mean_obj, py::handle var_obj,
                            py::handle invstd_obj, double eps, uintptr_t stream) {
-  auto x = activation(x_obj, "x", false);
-  auto y = activation(y_obj, "y", true, &x);
-  const int64_t C = x.shape[1];
-  auto weight = channel_vector(weight_obj, "weight", C, false, true);
-  auto bias = channel_vector(bias_obj, "bias", C, false, true);
-  auto mean = channel_vector(mean_obj, "mean", C, true, false);
-  auto var = channel_vector(var_obj, "var", C, true, true);
-  auto invstd = channel_vector(invstd_obj, "invstd", C, true, false);
-  const float e = static_cast<float>(eps);
-  check_apart(y, "y", x, "x", true);
-  const std::pair<const ArrayView<float>*, const char*> inputs[] = {
-      {&x, "x"}, {&weight, "weight"}, {&bias, "bias"}};
-  for (const auto& [in, name] : inputs) {
-    if (in != &x) check_apart(y, "y", *in, name);
-    check_apart(mean, "mean", *in, name);
-    check_apart(var, "var", *in, name);
-    check_apart(invstd, "invstd", *in, name);
-  }
-  check_apart(mean, "mean", y, "y");
-  check_apart(var, "var", y, "y");
-  check_apart(invstd, "invstd", y, "y");
-  check_apart(var, "var", mean, "mean");
-  check_apart(invstd, "invstd", mean, "mean");
-  check_apart(invstd, "invstd", var, "var");
+  const auto a =
+      forward_train_args<Read>(x_obj, weight_obj, bias_obj, y_obj, mean_obj, var_obj, invstd_obj);
   check_cuda(kOp, cuda::launch_batchnorm_forward_train(
-                      nchw<const float>(x), channel_vec<const float>(weight),
-                      channel_vec<const float>(bias), nchw<float>(y), channel_vec<float>(mean),
-                      channel_vec<float>(var), channel_vec<float>(invstd), e, stream_of(stream)));
+                      nchw<const float>(a.x), channel_vec<const float>(a.weight),
+                      channel_vec<const float>(a.bias), nchw<float>(a.y),
+                      channel_vec<float>(a.mean), channel_vec<float>(a.var),
+                      channel_vec<float>(a.invstd), static_cast<float>(eps), stream_of(stream)));
 }
 
 void forward_eval_binding(py::handle x_obj, py::handle rm_obj, py::handle rv_obj,
                           py::handle weight_obj, py::handle bias_obj, py::handle y_obj, double eps,
                           uintptr_t stream) {
-  auto x = activation(x_obj, "x", false);
-  auto y = activation(y_obj, "y", true, &x);
-  const int64_t C = x.shape[1];
-  auto rm = channel_vector(rm_obj, "running_mean", C, false, false);
-  auto rv = channel_vector(rv_obj, "running_var", C, false, false);
-  auto weight = channel_vector(weight_obj, "weight", C, false, true);
-  auto bias = channel_vector(bias_obj, "bias", C, false, true);
-  const float e = static_cast<float>(eps);
-  check_apart(y, "y", x, "x", true);
-  check_apart(y, "y", rm, "running_mean");
-  check_apart(y, "y", rv, "running_var");
-  check_apart(y, "y", weight, "weight");
-  check_apart(y, "y", bias, "bias");
+  const auto a = forward_eval_args<Read>(x_obj, rm_obj, rv_obj, weight_obj, bias_obj, y_obj);
   check_cuda(kOp, cuda::launch_batchnorm_forward_eval(
-                      nchw<const float>(x), channel_vec<const float>(rm),
-                      channel_vec<const float>(rv), channel_vec<const float>(weight),
-                      channel_vec<const float>(bias), nchw<float>(y), e, stream_of(stream)));
+                      nchw<const float>(a.x), channel_vec<const float>(a.running_mean),
+                      channel_vec<const float>(a.running_var), channel_vec<const float>(a.weight),
+                      channel_vec<const float>(a.bias), nchw<float>(a.y), static_cast<float>(eps),
+                      stream_of(stream)));
 }
 
 void backward_binding(py::handle x_obj, py::handle gy_obj, py::handle mean_obj,
                       py::handle invstd_obj, py::handle weight_obj, py::handle gx_obj,
                       py::handle gw_obj, py::handle gb_obj, bool training, uintptr_t stream) {
-  auto x = activation(x_obj, "x", false);
-  auto gy = activation(gy_obj, "grad_y", false, &x);
-  ArrayView<float> gx;
-  if (!gx_obj.is_none()) gx = activation(gx_obj, "grad_x", true, &x);
-  const int64_t C = x.shape[1];
-  auto mean = channel_vector(mean_obj, "mean", C, false, false);
-  auto invstd = channel_vector(invstd_obj, "invstd", C, false, false);
-  auto weight = channel_vector(weight_obj, "weight", C, false, true);
-  auto gw = channel_vector(gw_obj, "grad_weight", C, true, true);
-  auto gb = channel_vector(gb_obj, "grad_bias", C, true, true);
-  check_apart(gx, "grad_x", gy, "grad_y", true);
-  const std::pair<const ArrayView<float>*, const char*> inputs[] = {
-      {&x, "x"}, {&mean, "mean"}, {&invstd, "invstd"}, {&weight, "weight"}};
-  for (const auto& [in, name] : inputs) {
-    check_apart(gx, "grad_x", *in, name);
-    check_apart(gw, "grad_weight", *in, name);
-    check_apart(gb, "grad_bias", *in, name);
-  }
-  check_apart(gw, "grad_weight", gy, "grad_y");
-  check_apart(gb, "grad_bias", gy, "grad_y");
-  check_apart(gw, "grad_weight", gx, "grad_x");
-  check_apart(gb, "grad_bias", gx, "grad_x");
-  check_apart(gb, "grad_bias", gw, "grad_weight");
-  check_cuda(
-      kOp, cuda::launch_batchnorm_backward(
-               nchw<const float>(x), nchw<const float>(gy), channel_vec<const float>(mean),
-               channel_vec<const float>(invstd), channel_vec<const float>(weight), nchw<float>(gx),
-               channel_vec<float>(gw), channel_vec<float>(gb), training, stream_of(stream)));
+  const auto a =
+      backward_args<Read>(x_obj, gy_obj, mean_obj, invstd_obj, weight_obj, gx_obj, gw_obj, gb_obj);
+  check_cuda(kOp, cuda::launch_batchnorm_backward(
+                      nchw<const float>(a.x), nchw<const float>(a.grad_y),
+                      channel_vec<const float>(a.mean), channel_vec<const float>(a.invstd),
+                      channel_vec<const float>(a.weight), nchw<float>(a.grad_x),
+                      channel_vec<float>(a.grad_weight), channel_vec<float>(a.grad_bias), training,
+                      stream_of(stream)));
 }
 
 }  // namespace

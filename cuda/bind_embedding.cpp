@@ -18,12 +18,12 @@
 // the stream is synchronised (with the GIL released). That one synchronisation per call is the
 // price of the IndexError; every other launch of the family is asynchronous.
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bindings.h"
 #include "device_array.h"
+#include "embedding_checks.h"
 #include "embedding_launch.h"
 
 namespace pyfastdl::cuda_bind {
@@ -74,12 +74,6 @@ ArrayView<T> walked(py::handle obj, ArrayView<T> v, const char* name, int min_nd
   return v;
 }
 
-std::vector<int64_t> rows_shape(const ArrayView<int64_t>& idx, int64_t dim) {
-  std::vector<int64_t> s = idx.shape;
-  s.push_back(dim);
-  return s;
-}
-
 // Raises IndexError for the first index outside [0, rows) (see the header comment).
 void check_indices(const ArrayView<int64_t>& idx, const cuda::Walk& walk, int64_t rows,
                    cudaStream_t stream) {
@@ -92,10 +86,7 @@ void check_indices(const ArrayView<int64_t>& idx, const cuda::Walk& walk, int64_
   }
   check_cuda(kOp, err);
   if (position < 0) return;
-  std::ostringstream s;
-  s << "[" << kOp << "] index " << value << " is out of range for an embedding of " << rows
-    << " rows";
-  throw py::index_error(s.str());
+  bind::fail_embedding_index(kOp, value, rows);
 }
 
 void forward_binding(py::handle idx_obj, py::handle w_obj, py::handle out_obj, uintptr_t stream) {
@@ -103,12 +94,7 @@ void forward_binding(py::handle idx_obj, py::handle w_obj, py::handle out_obj, u
   const int64_t rows = w.shape[0], dim = w.shape[1];
   auto idx = device_view<int64_t>(idx_obj, kOp, "indices", 0, kMaxDims - 1);
   auto out = device_view<float>(out_obj, kOp, "out", 1, kMaxDims, /*writable=*/true);
-  const auto want = rows_shape(idx, dim);
-  if (out.shape != want)
-    fail_value(kOp, "out must have shape ", shape_str(want), ", got ", shape_str(out.shape));
-  check_output(kOp, out, "out");
-  if (overlaps(out, w)) fail_value(kOp, "out must not share memory with weight");
-  if (overlaps(out, idx)) fail_value(kOp, "out must not share memory with indices");
+  const auto want = bind::check_embedding_forward(kOp, idx, w, out);
   const cudaStream_t s = stream_of(stream);
   py::object idx_keep;
   cuda::Walk iw;
@@ -136,19 +122,10 @@ void backward_binding(py::handle idx_obj, py::handle g_obj, py::handle gw_obj,
   auto gw = device_view<float>(gw_obj, kOp, "grad_weight", 2, 2, /*writable=*/true);
   check_output(kOp, gw, "grad_weight");
   const int64_t rows = gw.shape[0], dim = gw.shape[1];
-  int64_t padding_idx = -1;
-  if (!padding_obj.is_none()) {
-    padding_idx = padding_obj.cast<int64_t>();
-    if (padding_idx < 0 || padding_idx >= rows)
-      fail_value(kOp, "padding_idx must be None or in [0, ", rows, "), got ", padding_idx);
-  }
+  const int64_t padding_idx = bind::embedding_padding_idx(kOp, padding_obj, rows);
   auto idx = device_view<int64_t>(idx_obj, kOp, "indices", 0, kMaxDims - 1);
   auto g = device_view<float>(g_obj, kOp, "grad_out", 1, kMaxDims);
-  const auto want = rows_shape(idx, dim);
-  if (g.shape != want)
-    fail_value(kOp, "grad_out must have shape ", shape_str(want), ", got ", shape_str(g.shape));
-  if (overlaps(gw, g)) fail_value(kOp, "grad_weight must not share memory with grad_out");
-  if (overlaps(gw, idx)) fail_value(kOp, "grad_weight must not share memory with indices");
+  bind::check_embedding_backward(kOp, idx, g, gw);
   const cudaStream_t s = stream_of(stream);
   py::object idx_keep, g_keep;
   cuda::Walk iw, grows;

@@ -12,112 +12,43 @@
 
 #include "bindings.h"
 #include "device_array.h"
+#include "layernorm_checks.h"
 #include "layernorm_launch.h"
 
 namespace pyfastdl::cuda_bind {
 namespace {
 
-constexpr const char* kOp = "layer_norm";
+using namespace bind::layernorm_checks;
 
-void check_shape(const ArrayView<float>& v, const char* name, const std::vector<int64_t>& want) {
-  if (v.shape != want)
-    fail_value(kOp, name, " must have shape ", shape_str(want), ", got ", shape_str(v.shape));
+// This binding's reader of the float32 arrays the checks of layernorm_checks.h take.
+ArrayView<float> read(py::handle obj, const char* name, int ndim, bool writable) {
+  return device_view<float>(obj, kOp, name, ndim, ndim, writable);
 }
 
-template <class T, class U>
-void check_apart(const ArrayView<T>& out, const char* out_name, const ArrayView<U>& in,
-                 const char* in_name, bool same_ok = false) {
-  if (same_ok && static_cast<const void*>(out.data) == static_cast<const void*>(in.data) &&
-      out.shape == in.shape && out.strides == in.strides)
-    return;
-  if (bind::overlaps(out, in)) fail_value(kOp, out_name, " must not share memory with ", in_name);
-}
-
-ArrayView<float> output(py::handle obj, const char* name, int ndim,
-                        const std::vector<int64_t>& want) {
-  auto v = device_view<float>(obj, kOp, name, ndim, ndim, /*writable=*/true);
-  check_shape(v, name, want);
-  bind::check_output(kOp, v, name);
-  return v;
-}
-
-// An optional (N,) parameter (data == nullptr when None).
-Strided<const float> vector_arg(py::handle obj, const char* name, int64_t n) {
-  if (obj.is_none()) return {nullptr, 1};
-  auto v = device_view<float>(obj, kOp, name, 1, 1);
-  check_shape(v, name, {n});
+// An optional (N,) parameter as the kernel's view (data == nullptr when None).
+Strided<const float> strided(const ArrayView<float>& v) {
+  if (!v.data) return {nullptr, 1};
   return {v.data, v.strides[0]};
 }
 
-ConstRows const_rows(const ArrayView<float>& v) { return {v.data, v.strides[0], v.strides[1]}; }
-Rows rows_of(const ArrayView<float>& v) { return {v.data, v.strides[0], v.strides[1]}; }
-
 void forward_binding(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle y_obj,
                      py::handle mean_obj, py::handle rstd_obj, double eps, uintptr_t stream) {
-  auto x = device_view<float>(x_obj, kOp, "x", 2, 2);
-  const int64_t m = x.shape[0], n = x.shape[1];
-  const auto w = vector_arg(w_obj, "weight", n);
-  const auto b = vector_arg(b_obj, "bias", n);
-  auto y = output(y_obj, "y", 2, x.shape);
-  auto mean = output(mean_obj, "mean", 1, {m});
-  auto rstd = output(rstd_obj, "rstd", 1, {m});
-  if (!(eps >= 0.0)) fail_value(kOp, "eps must be non-negative, got ", eps);
-  check_apart(y, "y", x, "x", /*same_ok=*/true);
-  check_apart(mean, "mean", x, "x");
-  check_apart(rstd, "rstd", x, "x");
-  check_apart(mean, "mean", y, "y");
-  check_apart(rstd, "rstd", y, "y");
-  check_apart(rstd, "rstd", mean, "mean");
+  const auto a = forward_args(read, x_obj, w_obj, b_obj, y_obj, mean_obj, rstd_obj, eps);
   check_cuda(kOp, cuda::launch_layer_norm_forward(
-                      m, n, const_rows(x), w, b, rows_of(y), {mean.data, mean.strides[0]},
-                      {rstd.data, rstd.strides[0]}, static_cast<float>(eps), stream_of(stream)));
+                      a.m, a.n, const_rows(a.x), strided(a.weight), strided(a.bias), rows_of(a.y),
+                      {a.mean.data, a.mean.strides[0]}, {a.rstd.data, a.rstd.strides[0]},
+                      static_cast<float>(eps), stream_of(stream)));
 }
 
 void backward_binding(py::handle x_obj, py::handle gy_obj, py::handle mean_obj, py::handle rstd_obj,
                       py::handle w_obj, py::handle gx_obj, py::handle gw_obj, py::handle gb_obj,
                       uintptr_t stream) {
-  auto x = device_view<float>(x_obj, kOp, "x", 2, 2);
-  const int64_t m = x.shape[0], n = x.shape[1];
-  auto gy = device_view<float>(gy_obj, kOp, "grad_y", 2, 2);
-  check_shape(gy, "grad_y", x.shape);
-  auto mean = device_view<float>(mean_obj, kOp, "mean", 1, 1);
-  check_shape(mean, "mean", {m});
-  auto rstd = device_view<float>(rstd_obj, kOp, "rstd", 1, 1);
-  check_shape(rstd, "rstd", {m});
-  const auto w = vector_arg(w_obj, "weight", n);
-  Rows gx_rows{nullptr, 0, 1};
-  Strided<float> gw{nullptr, 1}, gb{nullptr, 1};
-  std::vector<ArrayView<float>> outs;
-  std::vector<const char*> names;
-  if (!gx_obj.is_none()) {
-    outs.push_back(output(gx_obj, "grad_x", 2, x.shape));
-    names.push_back("grad_x");
-    gx_rows = rows_of(outs.back());
-  }
-  if (!gw_obj.is_none()) {
-    outs.push_back(output(gw_obj, "grad_weight", 1, {n}));
-    names.push_back("grad_weight");
-    gw = {outs.back().data, outs.back().strides[0]};
-  }
-  if (!gb_obj.is_none()) {
-    outs.push_back(output(gb_obj, "grad_bias", 1, {n}));
-    names.push_back("grad_bias");
-    gb = {outs.back().data, outs.back().strides[0]};
-  }
-  for (size_t i = 0; i < outs.size(); ++i) {
-    check_apart(outs[i], names[i], x, "x");
-    check_apart(outs[i], names[i], gy, "grad_y");
-    check_apart(outs[i], names[i], mean, "mean");
-    check_apart(outs[i], names[i], rstd, "rstd");
-    for (size_t k = 0; k < i; ++k) check_apart(outs[i], names[i], outs[k], names[k]);
-  }
-  if (!w_obj.is_none()) {
-    auto wv = device_view<float>(w_obj, kOp, "weight", 1, 1);
-    for (size_t i = 0; i < outs.size(); ++i) check_apart(outs[i], names[i], wv, "weight");
-  }
+  const auto a =
+      backward_args(read, x_obj, gy_obj, mean_obj, rstd_obj, w_obj, gx_obj, gw_obj, gb_obj);
   check_cuda(kOp, cuda::launch_layer_norm_backward(
-                      m, n, const_rows(x), const_rows(gy), {mean.data, mean.strides[0]},
-                      {rstd.data, rstd.strides[0]}, w, gx_rows, gw, gb, stream_of(stream)));
+                      a.m, a.n, const_rows(a.x), const_rows(a.grad_y),
+                      {a.mean.data, a.mean.strides[0]}, {a.rstd.data, a.rstd.strides[0]},
+                      strided(a.weight), a.grad_x, a.grad_weight, a.grad_bias, stream_of(stream)));
 }
 
 }  // namespace

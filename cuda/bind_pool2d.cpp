@@ -26,6 +26,7 @@
 
 #include "bindings.h"
 #include "device_array.h"
+#include "pool2d_checks.h"
 #include "pool2d_launch.h"
 
 namespace pyfastdl::cuda_bind {
@@ -34,277 +35,76 @@ namespace {
 using bind::check_output;
 using bind::overlaps;
 
-View4<float> view4(const ArrayView<float>& a) {
-  View4<float> v;
-  v.data = a.data;
-  for (int i = 0; i < 4; ++i) {
-    v.shape[i] = a.shape[i];
-    v.stride[i] = a.strides[i];
+using namespace bind::pool2d_checks;
+
+// This binding's reader of the 4-d arrays the checks of pool2d_checks.h take.
+struct Read {
+  template <class T>
+  static ArrayView<T> get(py::handle obj, const char* op, const char* name, bool writable) {
+    return device_view<T>(obj, op, name, 4, 4, writable);
   }
-  return v;
-}
-
-View4<int64_t> view4(const ArrayView<int64_t>& a) {
-  View4<int64_t> v;
-  v.data = a.data;
-  for (int i = 0; i < 4; ++i) {
-    v.shape[i] = a.shape[i];
-    v.stride[i] = a.strides[i];
-  }
-  return v;
-}
-
-template <class T>
-View4<const T> const4(const ArrayView<T>& a) {
-  View4<const T> v;
-  v.data = a.data;
-  for (int i = 0; i < 4; ++i) {
-    v.shape[i] = a.shape[i];
-    v.stride[i] = a.strides[i];
-  }
-  return v;
-}
-
-std::string repr_of(py::handle obj) { return std::string(py::repr(obj)); }
-
-int64_t int_arg(py::handle obj, const char* op, const char* name, py::handle whole) {
-  if (py::isinstance<py::bool_>(obj) || !py::isinstance<py::int_>(obj))
-    fail_type(op, name, " must be an int or a pair of ints, got ", repr_of(whole));
-  try {
-    return obj.cast<int64_t>();
-  } catch (const py::cast_error&) {
-    fail_value(op, name, " is out of range, got ", repr_of(whole));
-  }
-}
-
-// An int or a sequence of one or two ints, as (h, w).
-void pair_arg(py::handle obj, const char* op, const char* name, int64_t out[2]) {
-  if (py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj)) {
-    auto seq = py::reinterpret_borrow<py::sequence>(obj);
-    if (seq.size() == 1 || seq.size() == 2) {
-      const py::object first = seq[0];
-      out[0] = int_arg(first, op, name, obj);
-      if (seq.size() == 2) {
-        const py::object second = seq[1];
-        out[1] = int_arg(second, op, name, obj);
-      } else {
-        out[1] = out[0];
-      }
-      return;
-    }
-    fail_type(op, name, " must be an int or a pair of ints, got ", repr_of(obj));
-  }
-  out[0] = out[1] = int_arg(obj, op, name, obj);
-}
-
-std::string pair_str(const int64_t v[2]) {
-  return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")";
-}
-
-int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-// Output length of one pooled dim (PyTorch's rule, pyfastdl::pool2d_output_size; the CPU library
-// is not linked into this module).
-int64_t output_size(int64_t size, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation,
-                    bool ceil_mode) {
-  const int64_t span =
-      size + 2 * padding - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  int64_t out = floor_div(span, stride) + 1;
-  // The last window must start inside the input or its left padding.
-  if (ceil_mode && (out - 1) * stride >= size + padding) --out;
-  return out;
-}
-
-// Checks the window parameters (the messages of the reference's pool2d_geometry) and returns
-// them with the output size (OH, OW) for an input of spatial size (H, W).
-Pool2dParams pool_params(const char* op, int64_t H, int64_t W, py::handle kernel_size,
-                         py::handle stride, py::handle padding, py::handle dilation, bool ceil_mode,
-                         int64_t out_size[2]) {
-  Pool2dParams p;
-  pair_arg(kernel_size, op, "kernel_size", p.kernel);
-  const bool no_stride = stride.is_none() ||
-                         ((py::isinstance<py::tuple>(stride) || py::isinstance<py::list>(stride)) &&
-                          py::len(stride) == 0);
-  if (no_stride) {
-    p.stride[0] = p.kernel[0];
-    p.stride[1] = p.kernel[1];
-  } else {
-    pair_arg(stride, op, "stride", p.stride);
-  }
-  pair_arg(padding, op, "padding", p.padding);
-  pair_arg(dilation, op, "dilation", p.dilation);
-  p.ceil_mode = ceil_mode;
-  const std::pair<const char*, const int64_t*> positive[] = {
-      {"kernel_size", p.kernel}, {"stride", p.stride}, {"dilation", p.dilation}};
-  for (const auto& [name, v] : positive)
-    if (v[0] < 1 || v[1] < 1) fail_value(op, name, " must be positive, got ", pair_str(v));
-  if (p.padding[0] < 0 || p.padding[1] < 0 || p.padding[0] > p.kernel[0] / 2 ||
-      p.padding[1] > p.kernel[1] / 2)
-    fail_value(op, "padding must be non-negative and at most half of kernel_size ",
-               pair_str(p.kernel), ", got ", pair_str(p.padding));
-  const int64_t sizes[2] = {H, W};
-  for (int i = 0; i < 2; ++i)
-    out_size[i] =
-        output_size(sizes[i], p.kernel[i], p.stride[i], p.padding[i], p.dilation[i], ceil_mode);
-  if (out_size[0] < 1 || out_size[1] < 1)
-    fail_value(op, "output size is too small: input (H, W) = (", H, ", ", W, "), kernel_size ",
-               pair_str(p.kernel), ", stride ", pair_str(p.stride), ", padding ",
-               pair_str(p.padding), ", dilation ", pair_str(p.dilation), " give an output of ",
-               pair_str(out_size));
-  return p;
-}
-
-template <class T>
-void check_shape(const char* op, const ArrayView<T>& v, const char* name,
-                 const std::vector<int64_t>& want) {
-  if (v.shape != want)
-    fail_value(op, name, " must have shape ", shape_str(want), ", got ", shape_str(v.shape));
-}
-
-template <class T, class U>
-void check_apart(const char* op, const ArrayView<T>& out, const char* out_name,
-                 const ArrayView<U>& other, const char* other_name) {
-  if (overlaps(out, other)) fail_value(op, out_name, " must not share memory with ", other_name);
-}
+};
 
 void max_forward(py::handle x_obj, py::handle out_obj, py::handle idx_obj, py::handle kernel_size,
                  py::handle stride, py::handle padding, py::handle dilation, bool ceil_mode,
                  uintptr_t stream) {
   const char* op = "max_pool2d";
-  auto x = device_view<float>(x_obj, op, "x", 4, 4);
-  int64_t o[2];
-  const Pool2dParams p =
-      pool_params(op, x.shape[2], x.shape[3], kernel_size, stride, padding, dilation, ceil_mode, o);
-  const std::vector<int64_t> want{x.shape[0], x.shape[1], o[0], o[1]};
-  auto out = device_view<float>(out_obj, op, "out", 4, 4, /*writable=*/true);
-  check_shape(op, out, "out", want);
-  check_output(op, out, "out");
-  check_apart(op, out, "out", x, "x");
-  View4<int64_t> indices;
-  if (!idx_obj.is_none()) {
-    auto idx = device_view<int64_t>(idx_obj, op, "indices", 4, 4, /*writable=*/true);
-    check_shape(op, idx, "indices", want);
-    check_output(op, idx, "indices");
-    check_apart(op, idx, "indices", x, "x");
-    check_apart(op, idx, "indices", out, "out");
-    indices = view4(idx);
-  }
-  if (out.size() == 0) return;
-  check_cuda(op, cuda::max_pool2d_forward(const4(x), view4(out), indices, p, stream_of(stream)));
+  const auto a = max_forward_args<Read>(x_obj, out_obj, idx_obj, kernel_size, stride, padding,
+                                        dilation, ceil_mode);
+  if (a.out.size() == 0) return;
+  check_cuda(op, cuda::max_pool2d_forward(const4(a.in), view4(a.out), a.indices4(), a.p,
+                                          stream_of(stream)));
 }
 
 void max_backward(py::handle gy_obj, py::handle idx_obj, py::handle gx_obj, uintptr_t stream) {
   const char* op = "max_pool2d";
-  auto gy = device_view<float>(gy_obj, op, "grad_out", 4, 4);
-  auto idx = device_view<int64_t>(idx_obj, op, "indices", 4, 4);
-  auto gx = device_view<float>(gx_obj, op, "grad_x", 4, 4, /*writable=*/true);
-  check_shape(op, idx, "indices", gy.shape);
-  if (gx.shape[0] != gy.shape[0] || gx.shape[1] != gy.shape[1])
-    fail_value(op, "grad_x must have the N and C of grad_out ", shape_str(gy.shape), ", got ",
-               shape_str(gx.shape));
-  check_output(op, gx, "grad_x");
-  check_apart(op, gx, "grad_x", gy, "grad_out");
-  check_apart(op, gx, "grad_x", idx, "indices");
-  if (gx.size() == 0) return;
-  check_cuda(op, cuda::max_pool2d_backward(const4(gy), const4(idx), view4(gx), stream_of(stream)));
-}
-
-Pool2dParams avg_params(const char* op, int64_t H, int64_t W, py::handle kernel_size,
-                        py::handle stride, py::handle padding, bool ceil_mode,
-                        bool count_include_pad, py::handle divisor_override, int64_t o[2]) {
-  Pool2dParams p = pool_params(op, H, W, kernel_size, stride, padding, py::int_(1), ceil_mode, o);
-  p.count_include_pad = count_include_pad;
-  if (!divisor_override.is_none()) {
-    p.divisor_override = int_arg(divisor_override, op, "divisor_override", divisor_override);
-    if (p.divisor_override == 0) fail_value(op, "divisor_override must be non-zero, got 0");
-  }
-  return p;
+  const auto a = max_backward_args<Read>(gy_obj, idx_obj, gx_obj);
+  if (a.out.size() == 0) return;
+  check_cuda(op, cuda::max_pool2d_backward(const4(a.in), const4(a.indices), view4(a.out),
+                                           stream_of(stream)));
 }
 
 void avg_forward(py::handle x_obj, py::handle out_obj, py::handle kernel_size, py::handle stride,
                  py::handle padding, bool ceil_mode, bool count_include_pad,
                  py::handle divisor_override, uintptr_t stream) {
   const char* op = "avg_pool2d";
-  auto x = device_view<float>(x_obj, op, "x", 4, 4);
-  int64_t o[2];
-  const Pool2dParams p = avg_params(op, x.shape[2], x.shape[3], kernel_size, stride, padding,
-                                    ceil_mode, count_include_pad, divisor_override, o);
-  auto out = device_view<float>(out_obj, op, "out", 4, 4, /*writable=*/true);
-  check_shape(op, out, "out", {x.shape[0], x.shape[1], o[0], o[1]});
-  check_output(op, out, "out");
-  check_apart(op, out, "out", x, "x");
-  if (out.size() == 0) return;
-  check_cuda(op, cuda::avg_pool2d_forward(const4(x), view4(out), p, stream_of(stream)));
+  const auto a = avg_forward_args<Read>(x_obj, out_obj, kernel_size, stride, padding, ceil_mode,
+                                        count_include_pad, divisor_override);
+  if (a.out.size() == 0) return;
+  check_cuda(op, cuda::avg_pool2d_forward(const4(a.in), view4(a.out), a.p, stream_of(stream)));
 }
 
 void avg_backward(py::handle gy_obj, py::handle gx_obj, py::handle kernel_size, py::handle stride,
                   py::handle padding, bool ceil_mode, bool count_include_pad,
                   py::handle divisor_override, uintptr_t stream) {
   const char* op = "avg_pool2d";
-  auto gy = device_view<float>(gy_obj, op, "grad_out", 4, 4);
-  auto gx = device_view<float>(gx_obj, op, "grad_x", 4, 4, /*writable=*/true);
-  int64_t o[2];
-  const Pool2dParams p = avg_params(op, gx.shape[2], gx.shape[3], kernel_size, stride, padding,
-                                    ceil_mode, count_include_pad, divisor_override, o);
-  check_shape(op, gy, "grad_out", {gx.shape[0], gx.shape[1], o[0], o[1]});
-  check_output(op, gx, "grad_x");
-  check_apart(op, gx, "grad_x", gy, "grad_out");
-  if (gx.size() == 0) return;
-  check_cuda(op, cuda::avg_pool2d_backward(const4(gy), view4(gx), p, stream_of(stream)));
-}
-
-// Adaptive pooling: (H, W) of the input and (OH, OW) of the output must be non-empty.
-void check_adaptive(const char* op, const ArrayView<float>& in, const char* in_name,
-                    const ArrayView<float>& out, const char* out_name) {
-  if (in.shape[2] < 1 || in.shape[3] < 1)
-    fail_value(op, in_name, " must have non-zero H and W, got shape ", shape_str(in.shape));
-  if (out.shape[0] != in.shape[0] || out.shape[1] != in.shape[1])
-    fail_value(op, out_name, " must have the N and C of ", in_name, " ", shape_str(in.shape),
-               ", got ", shape_str(out.shape));
+  const auto a = avg_backward_args<Read>(gy_obj, gx_obj, kernel_size, stride, padding, ceil_mode,
+                                         count_include_pad, divisor_override);
+  if (a.out.size() == 0) return;
+  check_cuda(op, cuda::avg_pool2d_backward(const4(a.in), view4(a.out), a.p, stream_of(stream)));
 }
 
 void adaptive_forward(py::handle x_obj, py::handle out_obj, uintptr_t stream) {
   const char* op = "adaptive_avg_pool2d";
-  auto x = device_view<float>(x_obj, op, "x", 4, 4);
-  auto out = device_view<float>(out_obj, op, "out", 4, 4, /*writable=*/true);
-  check_adaptive(op, x, "x", out, "out");
-  check_output(op, out, "out");
-  check_apart(op, out, "out", x, "x");
-  if (out.size() == 0) return;
-  check_cuda(op, cuda::adaptive_avg_pool2d_forward(const4(x), view4(out), stream_of(stream)));
+  const auto a = adaptive_forward_args<Read>(op, x_obj, out_obj);
+  if (a.out.size() == 0) return;
+  check_cuda(op, cuda::adaptive_avg_pool2d_forward(const4(a.in), view4(a.out), stream_of(stream)));
 }
 
 void adaptive_backward(py::handle gy_obj, py::handle gx_obj, uintptr_t stream) {
   const char* op = "adaptive_avg_pool2d";
-  auto gy = device_view<float>(gy_obj, op, "grad_out", 4, 4);
-  auto gx = device_view<float>(gx_obj, op, "grad_x", 4, 4, /*writable=*/true);
-  check_adaptive(op, gx, "grad_x", gy, "grad_out");
-  check_output(op, gx, "grad_x");
-  check_apart(op, gx, "grad_x", gy, "grad_out");
-  if (gx.size() == 0) return;
-  check_cuda(op, cuda::adaptive_avg_pool2d_backward(const4(gy), view4(gx), stream_of(stream)));
+  const auto a = adaptive_backward_args<Read>(gy_obj, gx_obj);
+  if (a.out.size() == 0) return;
+  check_cuda(op, cuda::adaptive_avg_pool2d_backward(const4(a.in), view4(a.out), stream_of(stream)));
 }
 
 void adaptive_max_forward(py::handle x_obj, py::handle out_obj, py::handle idx_obj,
                           uintptr_t stream) {
   const char* op = "adaptive_max_pool2d";
-  auto x = device_view<float>(x_obj, op, "x", 4, 4);
-  auto out = device_view<float>(out_obj, op, "out", 4, 4, /*writable=*/true);
-  check_adaptive(op, x, "x", out, "out");
-  check_output(op, out, "out");
-  check_apart(op, out, "out", x, "x");
-  View4<int64_t> indices;
-  if (!idx_obj.is_none()) {
-    auto idx = device_view<int64_t>(idx_obj, op, "indices", 4, 4, /*writable=*/true);
-    check_shape(op, idx, "indices", out.shape);
-    check_output(op, idx, "indices");
-    check_apart(op, idx, "indices", x, "x");
-    check_apart(op, idx, "indices", out, "out");
-    indices = view4(idx);
-  }
-  if (out.size() == 0) return;
-  check_cuda(op,
-             cuda::adaptive_max_pool2d_forward(const4(x), view4(out), indices, stream_of(stream)));
+  const auto a = adaptive_forward_args<Read>(op, x_obj, out_obj, idx_obj);
+  if (a.out.size() == 0) return;
+  check_cuda(op, cuda::adaptive_max_pool2d_forward(const4(a.in), view4(a.out), a.indices4(),
+                                                   stream_of(stream)));
 }
 
 // ------------------------------------------------------------------------------ upsampling

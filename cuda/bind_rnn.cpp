@@ -29,33 +29,28 @@
 
 #include "bindings.h"
 #include "device_array.h"
+#include "rnn_checks.h"
 #include "rnn_launch.h"
 
 namespace pyfastdl::cuda_bind {
 namespace {
 
-using bind::check_output;
-using bind::overlaps;
+namespace rnn_checks = bind::rnn_checks;
 
-// The operands of one call: checked views, remembered for the overlap checks.
-class Operands {
+using rnn_checks::parse_mode;
+
+// The operands of one call, checked by rnn_checks::OperandChecks.
+class Operands : public rnn_checks::OperandChecks {
  public:
-  explicit Operands(const char* op) : op_(op) {}
+  using OperandChecks::OperandChecks;
 
   // A required input or output of `nd` dims with the given shape (-1: any size).
   ArrayView<float> get(py::handle obj, const char* name, const std::vector<int64_t>& shape,
                        bool output = false) {
     const int nd = static_cast<int>(shape.size());
     auto v = device_view<float>(obj, op_, name, nd, nd, output);
-    for (int i = 0; i < nd; ++i)
-      if (shape[i] >= 0 && v.shape[i] != shape[i]) {
-        std::vector<int64_t> want = shape;
-        for (int j = 0; j < nd; ++j)
-          if (want[j] < 0) want[j] = v.shape[j];
-        fail_value(op_, name, " must have shape ", shape_str(want), ", got ", shape_str(v.shape));
-      }
-    if (output) check_output(op_, v, name);
-    (output ? outputs_ : inputs_).push_back({v, name});
+    check(v, name, shape, output);
+    record(v, name, output);
     return v;
   }
 
@@ -66,28 +61,12 @@ class Operands {
     return get(obj, name, shape, output);
   }
 
-  // Refuses an output that shares memory with any other operand.
-  void check_overlaps() const {
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      for (const auto& in : inputs_)
-        if (overlaps(outputs_[i].first, in.first))
-          fail_value(op_, outputs_[i].second, " must not share memory with ", in.second);
-      for (size_t j = i + 1; j < outputs_.size(); ++j)
-        if (overlaps(outputs_[i].first, outputs_[j].first))
-          fail_value(op_, outputs_[i].second, " must not share memory with ", outputs_[j].second);
-    }
-  }
-
   // Refuses overlapping outputs, then launches.
   template <class Launch>
   void run(Launch&& launch) const {
     check_overlaps();
     check_cuda(op_, launch());
   }
-
- private:
-  const char* op_;
-  std::vector<std::pair<ArrayView<float>, const char*>> inputs_, outputs_;
 };
 
 cuda::CMat cmat(const ArrayView<float>& v) {
@@ -103,40 +82,25 @@ cuda::Seq seq(const ArrayView<float>& v) {
   return {v.data, v.strides[0], v.strides[1], v.strides[2]};
 }
 
-RnnMode parse_mode(const char* op, const std::string& nonlinearity) {
-  if (nonlinearity == "tanh") return RnnMode::Tanh;
-  if (nonlinearity == "relu") return RnnMode::Relu;
-  fail_value(op, "nonlinearity must be 'tanh' or 'relu', got '", nonlinearity, "'");
-}
-
-// Checks w_hh (G*H, H) and b_hh (G*H,) for H units; returns the weights for the kernels.
-cuda::Recurrent weights(Operands& ops, py::handle w_obj, py::handle b_obj, int64_t gates,
-                        int64_t hidden) {
-  auto w = ops.get(w_obj, "w_hh", {gates * hidden, hidden});
-  auto b = ops.optional(b_obj, "b_hh", {gates * hidden});
+// The weights for the kernels.
+cuda::Recurrent recurrent(const rnn_checks::Weights& w) {
   cuda::Recurrent r;
-  r.w = cmat(w);
-  if (b.data) {
-    r.b = b.data;
-    r.b_stride = b.strides[0];
+  r.w = cmat(w.w);
+  if (w.b.data) {
+    r.b = w.b.data;
+    r.b_stride = w.b.strides[0];
   }
   return r;
 }
 
-// ---------------------------------------------------------------------------- cells
 void lstm_cell_forward_binding(py::handle gates_o, py::handle cp_o, py::handle h_o, py::handle c_o,
                                py::handle acts_o, uintptr_t stream) {
   const char* op = "lstm_cell_forward";
   Operands ops(op);
-  auto cp = ops.get(cp_o, "c_prev", {-1, -1});
-  const int64_t n = cp.shape[0], hs = cp.shape[1];
-  auto gates = ops.get(gates_o, "gates", {n, 4 * hs});
-  auto h = ops.get(h_o, "h", {n, hs}, true);
-  auto c = ops.get(c_o, "c", {n, hs}, true);
-  auto acts = ops.get(acts_o, "acts", {n, 4 * hs}, true);
+  const auto a = rnn_checks::lstm_cell_forward_args(ops, gates_o, cp_o, h_o, c_o, acts_o);
   ops.run([&] {
-    return cuda::lstm_cell_forward(n, hs, cmat(gates), cmat(cp), mat(h), mat(c), mat(acts),
-                                   stream_of(stream));
+    return cuda::lstm_cell_forward(a.n, a.hs, cmat(a.gates), cmat(a.cp), mat(a.h), mat(a.c),
+                                   mat(a.acts), stream_of(stream));
   });
 }
 
@@ -145,17 +109,11 @@ void lstm_cell_backward_binding(py::handle acts_o, py::handle cp_o, py::handle c
                                 uintptr_t stream) {
   const char* op = "lstm_cell_backward";
   Operands ops(op);
-  auto cp = ops.get(cp_o, "c_prev", {-1, -1});
-  const int64_t n = cp.shape[0], hs = cp.shape[1];
-  auto acts = ops.get(acts_o, "acts", {n, 4 * hs});
-  auto c = ops.get(c_o, "c", {n, hs});
-  auto gh = ops.get(gh_o, "grad_h", {n, hs});
-  auto gc = ops.optional(gc_o, "grad_c", {n, hs});
-  auto dg = ops.get(dg_o, "grad_gates", {n, 4 * hs}, true);
-  auto dcp = ops.get(dcp_o, "grad_c_prev", {n, hs}, true);
+  const auto a =
+      rnn_checks::lstm_cell_backward_args(ops, acts_o, cp_o, c_o, gh_o, gc_o, dg_o, dcp_o);
   ops.run([&] {
-    return cuda::lstm_cell_backward(n, hs, cmat(acts), cmat(cp), cmat(c), cmat(gh), cmat(gc),
-                                    mat(dg), mat(dcp), stream_of(stream));
+    return cuda::lstm_cell_backward(a.n, a.hs, cmat(a.acts), cmat(a.cp), cmat(a.c), cmat(a.gh),
+                                    cmat(a.gc), mat(a.dg), mat(a.dcp), stream_of(stream));
   });
 }
 
@@ -163,15 +121,10 @@ void gru_cell_forward_binding(py::handle gi_o, py::handle gh_o, py::handle hp_o,
                               py::handle acts_o, uintptr_t stream) {
   const char* op = "gru_cell_forward";
   Operands ops(op);
-  auto hp = ops.get(hp_o, "h_prev", {-1, -1});
-  const int64_t n = hp.shape[0], hs = hp.shape[1];
-  auto gi = ops.get(gi_o, "gi", {n, 3 * hs});
-  auto gh = ops.get(gh_o, "gh", {n, 3 * hs});
-  auto h = ops.get(h_o, "h", {n, hs}, true);
-  auto acts = ops.get(acts_o, "acts", {n, 4 * hs}, true);
+  const auto a = rnn_checks::gru_cell_forward_args(ops, gi_o, gh_o, hp_o, h_o, acts_o);
   ops.run([&] {
-    return cuda::gru_cell_forward(n, hs, cmat(gi), cmat(gh), cmat(hp), mat(h), mat(acts),
-                                  stream_of(stream));
+    return cuda::gru_cell_forward(a.n, a.hs, cmat(a.gi), cmat(a.gh), cmat(a.hp), mat(a.h),
+                                  mat(a.acts), stream_of(stream));
   });
 }
 
@@ -180,16 +133,10 @@ void gru_cell_backward_binding(py::handle acts_o, py::handle hp_o, py::handle gh
                                uintptr_t stream) {
   const char* op = "gru_cell_backward";
   Operands ops(op);
-  auto hp = ops.get(hp_o, "h_prev", {-1, -1});
-  const int64_t n = hp.shape[0], hs = hp.shape[1];
-  auto acts = ops.get(acts_o, "acts", {n, 4 * hs});
-  auto gh = ops.get(gh_o, "grad_h", {n, hs});
-  auto dgi = ops.get(dgi_o, "grad_gi", {n, 3 * hs}, true);
-  auto dgh = ops.get(dgh_o, "grad_gh", {n, 3 * hs}, true);
-  auto dhp = ops.get(dhp_o, "grad_h_prev", {n, hs}, true);
+  const auto a = rnn_checks::gru_cell_backward_args(ops, acts_o, hp_o, gh_o, dgi_o, dgh_o, dhp_o);
   ops.run([&] {
-    return cuda::gru_cell_backward(n, hs, cmat(acts), cmat(hp), cmat(gh), mat(dgi), mat(dgh),
-                                   mat(dhp), stream_of(stream));
+    return cuda::gru_cell_backward(a.n, a.hs, cmat(a.acts), cmat(a.hp), cmat(a.gh), mat(a.dgi),
+                                   mat(a.dgh), mat(a.dhp), stream_of(stream));
   });
 }
 
@@ -198,11 +145,10 @@ void rnn_cell_forward_binding(py::handle gates_o, py::handle h_o, const std::str
   const char* op = "rnn_cell_forward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
-  auto gates = ops.get(gates_o, "gates", {-1, -1});
-  const int64_t n = gates.shape[0], hs = gates.shape[1];
-  auto h = ops.get(h_o, "h", {n, hs}, true);
-  ops.run(
-      [&] { return cuda::rnn_cell_forward(n, hs, cmat(gates), mat(h), mode, stream_of(stream)); });
+  const auto a = rnn_checks::rnn_cell_forward_args(ops, gates_o, h_o);
+  ops.run([&] {
+    return cuda::rnn_cell_forward(a.n, a.hs, cmat(a.gates), mat(a.h), mode, stream_of(stream));
+  });
 }
 
 void rnn_cell_backward_binding(py::handle h_o, py::handle gh_o, py::handle dg_o,
@@ -210,33 +156,24 @@ void rnn_cell_backward_binding(py::handle h_o, py::handle gh_o, py::handle dg_o,
   const char* op = "rnn_cell_backward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
-  auto h = ops.get(h_o, "h", {-1, -1});
-  const int64_t n = h.shape[0], hs = h.shape[1];
-  auto gh = ops.get(gh_o, "grad_h", {n, hs});
-  auto dg = ops.get(dg_o, "grad_gates", {n, hs}, true);
+  const auto a = rnn_checks::rnn_cell_backward_args(ops, h_o, gh_o, dg_o);
   ops.run([&] {
-    return cuda::rnn_cell_backward(n, hs, cmat(h), cmat(gh), mat(dg), mode, stream_of(stream));
+    return cuda::rnn_cell_backward(a.n, a.hs, cmat(a.h), cmat(a.gh), mat(a.dg), mode,
+                                   stream_of(stream));
   });
 }
 
-// ---------------------------------------------------------------------------- layers
 void lstm_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle c0_o, py::handle w_o,
                                 py::handle b_o, py::handle hs_o, py::handle cs_o, py::handle acts_o,
                                 bool reverse, uintptr_t stream) {
   const char* op = "lstm_layer_forward";
   Operands ops(op);
-  auto h0 = ops.get(h0_o, "h0", {-1, -1});
-  const int64_t n = h0.shape[0], hid = h0.shape[1];
-  auto xw = ops.get(xw_o, "xw", {-1, n, 4 * hid});
-  const int64_t steps = xw.shape[0];
-  auto c0 = ops.get(c0_o, "c0", {n, hid});
-  const cuda::Recurrent w = weights(ops, w_o, b_o, 4, hid);
-  auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
-  auto cs = ops.get(cs_o, "cs", {steps, n, hid}, true);
-  auto acts = ops.optional(acts_o, "acts", {steps, n, 4 * hid}, true);
+  const auto a =
+      rnn_checks::lstm_layer_forward_args(ops, xw_o, h0_o, c0_o, w_o, b_o, hs_o, cs_o, acts_o);
   ops.run([&] {
-    return cuda::lstm_layer_forward(steps, n, hid, seq(xw), cmat(h0), cmat(c0), w, seq(hs), seq(cs),
-                                    seq(acts), reverse, stream_of(stream));
+    return cuda::lstm_layer_forward(a.steps, a.n, a.hid, seq(a.xw), cmat(a.h0), cmat(a.c0),
+                                    recurrent(a.w), seq(a.hs), seq(a.cs), seq(a.acts), reverse,
+                                    stream_of(stream));
   });
 }
 
@@ -246,22 +183,12 @@ void lstm_layer_backward_binding(py::handle acts_o, py::handle cs_o, py::handle 
                                  py::handle dc0_o, bool reverse, uintptr_t stream) {
   const char* op = "lstm_layer_backward";
   Operands ops(op);
-  auto c0 = ops.get(c0_o, "c0", {-1, -1});
-  const int64_t n = c0.shape[0], hid = c0.shape[1];
-  auto cs = ops.get(cs_o, "cs", {-1, n, hid});
-  const int64_t steps = cs.shape[0];
-  auto acts = ops.get(acts_o, "acts", {steps, n, 4 * hid});
-  const cuda::Recurrent w = weights(ops, w_o, py::none(), 4, hid);
-  auto go = ops.optional(go_o, "grad_out", {steps, n, hid});
-  auto ghn = ops.optional(ghn_o, "grad_hn", {n, hid});
-  auto gcn = ops.optional(gcn_o, "grad_cn", {n, hid});
-  auto dg = ops.get(dg_o, "grad_gates", {steps, n, 4 * hid}, true);
-  auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
-  auto dc0 = ops.get(dc0_o, "grad_c0", {n, hid}, true);
+  const auto a = rnn_checks::lstm_layer_backward_args(ops, acts_o, cs_o, c0_o, w_o, go_o, ghn_o,
+                                                      gcn_o, dg_o, dh0_o, dc0_o);
   ops.run([&] {
-    return cuda::lstm_layer_backward(steps, n, hid, seq(acts), seq(cs), cmat(c0), w, seq(go),
-                                     cmat(ghn), cmat(gcn), seq(dg), mat(dh0), mat(dc0), reverse,
-                                     stream_of(stream));
+    return cuda::lstm_layer_backward(a.steps, a.n, a.hid, seq(a.acts), seq(a.cs), cmat(a.c0),
+                                     recurrent(a.w), seq(a.go), cmat(a.ghn), cmat(a.gcn), seq(a.dg),
+                                     mat(a.dh0), mat(a.dc0), reverse, stream_of(stream));
   });
 }
 
@@ -269,16 +196,10 @@ void gru_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o,
                                py::handle hs_o, py::handle acts_o, bool reverse, uintptr_t stream) {
   const char* op = "gru_layer_forward";
   Operands ops(op);
-  auto h0 = ops.get(h0_o, "h0", {-1, -1});
-  const int64_t n = h0.shape[0], hid = h0.shape[1];
-  auto xw = ops.get(xw_o, "xw", {-1, n, 3 * hid});
-  const int64_t steps = xw.shape[0];
-  const cuda::Recurrent w = weights(ops, w_o, b_o, 3, hid);
-  auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
-  auto acts = ops.optional(acts_o, "acts", {steps, n, 4 * hid}, true);
+  const auto a = rnn_checks::gru_layer_forward_args(ops, xw_o, h0_o, w_o, b_o, hs_o, acts_o);
   ops.run([&] {
-    return cuda::gru_layer_forward(steps, n, hid, seq(xw), cmat(h0), w, seq(hs), seq(acts), reverse,
-                                   stream_of(stream));
+    return cuda::gru_layer_forward(a.steps, a.n, a.hid, seq(a.xw), cmat(a.h0), recurrent(a.w),
+                                   seq(a.hs), seq(a.acts), reverse, stream_of(stream));
   });
 }
 
@@ -288,21 +209,12 @@ void gru_layer_backward_binding(py::handle acts_o, py::handle hs_o, py::handle h
                                 uintptr_t stream) {
   const char* op = "gru_layer_backward";
   Operands ops(op);
-  auto h0 = ops.get(h0_o, "h0", {-1, -1});
-  const int64_t n = h0.shape[0], hid = h0.shape[1];
-  auto hs = ops.get(hs_o, "hs", {-1, n, hid});
-  const int64_t steps = hs.shape[0];
-  auto acts = ops.get(acts_o, "acts", {steps, n, 4 * hid});
-  const cuda::Recurrent w = weights(ops, w_o, py::none(), 3, hid);
-  auto go = ops.optional(go_o, "grad_out", {steps, n, hid});
-  auto ghn = ops.optional(ghn_o, "grad_hn", {n, hid});
-  auto dgi = ops.get(dgi_o, "grad_gi", {steps, n, 3 * hid}, true);
-  auto dgh = ops.get(dgh_o, "grad_gh", {steps, n, 3 * hid}, true);
-  auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
+  const auto a = rnn_checks::gru_layer_backward_args(ops, acts_o, hs_o, h0_o, w_o, go_o, ghn_o,
+                                                     dgi_o, dgh_o, dh0_o);
   ops.run([&] {
-    return cuda::gru_layer_backward(steps, n, hid, seq(acts), seq(hs), cmat(h0), w, seq(go),
-                                    cmat(ghn), seq(dgi), seq(dgh), mat(dh0), reverse,
-                                    stream_of(stream));
+    return cuda::gru_layer_backward(a.steps, a.n, a.hid, seq(a.acts), seq(a.hs), cmat(a.h0),
+                                    recurrent(a.w), seq(a.go), cmat(a.ghn), seq(a.dgi), seq(a.dgh),
+                                    mat(a.dh0), reverse, stream_of(stream));
   });
 }
 
@@ -312,15 +224,10 @@ void rnn_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o,
   const char* op = "rnn_layer_forward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
-  auto h0 = ops.get(h0_o, "h0", {-1, -1});
-  const int64_t n = h0.shape[0], hid = h0.shape[1];
-  auto xw = ops.get(xw_o, "xw", {-1, n, hid});
-  const int64_t steps = xw.shape[0];
-  const cuda::Recurrent w = weights(ops, w_o, b_o, 1, hid);
-  auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
+  const auto a = rnn_checks::rnn_layer_forward_args(ops, xw_o, h0_o, w_o, b_o, hs_o);
   ops.run([&] {
-    return cuda::rnn_layer_forward(steps, n, hid, seq(xw), cmat(h0), w, seq(hs), mode, reverse,
-                                   stream_of(stream));
+    return cuda::rnn_layer_forward(a.steps, a.n, a.hid, seq(a.xw), cmat(a.h0), recurrent(a.w),
+                                   seq(a.hs), mode, reverse, stream_of(stream));
   });
 }
 
@@ -330,16 +237,11 @@ void rnn_layer_backward_binding(py::handle hs_o, py::handle w_o, py::handle go_o
   const char* op = "rnn_layer_backward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
-  auto hs = ops.get(hs_o, "hs", {-1, -1, -1});
-  const int64_t steps = hs.shape[0], n = hs.shape[1], hid = hs.shape[2];
-  const cuda::Recurrent w = weights(ops, w_o, py::none(), 1, hid);
-  auto go = ops.optional(go_o, "grad_out", {steps, n, hid});
-  auto ghn = ops.optional(ghn_o, "grad_hn", {n, hid});
-  auto dg = ops.get(dg_o, "grad_gates", {steps, n, hid}, true);
-  auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
+  const auto a = rnn_checks::rnn_layer_backward_args(ops, hs_o, w_o, go_o, ghn_o, dg_o, dh0_o);
   ops.run([&] {
-    return cuda::rnn_layer_backward(steps, n, hid, seq(hs), w, seq(go), cmat(ghn), seq(dg),
-                                    mat(dh0), mode, reverse, stream_of(stream));
+    return cuda::rnn_layer_backward(a.steps, a.n, a.hid, seq(a.hs), recurrent(a.w), seq(a.go),
+                                    cmat(a.ghn), seq(a.dg), mat(a.dh0), mode, reverse,
+                                    stream_of(stream));
   });
 }
 

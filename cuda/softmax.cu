@@ -48,6 +48,20 @@ struct SoftmaxParams {
   Mat<float> out;      // y or grad_x
 };
 
+// The max and sum of exp of a row (column stride cs) over the group: one read of the row in
+// chunks of `chunk` values, the threads' parts merged. `v` keeps the row's last chunk.
+template <bool kWarpRows, int VPT, bool kVec>
+__device__ __forceinline__ math::SoftmaxPart row_softmax_part(const float* x, int64_t cs,
+                                                              int64_t cols, int64_t chunk, int r,
+                                                              int g, float (&v)[VPT], float* smem) {
+  math::SoftmaxPart part = math::softmax_part_empty();
+  for (int64_t c0 = 0; c0 < cols; c0 += chunk) {
+    load_chunk<VPT, kVec>(x, cs, c0, cols, r, g, -INFINITY, v);
+    part = math::softmax_part_merge(part, math::softmax_part_of(v));
+  }
+  return rows::group_softmax<kWarpRows>(part, smem);
+}
+
 template <bool kWarpRows, int VPT, bool kVec, bool kLog>
 __global__ void __launch_bounds__(kWarpRows ? rows::kWarpRowThreads : rows::kMaxBlockThreads,
                                   kWarpRows ? 2 : 1) softmax_forward_kernel(const SoftmaxParams p) {
@@ -60,12 +74,8 @@ __global__ void __launch_bounds__(kWarpRows ? rows::kWarpRowThreads : rows::kMax
     const float* x = p.a.data + row * p.a.rs;
     float* y = p.out.data + row * p.out.rs;
     float v[VPT];
-    math::SoftmaxPart part = math::softmax_part_empty();
-    for (int64_t c0 = 0; c0 < p.cols; c0 += chunk) {
-      load_chunk<VPT, kVec>(x, p.a.cs, c0, p.cols, r, g, -INFINITY, v);
-      part = math::softmax_part_merge(part, math::softmax_part_of(v));
-    }
-    part = rows::group_softmax<kWarpRows>(part, smem);
+    const math::SoftmaxPart part =
+        row_softmax_part<kWarpRows, VPT, kVec>(x, p.a.cs, p.cols, chunk, r, g, v, smem);
     // out uses the max itself (not softmax_offset): a row of only -inf gives NaN, as x - max does
     const float m = part.max;
     const float inv = 1.0f / part.sum;
@@ -153,12 +163,8 @@ __global__ void __launch_bounds__(kWarpRows ? rows::kWarpRowThreads : rows::kMax
   for (int64_t row = G::first_row(); row < p.rows; row += G::row_step()) {
     const float* x = p.logits.data + row * p.logits.rs;
     float v[VPT];
-    math::SoftmaxPart part = math::softmax_part_empty();
-    for (int64_t c0 = 0; c0 < p.cols; c0 += chunk) {
-      load_chunk<VPT, kVec>(x, p.logits.cs, c0, p.cols, r, g, -INFINITY, v);
-      part = math::softmax_part_merge(part, math::softmax_part_of(v));
-    }
-    part = rows::group_softmax<kWarpRows>(part, smem);
+    const math::SoftmaxPart part =
+        row_softmax_part<kWarpRows, VPT, kVec>(x, p.logits.cs, p.cols, chunk, r, g, v, smem);
     const float m = part.max;
     const float log_sum = logf(part.sum);
     const int64_t t = p.target[row * p.target_stride];
@@ -258,23 +264,15 @@ __global__ void __launch_bounds__(kWarpRows ? rows::kWarpRowThreads : rows::kMax
   }
 }
 
-template <bool kLog>
-struct ForwardLauncher : rows::DefaultTiling {
+template <bool kForward, bool kLog>
+struct SoftmaxLauncher : rows::DefaultTiling {
   const SoftmaxParams& p;
   cudaStream_t stream;
   template <bool W, int V, bool Vec>
   void run(unsigned blocks, int threads) const {
-    softmax_forward_kernel<W, V, Vec, kLog><<<blocks, threads, 0, stream>>>(p);
-  }
-};
-
-template <bool kLog>
-struct BackwardLauncher : rows::DefaultTiling {
-  const SoftmaxParams& p;
-  cudaStream_t stream;
-  template <bool W, int V, bool Vec>
-  void run(unsigned blocks, int threads) const {
-    softmax_backward_kernel<W, V, Vec, kLog><<<blocks, threads, 0, stream>>>(p);
+    if constexpr (kForward)
+      softmax_forward_kernel<W, V, Vec, kLog><<<blocks, threads, 0, stream>>>(p);
+    else softmax_backward_kernel<W, V, Vec, kLog><<<blocks, threads, 0, stream>>>(p);
   }
 };
 
@@ -319,8 +317,8 @@ cudaError_t launch_softmax_forward(int64_t rows, int64_t cols, ConstRows x, Rows
                         {y.data, y.row_stride, y.col_stride}};
   const bool vec = rows::vec4_rows(x.data, rows, cols, x.row_stride, x.col_stride) &&
                    rows::vec4_rows(y.data, rows, cols, y.row_stride, y.col_stride);
-  if (log) rows::dispatch_rows(ForwardLauncher<true>{{}, p, stream}, rows, cols, vec);
-  else rows::dispatch_rows(ForwardLauncher<false>{{}, p, stream}, rows, cols, vec);
+  if (log) rows::dispatch_rows(SoftmaxLauncher<true, true>{{}, p, stream}, rows, cols, vec);
+  else rows::dispatch_rows(SoftmaxLauncher<true, false>{{}, p, stream}, rows, cols, vec);
   return cudaGetLastError();
 }
 
@@ -335,8 +333,8 @@ cudaError_t launch_softmax_backward(int64_t rows, int64_t cols, ConstRows y, Con
   const bool vec = rows::vec4_rows(y.data, rows, cols, y.row_stride, y.col_stride) &&
                    rows::vec4_rows(grad_y.data, rows, cols, grad_y.row_stride, grad_y.col_stride) &&
                    rows::vec4_rows(grad_x.data, rows, cols, grad_x.row_stride, grad_x.col_stride);
-  if (log) rows::dispatch_rows(BackwardLauncher<true>{{}, p, stream}, rows, cols, vec);
-  else rows::dispatch_rows(BackwardLauncher<false>{{}, p, stream}, rows, cols, vec);
+  if (log) rows::dispatch_rows(SoftmaxLauncher<false, true>{{}, p, stream}, rows, cols, vec);
+  else rows::dispatch_rows(SoftmaxLauncher<false, false>{{}, p, stream}, rows, cols, vec);
   return cudaGetLastError();
 }
 

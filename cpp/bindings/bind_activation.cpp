@@ -7,6 +7,7 @@
 // An output may be the very array of an input (in place); any other overlap is refused.
 #include <string>
 
+#include "activation_checks.h"
 #include "bindings.h"
 #include "common.h"
 #include "isa_paths.h"
@@ -18,23 +19,6 @@ namespace {
 constexpr const char* kOp = "gelu";
 constexpr int kMaxDims = 64;
 
-GeluApproximation parse_approximate(const std::string& a) {
-  if (a == "none") return GeluApproximation::None;
-  if (a == "tanh") return GeluApproximation::Tanh;
-  fail_value(kOp, "approximate must be 'none' or 'tanh', got '", a, "'");
-}
-
-template <class T, class U>
-void check_apart(const ArrayView<T>& out, const char* out_name, const ArrayView<U>& in,
-                 const char* in_name) {
-  if (static_cast<const void*>(out.data) == static_cast<const void*>(in.data) &&
-      out.shape == in.shape && out.strides == in.strides)
-    return;
-  if (overlaps(out, in))
-    fail_value(kOp, out_name, " must not share memory with ", in_name,
-               " (except as the very same array)");
-}
-
 // A C-contiguous array with obj's values: obj itself when it already is one.
 py::array contiguous(py::handle obj) {
   return py::module_::import("numpy").attr("ascontiguousarray")(obj).cast<py::array>();
@@ -42,15 +26,11 @@ py::array contiguous(py::handle obj) {
 
 void forward_binding(py::handle x_obj, py::handle y_obj, const std::string& approximate,
                      const std::string& impl) {
-  const GeluApproximation a = parse_approximate(approximate);
+  const GeluApproximation a = parse_gelu_approximate(kOp, approximate);
   const CpuPath path = parse_impl(kOp, impl);
   auto x = view<float>(x_obj, kOp, "x", 0, kMaxDims);
   auto y = view<float>(y_obj, kOp, "y", 0, kMaxDims, /*writable=*/true);
-  if (y.shape != x.shape)
-    fail_value(kOp, "y must have the shape of x ", shape_str(x.shape), ", got ",
-               shape_str(y.shape));
-  check_output(kOp, y, "y");
-  check_apart(y, "y", x, "x");
+  check_gelu_forward(kOp, x, y);
   const int64_t n = x.size();
   if (is_c_contiguous(x) && is_c_contiguous(y)) {
     py::gil_scoped_release release;
@@ -70,20 +50,12 @@ void forward_binding(py::handle x_obj, py::handle y_obj, const std::string& appr
 
 void backward_binding(py::handle x_obj, py::handle gy_obj, py::handle gx_obj,
                       const std::string& approximate, const std::string& impl) {
-  const GeluApproximation a = parse_approximate(approximate);
+  const GeluApproximation a = parse_gelu_approximate(kOp, approximate);
   const CpuPath path = parse_impl(kOp, impl);
   auto x = view<float>(x_obj, kOp, "x", 0, kMaxDims);
   auto gy = view<float>(gy_obj, kOp, "grad_y", 0, kMaxDims);
   auto gx = view<float>(gx_obj, kOp, "grad_x", 0, kMaxDims, /*writable=*/true);
-  if (gy.shape != x.shape)
-    fail_value(kOp, "grad_y must have the shape of x ", shape_str(x.shape), ", got ",
-               shape_str(gy.shape));
-  if (gx.shape != x.shape)
-    fail_value(kOp, "grad_x must have the shape of x ", shape_str(x.shape), ", got ",
-               shape_str(gx.shape));
-  check_output(kOp, gx, "grad_x");
-  check_apart(gx, "grad_x", x, "x");
-  check_apart(gx, "grad_x", gy, "grad_y");
+  check_gelu_backward(kOp, x, gy, gx);
   const int64_t n = x.size();
   if (is_c_contiguous(x) && is_c_contiguous(gy) && is_c_contiguous(gx)) {
     py::gil_scoped_release release;

@@ -17,12 +17,13 @@
 
 #include "bindings.h"
 #include "common.h"
+#include "conv2d_checks.h"
 #include "pyfastdl/conv2d.h"
 
 namespace pyfastdl::bind {
 namespace {
 
-using Pair = std::array<int64_t, 2>;
+using Pair = Conv2dPair;
 
 // The C-order float32 array of `obj` (itself when already C-contiguous), checked as `name`.
 py::array contiguous(py::handle obj, const char* op, const char* name) {
@@ -33,50 +34,6 @@ py::array contiguous(py::handle obj, const char* op, const char* name) {
 }
 
 float* data_of(const py::array& a) { return static_cast<float*>(const_cast<void*>(a.data())); }
-
-// Checks the parameters and the shapes of (input, weight, output) and returns the conv's shape.
-Conv2dShape shape_of(const char* op, const ArrayView<float>& x, const ArrayView<float>& w,
-                     const ArrayView<float>& out, Pair stride, Pair padding, Pair dilation,
-                     int64_t groups, const char* x_name, const char* out_name) {
-  if (stride[0] < 1 || stride[1] < 1)
-    fail_value(op, "stride must be >= 1, got (", stride[0], ", ", stride[1], ")");
-  if (padding[0] < 0 || padding[1] < 0)
-    fail_value(op, "padding must be >= 0, got (", padding[0], ", ", padding[1], ")");
-  if (dilation[0] < 1 || dilation[1] < 1)
-    fail_value(op, "dilation must be >= 1, got (", dilation[0], ", ", dilation[1], ")");
-  if (groups < 1) fail_value(op, "groups must be >= 1, got ", groups);
-  Conv2dShape s;
-  s.N = x.shape[0];
-  s.C = x.shape[1];
-  s.H = x.shape[2];
-  s.W = x.shape[3];
-  s.O = w.shape[0];
-  s.KH = w.shape[2];
-  s.KW = w.shape[3];
-  if (s.C != w.shape[1] * groups || s.O % groups != 0)
-    fail_value(op, x_name, " has ", s.C, " channels, weight has shape ", shape_str(w.shape),
-               " and groups=", groups, ": expected ", w.shape[1] * groups,
-               " channels and out channels divisible by groups");
-  if (s.KH < 1 || s.KW < 1)
-    fail_value(op, "kernel size must be >= 1, got weight shape ", shape_str(w.shape));
-  s.stride_h = stride[0];
-  s.stride_w = stride[1];
-  s.pad_h = padding[0];
-  s.pad_w = padding[1];
-  s.dil_h = dilation[0];
-  s.dil_w = dilation[1];
-  s.groups = groups;
-  s.OH = conv2d_output_size(s.H, s.KH, s.stride_h, s.pad_h, s.dil_h);
-  s.OW = conv2d_output_size(s.W, s.KW, s.stride_w, s.pad_w, s.dil_w);
-  if (s.OH < 1 || s.OW < 1)
-    fail_value(op, "kernel ", shape_str({s.KH, s.KW}), " with dilation (", s.dil_h, ", ", s.dil_w,
-               ") is larger than the padded input ",
-               shape_str({s.H + 2 * s.pad_h, s.W + 2 * s.pad_w}));
-  const std::vector<int64_t> want{s.N, s.O, s.OH, s.OW};
-  if (out.shape != want)
-    fail_value(op, out_name, " must have shape ", shape_str(want), ", got ", shape_str(out.shape));
-  return s;
-}
 
 // Runs `kernel(dst)` into `out_obj`: directly when it is C-contiguous, else through a temporary.
 template <class Kernel>
@@ -94,12 +51,6 @@ void into_output(py::handle out_obj, const ArrayView<float>& out, Kernel&& kerne
   out_obj.attr("__setitem__")(py::ellipsis(), tmp);
 }
 
-template <class T>
-void refuse_overlap(const char* op, const ArrayView<float>& out, const char* out_name,
-                    const ArrayView<T>& in, const char* in_name) {
-  if (overlaps(out, in)) fail_value(op, out_name, " must not share memory with ", in_name);
-}
-
 Conv2dAlgo parse_algo(const char* op, const std::string& name) {
   if (name == "auto") return Conv2dAlgo::Auto;
   if (name == "im2col") return Conv2dAlgo::Im2col;
@@ -110,12 +61,6 @@ Conv2dAlgo parse_algo(const char* op, const std::string& name) {
              "'");
 }
 
-Activation parse_activation(const char* op, const std::string& name) {
-  if (name == "none") return Activation::None;
-  if (name == "relu") return Activation::Relu;
-  fail_value(op, "activation must be 'none' or 'relu', got '", name, "'");
-}
-
 void forward_binding(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle out_obj,
                      Pair stride, Pair padding, Pair dilation, int64_t groups,
                      const std::string& activation, const std::string& algo_name) {
@@ -124,18 +69,13 @@ void forward_binding(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py
   auto x = view<float>(x_obj, op, "x", 4, 4);
   auto w = view<float>(w_obj, op, "weight", 4, 4);
   auto out = view<float>(out_obj, op, "out", 4, 4, /*writable=*/true);
-  const Activation act = parse_activation(op, activation);
-  const Conv2dShape s = shape_of(op, x, w, out, stride, padding, dilation, groups, "x", "out");
-  check_output(op, out, "out");
-  refuse_overlap(op, out, "out", x, "x");
-  refuse_overlap(op, out, "out", w, "weight");
+  const Activation act = parse_conv2d_activation(op, activation);
+  const Conv2dShape s = check_conv2d_forward(op, x, w, out, stride, padding, dilation, groups);
   py::object bias_keep;  // keeps a contiguous copy of the bias alive
   const float* bias = nullptr;
   if (!bias_obj.is_none()) {
     auto b = view<float>(bias_obj, op, "bias", 1, 1);
-    if (b.shape[0] != s.O)
-      fail_value(op, "bias must have shape (", s.O, ",), got ", shape_str(b.shape));
-    refuse_overlap(op, out, "out", b, "bias");
+    check_conv2d_bias(op, s, out, b);
     auto bc = py::array(py::module_::import("numpy").attr("ascontiguousarray")(bias_obj));
     bias = data_of(bc);
     bias_keep = bc;
@@ -155,10 +95,7 @@ void backward_input_binding(py::handle go_obj, py::handle w_obj, py::handle gx_o
   auto w = view<float>(w_obj, op, "weight", 4, 4);
   auto gx = view<float>(gx_obj, op, "grad_x", 4, 4, /*writable=*/true);
   const Conv2dShape s =
-      shape_of(op, gx, w, go, stride, padding, dilation, groups, "grad_x", "grad_out");
-  check_output(op, gx, "grad_x");
-  refuse_overlap(op, gx, "grad_x", go, "grad_out");
-  refuse_overlap(op, gx, "grad_x", w, "weight");
+      check_conv2d_backward_input(op, go, w, gx, stride, padding, dilation, groups);
   py::array goc = contiguous(go_obj, op, "grad_out"), wc = contiguous(w_obj, op, "weight");
   into_output(gx_obj, gx,
               [&](float* dst) { conv2d_backward_input(s, data_of(goc), data_of(wc), dst, algo); });
@@ -172,10 +109,8 @@ void backward_weight_binding(py::handle x_obj, py::handle go_obj, py::handle gw_
   auto x = view<float>(x_obj, op, "x", 4, 4);
   auto go = view<float>(go_obj, op, "grad_out", 4, 4);
   auto gw = view<float>(gw_obj, op, "grad_w", 4, 4, /*writable=*/true);
-  const Conv2dShape s = shape_of(op, x, gw, go, stride, padding, dilation, groups, "x", "grad_out");
-  check_output(op, gw, "grad_w");
-  refuse_overlap(op, gw, "grad_w", go, "grad_out");
-  refuse_overlap(op, gw, "grad_w", x, "x");
+  const Conv2dShape s =
+      check_conv2d_backward_weight(op, x, go, gw, stride, padding, dilation, groups);
   py::array xc = contiguous(x_obj, op, "x"), goc = contiguous(go_obj, op, "grad_out");
   into_output(gw_obj, gw,
               [&](float* dst) { conv2d_backward_weight(s, data_of(xc), data_of(goc), dst, algo); });

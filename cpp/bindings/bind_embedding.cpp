@@ -6,12 +6,12 @@
 //   embedding_forward(indices, weight, out)
 //   embedding_backward(indices, grad_out, grad_weight, padding_idx=None, scale_grad_by_freq=False)
 // An index outside [0, V) raises IndexError; outputs may not share memory with inputs.
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bindings.h"
 #include "common.h"
+#include "embedding_checks.h"
 #include "pyfastdl/embedding.h"
 
 namespace pyfastdl::bind {
@@ -55,19 +55,10 @@ ArrayView<int64_t> checked_indices(py::handle obj, int64_t rows, py::object& kee
   for (int64_t k = 0; k < n; ++k) {
     const int64_t v = idx.data[k];
     if (v < 0 || v >= rows) {
-      std::ostringstream s;
-      s << "[" << kOp << "] index " << v << " is out of range for an embedding of " << rows
-        << " rows";
-      throw py::index_error(s.str());
+      fail_embedding_index(kOp, v, rows);
     }
   }
   return idx;
-}
-
-std::vector<int64_t> rows_shape(const ArrayView<int64_t>& idx, int64_t dim) {
-  std::vector<int64_t> s = idx.shape;
-  s.push_back(dim);
-  return s;
 }
 
 void forward_binding(py::handle idx_obj, py::handle w_obj, py::handle out_obj) {
@@ -76,12 +67,7 @@ void forward_binding(py::handle idx_obj, py::handle w_obj, py::handle out_obj) {
   py::object keep;
   auto idx = checked_indices(idx_obj, rows, keep);
   auto out = view<float>(out_obj, kOp, "out", 1, kMaxDims, /*writable=*/true);
-  const auto want = rows_shape(idx, dim);
-  if (out.shape != want)
-    fail_value(kOp, "out must have shape ", shape_str(want), ", got ", shape_str(out.shape));
-  check_output(kOp, out, "out");
-  if (overlaps(out, w)) fail_value(kOp, "out must not share memory with weight");
-  if (overlaps(out, idx)) fail_value(kOp, "out must not share memory with indices");
+  const auto want = check_embedding_forward(kOp, idx, w, out);
   const int64_t count = idx.size();
   const ConstRows weight{w.data, w.strides[0], w.strides[1]};
   int64_t row_stride;
@@ -104,20 +90,11 @@ void backward_binding(py::handle idx_obj, py::handle g_obj, py::handle gw_obj,
   auto gw = view<float>(gw_obj, kOp, "grad_weight", 2, 2, /*writable=*/true);
   check_output(kOp, gw, "grad_weight");
   const int64_t rows = gw.shape[0], dim = gw.shape[1];
-  int64_t padding_idx = -1;
-  if (!padding_obj.is_none()) {
-    padding_idx = padding_obj.cast<int64_t>();
-    if (padding_idx < 0 || padding_idx >= rows)
-      fail_value(kOp, "padding_idx must be None or in [0, ", rows, "), got ", padding_idx);
-  }
+  const int64_t padding_idx = embedding_padding_idx(kOp, padding_obj, rows);
   py::object keep;
   auto idx = checked_indices(idx_obj, rows, keep);
   auto g = view<float>(g_obj, kOp, "grad_out", 1, kMaxDims);
-  const auto want = rows_shape(idx, dim);
-  if (g.shape != want)
-    fail_value(kOp, "grad_out must have shape ", shape_str(want), ", got ", shape_str(g.shape));
-  if (overlaps(gw, g)) fail_value(kOp, "grad_weight must not share memory with grad_out");
-  if (overlaps(gw, idx)) fail_value(kOp, "grad_weight must not share memory with indices");
+  check_embedding_backward(kOp, idx, g, gw);
   py::object g_keep;
   int64_t row_stride;
   if (!flat_stride(g, g.ndim() - 1, &row_stride)) {

@@ -11,6 +11,7 @@
 
 #include "bindings.h"
 #include "common.h"
+#include "gemm_checks.h"
 #include "pyfastdl/cpu_features.h"
 #include "pyfastdl/gemm.h"
 
@@ -18,22 +19,6 @@ namespace pyfastdl::bind {
 namespace {
 
 constexpr const char* kOp = "gemm";
-
-Activation parse_activation(const std::string& name) {
-  if (name == "none" || name == "identity" || name == "linear") return Activation::None;
-  if (name == "relu") return Activation::Relu;
-  if (name == "leaky_relu") return Activation::LeakyRelu;
-  if (name == "elu") return Activation::Elu;
-  if (name == "gelu") return Activation::Gelu;
-  if (name == "gelu_tanh") return Activation::GeluTanh;
-  if (name == "sigmoid") return Activation::Sigmoid;
-  if (name == "tanh") return Activation::Tanh;
-  if (name == "silu") return Activation::Silu;
-  fail_value(kOp,
-             "activation must be one of none, relu, leaky_relu, elu, gelu, gelu_tanh, sigmoid, "
-             "tanh, silu; got '",
-             name, "'");
-}
 
 GemmImpl parse_impl(const std::string& name) {
   if (name == "auto") return GemmImpl::Auto;
@@ -53,57 +38,19 @@ void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle bias_obj, py::h
   auto a = view<float>(a_obj, kOp, "a", 2, 3);
   auto b = view<float>(b_obj, kOp, "b", 2, 3);
   auto out = view<float>(out_obj, kOp, "out", 2, 3, /*writable=*/true);
-  const Activation act = parse_activation(activation);
+  const Activation act = parse_gemm_activation(kOp, activation);
   const GemmImpl impl = parse_impl(impl_name);
 
-  const int64_t M = a.shape[a.ndim() - 2], K = a.shape[a.ndim() - 1];
-  const int64_t Kb = b.shape[b.ndim() - 2], N = b.shape[b.ndim() - 1];
-  if (K != Kb)
-    fail_value(kOp, "a and b do not multiply: a has shape ", shape_str(a.shape), ", b has shape ",
-               shape_str(b.shape), " (a's last dim must equal b's second-to-last)");
-  const bool batched = a.ndim() == 3 || b.ndim() == 3;
-  const int64_t batch_a = a.ndim() == 3 ? a.shape[0] : 1, batch_b = b.ndim() == 3 ? b.shape[0] : 1;
-  if (a.ndim() == 3 && b.ndim() == 3 && batch_a != batch_b)
-    fail_value(kOp, "batch sizes differ: a has shape ", shape_str(a.shape), ", b has shape ",
-               shape_str(b.shape));
-  const int64_t batch = a.ndim() == 3 ? batch_a : batch_b;  // 0 is valid
-  std::vector<int64_t> want =
-      batched ? std::vector<int64_t>{batch, M, N} : std::vector<int64_t>{M, N};
-  if (out.shape != want)
-    fail_value(kOp, "out must have shape ", shape_str(want), ", got ", shape_str(out.shape));
-  check_output(kOp, out, "out");
-  if (overlaps(out, a) || overlaps(out, b))
-    fail_value(kOp, "out must not share memory with a or b");
-
-  MatrixView A{a.data, a.strides[a.ndim() - 2], a.strides[a.ndim() - 1],
-               a.ndim() == 3 ? a.strides[0] : 0};
-  MatrixView B{b.data, b.strides[b.ndim() - 2], b.strides[b.ndim() - 1],
-               b.ndim() == 3 ? b.strides[0] : 0};
-  MatrixView C{out.data, out.strides[out.ndim() - 2], out.strides[out.ndim() - 1],
-               batched ? out.strides[0] : 0};
+  const GemmShape g = check_gemm(kOp, a, b, out);
   GemmEpilogue ep;
   ep.activation = act;
   ep.activation_param = activation_param;
   if (!bias_obj.is_none()) {
     auto bias = view<float>(bias_obj, kOp, "bias", 0, out.ndim());
-    if (overlaps(out, bias)) fail_value(kOp, "out must not share memory with bias");
-    // Right-align bias against out's shape; each dim must match or be 1 (then stride 0).
-    int64_t st[3] = {0, 0, 0};
-    const int off = out.ndim() - bias.ndim();
-    for (int i = 0; i < bias.ndim(); ++i) {
-      const int64_t d = bias.shape[i], want_d = out.shape[off + i];
-      if (d != want_d && d != 1)
-        fail_value(kOp, "bias of shape ", shape_str(bias.shape),
-                   " does not broadcast to out's shape ", shape_str(out.shape));
-      st[3 - out.ndim() + off + i] = d == 1 ? 0 : bias.strides[i];
-    }
-    ep.bias = bias.data;
-    ep.bias_batch_stride = st[0];
-    ep.bias_row_stride = st[1];
-    ep.bias_col_stride = st[2];
+    check_gemm_bias(kOp, out, bias, ep);
   }
   py::gil_scoped_release release;
-  gemm(batch, M, N, K, alpha, A, B, beta, C, ep, impl);
+  gemm(g.batch, g.M, g.N, g.K, alpha, g.A, g.B, beta, g.C, ep, impl);
 }
 
 }  // namespace

@@ -12,120 +12,53 @@
 #include "bindings.h"
 #include "common.h"
 #include "isa_paths.h"
+#include "layernorm_checks.h"
 #include "pyfastdl/layernorm.h"
 
 namespace pyfastdl::bind {
 namespace {
 
-constexpr const char* kOp = "layer_norm";
+using namespace layernorm_checks;
 
-void check_shape(const ArrayView<float>& v, const char* name, const std::vector<int64_t>& want) {
-  if (v.shape != want)
-    fail_value(kOp, name, " must have shape ", shape_str(want), ", got ", shape_str(v.shape));
-}
-
-template <class T, class U>
-void check_apart(const ArrayView<T>& out, const char* out_name, const ArrayView<U>& in,
-                 const char* in_name, bool same_ok = false) {
-  if (same_ok && static_cast<const void*>(out.data) == static_cast<const void*>(in.data) &&
-      out.shape == in.shape && out.strides == in.strides)
-    return;
-  if (overlaps(out, in)) fail_value(kOp, out_name, " must not share memory with ", in_name);
-}
-
-ArrayView<float> output(py::handle obj, const char* name, int ndim,
-                        const std::vector<int64_t>& want) {
-  auto v = view<float>(obj, kOp, name, ndim, ndim, /*writable=*/true);
-  check_shape(v, name, want);
-  check_output(kOp, v, name);
-  return v;
+// This binding's reader of the float32 arrays the checks of layernorm_checks.h take.
+ArrayView<float> read(py::handle obj, const char* name, int ndim, bool writable) {
+  return view<float>(obj, kOp, name, ndim, ndim, writable);
 }
 
 // An optional (N,) parameter as a contiguous pointer (copied into `copy` when strided).
-const float* vector_arg(py::handle obj, const char* name, int64_t n, std::vector<float>& copy) {
-  if (obj.is_none()) return nullptr;
-  auto v = view<float>(obj, kOp, name, 1, 1);
-  check_shape(v, name, {n});
-  if (v.strides[0] == 1 || n <= 1) return v.data;
+const float* contiguous(const ArrayView<float>& v, int64_t n, std::vector<float>& copy) {
+  if (!v.data || v.strides[0] == 1 || n <= 1) return v.data;
   copy.resize(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) copy[static_cast<size_t>(j)] = v.data[j * v.strides[0]];
   return copy.data();
 }
 
-ConstRows const_rows(const ArrayView<float>& v) { return {v.data, v.strides[0], v.strides[1]}; }
-Rows rows_of(const ArrayView<float>& v) { return {v.data, v.strides[0], v.strides[1]}; }
-
 void forward_binding(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle y_obj,
                      py::handle mean_obj, py::handle rstd_obj, double eps,
                      const std::string& impl) {
   const CpuPath path = parse_impl(kOp, impl);
-  auto x = view<float>(x_obj, kOp, "x", 2, 2);
-  const int64_t m = x.shape[0], n = x.shape[1];
+  const auto a = forward_args(read, x_obj, w_obj, b_obj, y_obj, mean_obj, rstd_obj, eps);
   std::vector<float> wc, bc;
-  const float* w = vector_arg(w_obj, "weight", n, wc);
-  const float* b = vector_arg(b_obj, "bias", n, bc);
-  auto y = output(y_obj, "y", 2, x.shape);
-  auto mean = output(mean_obj, "mean", 1, {m});
-  auto rstd = output(rstd_obj, "rstd", 1, {m});
-  if (!(eps >= 0.0)) fail_value(kOp, "eps must be non-negative, got ", eps);
-  check_apart(y, "y", x, "x", /*same_ok=*/true);
-  check_apart(mean, "mean", x, "x");
-  check_apart(rstd, "rstd", x, "x");
-  check_apart(mean, "mean", y, "y");
-  check_apart(rstd, "rstd", y, "y");
-  check_apart(rstd, "rstd", mean, "mean");
+  const float* w = contiguous(a.weight, a.n, wc);
+  const float* b = contiguous(a.bias, a.n, bc);
   py::gil_scoped_release release;
-  layer_norm_forward(path, m, n, const_rows(x), w, b, rows_of(y), {mean.data, mean.strides[0]},
-                     {rstd.data, rstd.strides[0]}, static_cast<float>(eps));
+  layer_norm_forward(path, a.m, a.n, const_rows(a.x), w, b, rows_of(a.y),
+                     {a.mean.data, a.mean.strides[0]}, {a.rstd.data, a.rstd.strides[0]},
+                     static_cast<float>(eps));
 }
 
 void backward_binding(py::handle x_obj, py::handle gy_obj, py::handle mean_obj, py::handle rstd_obj,
                       py::handle w_obj, py::handle gx_obj, py::handle gw_obj, py::handle gb_obj,
                       const std::string& impl) {
   const CpuPath path = parse_impl(kOp, impl);
-  auto x = view<float>(x_obj, kOp, "x", 2, 2);
-  const int64_t m = x.shape[0], n = x.shape[1];
-  auto gy = view<float>(gy_obj, kOp, "grad_y", 2, 2);
-  check_shape(gy, "grad_y", x.shape);
-  auto mean = view<float>(mean_obj, kOp, "mean", 1, 1);
-  check_shape(mean, "mean", {m});
-  auto rstd = view<float>(rstd_obj, kOp, "rstd", 1, 1);
-  check_shape(rstd, "rstd", {m});
+  const auto a =
+      backward_args(read, x_obj, gy_obj, mean_obj, rstd_obj, w_obj, gx_obj, gw_obj, gb_obj);
   std::vector<float> wc;
-  const float* w = vector_arg(w_obj, "weight", n, wc);
-  Rows gx_rows{nullptr, 0, 1};
-  Strided<float> gw{nullptr, 1}, gb{nullptr, 1};
-  std::vector<ArrayView<float>> outs;
-  std::vector<const char*> names;
-  if (!gx_obj.is_none()) {
-    outs.push_back(output(gx_obj, "grad_x", 2, x.shape));
-    names.push_back("grad_x");
-    gx_rows = rows_of(outs.back());
-  }
-  if (!gw_obj.is_none()) {
-    outs.push_back(output(gw_obj, "grad_weight", 1, {n}));
-    names.push_back("grad_weight");
-    gw = {outs.back().data, outs.back().strides[0]};
-  }
-  if (!gb_obj.is_none()) {
-    outs.push_back(output(gb_obj, "grad_bias", 1, {n}));
-    names.push_back("grad_bias");
-    gb = {outs.back().data, outs.back().strides[0]};
-  }
-  for (size_t i = 0; i < outs.size(); ++i) {
-    check_apart(outs[i], names[i], x, "x");
-    check_apart(outs[i], names[i], gy, "grad_y");
-    check_apart(outs[i], names[i], mean, "mean");
-    check_apart(outs[i], names[i], rstd, "rstd");
-    for (size_t k = 0; k < i; ++k) check_apart(outs[i], names[i], outs[k], names[k]);
-  }
-  if (!w_obj.is_none()) {
-    auto wv = view<float>(w_obj, kOp, "weight", 1, 1);
-    for (size_t i = 0; i < outs.size(); ++i) check_apart(outs[i], names[i], wv, "weight");
-  }
+  const float* w = contiguous(a.weight, a.n, wc);
   py::gil_scoped_release release;
-  layer_norm_backward(path, m, n, const_rows(x), const_rows(gy), {mean.data, mean.strides[0]},
-                      {rstd.data, rstd.strides[0]}, w, gx_rows, gw, gb);
+  layer_norm_backward(path, a.m, a.n, const_rows(a.x), const_rows(a.grad_y),
+                      {a.mean.data, a.mean.strides[0]}, {a.rstd.data, a.rstd.strides[0]}, w,
+                      a.grad_x, a.grad_weight, a.grad_bias);
 }
 
 }  // namespace

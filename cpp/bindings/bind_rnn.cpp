@@ -29,28 +29,25 @@
 #include "bindings.h"
 #include "common.h"
 #include "pyfastdl/rnn.h"
+#include "rnn_checks.h"
 
 namespace pyfastdl::bind {
 namespace {
 
-// The operands of one call: checked views, with contiguous stand-ins for strided last dims.
-class Operands {
+using rnn_checks::parse_mode;
+
+// The operands of one call, checked by rnn_checks::OperandChecks, with contiguous stand-ins for
+// strided last dims.
+class Operands : public rnn_checks::OperandChecks {
  public:
-  explicit Operands(const char* op) : op_(op) {}
+  using OperandChecks::OperandChecks;
 
   // A required input or output of `nd` dims with the given shape (-1: any size).
   ArrayView<float> get(py::handle obj, const char* name, const std::vector<int64_t>& shape,
                        bool output = false) {
     const int nd = static_cast<int>(shape.size());
     auto v = view<float>(obj, op_, name, nd, nd, output);
-    for (int i = 0; i < nd; ++i)
-      if (shape[i] >= 0 && v.shape[i] != shape[i]) {
-        std::vector<int64_t> want = shape;
-        for (int j = 0; j < nd; ++j)
-          if (want[j] < 0) want[j] = v.shape[j];
-        fail_value(op_, name, " must have shape ", shape_str(want), ", got ", shape_str(v.shape));
-      }
-    if (output) check_output(op_, v, name);
+    check(v, name, shape, output);
     if (v.size() > 0 && v.shape[nd - 1] > 1 && v.strides[nd - 1] != 1) {
       py::module_ np = py::module_::import("numpy");
       if (output) {
@@ -63,26 +60,15 @@ class Operands {
         v = view<float>(tmp, op_, name, nd, nd);
       }
     }
-    (output ? outputs_ : inputs_).push_back({v, name});
+    record(v, name, output);
     return v;
   }
 
   // An optional operand: None gives an empty view (data nullptr).
-  ArrayView<float> optional(py::handle obj, const char* name, const std::vector<int64_t>& shape) {
+  ArrayView<float> optional(py::handle obj, const char* name, const std::vector<int64_t>& shape,
+                            bool output = false) {
     if (obj.is_none()) return ArrayView<float>{};
-    return get(obj, name, shape);
-  }
-
-  // Refuses an output that shares memory with any other operand.
-  void check_overlaps() const {
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      for (const auto& in : inputs_)
-        if (overlaps(outputs_[i].first, in.first))
-          fail_value(op_, outputs_[i].second, " must not share memory with ", in.second);
-      for (size_t j = i + 1; j < outputs_.size(); ++j)
-        if (overlaps(outputs_[i].first, outputs_[j].first))
-          fail_value(op_, outputs_[i].second, " must not share memory with ", outputs_[j].second);
-    }
+    return get(obj, name, shape, output);
   }
 
   // Refuses overlapping outputs, runs `kernel` without the GIL, then copies the scratch
@@ -98,10 +84,8 @@ class Operands {
   }
 
  private:
-  const char* op_;
   std::vector<py::object> keep_;
   std::vector<std::pair<py::object, py::object>> writeback_;
-  std::vector<std::pair<ArrayView<float>, const char*>> inputs_, outputs_;
 };
 
 ConstRows crows(const ArrayView<float>& v) {
@@ -114,49 +98,30 @@ Seq seq(const ArrayView<float>& v) {
   return {v.data, v.strides[0], v.strides[1]};
 }
 
-RnnMode parse_mode(const char* op, const std::string& nonlinearity) {
-  if (nonlinearity == "tanh") return RnnMode::Tanh;
-  if (nonlinearity == "relu") return RnnMode::Relu;
-  fail_value(op, "nonlinearity must be 'tanh' or 'relu', got '", nonlinearity, "'");
+// The weights for the kernel (b_hh is contiguous: get() copies it otherwise).
+RecurrentWeights recurrent(const rnn_checks::Weights& w) {
+  return {w.w.data, w.w.strides[0], w.b.data};
 }
 
-// Checks w_hh (G*H, H) and b_hh (G*H,) for H units; returns the weights for the kernel.
-RecurrentWeights weights(Operands& ops, py::handle w_obj, py::handle b_obj, int64_t gates,
-                         int64_t hidden) {
-  auto w = ops.get(w_obj, "w_hh", {gates * hidden, hidden});
-  auto b = ops.optional(b_obj, "b_hh", {gates * hidden});  // contiguous: get() copies otherwise
-  return {w.data, w.strides[0], b.data};
-}
-
-// ---------------------------------------------------------------------------- cells
 void lstm_cell_forward_binding(py::handle gates_o, py::handle cp_o, py::handle h_o, py::handle c_o,
                                py::handle acts_o) {
   const char* op = "lstm_cell_forward";
   Operands ops(op);
-  auto cp = ops.get(cp_o, "c_prev", {-1, -1});
-  const int64_t n = cp.shape[0], hs = cp.shape[1];
-  auto gates = ops.get(gates_o, "gates", {n, 4 * hs});
-  auto h = ops.get(h_o, "h", {n, hs}, true);
-  auto c = ops.get(c_o, "c", {n, hs}, true);
-  auto acts = ops.get(acts_o, "acts", {n, 4 * hs}, true);
-  ops.run([&] { lstm_cell_forward(n, hs, crows(gates), crows(cp), rows(h), rows(c), rows(acts)); });
+  const auto a = rnn_checks::lstm_cell_forward_args(ops, gates_o, cp_o, h_o, c_o, acts_o);
+  ops.run([&] {
+    lstm_cell_forward(a.n, a.hs, crows(a.gates), crows(a.cp), rows(a.h), rows(a.c), rows(a.acts));
+  });
 }
 
 void lstm_cell_backward_binding(py::handle acts_o, py::handle cp_o, py::handle c_o, py::handle gh_o,
                                 py::handle gc_o, py::handle dg_o, py::handle dcp_o) {
   const char* op = "lstm_cell_backward";
   Operands ops(op);
-  auto cp = ops.get(cp_o, "c_prev", {-1, -1});
-  const int64_t n = cp.shape[0], hs = cp.shape[1];
-  auto acts = ops.get(acts_o, "acts", {n, 4 * hs});
-  auto c = ops.get(c_o, "c", {n, hs});
-  auto gh = ops.get(gh_o, "grad_h", {n, hs});
-  auto gc = ops.optional(gc_o, "grad_c", {n, hs});
-  auto dg = ops.get(dg_o, "grad_gates", {n, 4 * hs}, true);
-  auto dcp = ops.get(dcp_o, "grad_c_prev", {n, hs}, true);
+  const auto a =
+      rnn_checks::lstm_cell_backward_args(ops, acts_o, cp_o, c_o, gh_o, gc_o, dg_o, dcp_o);
   ops.run([&] {
-    lstm_cell_backward(n, hs, crows(acts), crows(cp), crows(c), crows(gh), crows(gc), rows(dg),
-                       rows(dcp));
+    lstm_cell_backward(a.n, a.hs, crows(a.acts), crows(a.cp), crows(a.c), crows(a.gh), crows(a.gc),
+                       rows(a.dg), rows(a.dcp));
   });
 }
 
@@ -164,28 +129,20 @@ void gru_cell_forward_binding(py::handle gi_o, py::handle gh_o, py::handle hp_o,
                               py::handle acts_o) {
   const char* op = "gru_cell_forward";
   Operands ops(op);
-  auto hp = ops.get(hp_o, "h_prev", {-1, -1});
-  const int64_t n = hp.shape[0], hs = hp.shape[1];
-  auto gi = ops.get(gi_o, "gi", {n, 3 * hs});
-  auto gh = ops.get(gh_o, "gh", {n, 3 * hs});
-  auto h = ops.get(h_o, "h", {n, hs}, true);
-  auto acts = ops.get(acts_o, "acts", {n, 4 * hs}, true);
-  ops.run([&] { gru_cell_forward(n, hs, crows(gi), crows(gh), crows(hp), rows(h), rows(acts)); });
+  const auto a = rnn_checks::gru_cell_forward_args(ops, gi_o, gh_o, hp_o, h_o, acts_o);
+  ops.run([&] {
+    gru_cell_forward(a.n, a.hs, crows(a.gi), crows(a.gh), crows(a.hp), rows(a.h), rows(a.acts));
+  });
 }
 
 void gru_cell_backward_binding(py::handle acts_o, py::handle hp_o, py::handle gh_o,
                                py::handle dgi_o, py::handle dgh_o, py::handle dhp_o) {
   const char* op = "gru_cell_backward";
   Operands ops(op);
-  auto hp = ops.get(hp_o, "h_prev", {-1, -1});
-  const int64_t n = hp.shape[0], hs = hp.shape[1];
-  auto acts = ops.get(acts_o, "acts", {n, 4 * hs});
-  auto gh = ops.get(gh_o, "grad_h", {n, hs});
-  auto dgi = ops.get(dgi_o, "grad_gi", {n, 3 * hs}, true);
-  auto dgh = ops.get(dgh_o, "grad_gh", {n, 3 * hs}, true);
-  auto dhp = ops.get(dhp_o, "grad_h_prev", {n, hs}, true);
+  const auto a = rnn_checks::gru_cell_backward_args(ops, acts_o, hp_o, gh_o, dgi_o, dgh_o, dhp_o);
   ops.run([&] {
-    gru_cell_backward(n, hs, crows(acts), crows(hp), crows(gh), rows(dgi), rows(dgh), rows(dhp));
+    gru_cell_backward(a.n, a.hs, crows(a.acts), crows(a.hp), crows(a.gh), rows(a.dgi), rows(a.dgh),
+                      rows(a.dhp));
   });
 }
 
@@ -193,10 +150,8 @@ void rnn_cell_forward_binding(py::handle gates_o, py::handle h_o, const std::str
   const char* op = "rnn_cell_forward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
-  auto gates = ops.get(gates_o, "gates", {-1, -1});
-  const int64_t n = gates.shape[0], hs = gates.shape[1];
-  auto h = ops.get(h_o, "h", {n, hs}, true);
-  ops.run([&] { rnn_cell_forward(n, hs, crows(gates), rows(h), mode); });
+  const auto a = rnn_checks::rnn_cell_forward_args(ops, gates_o, h_o);
+  ops.run([&] { rnn_cell_forward(a.n, a.hs, crows(a.gates), rows(a.h), mode); });
 }
 
 void rnn_cell_backward_binding(py::handle h_o, py::handle gh_o, py::handle dg_o,
@@ -204,32 +159,20 @@ void rnn_cell_backward_binding(py::handle h_o, py::handle gh_o, py::handle dg_o,
   const char* op = "rnn_cell_backward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
-  auto h = ops.get(h_o, "h", {-1, -1});
-  const int64_t n = h.shape[0], hs = h.shape[1];
-  auto gh = ops.get(gh_o, "grad_h", {n, hs});
-  auto dg = ops.get(dg_o, "grad_gates", {n, hs}, true);
-  ops.run([&] { rnn_cell_backward(n, hs, crows(h), crows(gh), rows(dg), mode); });
+  const auto a = rnn_checks::rnn_cell_backward_args(ops, h_o, gh_o, dg_o);
+  ops.run([&] { rnn_cell_backward(a.n, a.hs, crows(a.h), crows(a.gh), rows(a.dg), mode); });
 }
 
-// ---------------------------------------------------------------------------- layers
 void lstm_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle c0_o, py::handle w_o,
                                 py::handle b_o, py::handle hs_o, py::handle cs_o, py::handle acts_o,
                                 bool reverse) {
   const char* op = "lstm_layer_forward";
   Operands ops(op);
-  auto h0 = ops.get(h0_o, "h0", {-1, -1});
-  const int64_t n = h0.shape[0], hid = h0.shape[1];
-  auto xw = ops.get(xw_o, "xw", {-1, n, 4 * hid});
-  const int64_t steps = xw.shape[0];
-  auto c0 = ops.get(c0_o, "c0", {n, hid});
-  const RecurrentWeights w = weights(ops, w_o, b_o, 4, hid);
-  auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
-  auto cs = ops.get(cs_o, "cs", {steps, n, hid}, true);
-  auto acts =
-      acts_o.is_none() ? ArrayView<float>{} : ops.get(acts_o, "acts", {steps, n, 4 * hid}, true);
+  const auto a =
+      rnn_checks::lstm_layer_forward_args(ops, xw_o, h0_o, c0_o, w_o, b_o, hs_o, cs_o, acts_o);
   ops.run([&] {
-    lstm_layer_forward(steps, n, hid, seq(xw), crows(h0), crows(c0), w, seq(hs), seq(cs), seq(acts),
-                       reverse);
+    lstm_layer_forward(a.steps, a.n, a.hid, seq(a.xw), crows(a.h0), crows(a.c0), recurrent(a.w),
+                       seq(a.hs), seq(a.cs), seq(a.acts), reverse);
   });
 }
 
@@ -239,21 +182,12 @@ void lstm_layer_backward_binding(py::handle acts_o, py::handle cs_o, py::handle 
                                  py::handle dc0_o, bool reverse) {
   const char* op = "lstm_layer_backward";
   Operands ops(op);
-  auto c0 = ops.get(c0_o, "c0", {-1, -1});
-  const int64_t n = c0.shape[0], hid = c0.shape[1];
-  auto cs = ops.get(cs_o, "cs", {-1, n, hid});
-  const int64_t steps = cs.shape[0];
-  auto acts = ops.get(acts_o, "acts", {steps, n, 4 * hid});
-  const RecurrentWeights w = weights(ops, w_o, py::none(), 4, hid);
-  auto go = ops.optional(go_o, "grad_out", {steps, n, hid});
-  auto ghn = ops.optional(ghn_o, "grad_hn", {n, hid});
-  auto gcn = ops.optional(gcn_o, "grad_cn", {n, hid});
-  auto dg = ops.get(dg_o, "grad_gates", {steps, n, 4 * hid}, true);
-  auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
-  auto dc0 = ops.get(dc0_o, "grad_c0", {n, hid}, true);
+  const auto a = rnn_checks::lstm_layer_backward_args(ops, acts_o, cs_o, c0_o, w_o, go_o, ghn_o,
+                                                      gcn_o, dg_o, dh0_o, dc0_o);
   ops.run([&] {
-    lstm_layer_backward(steps, n, hid, seq(acts), seq(cs), crows(c0), w, seq(go), crows(ghn),
-                        crows(gcn), seq(dg), rows(dh0), rows(dc0), reverse);
+    lstm_layer_backward(a.steps, a.n, a.hid, seq(a.acts), seq(a.cs), crows(a.c0), recurrent(a.w),
+                        seq(a.go), crows(a.ghn), crows(a.gcn), seq(a.dg), rows(a.dh0), rows(a.dc0),
+                        reverse);
   });
 }
 
@@ -261,16 +195,10 @@ void gru_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o,
                                py::handle hs_o, py::handle acts_o, bool reverse) {
   const char* op = "gru_layer_forward";
   Operands ops(op);
-  auto h0 = ops.get(h0_o, "h0", {-1, -1});
-  const int64_t n = h0.shape[0], hid = h0.shape[1];
-  auto xw = ops.get(xw_o, "xw", {-1, n, 3 * hid});
-  const int64_t steps = xw.shape[0];
-  const RecurrentWeights w = weights(ops, w_o, b_o, 3, hid);
-  auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
-  auto acts =
-      acts_o.is_none() ? ArrayView<float>{} : ops.get(acts_o, "acts", {steps, n, 4 * hid}, true);
+  const auto a = rnn_checks::gru_layer_forward_args(ops, xw_o, h0_o, w_o, b_o, hs_o, acts_o);
   ops.run([&] {
-    gru_layer_forward(steps, n, hid, seq(xw), crows(h0), w, seq(hs), seq(acts), reverse);
+    gru_layer_forward(a.steps, a.n, a.hid, seq(a.xw), crows(a.h0), recurrent(a.w), seq(a.hs),
+                      seq(a.acts), reverse);
   });
 }
 
@@ -279,20 +207,11 @@ void gru_layer_backward_binding(py::handle acts_o, py::handle hs_o, py::handle h
                                 py::handle dgh_o, py::handle dh0_o, bool reverse) {
   const char* op = "gru_layer_backward";
   Operands ops(op);
-  auto h0 = ops.get(h0_o, "h0", {-1, -1});
-  const int64_t n = h0.shape[0], hid = h0.shape[1];
-  auto hs = ops.get(hs_o, "hs", {-1, n, hid});
-  const int64_t steps = hs.shape[0];
-  auto acts = ops.get(acts_o, "acts", {steps, n, 4 * hid});
-  const RecurrentWeights w = weights(ops, w_o, py::none(), 3, hid);
-  auto go = ops.optional(go_o, "grad_out", {steps, n, hid});
-  auto ghn = ops.optional(ghn_o, "grad_hn", {n, hid});
-  auto dgi = ops.get(dgi_o, "grad_gi", {steps, n, 3 * hid}, true);
-  auto dgh = ops.get(dgh_o, "grad_gh", {steps, n, 3 * hid}, true);
-  auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
+  const auto a = rnn_checks::gru_layer_backward_args(ops, acts_o, hs_o, h0_o, w_o, go_o, ghn_o,
+                                                     dgi_o, dgh_o, dh0_o);
   ops.run([&] {
-    gru_layer_backward(steps, n, hid, seq(acts), seq(hs), crows(h0), w, seq(go), crows(ghn),
-                       seq(dgi), seq(dgh), rows(dh0), reverse);
+    gru_layer_backward(a.steps, a.n, a.hid, seq(a.acts), seq(a.hs), crows(a.h0), recurrent(a.w),
+                       seq(a.go), crows(a.ghn), seq(a.dgi), seq(a.dgh), rows(a.dh0), reverse);
   });
 }
 
@@ -301,13 +220,11 @@ void rnn_layer_forward_binding(py::handle xw_o, py::handle h0_o, py::handle w_o,
   const char* op = "rnn_layer_forward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
-  auto h0 = ops.get(h0_o, "h0", {-1, -1});
-  const int64_t n = h0.shape[0], hid = h0.shape[1];
-  auto xw = ops.get(xw_o, "xw", {-1, n, hid});
-  const int64_t steps = xw.shape[0];
-  const RecurrentWeights w = weights(ops, w_o, b_o, 1, hid);
-  auto hs = ops.get(hs_o, "hs", {steps, n, hid}, true);
-  ops.run([&] { rnn_layer_forward(steps, n, hid, seq(xw), crows(h0), w, seq(hs), mode, reverse); });
+  const auto a = rnn_checks::rnn_layer_forward_args(ops, xw_o, h0_o, w_o, b_o, hs_o);
+  ops.run([&] {
+    rnn_layer_forward(a.steps, a.n, a.hid, seq(a.xw), crows(a.h0), recurrent(a.w), seq(a.hs), mode,
+                      reverse);
+  });
 }
 
 void rnn_layer_backward_binding(py::handle hs_o, py::handle w_o, py::handle go_o, py::handle ghn_o,
@@ -316,16 +233,10 @@ void rnn_layer_backward_binding(py::handle hs_o, py::handle w_o, py::handle go_o
   const char* op = "rnn_layer_backward";
   const RnnMode mode = parse_mode(op, nonlinearity);
   Operands ops(op);
-  auto hs = ops.get(hs_o, "hs", {-1, -1, -1});
-  const int64_t steps = hs.shape[0], n = hs.shape[1], hid = hs.shape[2];
-  const RecurrentWeights w = weights(ops, w_o, py::none(), 1, hid);
-  auto go = ops.optional(go_o, "grad_out", {steps, n, hid});
-  auto ghn = ops.optional(ghn_o, "grad_hn", {n, hid});
-  auto dg = ops.get(dg_o, "grad_gates", {steps, n, hid}, true);
-  auto dh0 = ops.get(dh0_o, "grad_h0", {n, hid}, true);
+  const auto a = rnn_checks::rnn_layer_backward_args(ops, hs_o, w_o, go_o, ghn_o, dg_o, dh0_o);
   ops.run([&] {
-    rnn_layer_backward(steps, n, hid, seq(hs), w, seq(go), crows(ghn), seq(dg), rows(dh0), mode,
-                       reverse);
+    rnn_layer_backward(a.steps, a.n, a.hid, seq(a.hs), recurrent(a.w), seq(a.go), crows(a.ghn),
+                       seq(a.dg), rows(a.dh0), mode, reverse);
   });
 }
 

@@ -14,41 +14,17 @@
 #include "bindings.h"
 #include "common.h"
 #include "pyfastdl/softmax.h"
+#include "softmax_checks.h"
 
 namespace pyfastdl::bind {
 namespace {
-
-// Refuses an output that shares memory with an input, unless it is the same view (in place).
-template <class T, class U>
-void check_no_overlap(const char* op, const ArrayView<T>& out, const char* out_name,
-                      const ArrayView<U>& in, const char* in_name, bool same_ok) {
-  if (same_ok && static_cast<const void*>(out.data) == static_cast<const void*>(in.data) &&
-      out.shape == in.shape && out.strides == in.strides)
-    return;
-  if (overlaps(out, in))
-    fail_value(op, out_name, " must not share memory with ", in_name,
-               same_ok ? " (except as the very same array)" : "");
-}
-
-template <class T>
-void check_same_shape(const char* op, const ArrayView<T>& v, const char* name,
-                      const std::vector<int64_t>& want, const char* want_name) {
-  if (v.shape != want)
-    fail_value(op, name, " must have the shape of ", want_name, " ", shape_str(want), ", got ",
-               shape_str(v.shape));
-}
-
-ConstRows const_rows(const ArrayView<float>& v) { return {v.data, v.strides[0], v.strides[1]}; }
-Rows rows_of(const ArrayView<float>& v) { return {v.data, v.strides[0], v.strides[1]}; }
 
 // y = f(x) over rows: softmax_forward, log_softmax_forward.
 template <void (*Kernel)(int64_t, int64_t, ConstRows, Rows)>
 void forward_binding(const char* op, py::handle x_obj, py::handle out_obj) {
   auto x = view<float>(x_obj, op, "x", 2, 2);
   auto out = view<float>(out_obj, op, "out", 2, 2, /*writable=*/true);
-  check_same_shape(op, out, "out", x.shape, "x");
-  check_output(op, out, "out");
-  check_no_overlap(op, out, "out", x, "x", true);
+  check_softmax_forward(op, x, out);
   py::gil_scoped_release release;
   Kernel(x.shape[0], x.shape[1], const_rows(x), rows_of(out));
 }
@@ -59,11 +35,7 @@ void backward_binding(const char* op, py::handle y_obj, py::handle gy_obj, py::h
   auto y = view<float>(y_obj, op, "y", 2, 2);
   auto gy = view<float>(gy_obj, op, "grad_y", 2, 2);
   auto gx = view<float>(gx_obj, op, "grad_x", 2, 2, /*writable=*/true);
-  check_same_shape(op, gy, "grad_y", y.shape, "y");
-  check_same_shape(op, gx, "grad_x", y.shape, "y");
-  check_output(op, gx, "grad_x");
-  check_no_overlap(op, gx, "grad_x", y, "y", false);
-  check_no_overlap(op, gx, "grad_x", gy, "grad_y", true);
+  check_softmax_backward(op, y, gy, gx);
   py::gil_scoped_release release;
   Kernel(y.shape[0], y.shape[1], const_rows(y), const_rows(gy), rows_of(gx));
 }
@@ -74,14 +46,7 @@ CrossEntropyTargets ce_targets(const char* op, const ArrayView<float>& logits,
                                double label_smoothing) {
   const int64_t n = logits.shape[0], c = logits.shape[1];
   auto target = view<int64_t>(target_obj, op, "target", 0, 32);
-  if (target.ndim() != 1 || target.shape[0] != n)
-    fail_value(op, "expected target of shape (", n, ",), got ", shape_str(target.shape));
-  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
-    fail_value(op, "label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
-  CrossEntropyTargets t;
-  t.target = {target.data, target.strides[0]};
-  t.ignore_index = ignore_index;
-  t.label_smoothing = static_cast<float>(label_smoothing);
+  CrossEntropyTargets t = check_ce_target(op, logits, target, ignore_index, label_smoothing);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t k = t.target[i];
     if (k != ignore_index && (k < 0 || k >= c)) {
@@ -92,10 +57,7 @@ CrossEntropyTargets ce_targets(const char* op, const ArrayView<float>& logits,
   }
   if (!weight_obj.is_none()) {
     auto weight = view<float>(weight_obj, op, "weight", 1, 1);
-    if (weight.shape[0] != c)
-      fail_value(op, "weight must have one value per class: expected shape (", c, ",), got ",
-                 shape_str(weight.shape));
-    t.weight = {weight.data, weight.strides[0]};
+    check_ce_weight(op, logits, weight, t);
   }
   return t;
 }
@@ -108,14 +70,7 @@ void cross_entropy_forward_binding(py::handle logits_obj, py::handle target_obj,
   auto t = ce_targets(op, logits, target_obj, weight_obj, ignore_index, label_smoothing);
   auto losses = view<float>(losses_obj, op, "losses", 1, 1, /*writable=*/true);
   auto lse = view<float>(lse_obj, op, "lse", 1, 1, /*writable=*/true);
-  const std::vector<int64_t> want{logits.shape[0]};
-  check_same_shape(op, losses, "losses", want, "target");
-  check_same_shape(op, lse, "lse", want, "target");
-  check_output(op, losses, "losses");
-  check_output(op, lse, "lse");
-  check_no_overlap(op, losses, "losses", logits, "logits", false);
-  check_no_overlap(op, lse, "lse", logits, "logits", false);
-  check_no_overlap(op, lse, "lse", losses, "losses", false);
+  check_cross_entropy_forward(op, logits, losses, lse);
   py::gil_scoped_release release;
   cross_entropy_forward(logits.shape[0], logits.shape[1], const_rows(logits), t,
                         {losses.data, losses.strides[0]}, {lse.data, lse.strides[0]});
@@ -130,11 +85,7 @@ void cross_entropy_backward_binding(py::handle logits_obj, py::handle target_obj
   auto t = ce_targets(op, logits, target_obj, weight_obj, ignore_index, label_smoothing);
   auto gl = view<float>(grad_losses_obj, op, "grad_losses", 1, 1);
   auto gx = view<float>(grad_logits_obj, op, "grad_logits", 2, 2, /*writable=*/true);
-  check_same_shape(op, gl, "grad_losses", {logits.shape[0]}, "target");
-  check_same_shape(op, gx, "grad_logits", logits.shape, "logits");
-  check_output(op, gx, "grad_logits");
-  check_no_overlap(op, gx, "grad_logits", logits, "logits", false);
-  check_no_overlap(op, gx, "grad_logits", gl, "grad_losses", false);
+  check_cross_entropy_backward(op, logits, gl, gx);
   py::gil_scoped_release release;
   cross_entropy_backward(logits.shape[0], logits.shape[1], const_rows(logits), t,
                          {gl.data, gl.strides[0]}, rows_of(gx));

@@ -26,8 +26,9 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_REPEATS = 1_000_000
 
@@ -134,6 +135,19 @@ def rounds_within(
     return max(min(rounds, min_rounds), min(rounds, int(budget_s // round_seconds)))
 
 
+def check_contenders(contenders: Sequence[Any], rounds: int) -> list[str]:
+    """The contenders' names; raises ValueError when there are none, when `rounds` < 1 or when
+    two share a name (the CPU and the GPU suites' measure() both take these)."""
+    if not contenders:
+        raise ValueError("[bench] measure needs at least one contender")
+    if rounds < 1:
+        raise ValueError(f"[bench] rounds must be >= 1, got {rounds}")
+    names = [c.name for c in contenders]
+    if len(set(names)) != len(names):
+        raise ValueError(f"[bench] contender names must be unique, got {names}")
+    return names
+
+
 def measure(
     contenders: list[Contender],
     rounds: int,
@@ -149,13 +163,7 @@ def measure(
     rounds are cut (to no fewer than MIN_ROUNDS) so that they take about that many seconds: a
     slow workload (a reference kernel, a heavy training step) then cannot stretch a run.
     """
-    if not contenders:
-        raise ValueError("[bench] measure needs at least one contender")
-    if rounds < 1:
-        raise ValueError(f"[bench] rounds must be >= 1, got {rounds}")
-    names = [c.name for c in contenders]
-    if len(set(names)) != len(names):
-        raise ValueError(f"[bench] contender names must be unique, got {names}")
+    check_contenders(contenders, rounds)
     repeats: dict[str, int] = {}
     round_seconds = 0.0
     for c in contenders:

@@ -6,27 +6,17 @@ collectives, races a schedule shows, invalid memory accesses, launch errors, ato
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
-import sys
 
 import numpy as np
 import pytest
 
+from ._emulator_tools import tool
+
 HERE = pathlib.Path(__file__).resolve().parent
-TOOLS = HERE.parents[1] / "tools" / "cuda_emulator"
 
 
-def _tool(name: str):
-    module_name = f"cuda_emulator_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, TOOLS / f"{name}.py")
-        sys.modules[module_name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[module_name])
-    return sys.modules[module_name]
-
-
-build_tool = _tool("build")
+build_tool = tool("build")
 
 
 @pytest.fixture(scope="module")

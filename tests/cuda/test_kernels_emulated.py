@@ -22,31 +22,20 @@ inline PTX) is listed in docs/CUDA.md.
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
-import sys
 
 import pytest
 
 from pyfastdl.kernels import cases
 from pyfastdl.kernels.reference import KERNELS
 
+from ._emulator_tools import tool
+
 THIS_FILE = pathlib.Path(__file__).resolve()
-TOOLS = THIS_FILE.parents[2] / "tools" / "cuda_emulator"
 
 
-def _tool(name: str):
-    """tools/cuda_emulator/<name>.py, imported by path (the tools are not a package)."""
-    module_name = f"cuda_emulator_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, TOOLS / f"{name}.py")
-        sys.modules[module_name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[module_name])
-    return sys.modules[module_name]
-
-
-build_tool = _tool("build")
-harness = _tool("harness")
+build_tool = tool("build")
+harness = tool("harness")
 
 
 def _params() -> list:

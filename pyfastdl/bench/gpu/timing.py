@@ -37,7 +37,7 @@ import numpy as np
 
 from ... import kernels
 from ..threads import torch_module
-from ..timing import Contender, Measurement
+from ..timing import Contender, Measurement, check_contenders
 
 __all__ = ["Backend", "Contender", "GpuRow", "cuda_backend", "host_backend", "measure"]
 
@@ -195,13 +195,7 @@ def measure(
     warmup: int = 3,
 ) -> Measurement:
     """Times `contenders` interleaved over `rounds` rounds (see the module docstring)."""
-    if not contenders:
-        raise ValueError("[bench] measure needs at least one contender")
-    if rounds < 1:
-        raise ValueError(f"[bench] rounds must be >= 1, got {rounds}")
-    names = [c.name for c in contenders]
-    if len(set(names)) != len(names):
-        raise ValueError(f"[bench] contender names must be unique, got {names}")
+    names = check_contenders(contenders, rounds)
     repeats = {c.name: _calibrate(c, backend, target_s, warmup) for c in contenders}
     times: dict[str, list[float]] = {name: [] for name in names}
     n = len(contenders)
