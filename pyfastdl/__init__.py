@@ -3,8 +3,8 @@
 Hand-written C++ kernels (AVX-512, AVX2 and portable paths, OpenMP threads) under a small Python
 layer: Tensor with reverse-mode autograd, ``nn`` modules, optimizers and data loading. Every
 kernel has a NumPy reference beside it (``pyfastdl.kernels``), and any kernel can be swapped for
-your own. The CUDA module (``pyfastdl.cuda``) answers device queries so far; the GPU kernels are
-still to come.
+your own. Tensors move to a GPU as CuPy arrays (``x.to("cuda")``), where every kernel family has
+a CUDA version (``pyfastdl._cuda``; README's "GPU" section says what has run on a GPU so far).
 
 Example:
     >>> import pyfastdl as fd

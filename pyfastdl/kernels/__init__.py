@@ -8,12 +8,13 @@ For each call, :func:`get` resolves a name to a function in this order:
   1. the innermost scoped override (``with kernels.use(...)``, or one set on a module with
      ``module.use_kernels(...)``), on this thread;
   2. a global override (``kernels.use(...)`` called as a plain function);
-  3. the native default for the device (the C++ kernels on the CPU; no CUDA kernel is
-     registered yet, so GPU arrays go to the reference);
+  3. the native default for the device (the C++ kernels on the CPU, the CUDA kernels of
+     ``pyfastdl._cuda`` on the GPU; a dtype a native kernel does not take goes to the reference);
   4. the reference.
 
 The package holds the registry (``registry.py``), the NumPy references (``reference/``, one module
-per op family), the native CPU kernels of ``pyfastdl._C`` (``cpu.py``), and the test cases of every
+per op family), the native CPU kernels of ``pyfastdl._C`` (``cpu.py``) and CUDA kernels of
+``pyfastdl._cuda`` (``cuda.py``), and the test cases of every
 kernel (``cases/``) with the checker that runs them (``check.py``), and ``shadow()``
 (``shadowing.py``), which runs every kernel of a model beside its reference and names the first op that
 differs, with the module path ``trace.py`` keeps while it listens. It imports nothing from the
