@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import to_gpu
+from ..arrays import to_gpu, to_host
 from ..autograd import bump_version
 from ..ops._util import check_writable
 from ..tensor import Tensor
@@ -147,10 +147,6 @@ def _check_list(
     return list(ts)
 
 
-def _host(a: Any) -> np.ndarray:
-    return a if isinstance(a, np.ndarray) else a.get()
-
-
 def _writer(t: Tensor, buf: np.ndarray, op: str) -> Callable[[], None]:
     """Copies `buf` back into `t` (unless it is t's own memory) and marks the in-place write."""
     check_writable(t, op)
@@ -183,7 +179,7 @@ def _to_device(buf: np.ndarray, like: Any) -> Any:
 
 def _bytes(a: Any) -> np.ndarray:
     """A contiguous host copy (or a view, when possible) of `a` as raw bytes."""
-    return np.ascontiguousarray(_host(a)).reshape(-1).view(np.uint8)
+    return np.ascontiguousarray(to_host(a)).reshape(-1).view(np.uint8)
 
 
 def _inout_bytes(t: Tensor) -> np.ndarray:
@@ -210,7 +206,7 @@ def _reduce_buffer(t: Tensor, op: str, name: str) -> tuple[np.ndarray, str, list
         raise TypeError(
             f"[{name}] ReduceOp.{op.upper()} needs an integer or bool tensor, got {a.dtype}"
         )
-    host = _host(a)
+    host = to_host(a)
     if a.dtype == np.float16:
         buf = host.astype(np.float32)  # MPI has no half type
     else:
@@ -299,7 +295,7 @@ def _reduce_scatter(
     recv = (
         np.ascontiguousarray(recv).copy() if recv.base is not None or recv is output.array else recv
     )
-    send = np.ascontiguousarray(_host(stacked)).astype(recv.dtype, copy=False)
+    send = np.ascontiguousarray(to_host(stacked)).astype(recv.dtype, copy=False)
     if averaging:
         size = pg.size()
         finish.append(lambda: np.divide(recv, size, out=recv))
@@ -325,7 +321,7 @@ def reduce_scatter(
     _check_tensor(output, name, "output")
     pg = resolve(group, name)
     inputs = _check_list(input_list, pg.size(), output, name, "input_list")
-    stacked = np.stack([_host(t.array) for t in inputs])
+    stacked = np.stack([to_host(t.array) for t in inputs])
     if output.dtype == np.bool_:
         stacked = stacked.view(np.uint8)
     return _reduce_scatter(pg, output, stacked, op, name, async_op)
@@ -340,7 +336,7 @@ def reduce_scatter_tensor(
     _check_tensor(input, name, "input")
     pg = resolve(group, name)
     _check_concatenated(input, output, pg.size(), name, "input", "output")
-    a = _host(input.array)
+    a = to_host(input.array)
     if output.dtype == np.bool_:
         a = np.ascontiguousarray(a).view(np.uint8)
     return _reduce_scatter(pg, output, a, op, name, async_op)

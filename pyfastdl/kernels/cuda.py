@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._native import cuda_module
+from ..arrays import xp as xp_of
 from . import cases, reference
 from .reference.softmax import _check_targets as check_targets
 from .registry import register
@@ -55,9 +56,7 @@ def _packed(fn: Callable, op: str, outputs: frozenset) -> Callable:
         packed_args = []
         for i, a in enumerate(args):
             if hasattr(a, "__cuda_array_interface__") and not a.flags.c_contiguous:
-                import cupy
-
-                p = cupy.ascontiguousarray(a)
+                p = xp_of(a).ascontiguousarray(a)
                 if i in outputs:
                     staged.append((p, a))
                 a = p

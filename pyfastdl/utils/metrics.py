@@ -7,14 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import to_gpu
+from ..arrays import to_gpu, to_host
 from ..autograd import no_grad
 from ..tensor import Tensor
-
-
-def _host(a: Any) -> np.ndarray:
-    """`a` (a GPU array, a NumPy array or array-like) as a NumPy array."""
-    return a.get() if hasattr(a, "get") and not isinstance(a, (np.ndarray, dict)) else np.asarray(a)
 
 
 def accuracy(model, loader: Iterable) -> float:
@@ -78,8 +73,8 @@ def roc_auc(scores: Any, labels: Any) -> float:
         >>> roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])  # 3 of the 4 pairs ordered
         0.75
     """
-    s = _host(getattr(scores, "array", scores)).astype(np.float64, copy=False)
-    y = _host(getattr(labels, "array", labels))
+    s = np.asarray(to_host(getattr(scores, "array", scores))).astype(np.float64, copy=False)
+    y = np.asarray(to_host(getattr(labels, "array", labels)))
     if s.ndim != 1 or y.shape != s.shape:
         raise ValueError(
             f"[roc_auc] scores and labels must be 1-d of one length, got shapes {s.shape} and "
