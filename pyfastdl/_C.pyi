@@ -51,7 +51,7 @@ def cross_entropy_backward(
 ) -> None: ...
 
 # conv2d family: NCHW x, OIHW w; (h, w) pairs;
-# algo: 'auto' | 'im2col' | 'winograd' | 'direct' | 'batched'.
+# algo: 'auto' | 'im2col' | 'winograd' | 'direct' | 'batched' | 'depthwise'.
 Pair = tuple[int, int]
 conv2d_forward_versions: tuple[str, tuple[str, ...]]
 conv2d_backward_input_versions: tuple[str, tuple[str, ...]]

@@ -8,8 +8,8 @@
 // x (N, C, H, W), w (O, C/groups, kH, kW), bias None or (O,), out / grad_out (N, O, OH, OW), all
 // float32. Strided inputs are copied to C order first; a strided output is computed in a C-order
 // temporary and copied into place. Outputs must not share memory with inputs. algo ('auto',
-// 'im2col', 'winograd', 'direct', 'batched') picks the algorithm (conv2d.h's Conv2dAlgo); the
-// tests run each.
+// 'im2col', 'winograd', 'direct', 'batched', 'depthwise') picks the algorithm (conv2d.h's
+// Conv2dAlgo); the tests run each.
 #include <pybind11/stl.h>
 
 #include <array>
@@ -57,8 +57,10 @@ Conv2dAlgo parse_algo(const char* op, const std::string& name) {
   if (name == "winograd") return Conv2dAlgo::Winograd;
   if (name == "direct") return Conv2dAlgo::Direct;
   if (name == "batched") return Conv2dAlgo::Batched;
-  fail_value(op, "algo must be 'auto', 'im2col', 'winograd', 'direct' or 'batched', got '", name,
-             "'");
+  if (name == "depthwise") return Conv2dAlgo::Depthwise;
+  fail_value(op,
+             "algo must be 'auto', 'im2col', 'winograd', 'direct', 'batched' or 'depthwise', got '",
+             name, "'");
 }
 
 void forward_binding(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle out_obj,
@@ -125,24 +127,26 @@ void bind_conv2d(py::module_& m) {
         py::arg("dilation") = one, py::arg("groups") = 1, py::arg("activation") = "none",
         py::kw_only(), py::arg("algo") = "auto",
         "out = act(conv2d(x, w) + bias): NCHW x, OIHW w; im2col + packed GEMM (bias and ReLU in "
-        "its epilogue), Winograd F(2x2, 3x3), direct (wide rows) or batched (direct, vectorised "
-        "over images); algo: 'auto', 'im2col', 'winograd', 'direct', 'batched'.");
+        "its epilogue), Winograd F(2x2, 3x3), direct (wide rows), batched (direct, vectorised "
+        "over images) or depthwise (groups = C); algo: 'auto', 'im2col', 'winograd', 'direct', "
+        "'batched', 'depthwise'.");
   m.def("conv2d_backward_input", &backward_input_binding, py::arg("grad_out"), py::arg("w"),
         py::arg("grad_x"), py::arg("stride") = one, py::arg("padding") = zero,
         py::arg("dilation") = one, py::arg("groups") = 1, py::kw_only(), py::arg("algo") = "auto",
         "grad_x of conv2d for grad_out (also conv_transpose2d's forward): W^T GEMM + col2im, or "
-        "Winograd, direct or batched with the flipped kernel; algo: 'auto', 'im2col', 'winograd', "
-        "'direct', 'batched'.");
+        "Winograd, direct or batched with the flipped kernel, or depthwise; algo: 'auto', "
+        "'im2col', 'winograd', 'direct', 'batched', 'depthwise'.");
   m.def("conv2d_backward_weight", &backward_weight_binding, py::arg("x"), py::arg("grad_out"),
         py::arg("grad_w"), py::arg("stride") = one, py::arg("padding") = zero,
         py::arg("dilation") = one, py::arg("groups") = 1, py::kw_only(), py::arg("algo") = "auto",
         "grad_w of conv2d summed over the batch: im2col + one GEMM per chunk of images, or "
-        "Winograd, direct or batched; algo: 'auto', 'im2col', 'winograd', 'direct', 'batched'.");
+        "Winograd, direct, batched or depthwise; algo: 'auto', 'im2col', 'winograd', 'direct', "
+        "'batched', 'depthwise'.");
   // The algorithms registered side by side as versions (conv2d_forward/im2col, .../winograd,
-  // .../direct, .../batched).
+  // .../direct, .../batched, .../depthwise).
+  const auto algos = py::make_tuple("im2col", "winograd", "direct", "batched", "depthwise");
   for (const char* op : {"conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"})
-    m.attr((std::string(op) + "_versions").c_str()) =
-        py::make_tuple("algo", py::make_tuple("im2col", "winograd", "direct", "batched"));
+    m.attr((std::string(op) + "_versions").c_str()) = py::make_tuple("algo", algos);
 }
 
 }  // namespace pyfastdl::bind

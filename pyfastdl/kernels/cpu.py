@@ -7,7 +7,7 @@ version, the binding called with ``keyword=value``: the instruction-set paths th
 supports (``impl=``: ``gemm/avx512``, ``gemm/avx2``, ``gemm/generic``, and the same for attention,
 layer norm, GELU and the optimizer steps; ``native`` follows
 ``pyfastdl.cpu_capability()``), and conv2d's algorithms (``algo=``: ``conv2d_forward/im2col``,
-``/winograd``, ``/direct``, ``/batched``; ``native`` picks one per shape).
+``/winograd``, ``/direct``, ``/batched``, ``/depthwise``; ``native`` picks one per shape).
 """
 
 from __future__ import annotations

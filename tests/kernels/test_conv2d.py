@@ -25,8 +25,8 @@ def random_config(rng):
     groups = int(rng.choice([1, 1, 2, 3]))
     cg = int(rng.integers(1, 4))
     og = int(rng.integers(1, 5))
-    if rng.random() < 0.2:  # depthwise
-        cg, og, groups = 1, 1, int(rng.integers(2, 6))
+    if rng.random() < 0.2:  # depthwise, with a channel multiplier of 1 to 3
+        cg, og, groups = 1, int(rng.integers(1, 4)), int(rng.integers(2, 6))
     kh, kw = (int(v) for v in rng.integers(1, 6, 2))
     stride = tuple(int(v) for v in rng.integers(1, 4, 2))
     dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
@@ -126,7 +126,7 @@ def test_random_configurations_vs_reference(cpu_path, seed):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("algo", ["im2col", "winograd", "direct", "batched"])
+@pytest.mark.parametrize("algo", ["im2col", "winograd", "direct", "batched", "depthwise"])
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_named_configurations_vs_reference(cpu_path, name, algo):
     n, c, h, w, o, (kh, kw), s, p, d, g, bias, act = CONFIGS[name]
@@ -243,6 +243,62 @@ def test_batched_vs_reference(cpu_path, cfg):
         check_config(rng, (n, c, h, w), (o, c, k, k), (1, 1), (p, p), (d, d), 1, algo=algo)
 
 
+# (N, C, multiplier, H, W, kernel, stride, padding, dilation) for the depthwise kernels
+# (cpp/src/conv2d/depthwise.cpp: channel lanes without a multiplier on maps that fit, one plane at
+# a time otherwise): MobileNet's 3x3 stride 1 and 2 layers on maps of 7, 14 and odd
+# sizes, 1x1 maps and outputs, 5x5 and 7x1 kernels, stride 3 and unequal strides (several phase
+# planes, some with no tap), padding past the kernel, dilation, channel multipliers, and wide
+# outputs that are no multiple of any tile.
+DEPTHWISE = [
+    (2, 8, 1, 7, 7, (3, 3), (1, 1), (1, 1), (1, 1)),
+    (3, 5, 1, 14, 13, (3, 3), (2, 2), (1, 1), (1, 1)),
+    (1, 3, 1, 1, 1, (3, 3), (1, 1), (1, 1), (1, 1)),
+    (2, 4, 2, 9, 11, (5, 5), (1, 1), (2, 2), (1, 1)),
+    (1, 6, 3, 10, 7, (3, 3), (2, 1), (0, 1), (2, 1)),
+    (2, 3, 1, 12, 12, (7, 1), (3, 3), (3, 0), (1, 1)),
+    (1, 2, 1, 5, 6, (1, 1), (2, 2), (0, 0), (1, 1)),
+    (2, 4, 1, 6, 6, (3, 3), (1, 1), (3, 3), (1, 1)),
+    (1, 17, 1, 33, 30, (3, 3), (2, 2), (1, 1), (2, 2)),
+    (4, 9, 2, 4, 6, (2, 3), (1, 2), (1, 0), (1, 2)),
+    (1, 2, 1, 130, 129, (3, 3), (2, 2), (1, 1), (1, 1)),  # a plane at a time on every path
+]
+
+
+@pytest.mark.parametrize("cfg", DEPTHWISE, ids=[str(c) for c in DEPTHWISE])
+def test_depthwise_vs_reference(cpu_path, cfg):
+    n, c, m, h, w, k, s, p, d = cfg
+    rng = np.random.default_rng(n * c + h + w)
+    for algo, bias, act, layout_ in (
+        ("depthwise", True, "relu", "sliced"),
+        ("depthwise", False, "none", "channels_last"),
+        ("auto", True, "none", "contiguous"),
+    ):
+        check_config(rng, (n, c, h, w), (c * m, 1) + k, s, p, d, c, bias=bias, act=act,
+                     in_layout=layout_, out_layout=layout_, algo=algo)  # fmt: skip
+
+
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_depthwise_non_finite_values_land_where_the_reference_puts_them(cpu_path, multiplier):
+    """An Inf in x meets the zero junk columns of the weight gradient's wide rows, an Inf in w
+    the zero margins of the backward input's gather (the plane at a time kernels, which a
+    channel multiplier selects): neither may turn into a NaN the reference does not have."""
+    rng = np.random.default_rng(5)
+    params = ((2, 2), (1, 1), (1, 1), 3)
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((3 * multiplier, 1, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((2, 3 * multiplier, 5, 5)).astype(np.float32)
+    x[0, 1, 4, 8] = np.inf  # last column: read only by junk columns of some taps
+    w[2, 0, 0, 0] = -np.inf
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = reference_all(x, w, None, g, params)
+    got = run_all(x, w, None, g, params, algo="depthwise")
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_array_equal(np.isinf(a), np.isinf(b))
+        finite = np.isfinite(b)
+        assert_kernel_close(a[finite], b[finite].astype(np.float32), 100)
+
+
 # Winograd F(2x2, 5x5) (cpp/src/conv2d_winograd5.cpp): the matrices of its file comment.
 W5_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]], np.float64)
 W5_G = np.array(
@@ -352,6 +408,8 @@ def test_many_images_and_thread_counts():
                     check_config(rng, (n, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1,
                                  algo=algo)  # fmt: skip
             check_config(rng, (5, 8, 9, 9), (12, 4, 1, 1), (1, 1), (0, 0), (1, 1), 2)
+            check_config(rng, (3, 7, 12, 12), (7, 1, 3, 3), (1, 1), (1, 1), (1, 1), 7)
+            check_config(rng, (1, 5, 8, 8), (10, 1, 3, 3), (2, 2), (1, 1), (1, 1), 5)
     finally:
         fd.set_num_threads(before)
 
@@ -437,7 +495,8 @@ def test_binding_rejects_bad_input():
         _C.conv2d_forward(x, w, None, out, *p, "gelu")
     with pytest.raises(
         ValueError,
-        match=r"^\[conv2d\] algo must be 'auto', 'im2col', 'winograd', 'direct' or 'batched'",
+        match=r"^\[conv2d\] algo must be 'auto', 'im2col', 'winograd', 'direct', 'batched' or "
+        r"'depthwise'",
     ):
         _C.conv2d_forward(x, w, None, out, *p, algo="fft")
     with pytest.raises(ValueError, match=r"^\[conv2d\] out must not share memory with x"):

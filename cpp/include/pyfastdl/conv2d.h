@@ -40,11 +40,12 @@ inline int64_t conv2d_output_size(int64_t size, int64_t kernel, int64_t stride, 
 // the batch fills the lane groups; Direct (implicit GEMM over the padded image, Winograd F(4, 3)
 // along the output rows for 3-row kernels, conv2d_direct.cpp) for stride-1, ungrouped layers
 // with C <= 8; Batched (direct, vectorised over images, conv2d_batched.cpp) where it measured
-// faster than Direct; im2col + GEMM otherwise. Winograd asked for runs the F(2x2, 3x3) or the
+// faster than Direct; Depthwise (one plane per channel, conv2d/depthwise.cpp) for groups = C > 1;
+// im2col + GEMM otherwise. Winograd asked for runs the F(2x2, 3x3) or the
 // F(2x2, 5x5) by kernel size. An algorithm asked for on a shape it does not apply to runs
 // im2col (Winograd's backward input needs padding <= 2 for 3x3 and <= 4 for 5x5 kernels,
 // Direct's and Batched's padding <= dilation (kernel - 1)).
-enum class Conv2dAlgo : int { Auto = 0, Im2col, Winograd, Direct, Batched };
+enum class Conv2dAlgo : int { Auto = 0, Im2col, Winograd, Direct, Batched, Depthwise };
 
 // out = act(conv2d(x, w) + bias); bias may be nullptr. Activation: None or Relu.
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,

@@ -1,8 +1,9 @@
 // What the conv2d family's files share (conv2d.cpp, the dispatcher, and the algorithms
-// direct.cpp, batched.cpp, winograd3x3.cpp, winograd5x5.cpp): dynamic work hand-out over
-// threads, per-thread scratch, rounding, the packing helpers that one algorithm lends another,
-// and each algorithm's entry points with the shapes it computes. Internal to the family; each
-// algorithm's kernels, compiled per instruction set (kernels.cpp), are in its *_kernels.h.
+// direct.cpp, batched.cpp, depthwise.cpp, winograd3x3.cpp, winograd5x5.cpp): dynamic work
+// hand-out over threads, per-thread scratch, rounding, the packing helpers that one algorithm
+// lends another, and each algorithm's entry points with the shapes it computes. Internal to the
+// family; each algorithm's kernels, compiled per instruction set (kernels.cpp), are in its
+// *_kernels.h.
 #pragma once
 
 #include <atomic>
@@ -108,6 +109,25 @@ void conv2d_backward_input_batched(const Conv2dShape& s, const float* grad_out, 
 // conv2d_backward_weight for shapes where batched_applies(s).
 void conv2d_backward_weight_batched(const Conv2dShape& s, const float* x, const float* grad_out,
                                     float* grad_w);
+
+// ------------------------------------------------------------------------------------------
+// Depthwise conv2d (depthwise.cpp): one input channel per group, any kernel, stride, padding
+// and dilation.
+
+// True when the shape is one the depthwise kernels compute: groups = C (O a multiple of C).
+bool depthwise_applies(const Conv2dShape& s);
+
+// conv2d_forward for shapes where depthwise_applies(s).
+void conv2d_forward_depthwise(const Conv2dShape& s, const float* x, const float* w,
+                              const float* bias, float* out, Activation act);
+
+// conv2d_backward_input for shapes where depthwise_applies(s) (finite weights: see depthwise.cpp).
+void conv2d_backward_input_depthwise(const Conv2dShape& s, const float* grad_out, const float* w,
+                                     float* grad_x);
+
+// conv2d_backward_weight for shapes where depthwise_applies(s).
+void conv2d_backward_weight_depthwise(const Conv2dShape& s, const float* x, const float* grad_out,
+                                      float* grad_w);
 
 // ------------------------------------------------------------------------------------------
 // Winograd F(2x2, 3x3) convolution for 3x3, stride-1, dilation-1, ungrouped layers

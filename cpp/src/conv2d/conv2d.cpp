@@ -25,10 +25,11 @@
 // vectorised over groups of 16 / 8 / 4 images) where the direct kernels' vectors of pixels
 // waste a fifth of their lanes (LeNet's second layer's backward passes) and for the backward
 // input with O <= 16, when the batch fills the groups.
-// Threads: with at least as many images as threads, each thread takes a contiguous range of
-// images and runs its chunks alone (one parallel region per call; the weight gradient sums one
-// partial grad_W per thread); with fewer images the chunks run in turn, im2col/col2im and the
-// gathers splitting (image, channel) pairs over threads and the GEMMs threading themselves.
+// Threads: with at least as many images as threads and weights under a million floats
+// (split_images), each thread takes a contiguous range of images and runs its chunks alone (one
+// parallel region per call; the weight gradient sums one partial grad_W per thread); otherwise
+// the chunks run in turn, im2col/col2im and the gathers splitting (image, channel) pairs over
+// threads and the GEMMs threading themselves.
 // FLOPs per pass 2 N O P K; bytes beyond the tensors: cols written once and read once per pass
 // (K B P floats per chunk, cache-sized), plus a copy of the output / grad_out.
 #include "pyfastdl/conv2d.h"
@@ -85,30 +86,49 @@ Dims dims_of(const Conv2dShape& s) {
   return d;
 }
 
-// Images per chunk: scratch of `per_image` floats each, about 256 Ki floats per thread.
-int64_t chunk_images(int64_t N, int64_t per_image, int64_t threads) {
-  const int64_t budget = int64_t{1} << 18;
-  int64_t b = std::clamp<int64_t>(budget * threads / std::max<int64_t>(per_image, 1), 1, N);
+// Images per chunk: scratch of `per_image` floats each, about 256 Ki floats per thread, and at
+// least weights / per_image + 1 images (up to 4 Mi floats of scratch): each chunk's GEMM streams
+// the whole weight matrix, so a layer with large weights on a small map (ResNet's and VGG's 512
+// channel 3x3 layers on 7x7 to 2x2 maps: 2.4 Mi floats of weights, 250 Ki of im2col rows per 7x7
+// image) takes images enough to use each weight for as many FMAs as it costs to read.
+int64_t chunk_images(int64_t N, int64_t per_image, int64_t threads, int64_t weights) {
+  const int64_t budget = int64_t{1} << 18, cap = int64_t{1} << 22;
+  per_image = std::max<int64_t>(per_image, 1);
+  int64_t b = budget * threads / per_image;
+  b = std::max(b, std::min(weights / per_image + 1, cap / per_image));
+  b = std::clamp<int64_t>(b, 1, N);
   if (b > threads) b = b / threads * threads;  // the chunk's work splits evenly
   return b;
 }
 
-// Runs body(n0, b, threads) over chunks of the N images. With enough images each thread takes
-// a contiguous range of images and runs its chunks alone (threads = 1: one parallel region per
-// call, no barrier per chunk; the GEMMs inside stay on their thread); otherwise the chunks run one
-// after the other, each parallel inside.
+// Whether each thread takes its own range of images (see over_chunks) rather than the chunks
+// running in turn with threads inside: not for weights of a million floats or more, which each
+// thread would stream on its own. Measured (2026-12-07, AVX-512, two threads, forward / backward
+// weight / backward input, ms) with the images split and with the GEMMs splitting the output
+// channels: 512 -> 512 3x3 on 2x2 maps N8 3.30 / 3.28 / 3.55 against 2.07 / 1.22 / 1.59; N32
+// 3.48 / 4.76 / 4.21 against 4.24 / 3.74 / 3.80; on 7x7 maps N8 12.5 / 11.3 / 13.0 against
+// 11.4 / 10.0 / 11.5; 256 -> 256 on 4x4 maps N8 (590 Ki floats, images split) 0.86 / 1.30 / 0.91
+// against 1.10 / 1.15 / 1.01.
+bool split_images(int64_t N, int64_t weights, int threads) {
+  return threads > 1 && N >= threads && weights < (int64_t{1} << 20);
+}
+
+// Runs body(n0, b, threads) over chunks of the N images. With enough images (split_images) each
+// thread takes a contiguous range of images and runs its chunks alone (threads = 1: one parallel
+// region per call, no barrier per chunk; the GEMMs inside stay on their thread); otherwise the
+// chunks run one after the other, each parallel inside.
 template <class Body>
-void over_chunks(int64_t N, int64_t per_image, int64_t flops, Body&& body) {
+void over_chunks(int64_t N, int64_t per_image, int64_t weights, int64_t flops, Body&& body) {
   const int threads = threads_for(flops, int64_t{1} << 21);
-  if (threads > 1 && N >= threads) {
+  if (split_images(N, weights, threads)) {
     const int64_t per_thread = (N + threads - 1) / threads;
-    const int64_t B = chunk_images(per_thread, per_image, 1);
+    const int64_t B = chunk_images(per_thread, per_image, 1, weights);
     parallel_for(N, threads, [&](int64_t lo, int64_t hi) {
       for (int64_t n0 = lo; n0 < hi; n0 += B) body(n0, std::min(B, hi - n0), 1);
     });
     return;
   }
-  const int64_t B = chunk_images(N, per_image, threads);
+  const int64_t B = chunk_images(N, per_image, threads, weights);
   for (int64_t n0 = 0; n0 < N; n0 += B) body(n0, std::min(B, N - n0), threads);
 }
 
@@ -307,6 +327,17 @@ bool use_direct_input(const Conv2dShape& s, Conv2dAlgo algo) {
          s.pad_h <= s.dil_h * (s.KH - 1) && s.pad_w <= s.dil_w * (s.KW - 1);
 }
 
+// Auto picks the depthwise kernels (depthwise.cpp) for every layer with one input channel per
+// group and more than one group (MobileNet's 3x3 layers, any stride, padding, dilation or
+// channel multiplier): im2col runs each channel as a matrix-vector product behind a copy of its
+// im2col rows. Measured (2026-12-07, AVX-512, two threads, MobileNet-V2's depthwise layers at
+// batch 8) in the table of benchmarks/RESULTS.md's entry of that date.
+bool use_depthwise(const Conv2dShape& s, Conv2dAlgo algo) {
+  if (!detail::depthwise_applies(s)) return false;
+  if (algo == Conv2dAlgo::Auto) return s.C > 1;
+  return algo == Conv2dAlgo::Depthwise;
+}
+
 // The largest |p[i]|, or +inf when p holds a NaN or an Inf.
 float abs_max(const float* p, int64_t n) {
   float m = 0.0f;
@@ -344,6 +375,7 @@ int64_t taps(const Conv2dShape& s) { return (s.C / s.groups) * s.KH * s.KW; }
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                     float* out, Activation act, Conv2dAlgo algo) {
   if (s.N <= 0 || s.O <= 0 || s.OH <= 0 || s.OW <= 0) return;
+  if (use_depthwise(s, algo)) return detail::conv2d_forward_depthwise(s, x, w, bias, out, act);
   if ((use_winograd(s, algo) || use_winograd5(s, algo) || use_batched(s, algo) ||
        use_direct(s, algo)) &&
       needs_exact_sums(x, x_size(s), w, w_size(s), taps(s)))
@@ -371,7 +403,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   // One GEMM over the chunk, (Og, b P) = W_g @ cols, into `wide` (then scattered to the images):
   // W is packed once per chunk rather than once per image, and small images still give a long N.
   const int64_t flops = 2 * s.N * s.O * d.P * d.K;
-  over_chunks(s.N, (d.K + d.Og) * d.P, flops, [&](int64_t n0, int64_t b, int threads) {
+  over_chunks(s.N, (d.K + d.Og) * d.P, s.O * d.K, flops, [&](int64_t n0, int64_t b, int threads) {
     const int64_t ld = b * d.P;
     float* cols = scratch(std::max<int64_t>((d.K + d.Og) * ld, 1));
     float* wide = cols + d.K * ld;
@@ -392,6 +424,9 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const float* w,
                            float* grad_x, Conv2dAlgo algo) {
   if (s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0) return;
+  // The depthwise gather adds 0 x w for the taps that land outside grad_out: exact for finite w.
+  if (use_depthwise(s, algo) && std::isfinite(abs_max(w, w_size(s))))
+    return detail::conv2d_backward_input_depthwise(s, grad_out, w, grad_x);
   auto winograd_input = [&] { return use_winograd(s, algo) && s.pad_h <= 2 && s.pad_w <= 2; };
   if ((winograd_input() || use_winograd5_input(s, algo) || use_batched_input(s, algo) ||
        use_direct_input(s, algo)) &&
@@ -419,7 +454,7 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
   }
   // cols (K, b P) = W_g^T @ G, G (Og, b P) the chunk's grad_out side by side (one wide GEMM).
   const int64_t taps = s.KH * s.KW, flops = 2 * s.N * s.O * d.P * d.K;
-  over_chunks(s.N, (d.K + d.Og) * d.P, flops, [&](int64_t n0, int64_t b, int threads) {
+  over_chunks(s.N, (d.K + d.Og) * d.P, s.O * d.K, flops, [&](int64_t n0, int64_t b, int threads) {
     const int64_t ld = b * d.P;
     float* cols = scratch(std::max<int64_t>((d.K + d.Og) * ld, 1));
     float* wide = cols + d.K * ld;
@@ -446,6 +481,8 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* g
                             float* grad_w, Conv2dAlgo algo) {
   // F(2x2, 5x5) has no weight gradient of its own: algo == Winograd on a 5x5 layer runs the
   // batched kernels where the batch fills their groups, the direct ones otherwise.
+  if (use_depthwise(s, algo) && s.N > 0 && s.OH > 0 && s.OW > 0)
+    return detail::conv2d_backward_weight_depthwise(s, x, grad_out, grad_w);
   auto winograd5 = [&] { return algo == Conv2dAlgo::Winograd && detail::winograd5_applies(s); };
   // Only a fast path is scanned: the im2col one (most layers under Auto) computes exact sums.
   if ((use_winograd(s, algo) || winograd5() || use_batched(s, algo) || use_direct(s, algo)) &&
@@ -466,7 +503,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* g
   const int64_t OP = s.O * d.P, OK = s.O * d.K;
   // grad_w (or a partial sum) over images [lo, hi), chunk by chunk, `threads` inside each chunk.
   auto accumulate = [&](int64_t lo, int64_t hi, float* dst, int threads) {
-    const int64_t B = chunk_images(hi - lo, (d.K + d.Og) * d.P, threads);
+    const int64_t B = chunk_images(hi - lo, (d.K + d.Og) * d.P, threads, s.O * d.K);
     float* cols = scratch((d.K + d.Og) * B * d.P);
     float* gbuf = cols + d.K * B * d.P;
     for (int64_t n0 = lo; n0 < hi; n0 += B) {
@@ -484,7 +521,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* g
     }
   };
   const int threads = threads_for(2 * s.N * s.O * d.P * d.K, int64_t{1} << 21);
-  if (threads <= 1 || s.N < threads) return accumulate(0, s.N, grad_w, threads);
+  if (!split_images(s.N, s.O * d.K, threads)) return accumulate(0, s.N, grad_w, threads);
   // Each thread sums its own range of images (no barrier per chunk), then the partial sums add up.
   std::vector<float> partial(static_cast<size_t>((threads - 1) * OK));
   parallel_for(threads, threads, [&](int64_t t0, int64_t t1) {

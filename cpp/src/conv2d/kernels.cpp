@@ -2,9 +2,10 @@
 // ISA (pyfastdl_add_isa_kernels in CMakeLists.txt), and each build defines its table of every
 // algorithm's kernels, instantiated with its tag type Isa (isa_dispatch.h) and, where the
 // algorithm has them, its instruction set's tiles (the TileParams of the kernel header). The
-// algorithms (direct.cpp, batched.cpp, winograd3x3.cpp, winograd5x5.cpp) take the table of
-// cpu_path() through for_path().
+// algorithms (direct.cpp, batched.cpp, depthwise.cpp, winograd3x3.cpp, winograd5x5.cpp) take
+// the table of cpu_path() through for_path().
 #include "batched_kernels.h"
+#include "depthwise_kernels.h"
 #include "direct_kernels.h"
 #include "isa_dispatch.h"
 #include "winograd3x3_kernels.h"
@@ -20,6 +21,11 @@ const conv_direct::Table& conv_direct::Table::build<Isa::path>() {
 template <>
 const conv_batched::Table& conv_batched::Table::build<Isa::path>() {
   return conv_batched::KernelsFor<Isa>::table();
+}
+
+template <>
+const conv_depthwise::Table& conv_depthwise::Table::build<Isa::path>() {
+  return conv_depthwise::KernelsFor<Isa>::table();
 }
 
 template <>
