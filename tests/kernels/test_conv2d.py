@@ -245,7 +245,7 @@ def test_batched_vs_reference(cpu_path, cfg):
 
 # (N, C, multiplier, H, W, kernel, stride, padding, dilation) for the depthwise kernels
 # (cpp/src/conv2d/depthwise.cpp: channel lanes without a multiplier on maps that fit, one plane at
-# a time otherwise): MobileNet's 3x3 stride 1 and 2 layers on maps of 7, 14 and odd
+# a time otherwise, the weight gradient of the multipliers' layers included): MobileNet's 3x3 stride 1 and 2 layers on maps of 7, 14 and odd
 # sizes, 1x1 maps and outputs, 5x5 and 7x1 kernels, stride 3 and unequal strides (several phase
 # planes, some with no tap), padding past the kernel, dilation, channel multipliers, and wide
 # outputs that are no multiple of any tile.
@@ -260,8 +260,26 @@ DEPTHWISE = [
     (2, 4, 1, 6, 6, (3, 3), (1, 1), (3, 3), (1, 1)),
     (1, 17, 1, 33, 30, (3, 3), (2, 2), (1, 1), (2, 2)),
     (4, 9, 2, 4, 6, (2, 3), (1, 2), (1, 0), (1, 2)),
-    (1, 2, 1, 130, 129, (3, 3), (2, 2), (1, 1), (1, 1)),  # a plane at a time on every path
+    (1, 2, 1, 130, 129, (3, 3), (1, 1), (1, 1), (1, 1)),  # forward: a plane at a time
+    (1, 2, 1, 130, 129, (3, 3), (2, 2), (1, 1), (1, 1)),  # strided: lanes past L2
+    (1, 3, 1, 25, 4, (4, 4), (1, 3), (0, 3), (2, 2)),  # padding along W only
+    (2, 18, 1, 5, 6, (3, 3), (2, 2), (2, 0), (1, 1)),  # along H only, a partial lane group
 ]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_depthwise_vs_reference(cpu_path, seed):
+    """Random depthwise layers (groups = C, multipliers 1 to 3) through Auto, which takes the
+    depthwise kernels for them, with every padding, stride and dilation combination."""
+    rng = np.random.default_rng(1000 + seed)
+    c, m = int(rng.integers(1, 40)), int(rng.choice([1, 1, 2, 3]))
+    k = tuple(int(v) for v in rng.integers(1, 6, 2))
+    s, d, p = (
+        tuple(int(v) for v in rng.integers(lo, hi, 2)) for lo, hi in ((1, 4), (1, 3), (0, 4))
+    )
+    h, w = (max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]) + int(rng.integers(0, 20)) for i in (0, 1))
+    check_config(rng, (int(rng.integers(1, 4)), c, h, w), (c * m, 1) + k, s, p, d, c,
+                 bias=bool(seed % 2), act=("none", "relu")[seed % 3 == 0])  # fmt: skip
 
 
 @pytest.mark.parametrize("cfg", DEPTHWISE, ids=[str(c) for c in DEPTHWISE])
