@@ -245,10 +245,11 @@ def test_batched_vs_reference(cpu_path, cfg):
 
 # (N, C, multiplier, H, W, kernel, stride, padding, dilation) for the depthwise kernels
 # (cpp/src/conv2d/depthwise.cpp: channel lanes without a multiplier on maps that fit, one plane at
-# a time otherwise, the weight gradient of the multipliers' layers included): MobileNet's 3x3 stride 1 and 2 layers on maps of 7, 14 and odd
-# sizes, 1x1 maps and outputs, 5x5 and 7x1 kernels, stride 3 and unequal strides (several phase
-# planes, some with no tap), padding past the kernel, dilation, channel multipliers, and wide
-# outputs that are no multiple of any tile.
+# a time otherwise, the weight gradient of the multipliers' layers included): MobileNet's 3x3
+# stride 1 and 2 layers on maps of 7, 14 and odd sizes, 1x1 maps and outputs, 5x5 and 7x1
+# kernels, stride 3 and unequal strides (several phase planes, some with no tap), padding past
+# the kernel or along one side only, dilation, channel multipliers, and wide outputs that are no
+# multiple of any tile.
 DEPTHWISE = [
     (2, 8, 1, 7, 7, (3, 3), (1, 1), (1, 1), (1, 1)),
     (3, 5, 1, 14, 13, (3, 3), (2, 2), (1, 1), (1, 1)),
