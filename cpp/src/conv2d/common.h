@@ -30,6 +30,10 @@ void parallel_dynamic(int64_t n, int threads, Body&& body) {
 // n rounded up to a multiple of m (m > 0).
 inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
+// The largest |p[i]|, or +inf when p holds a NaN or an Inf (vectorised: the fast algorithms scan
+// their operands with it before each call).
+float abs_max(const float* p, int64_t n);
+
 // Grow-only, 64-byte aligned scratch of the calling thread; slot 0: im2col, slot 1: Winograd
 // tiles, slot 2: Winograd packed weights.
 float* conv_scratch(int slot, int64_t n);

@@ -63,9 +63,46 @@ float* conv_scratch(int slot, int64_t n) {
   return buf[slot].get();
 }
 
+// Four accumulators of 4 lanes (SSE2, the baseline this file is built for). GCC left the
+// `omp simd` loop it replaces scalar (a max and a finite test per float, about 4 cycles each):
+// a third of the forward time of LeNet's second layer at batch 64, 0.40 against 0.25 ms.
+float abs_max(const float* p, int64_t n) {
+  typedef float v4 __attribute__((vector_size(16)));
+  typedef int32_t i4 __attribute__((vector_size(16)));
+  const float big = std::numeric_limits<float>::max();
+  const i4 abs_mask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+  const v4 limit = {big, big, big, big};
+  v4 m[4] = {};
+  i4 bad = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int u = 0; u < 4; ++u) {
+      v4 v;
+      std::memcpy(&v, p + i + 4 * u, sizeof v);
+      v = reinterpret_cast<v4>(reinterpret_cast<i4>(v) & abs_mask);
+      m[u] = v > m[u] ? v : m[u];
+      bad |= ~(v <= limit);  // NaN and +-Inf
+    }
+  float r = 0.0f;
+  bool finite = true;
+  for (int u = 0; u < 4; ++u)
+    for (int l = 0; l < 4; ++l) {
+      r = m[u][l] > r ? m[u][l] : r;
+      finite = finite && bad[l] == 0;
+    }
+  for (; i < n; ++i) {
+    const float v = std::fabs(p[i]);
+    r = v > r ? v : r;
+    finite = finite && v <= big;
+  }
+  return finite ? r : std::numeric_limits<float>::infinity();
+}
+
 }  // namespace detail
 
 namespace {
+
+using detail::abs_max;
 
 float* scratch(int64_t n) { return detail::conv_scratch(0, n); }
 
@@ -336,19 +373,6 @@ bool use_depthwise(const Conv2dShape& s, Conv2dAlgo algo) {
   if (!detail::depthwise_applies(s)) return false;
   if (algo == Conv2dAlgo::Auto) return s.C > 1;
   return algo == Conv2dAlgo::Depthwise;
-}
-
-// The largest |p[i]|, or +inf when p holds a NaN or an Inf.
-float abs_max(const float* p, int64_t n) {
-  float m = 0.0f;
-  bool finite = true;
-#pragma omp simd reduction(max : m) reduction(&& : finite)
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = std::fabs(p[i]);
-    m = v > m ? v : m;
-    finite = finite && v <= std::numeric_limits<float>::max();
-  }
-  return finite ? m : std::numeric_limits<float>::infinity();
 }
 
 // The fast algorithms reorder the arithmetic. Winograd's transforms add and scale operands

@@ -32,7 +32,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "common.h"
@@ -125,13 +124,7 @@ void widen_plane(const Conv2dShape& s, const Phases& g, const float* gc, float* 
   }
 }
 
-bool all_finite(const float* p, int64_t n) {
-  bool finite = true;
-#pragma omp simd reduction(&& : finite)
-  for (int64_t i = 0; i < n; ++i)
-    finite = finite && std::fabs(p[i]) <= std::numeric_limits<float>::max();
-  return finite;
-}
+bool all_finite(const float* p, int64_t n) { return std::isfinite(abs_max(p, n)); }
 
 int threads_of(const Conv2dShape& s) {
   return threads_for(2 * s.N * s.O * s.OH * s.OW * s.KH * s.KW, int64_t{1} << 18);
