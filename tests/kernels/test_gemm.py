@@ -171,6 +171,24 @@ def test_batched(impl, batch):
     )
 
 
+@pytest.mark.parametrize("n", [1, 5, 17, 32, 40])
+def test_narrow_c_computed_transposed(impl, n):
+    """A C narrower than the register tile with 2^20 FLOPs or more runs as C^T = B^T A^T
+    (gemm.cpp, swap_pays) when beta is 0: every bias shape, an activation, alpha, a batch with a
+    broadcast operand, transposed operands and a strided C land where the direct product puts
+    them; with beta != 0 the direct product runs."""
+    rng = np.random.default_rng(n)
+    m, k = 300, 400
+    for shape in [(n,), (m, 1), (m, n), ()]:
+        check(impl, rand(rng, m, k), rand(rng, k, n), bias=rand(rng, *shape), alpha=0.5,
+              activation="relu")  # fmt: skip
+    check(impl, rand(rng, k, m).T, rand(rng, n, k).T, activation="tanh")
+    check(impl, rand(rng, m, k), rand(rng, 3, k, n), bias=rand(rng, 3, 1, n))
+    out = np.full((m, 2 * n), np.nan, np.float32)[:, ::2]
+    check(impl, rand(rng, m, k), rand(rng, k, n), out=out)
+    check(impl, rand(rng, m, k), rand(rng, k, n), out=rand(rng, m, n), beta=0.7)
+
+
 def test_zero_sizes(impl):
     rng = np.random.default_rng(8)
     for m, n, k in [(0, 5, 3), (5, 0, 3), (0, 0, 0)]:
