@@ -85,11 +85,10 @@ float abs_max(const float* p, int64_t n) {
     }
   float r = 0.0f;
   bool finite = true;
-  for (int u = 0; u < 4; ++u)
-    for (int l = 0; l < 4; ++l) {
-      r = m[u][l] > r ? m[u][l] : r;
-      finite = finite && bad[l] == 0;
-    }
+  for (int l = 0; l < 4; ++l) {
+    for (int u = 0; u < 4; ++u) r = m[u][l] > r ? m[u][l] : r;
+    finite = finite && bad[l] == 0;
+  }
   for (; i < n; ++i) {
     const float v = std::fabs(p[i]);
     r = v > r ? v : r;

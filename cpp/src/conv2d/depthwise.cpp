@@ -76,43 +76,35 @@ Phases phases_of(const Conv2dShape& s, int64_t tile) {
   return g;
 }
 
-// xs (g.xs_size floats, overwritten) = the stride-phase split of the zero-padded plane xc (H x W).
-void split_plane(const Conv2dShape& s, const Phases& g, const float* xc, float* xs) {
-  std::memset(xs, 0, sizeof(float) * g.xs_size);
+// Copies between an H x W plane (image) and the inner H x W of the zero-padded plane held split
+// by stride phase (phase ph at planes + ph stride): kSplit into the phases, else out of them.
+template <bool kSplit>
+void copy_phases(const Conv2dShape& s, const Phases& g, float* planes, int64_t stride,
+                 float* image) {
   for (int64_t ih = 0; ih < s.H; ++ih) {
     const int64_t r = ih + s.pad_h;
-    const float* src = xc + ih * s.W;
-    float* rows = xs + (r % g.sh) * g.sw * g.plane + (r / g.sh) * g.Wq;
+    float* rows = planes + (r % g.sh) * g.sw * stride + (r / g.sh) * g.Wq;
+    float* row = image + ih * s.W;
     if (g.sw == 1) {
-      std::memcpy(rows + s.pad_w, src, sizeof(float) * s.W);
+      if (kSplit) std::memcpy(rows + s.pad_w, row, sizeof(float) * s.W);
+      else std::memcpy(row, rows + s.pad_w, sizeof(float) * s.W);
       continue;
     }
     for (int64_t rw = 0; rw < g.sw; ++rw) {
       const int64_t iw0 = ((rw - s.pad_w) % g.sw + g.sw) % g.sw;  // first iw of this phase
-      float* dst = rows + rw * g.plane + (iw0 + s.pad_w) / g.sw;
-      for (int64_t iw = iw0; iw < s.W; iw += g.sw) *dst++ = src[iw];
+      float* p = rows + rw * stride + (iw0 + s.pad_w) / g.sw;
+      for (int64_t iw = iw0; iw < s.W; iw += g.sw, ++p) {
+        if (kSplit) *p = row[iw];
+        else row[iw] = *p;
+      }
     }
   }
 }
 
-// grad_x's plane gxc (H x W) = the inner H x W of the padded plane held split in gxs (phase ph at
-// gxs + ph stride).
-void merge_plane(const Conv2dShape& s, const Phases& g, const float* gxs, int64_t stride,
-                 float* gxc) {
-  for (int64_t ih = 0; ih < s.H; ++ih) {
-    const int64_t r = ih + s.pad_h;
-    const float* rows = gxs + (r % g.sh) * g.sw * stride + (r / g.sh) * g.Wq;
-    float* dst = gxc + ih * s.W;
-    if (g.sw == 1) {
-      std::memcpy(dst, rows + s.pad_w, sizeof(float) * s.W);
-      continue;
-    }
-    for (int64_t rw = 0; rw < g.sw; ++rw) {
-      const int64_t iw0 = ((rw - s.pad_w) % g.sw + g.sw) % g.sw;
-      const float* src = rows + rw * stride + (iw0 + s.pad_w) / g.sw;
-      for (int64_t iw = iw0; iw < s.W; iw += g.sw) dst[iw] = *src++;
-    }
-  }
+// xs (g.xs_size floats, overwritten) = the stride-phase split of the zero-padded plane xc (H x W).
+void split_plane(const Conv2dShape& s, const Phases& g, const float* xc, float* xs) {
+  std::memset(xs, 0, sizeof(float) * g.xs_size);
+  copy_phases<true>(s, g, xs, g.plane, const_cast<float*>(xc));
 }
 
 // gw (OH rows of Wq: grad_out's plane gc (OH x OW), junk columns zero).
@@ -134,9 +126,6 @@ int threads_of(const Conv2dShape& s) {
 struct ChannelLanes {
   int64_t L, Hp, Wp, groups, xb;  // xb: floats of one padded group, Hp Wp L
   std::vector<int64_t> off;       // (i dh Wp + j dw) L
-  conv_depthwise::LaneConv conv() const {
-    return {0, 0, Wp, 0, 0, static_cast<int64_t>(off.size()), off.data()};
-  }
 };
 
 ChannelLanes lanes_of(const Conv2dShape& s, int64_t L) {
@@ -151,13 +140,10 @@ ChannelLanes lanes_of(const Conv2dShape& s, int64_t L) {
   return g;
 }
 
+// The kernels' view of the layer (reads g.off: g outlives it).
 conv_depthwise::LaneConv lane_conv(const Conv2dShape& s, const ChannelLanes& g) {
-  conv_depthwise::LaneConv c = g.conv();
-  c.sh = s.stride_h;
-  c.sw = s.stride_w;
-  c.OH = s.OH;
-  c.OW = s.OW;
-  return c;
+  return {s.stride_h,  s.stride_w, g.Wp, s.OH, s.OW, static_cast<int64_t>(g.off.size()),
+          g.off.data()};
 }
 
 // The channel lanes take the layers without a channel multiplier whose padded group of L planes
@@ -332,7 +318,7 @@ void conv2d_backward_input_depthwise(const Conv2dShape& s, const float* grad_out
       for (int64_t i = 0; i < count; ++i) wsel[i] = wc[widx[ph][i]];
       k.taps_sum(gw, offs[ph].data(), wsel, count, g.plane, 0.0f, false, gxs + ph * span);
     }
-    merge_plane(s, g, gxs, span, grad_x + u * s.H * s.W);
+    copy_phases<false>(s, g, gxs, span, grad_x + u * s.H * s.W);
   });
 }
 

@@ -123,21 +123,36 @@ struct Kernels : FloatVec<Isa, Width> {
     }
   }
 
-  static void taps_dot(const float* src, const int64_t* off, int64_t taps, const float* g,
-                       int64_t n, float* dw) {
+  // The tap counts of taps_dot's and lanes_weight's register blocks (one accumulator per tap).
+  template <int T>
+  struct TapBlock {
+    static constexpr int size = T;
+  };
+
+  // f(TapBlock<T>{}, t) for the taps [t, t + T): blocks of 9 (a 3x3 kernel, within the 16
+  // registers of SSE and AVX2 with the operands), then one of the taps left.
+  template <class F>
+  static inline void over_tap_blocks(int64_t taps, F&& f) {
     int64_t t = 0;
-    for (; t + 9 <= taps; t += 9) dot_block<9>(src, off + t, g, n, dw + t);
+    for (; t + 9 <= taps; t += 9) f(TapBlock<9>{}, t);
     switch (taps - t) {
-      case 1: return dot_block<1>(src, off + t, g, n, dw + t);
-      case 2: return dot_block<2>(src, off + t, g, n, dw + t);
-      case 3: return dot_block<3>(src, off + t, g, n, dw + t);
-      case 4: return dot_block<4>(src, off + t, g, n, dw + t);
-      case 5: return dot_block<5>(src, off + t, g, n, dw + t);
-      case 6: return dot_block<6>(src, off + t, g, n, dw + t);
-      case 7: return dot_block<7>(src, off + t, g, n, dw + t);
-      case 8: return dot_block<8>(src, off + t, g, n, dw + t);
+      case 1: return f(TapBlock<1>{}, t);
+      case 2: return f(TapBlock<2>{}, t);
+      case 3: return f(TapBlock<3>{}, t);
+      case 4: return f(TapBlock<4>{}, t);
+      case 5: return f(TapBlock<5>{}, t);
+      case 6: return f(TapBlock<6>{}, t);
+      case 7: return f(TapBlock<7>{}, t);
+      case 8: return f(TapBlock<8>{}, t);
       default: return;
     }
+  }
+
+  static void taps_dot(const float* src, const int64_t* off, int64_t taps, const float* g,
+                       int64_t n, float* dw) {
+    over_tap_blocks(taps, [&](auto block, int64_t t) {
+      dot_block<decltype(block)::size>(src, off + t, g, n, dw + t);
+    });
   }
 
   // R output pixels, pixel r's top-left tap at p[r] (consecutive pixels, across rows too: a
@@ -230,21 +245,9 @@ struct Kernels : FloatVec<Isa, Width> {
   }
 
   static void lanes_weight(const LaneConv& g, const float* xb, const float* gb, float* dwl) {
-    int64_t t = 0;
-    for (; t + 9 <= g.taps; t += 9) lanes_dot<9>(g, g.off + t, xb, gb, dwl + t * Width);
-    const float* x = xb;
-    float* d = dwl + t * Width;
-    switch (g.taps - t) {
-      case 1: return lanes_dot<1>(g, g.off + t, x, gb, d);
-      case 2: return lanes_dot<2>(g, g.off + t, x, gb, d);
-      case 3: return lanes_dot<3>(g, g.off + t, x, gb, d);
-      case 4: return lanes_dot<4>(g, g.off + t, x, gb, d);
-      case 5: return lanes_dot<5>(g, g.off + t, x, gb, d);
-      case 6: return lanes_dot<6>(g, g.off + t, x, gb, d);
-      case 7: return lanes_dot<7>(g, g.off + t, x, gb, d);
-      case 8: return lanes_dot<8>(g, g.off + t, x, gb, d);
-      default: return;
-    }
+    over_tap_blocks(g.taps, [&](auto block, int64_t t) {
+      lanes_dot<decltype(block)::size>(g, g.off + t, xb, gb, dwl + t * Width);
+    });
   }
 
   static const Table& table() {
