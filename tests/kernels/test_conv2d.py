@@ -318,6 +318,70 @@ def test_depthwise_non_finite_values_land_where_the_reference_puts_them(cpu_path
         assert_kernel_close(a[finite], b[finite].astype(np.float32), 100)
 
 
+# Layers with dead taps (cpp/src/conv2d/dead_taps.cpp: kernel rows or columns that read only
+# the padding): Auto runs them with the kernel cropped to its live taps. (N, C, H, W, O, kernel,
+# stride, padding, dilation, groups): 3x3 on 1x1 maps (the centre tap only; 1x1 pointwise after
+# the crop), a stride-2 layer from 2x2 to 1x1 (its bottom-right 2x2), 5x5 padding 2 on a 2x2
+# map (its middle 3x3), one axis only, dilation, groups, depthwise, a stride of 3, a padding
+# past the kernel's reach (corners of zeros), and a layer without dead taps.
+DEAD_TAPS = [
+    (2, 5, 1, 1, 7, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    (64, 24, 1, 1, 40, (3, 3), (1, 1), (1, 1), (1, 1), 1),  # many images: the chunked GEMM
+    (3, 6, 2, 2, 9, (3, 3), (2, 2), (1, 1), (1, 1), 1),
+    (2, 4, 2, 2, 5, (5, 5), (1, 1), (2, 2), (1, 1), 1),
+    (2, 3, 1, 6, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1),  # H only
+    (1, 3, 5, 1, 2, (3, 5), (1, 1), (1, 2), (1, 1), 1),  # W only
+    (2, 4, 2, 3, 6, (3, 3), (1, 1), (2, 2), (2, 2), 2),  # dilation 2, groups 2
+    (2, 8, 1, 1, 8, (3, 3), (1, 1), (1, 1), (1, 1), 8),  # depthwise
+    (2, 3, 3, 3, 4, (3, 3), (3, 3), (2, 2), (1, 1), 1),  # stride 3: one output row
+    (1, 2, 1, 1, 3, (3, 3), (1, 1), (3, 3), (1, 1), 1),  # every tap of the corners dead
+    (2, 3, 4, 4, 5, (3, 3), (2, 2), (1, 1), (1, 1), 1),  # no dead tap (control)
+]
+
+
+@pytest.mark.parametrize("cfg", DEAD_TAPS, ids=[str(c) for c in DEAD_TAPS])
+def test_dead_taps_vs_reference(cpu_path, cfg):
+    """Auto's cropped kernels give the reference's outputs and a zero weight gradient at the dead
+    taps, in every pass and layout (the dead weights hold values the live ones would not)."""
+    n, c, h, w, o, k, s, p, d, groups = cfg
+    rng = np.random.default_rng(n + c + h + w + o)
+    for bias, act, lay in ((True, "relu", "contiguous"), (False, "none", "sliced")):
+        check_config(rng, (n, c, h, w), (o, c // groups) + k, s, p, d, groups, bias=bias,
+                     act=act, in_layout=lay, out_layout=lay)  # fmt: skip
+
+
+def test_dead_taps_non_finite_values_land_where_the_reference_puts_them(cpu_path):
+    """A dead tap's weight meets only padding: an Inf there is NaN in the reference's sums (0 x
+    Inf), so the crop must not drop it; an Inf in grad_out reaches the dead taps' gradients as
+    NaN the same way. Inf in a live tap and in x must stay where the reference puts them."""
+    rng = np.random.default_rng(8)
+    params = ((1, 1), (1, 1), (1, 1), 1)
+    x = rng.standard_normal((2, 3, 1, 1)).astype(np.float32)
+    g = rng.standard_normal((2, 4, 1, 1)).astype(np.float32)
+    cases = []
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    w[1, 2, 0, 0] = np.inf  # dead
+    cases.append((x, w, g))
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    w[2, 0, 1, 1] = -np.inf  # live
+    cases.append((x, w, g))
+    g_inf = g.copy()
+    g_inf[1, 3, 0, 0] = np.inf
+    cases.append((x, rng.standard_normal((4, 3, 3, 3)).astype(np.float32), g_inf))
+    x_inf = x.copy()
+    x_inf[0, 1, 0, 0] = np.nan
+    cases.append((x_inf, rng.standard_normal((4, 3, 3, 3)).astype(np.float32), g))
+    for xi, wi, gi in cases:
+        with np.errstate(invalid="ignore", over="ignore"):
+            want = reference_all(xi, wi, None, gi, params)
+        got = run_all(xi, wi, None, gi, params)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+            np.testing.assert_array_equal(np.isinf(a), np.isinf(b))
+            finite = np.isfinite(b)
+            assert_kernel_close(a[finite], b[finite].astype(np.float32), 100)
+
+
 # Winograd F(2x2, 5x5) (cpp/src/conv2d_winograd5.cpp): the matrices of its file comment.
 W5_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]], np.float64)
 W5_G = np.array(

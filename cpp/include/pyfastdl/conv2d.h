@@ -41,7 +41,10 @@ inline int64_t conv2d_output_size(int64_t size, int64_t kernel, int64_t stride, 
 // along the output rows for 3-row kernels, conv2d_direct.cpp) for stride-1, ungrouped layers
 // with C <= 8; Batched (direct, vectorised over images, conv2d_batched.cpp) where it measured
 // faster than Direct; Depthwise (one plane per channel, conv2d/depthwise.cpp) for groups = C > 1;
-// im2col + GEMM otherwise. Winograd asked for runs the F(2x2, 3x3) or the
+// im2col + GEMM otherwise. Before choosing, Auto crops a kernel whose outer rows or columns
+// read only the padding for every output pixel (3x3 layers on 1x1 maps: the centre tap) to its
+// live taps (conv2d/dead_taps.cpp), when the dropped weights (the weight gradient: grad_out)
+// are finite. Winograd asked for runs the F(2x2, 3x3) or the
 // F(2x2, 5x5) by kernel size. An algorithm asked for on a shape it does not apply to runs
 // im2col (Winograd's backward input needs padding <= 2 for 3x3 and <= 4 for 5x5 kernels,
 // Direct's and Batched's padding <= dilation (kernel - 1)).

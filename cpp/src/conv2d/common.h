@@ -34,9 +34,33 @@ inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 // their operands with it before each call).
 float abs_max(const float* p, int64_t n);
 
+// True when no p[i] is NaN or +-Inf (vectorised).
+bool all_finite(const float* p, int64_t n);
+
 // Grow-only, 64-byte aligned scratch of the calling thread; slot 0: im2col, slot 1: Winograd
-// tiles, slot 2: Winograd packed weights.
+// tiles, slot 2: Winograd packed weights, slot 3: a kernel cropped to its live taps.
 float* conv_scratch(int slot, int64_t n);
+
+// ------------------------------------------------------------------------------------------
+// Dead kernel taps (dead_taps.cpp): taps that read only the padding for every output pixel.
+
+// The live taps of a layer: the box [h0, h0 + shape.KH) x [w0, w0 + shape.KW) of its kernel, and
+// the layer with the kernel cropped to it (padding pad - h0 dil, the same output size).
+struct LiveTaps {
+  int64_t h0 = 0, w0 = 0;
+  Conv2dShape shape;
+};
+
+// True when some kernel rows or columns of s are dead and the cropped layer computes the same
+// output (its padding stays >= 0); fills *t.
+bool crop_dead_taps(const Conv2dShape& s, LiveTaps* t);
+
+// wc (O, C / groups, t.shape.KH, t.shape.KW) = w's live taps; false (wc partly written) when
+// some weight of w is not finite.
+bool gather_live_taps(const Conv2dShape& s, const LiveTaps& t, const float* w, float* wc);
+
+// gw (O, C / groups, KH, KW) = gwc (the cropped kernel's gradient) at the live taps, 0 elsewhere.
+void scatter_live_taps(const Conv2dShape& s, const LiveTaps& t, const float* gwc, float* gw);
 
 // ------------------------------------------------------------------------------------------
 // Direct ("implicit GEMM", wide-row) conv2d for stride-1, ungrouped layers with few input

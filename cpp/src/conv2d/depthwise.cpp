@@ -116,8 +116,6 @@ void widen_plane(const Conv2dShape& s, const Phases& g, const float* gc, float* 
   }
 }
 
-bool all_finite(const float* p, int64_t n) { return std::isfinite(abs_max(p, n)); }
-
 int threads_of(const Conv2dShape& s) {
   return threads_for(2 * s.N * s.O * s.OH * s.OW * s.KH * s.KW, int64_t{1} << 18);
 }
