@@ -63,6 +63,7 @@ def test_layer_counts():
         ("dcgan_d", 64): 5,
         ("resnet18_cifar", 32): 20,
         ("vgg16", 32): 13,
+        ("resnet18", 32): 20,
     }
     assert set(counts) == set(conv_sweep.NETWORKS)
     for (model, size), n in counts.items():
@@ -246,6 +247,7 @@ def test_dedup_keeps_every_user():
     assert {c.layer.model for c in conv_sweep.sweep_cases(False, inputs=[32])} <= {
         "vgg16",
         "resnet18_cifar",
+        "resnet18",
     }
     only_bwd = conv_sweep.sweep_cases(False, batches=[1], backward=True, models=["dcgan_g"])
     assert [c.name for c in only_bwd][0] == "dcgan_g main.0 100->512 convT 4x4 s1 p0 1x1 N1 fwd+bwd"

@@ -40,14 +40,15 @@ input size and a batch and yields one :class:`Layer` per convolution, named as i
 
 The networks and inputs (``NETWORKS``): ResNet-18/34/50, VGG-16 and MobileNet-V2 at 224
 (ImageNet), both U-Nets and DCGAN at 64, and the small inputs the CPUs also see: VGG-16 at 32 (a
-CIFAR VGG: 512 -> 512 on 2x2 maps) and the CIFAR ResNet-18 at 32 (``resnet18_cifar``). Layers of
+CIFAR VGG: 512 -> 512 on 2x2 maps), the CIFAR ResNet-18 at 32 (``resnet18_cifar``) and
+torchvision's ResNet-18 run unchanged on 32x32 images (its last stage on 1x1 maps). Layers of
 identical shape (channels, map, kernel, stride, padding, groups, transposed, batch) are measured
 once; each row's ``notes["users"]`` names every layer that has that shape, ``notes["conv"]`` holds
 the shape's parameters (what a cost model reads from ``--json``).
 
 Work per case is capped: a (shape, batch) whose forward pass exceeds ``BUDGET_GFLOP`` (10 GFLOP:
 most 224x224 layers at batch 64, VGG-16's first ones from batch 8) is left out -- its row says so
-and the table counts those rows in one line. The sweep's cases are many (127 shapes, 914 cases
+and the table counts those rows in one line. The sweep's cases are many (138 shapes, 1002 cases
 within the budget), so they are timed shorter than the other suites': at most ``SWEEP_ROUNDS`` (3)
 interleaved rounds in the full sweep (``--quick``: its 5), batches of ``SWEEP_TARGET_S`` (25 ms),
 pauses of ``SWEEP_PAUSE_S`` (0.05 s). The full sweep (``sweep_cases(False)``: every shape at
@@ -412,6 +413,7 @@ NETWORKS = (
     ("dcgan_d", 64),
     ("resnet18_cifar", 32),
     ("vgg16", 32),
+    ("resnet18", 32),
 )
 # kind -> (network, input size, layer): the quick run's representative of each kind
 QUICK = {
