@@ -28,6 +28,7 @@ from . import (
     distributed,
     distributions,
     kernels,
+    memory,
     models,
     nn,
     optim,
@@ -87,6 +88,10 @@ from .tensor import *  # noqa: F401,F403
 from .tensor import Tensor
 
 globals().update(_ALIASES)  # pyfastdl.float, pyfastdl.long, pyfastdl.bool, ...
+
+# Large array buffers freed by one step are reused by the next (pyfastdl.memory's docstring;
+# PYFASTDL_ARRAY_CACHE_MB=0 turns it off).
+memory.install_from_environment()
 
 __version__ = "0.1.0"
 
