@@ -15,5 +15,5 @@ PYBIND11_MODULE(_C, m) {
   pyfastdl::bind::bind_activation(m);
   pyfastdl::bind::bind_rnn(m);
   pyfastdl::bind::bind_optimizer(m);
-  pyfastdl::bind::bind_array_cache(m);
+  pyfastdl::bind::bind_memory(m);
 }

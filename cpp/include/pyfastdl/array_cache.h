@@ -8,7 +8,7 @@
 // kMinBytes or more, up to a byte limit (the least recently freed go first past it), and hands
 // one of the same rounded size to the next request. Smaller sizes, misses and evictions go to
 // the backing allocator (NumPy's own, when installed as NumPy's data allocator: see
-// bind_array_cache.cpp). Thread-safe.
+// bind_memory.cpp). Thread-safe.
 #pragma once
 
 #include <cstddef>

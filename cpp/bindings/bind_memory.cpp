@@ -87,7 +87,7 @@ bool install() {
 
 }  // namespace
 
-void bind_array_cache(py::module_& m) {
+void bind_memory(py::module_& m) {
   m.def("array_cache_install", &install,
         "Makes the array buffer cache NumPy's data allocator in the calling context; False "
         "when this NumPy has no allocator API.");
