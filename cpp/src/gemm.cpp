@@ -177,7 +177,10 @@ const KernelSet& KernelSet::build<CpuPath::Generic>() {
                              strided_rows_table<VGeneric, 4, 2>(),
                              &epilogue_vector<VGeneric>,
                              &pack_a_panel,
-                             &pack_b_panel};
+                             &pack_b_panel,
+                             VGeneric::width,
+                             narrow_table<VGeneric, 4, 2>(),
+                             narrow_rows_table<VGeneric, 4, 2>()};
   return set;
 }
 
@@ -311,14 +314,19 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
           }
           const int64_t row = ic + ir, col = jc + jr;
           float* c = p.c + row * p.rsc + col * p.csc;
-          const bool direct = c_direct && n == NR;
+          // A tile runs on the vectors that hold C's columns only (ks.narrow, ks.narrow_rows),
+          // straight on C when they hold exactly n.
+          const bool packed = m == MR && !a_inplace;
+          const int64_t vectors = (n + ks.width - 1) / ks.width;
+          const bool direct = c_direct && n == vectors * ks.width;
           float* dst = direct ? c : tile;
           const int64_t ldd = direct ? p.rsc : NR;
           const float alpha = direct ? p.alpha : 1.0f, beta_k = direct ? beta : 0.0f;
           const float* ap = a_inplace ? ablock + ir * p.rsa : apack + ir * kc;
           const int64_t rsa = a_inplace ? p.rsa : 1, csa = a_inplace ? p.csa : MR;
-          if (m == MR && !a_inplace) ks.packed_a(kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
-          else ks.strided_rows[m](kc, ap, rsa, csa, bp, rsb, dst, ldd, alpha, beta_k);
+          if (packed)
+            (n == NR ? ks.packed_a : ks.narrow[vectors])(kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
+          else ks.narrow_rows[vectors][m](kc, ap, rsa, csa, bp, rsb, dst, ldd, alpha, beta_k);
           if (!direct) {
             // Merge the temporary tile: C = alpha * tile + beta * C (C not read if beta == 0).
             for (int64_t i = 0; i < m; ++i)
@@ -365,22 +373,24 @@ const KernelSet& kernels_for(GemmImpl impl) {
   return for_path<KernelSet>(static_cast<CpuPath>(std::min(want, have)));
 }
 
-// The share of a tiling's register tiles that holds C: M / round_up(M, mr) N / round_up(N, nr).
-double tile_use(int64_t M, int64_t N, int mr, int nr) {
+// The share of the FMAs of a tiling's register tiles that lands in C: M / round_up(M, mr)
+// N / round_up(N, width) (the last column panel runs on as many vectors as it needs: ks.narrow).
+double tile_use(int64_t M, int64_t N, int mr, int width) {
   return static_cast<double>(M) / ((M + mr - 1) / mr * mr) * static_cast<double>(N) /
-         ((N + nr - 1) / nr * nr);
+         ((N + width - 1) / width * width);
 }
 
 // Whether C = A B is better computed as C^T = B^T A^T (then transposed into C): when C is
-// narrower than the register tile (AVX-512's is 6 x 64: C of 512 x 32, an im2col conv of 512
-// channels on 2x2 maps at batch 8, leaves half of every tile empty) and the swapped problem fills
-// its tiles at least 1.25x better. Only when C is overwritten (beta = 0: the transpose writes it
-// without reading it), and for problems of 2^20 FLOPs or more (the transpose and its scratch are
-// then a few percent). Measured (2026-12-07, AVX-512, two threads): 512 x 32 x 4608 1.47 -> 0.98
-// ms, 512 x 16 x 4608 1.42 -> 0.52, 1024 x 32 x 1024 0.64 -> 0.42.
+// narrower than one vector of columns (AVX-512: 16; C of 512 x 4 leaves three quarters of every
+// FMA on padding) and the swapped problem fills its tiles at least 1.25x better. Only when C is
+// overwritten (beta = 0: the transpose writes it without reading it), and for problems of 2^20
+// FLOPs or more (the transpose and its scratch are then a few percent). Measured (2026-12-08,
+// AVX-512, two threads, ms, swapped against not): 512 x 4 x 4608 0.22 / 0.40, 512 x 8 x 4608
+// 0.33 / 0.40, 1024 x 2 x 1024 0.10 / 0.17. Wider narrow C runs on narrow tiles instead (before
+// they existed the swap took 512 x 32 x 4608 from 1.47 to 1.0 ms; they take it to 0.71).
 bool swap_pays(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float beta) {
   if (beta != 0.0f || 2 * M * N * K < (int64_t{1} << 20)) return false;
-  return tile_use(N, M, ks.mr, ks.nr) > 1.25 * tile_use(M, N, ks.mr, ks.nr);
+  return tile_use(N, M, ks.mr, ks.width) > 1.25 * tile_use(M, N, ks.mr, ks.width);
 }
 
 }  // namespace

@@ -87,7 +87,10 @@ const KernelSet& KernelSet::build<CpuPath::Avx2>() {
                              strided_rows_table<V256, kMR, kNV>(),
                              &epilogue_vector<V256>,
                              &pack_a_panel,
-                             &pack_b_avx2};
+                             &pack_b_avx2,
+                             V256::width,
+                             narrow_table<V256, kMR, kNV>(),
+                             narrow_rows_table<V256, kMR, kNV>()};
   return set;
 }
 

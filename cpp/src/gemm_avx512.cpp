@@ -138,7 +138,10 @@ const KernelSet& KernelSet::build<CpuPath::Avx512>() {
                              strided_rows_table<V512, kMR, kNV>(),
                              &epilogue_vector<V512>,
                              &pack_a_avx512,
-                             &pack_b_avx512};
+                             &pack_b_avx512,
+                             V512::width,
+                             narrow_table<V512, kMR, kNV>(),
+                             narrow_rows_table<V512, kMR, kNV>()};
   return set;
 }
 

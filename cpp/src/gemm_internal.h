@@ -66,6 +66,14 @@ struct KernelSet {
   EpilogueKernel epilogue;
   PackAKernel pack_a;
   PackBKernel pack_b;
+  // narrow[v], v = 1 .. nr / width: the packed-A kernel on the first v vectors (of `width`
+  // floats) of the tile, for the last panel of a C whose width is no multiple of nr (N = 96 on
+  // AVX-512's 64-wide tiles: the second tile's FMAs were half on zero padding); entry 0 unused.
+  int width;
+  const PackedAKernel* narrow;
+  // narrow_rows[v][m]: the strided-A kernel on m rows and the first v vectors (A read in place,
+  // the small problems); narrow_rows[nr / width] is strided_rows.
+  const StridedAKernel* const* narrow_rows;
   // Specialised by gemm.cpp, gemm_avx2.cpp and gemm_avx512.cpp; for_path() (isa_dispatch.h)
   // picks one.
   template <CpuPath P>
@@ -165,6 +173,31 @@ const StridedAKernel* strided_rows_table(std::index_sequence<M...>) {
 template <class V, int MR, int NV>
 const StridedAKernel* strided_rows_table() {
   return strided_rows_table<V, NV>(std::make_index_sequence<MR>{});
+}
+
+// The narrow_rows table of a KernelSet: entry v (1 .. NV) is the strided_rows table on v vectors.
+template <class V, int MR, std::size_t... NV>
+const StridedAKernel* const* narrow_rows_table(std::index_sequence<NV...>) {
+  static const StridedAKernel* const table[] = {nullptr,
+                                                strided_rows_table<V, MR, int(NV) + 1>()...};
+  return table;
+}
+
+template <class V, int MR, int NV>
+const StridedAKernel* const* narrow_rows_table() {
+  return narrow_rows_table<V, MR>(std::make_index_sequence<NV>{});
+}
+
+// The narrow table of a KernelSet: entry v (1 .. NV) is the packed-A kernel on v vectors.
+template <class V, int MR, std::size_t... NV>
+const PackedAKernel* narrow_table(std::index_sequence<NV...>) {
+  static const PackedAKernel table[] = {nullptr, &microkernel_packed<V, MR, int(NV) + 1>...};
+  return table;
+}
+
+template <class V, int MR, int NV>
+const PackedAKernel* narrow_table() {
+  return narrow_table<V, MR>(std::make_index_sequence<NV>{});
 }
 
 // Scalar activation (the specification the vector versions follow).

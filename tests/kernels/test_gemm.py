@@ -171,12 +171,29 @@ def test_batched(impl, batch):
     )
 
 
+def test_every_column_remainder(impl):
+    """The last column panel of C runs on as many vectors as its columns need (gemm.cpp,
+    ks.narrow and ks.narrow_rows): every remainder of the widest tile (64 columns), with A read
+    in place (N <= 256) and packed (N > 256), rows that fill the register tile and an edge of
+    fewer, straight on C and through the temporary tile (a strided C), beta != 0 and a bias."""
+    rng = np.random.default_rng(11)
+    for r in range(1, 65):
+        for n in (64 + r, 256 + r):
+            m, k = (12, 19) if r % 2 else (13, 37)
+            check(impl, rand(rng, m, k), rand(rng, k, n), bias=rand(rng, n), activation="relu")
+            if r % 8 == 1:
+                out = np.full((m, 2 * n), np.nan, np.float32)[:, ::2]
+                check(impl, rand(rng, m, k), rand(rng, k, n), out=out)
+                check(impl, rand(rng, m, k), rand(rng, k, n), out=rand(rng, m, n), beta=0.5)
+
+
 @pytest.mark.parametrize("n", [1, 5, 17, 32, 40])
 def test_narrow_c_computed_transposed(impl, n):
-    """A C narrower than the register tile with 2^20 FLOPs or more runs as C^T = B^T A^T
-    (gemm.cpp, swap_pays) when beta is 0: every bias shape, an activation, alpha, a batch with a
-    broadcast operand, transposed operands and a strided C land where the direct product puts
-    them; with beta != 0 the direct product runs."""
+    """A C narrower than one vector of columns with 2^20 FLOPs or more runs as C^T = B^T A^T
+    (gemm.cpp, swap_pays: n = 5 and 17 here; 32 and 40 run on narrow tiles) when beta is 0:
+    every bias shape, an activation, alpha, a batch with a broadcast operand, transposed operands
+    and a strided C land where the direct product puts them; with beta != 0 the direct product
+    runs."""
     rng = np.random.default_rng(n)
     m, k = 300, 400
     for shape in [(n,), (m, 1), (m, n), ()]:
