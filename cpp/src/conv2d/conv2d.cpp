@@ -304,16 +304,53 @@ void col2im_channel(const Conv2dShape& s, const float* src, int64_t ld, float* g
     }
 }
 
+// Output maps of at most this many pixels go through a table of input offsets (small_map_taps)
+// instead of the row copies: on a 2x2 map each row is 2 floats, and the bookkeeping and library
+// calls per row cost more than the copies. Measured (2026-12-08, AVX-512, two threads, ms,
+// before / after) 512 -> 512 on 2x2 maps N8: forward 1.35 / 0.88, weight gradient 1.45 / 0.88;
+// 256 -> 512 stride 2 from 4x4 N8: forward 0.78 / 0.46.
+constexpr int64_t kSmallMap = 64;
+
+// For each tap t and output pixel p of a small map, the offset in the channel's H x W plane of
+// the input pixel it reads, or -1 for the padding: table[t P + p].
+std::vector<int32_t> small_map_taps(const Conv2dShape& s) {
+  const int64_t P = s.OH * s.OW;
+  std::vector<int32_t> table(static_cast<size_t>(s.KH * s.KW * P));
+  for (int64_t i = 0; i < s.KH; ++i)
+    for (int64_t j = 0; j < s.KW; ++j)
+      for (int64_t oh = 0; oh < s.OH; ++oh)
+        for (int64_t ow = 0; ow < s.OW; ++ow) {
+          const int64_t ih = oh * s.stride_h - s.pad_h + i * s.dil_h;
+          const int64_t iw = ow * s.stride_w - s.pad_w + j * s.dil_w;
+          const bool inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
+          table[(i * s.KW + j) * P + oh * s.OW + ow] =
+              inside ? static_cast<int32_t>(ih * s.W + iw) : -1;
+        }
+  return table;
+}
+
 // im2col of group g of images [n0, n0 + b) into cols (K, b P).
 void im2col_chunk(const Conv2dShape& s, const Dims& d, const float* x, int64_t n0, int64_t b,
                   int64_t g, float* cols, int max_threads) {
   const int64_t ld = b * d.P, taps = s.KH * s.KW;
   const int threads = std::min(max_threads, threads_for(b * d.K * d.P, int64_t{1} << 15));
+  const std::vector<int32_t> table = d.P <= kSmallMap ? small_map_taps(s) : std::vector<int32_t>();
   parallel_for(b * d.Cg, threads, [&](int64_t lo, int64_t hi) {
     for (int64_t u = lo; u < hi; ++u) {
       const int64_t bi = u / d.Cg, c = u % d.Cg;
       const float* xc = x + ((n0 + bi) * s.C + g * d.Cg + c) * d.HW;
-      im2col_channel(s, xc, cols + c * taps * ld + bi * d.P, ld);
+      float* dst = cols + c * taps * ld + bi * d.P;
+      if (table.empty()) {
+        im2col_channel(s, xc, dst, ld);
+        continue;
+      }
+      // The load always reads inside the plane (offset 0 for the padding), then is masked.
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t p = 0; p < d.P; ++p) {
+          const int32_t at = table[t * d.P + p];
+          const float v = xc[at < 0 ? 0 : at];
+          dst[t * ld + p] = at < 0 ? 0.0f : v;
+        }
     }
   });
 }
@@ -570,6 +607,7 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
   }
   // cols (K, b P) = W_g^T @ G, G (Og, b P) the chunk's grad_out side by side (one wide GEMM).
   const int64_t taps = s.KH * s.KW, flops = 2 * s.N * s.O * d.P * d.K;
+  const std::vector<int32_t> table = d.P <= kSmallMap ? small_map_taps(s) : std::vector<int32_t>();
   over_chunks(s.N, (d.K + d.Og) * d.P, s.O * d.K, flops, [&](int64_t n0, int64_t b, int threads) {
     const int64_t ld = b * d.P;
     float* cols = scratch(std::max<int64_t>((d.K + d.Og) * ld, 1));
@@ -585,8 +623,18 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
       parallel_for(b * d.Cg, col_threads, [&](int64_t lo, int64_t hi) {
         for (int64_t u = lo; u < hi; ++u) {
           const int64_t bi = u / d.Cg, c = u % d.Cg;
-          col2im_channel(s, cols + c * taps * ld + bi * d.P, ld,
-                         grad_x + (n0 + bi) * CHW + (g * d.Cg + c) * d.HW);
+          const float* src = cols + c * taps * ld + bi * d.P;
+          float* gxc = grad_x + (n0 + bi) * CHW + (g * d.Cg + c) * d.HW;
+          if (table.empty()) {
+            col2im_channel(s, src, ld, gxc);
+            continue;
+          }
+          std::fill(gxc, gxc + d.HW, 0.0f);
+          for (int64_t t = 0; t < taps; ++t)
+            for (int64_t p = 0; p < d.P; ++p) {
+              const int32_t at = table[t * d.P + p];
+              if (at >= 0) gxc[at] += src[t * ld + p];
+            }
         }
       });
     }
