@@ -152,6 +152,32 @@ def test_a_forked_child_allocates_through_the_cache(cache):
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_while_another_thread_allocates(cache):
+    """The cache's lock is held across fork(): a child forked while another thread allocates and
+    frees through the cache finds it consistent (no deadlock, no corrupt list)."""
+    code = (
+        "import os, threading, numpy as np, pyfastdl\n"
+        "stop = False\n"
+        "def churn():\n"
+        "    while not stop:\n"
+        "        for n in (1 << 18, 3 << 18, 5 << 18):\n"
+        "            a = np.ones(n, np.uint8); del a\n"
+        "t = threading.Thread(target=churn); t.start()\n"
+        "bad = 0\n"
+        "for _ in range(20):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        b = [np.full(n, 1, np.uint8) for n in (1 << 18, 3 << 18, 5 << 18)]\n"
+        "        os._exit(0 if sum(int(x.sum()) for x in b) == 9 << 18 else 1)\n"
+        "    _, status = os.waitpid(pid, 0)\n"
+        "    bad += os.waitstatus_to_exitcode(status) != 0\n"
+        "stop = True; t.join()\n"
+        "raise SystemExit(bad)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
 @pytest.mark.parametrize(
     ("value", "installed"), [("0", False), ("16", True), ("", True)], ids=["off", "16", "default"]
 )

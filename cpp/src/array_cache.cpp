@@ -5,8 +5,7 @@
 // recently freed block of its rounded size (its pages are the likeliest to be in cache);
 // release() puts a block at the front and, past the limit, releases blocks from the back.
 // Every cacheable block is allocated with its rounded size, so a block cached under a size can
-// always hold a request of that size. One mutex guards both structures; a fork() child gets a
-// fresh one (the parent's may have been held by another thread at the fork).
+// always hold a request of that size. One mutex guards both structures, held across fork().
 #include "pyfastdl/array_cache.h"
 
 #include <pthread.h>
@@ -15,7 +14,6 @@
 #include <cstring>
 #include <list>
 #include <mutex>
-#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -45,9 +43,12 @@ Cache& cache() {
   return *c;
 }
 
+// Held across fork() (taken in the prepare handler, released in parent and child), so the child
+// never inherits the list and index halfway through another thread's update.
 std::mutex* lock_ptr() {
   static std::mutex* m = [] {
-    pthread_atfork(nullptr, nullptr, [] { new (lock_ptr()) std::mutex; });
+    pthread_atfork([] { lock_ptr()->lock(); }, [] { lock_ptr()->unlock(); },
+                   [] { lock_ptr()->unlock(); });
     return new std::mutex;
   }();
   return m;
