@@ -311,6 +311,11 @@ void col2im_channel(const Conv2dShape& s, const float* src, int64_t ld, float* g
 // 256 -> 512 stride 2 from 4x4 N8: forward 0.78 / 0.46.
 constexpr int64_t kSmallMap = 64;
 
+// Whether im2col and col2im of a layer go through small_map_taps (its offsets are int32).
+bool uses_tap_table(const Dims& d) {
+  return d.P <= kSmallMap && d.HW <= std::numeric_limits<int32_t>::max();
+}
+
 // For each tap t and output pixel p of a small map, the offset in the channel's H x W plane of
 // the input pixel it reads, or -1 for the padding: table[t P + p].
 std::vector<int32_t> small_map_taps(const Conv2dShape& s) {
@@ -334,7 +339,7 @@ void im2col_chunk(const Conv2dShape& s, const Dims& d, const float* x, int64_t n
                   int64_t g, float* cols, int max_threads) {
   const int64_t ld = b * d.P, taps = s.KH * s.KW;
   const int threads = std::min(max_threads, threads_for(b * d.K * d.P, int64_t{1} << 15));
-  const std::vector<int32_t> table = d.P <= kSmallMap ? small_map_taps(s) : std::vector<int32_t>();
+  const std::vector<int32_t> table = uses_tap_table(d) ? small_map_taps(s) : std::vector<int32_t>();
   parallel_for(b * d.Cg, threads, [&](int64_t lo, int64_t hi) {
     for (int64_t u = lo; u < hi; ++u) {
       const int64_t bi = u / d.Cg, c = u % d.Cg;
@@ -607,7 +612,7 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
   }
   // cols (K, b P) = W_g^T @ G, G (Og, b P) the chunk's grad_out side by side (one wide GEMM).
   const int64_t taps = s.KH * s.KW, flops = 2 * s.N * s.O * d.P * d.K;
-  const std::vector<int32_t> table = d.P <= kSmallMap ? small_map_taps(s) : std::vector<int32_t>();
+  const std::vector<int32_t> table = uses_tap_table(d) ? small_map_taps(s) : std::vector<int32_t>();
   over_chunks(s.N, (d.K + d.Og) * d.P, s.O * d.K, flops, [&](int64_t n0, int64_t b, int threads) {
     const int64_t ld = b * d.P;
     float* cols = scratch(std::max<int64_t>((d.K + d.Og) * ld, 1));
