@@ -77,6 +77,61 @@ def test_grad_still_recorded():
         assert (a + b).grad_fn is None
 
 
+RECORDED = [
+    ("a + b", lambda a, b: a + b),
+    ("a - b", lambda a, b: a - b),
+    ("a * b", lambda a, b: a * b),
+    ("b * a", lambda a, b: b * a),
+    ("a * 2.5", lambda a, b: a * 2.5),
+    ("3 - a", lambda a, b: 3 - a),
+    ("a @ b.T", lambda a, b: a @ b.T),
+    ("b.T @ a", lambda a, b: b.T @ a),
+]
+
+
+@pytest.mark.parametrize("name", [n for n, _ in RECORDED])
+@pytest.mark.parametrize("needs", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (1, 4))])
+def test_recorded_ops_match_torch(name, needs, shapes):
+    """Inside a graph the operators record through fast.record (ops/fast.py): the same values,
+    gradients (broadcast ones reduced, views of an operand, reflected scalars) and node names
+    as the full op and PyTorch."""
+    fn = dict(RECORDED)[name]
+    if "@" in name and shapes[1] != shapes[0]:
+        pytest.skip("the products take equal shapes here")
+    if "b" not in name and not needs[0]:
+        pytest.skip("a scalar op on a tensor without grad records nothing")
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(shapes[0]).astype(np.float32)
+    b = rng.standard_normal(shapes[1]).astype(np.float32)
+    fa, fb = (fd.tensor(x, requires_grad=r) for x, r in zip((a, b), needs))
+    ta, tb = (torch.tensor(x, requires_grad=r) for x, r in zip((a, b), needs))
+    out, want = fn(fa, fb), fn(ta, tb)
+    assert out.requires_grad and out.grad_fn is not None
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-6, atol=1e-6)
+    g = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    out.backward(fd.tensor(g))
+    want.backward(torch.tensor(g))
+    for f, t in ((fa, ta), (fb, tb)):
+        if t.grad is not None:
+            np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
+        else:
+            assert f.grad is None
+
+
+def test_recorded_ops_keep_the_version_checks_and_named_errors():
+    a = fd.ones(2, 3, requires_grad=True)
+    b = fd.ones(2, 3)
+    y = a * b  # saves b for a's gradient
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified"):
+        y.sum().backward()
+    with pytest.raises(ValueError, match=r"^\[mul\]"):
+        a * fd.ones(4)
+    with pytest.raises(ValueError, match=r"^\[matmul\]"):
+        a @ fd.ones(2, 3)
+
+
 @pytest.mark.parametrize("shape", [(1, 1, 1), (4, 4, 4), (5, 17, 3), (64, 64, 64), (65, 1, 33)])
 def test_matmul_2d_matches_numpy_and_strided_views(shape):
     m, k, n = shape

@@ -17,6 +17,12 @@ error. Each path computes exactly what its Function's forward computes:
   activation in its epilogue, the weight passed transposed as a view.
 - unary ops and whole-tensor reductions (relu, sum, mean) ask :func:`plain` for the array of an
   input outside any graph and wrap their NumPy result with :func:`result`.
+
+Inside a graph, :func:`record` is ``Function.apply`` without its generality for the commonest
+case: every tensor argument a plain NumPy array, the others Python numbers, one output, nobody
+listening. It runs the Function's own forward and builds the same node; anything else (and a
+forward that raises, for the named error) goes to ``apply``. ``a * b`` with ``a`` requiring grad
+(16x16 float32) took 3.5 us through the operator, its method and ``apply``; 2.5 us this way.
 """
 
 from __future__ import annotations
@@ -26,12 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import _mode  # grad mode: under no_grad() nothing is recorded
+from ..autograd import (
+    Context,
+    Node,
+    _mode,  # grad mode: under no_grad() nothing is recorded
+    _share_version,
+)
 from ..kernels import registry
 from ..kernels import trace as _trace
 from ..tensor import Tensor
 
-__all__ = ["binary", "linear_2d", "matmul_2d", "plain", "result"]
+__all__ = ["binary", "linear_2d", "matmul_2d", "plain", "record", "result"]
 
 _ndarray = np.ndarray
 _from_op = Tensor._from_op
@@ -39,34 +50,81 @@ _FLOAT32 = np.dtype(np.float32)
 
 
 def binary(
-    compute: Callable[[Any, Any], Any], slow: Callable[[Tensor, Any], Any], swap: bool = False
+    compute: Callable[[Any, Any], Any],
+    slow: Callable[[Tensor, Any], Any],
+    swap: bool = False,
+    function: type | None = None,
 ) -> Callable:
     """An operator method: `compute(x, y)` on the arrays when the fast path applies, else
-    `slow(self, other)` (the full op). `swap`: a reflected operator (``2.0 * t``)."""
+    `slow(self, other)` (the full op). `swap`: a reflected operator (``2.0 * t``). `function`:
+    the op's Function, recorded through :func:`record` when an operand requires grad."""
 
     def method(self: Tensor, other: Any) -> Any:
+        if _trace.listening:
+            return slow(self, other)
+        x = self.array
+        if type(x) is not _ndarray:
+            return slow(self, other)
         recording = _mode.enabled
-        if not (recording and self.requires_grad) and not _trace.listening:
-            x = self.array
-            if type(x) is _ndarray:
-                kind = type(other)
-                if kind is Tensor:
-                    y = other.array
-                    if (
-                        not (recording and other.requires_grad)
-                        and type(y) is _ndarray
-                        and y.dtype == x.dtype
-                    ):
-                        try:
-                            out = compute(y, x) if swap else compute(x, y)
-                        except ValueError:  # shapes that do not broadcast: the named error
-                            return slow(self, other)
-                        return _from_op(out, None, 0)
-                elif (kind is float or kind is int) and x.dtype.kind == "f":
-                    return _from_op(compute(other, x) if swap else compute(x, other), None, 0)
+        kind = type(other)
+        if kind is Tensor:
+            y = other.array
+            if type(y) is _ndarray and y.dtype == x.dtype:
+                if recording and (self.requires_grad or other.requires_grad):
+                    out = None
+                    if function is not None:
+                        out = record(function, (other, self) if swap else (self, other))
+                    return out if out is not None else slow(self, other)
+                try:
+                    out = compute(y, x) if swap else compute(x, y)
+                except ValueError:  # shapes that do not broadcast: the named error
+                    return slow(self, other)
+                return _from_op(out, None, 0)
+        elif (kind is float or kind is int) and x.dtype.kind == "f":
+            if recording and self.requires_grad:
+                out = None
+                if function is not None:
+                    out = record(function, (other, self) if swap else (self, other))
+                return out if out is not None else slow(self, other)
+            return _from_op(compute(other, x) if swap else compute(x, other), None, 0)
         return slow(self, other)
 
     return method
+
+
+def record(function: type, args: tuple) -> Tensor | None:
+    """``function.apply(*args)`` for tensors of plain NumPy arrays and Python numbers while grad
+    mode records, some tensor requires grad and nobody listens, for a Function of one output;
+    None (nothing run, or a forward that raised) where ``apply`` must decide."""
+    raw = []
+    needs = []
+    inputs = []
+    for a in args:
+        if type(a) is Tensor:
+            x = a.array
+            if type(x) is not _ndarray:
+                return None
+            raw.append(x)
+            needs.append(a.requires_grad)
+            inputs.append(a)
+        else:
+            raw.append(a)
+            needs.append(False)
+            inputs.append(None)
+    ctx = Context()
+    ctx.needs_input_grad = tuple(needs)
+    try:
+        out = function.forward(ctx, *raw)
+    except Exception:  # apply runs it again and names the error
+        return None
+    if type(out) is not _ndarray:  # a NumPy scalar or a tuple: apply's general handling
+        return None
+    node = Node(function, ctx, tuple(inputs), 1)
+    t = _from_op(out, node, 0)
+    if out.base is not None:
+        _share_version(t, args)
+    node.watch_output(t)
+    return t
 
 
 def matmul_2d(self: Tensor, other: Tensor) -> Tensor | None:

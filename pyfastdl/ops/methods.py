@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import _mode
+from ..kernels import trace as _trace
 from ..tensor import Tensor, empty, full, ones, tensor, zeros
 from . import (
     activation,
@@ -77,15 +79,19 @@ def __rpow__(self: Tensor, other: Any) -> Any:
 
 
 # Outside any graph, + - * go straight to NumPy (ops/fast.py); otherwise to the ops above.
-_fast_add = fast.binary(operator.add, __add__)
-_fast_sub = fast.binary(operator.sub, __sub__)
-_fast_rsub = fast.binary(operator.sub, __rsub__, swap=True)
-_fast_mul = fast.binary(operator.mul, __mul__)
+# Inside one, they record their Function through fast.record.
+_fast_add = fast.binary(operator.add, __add__, function=AddFn)
+_fast_sub = fast.binary(operator.sub, __sub__, function=SubFn)
+_fast_rsub = fast.binary(operator.sub, __rsub__, swap=True, function=SubFn)
+_fast_mul = fast.binary(operator.mul, __mul__, function=MulFn)
 
 
 def __matmul__(self: Tensor, other: Any) -> Any:
     if type(other) is Tensor:
         out = fast.matmul_2d(self, other)
+        if out is None and _mode.enabled and (self.requires_grad or other.requires_grad):
+            if not _trace.listening:
+                out = fast.record(matmul_ops.MatmulFn, (self, other))
         return out if out is not None else matmul_ops.matmul(self, other)
     if isinstance(other, np.ndarray):
         other = Tensor(other)
