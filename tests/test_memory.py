@@ -37,6 +37,24 @@ def test_import_installs_the_cache_as_numpys_allocator():
     assert get_handler_name(np.empty(BIG, np.uint8)) == "pyfastdl_array_cache"
 
 
+def test_install_in_another_thread_covers_its_context():
+    """NumPy keeps the allocator in a contextvar: a new thread starts with NumPy's own, and
+    install() there puts the cache in force for it too (backed by the same allocator)."""
+    seen = []
+
+    def work():
+        seen.append(get_handler_name())
+        seen.append(memory.install(memory.default_limit()))
+        seen.append(get_handler_name())
+        a = np.ones(BIG, np.uint8)
+        seen.append(get_handler_name(a))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen == ["default_allocator", True, "pyfastdl_array_cache", "pyfastdl_array_cache"]
+
+
 def test_a_freed_buffer_serves_the_next_request_of_its_size(cache):
     a = np.empty(BIG // 4, np.float32)
     address = a.ctypes.data

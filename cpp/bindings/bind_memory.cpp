@@ -40,6 +40,10 @@ void cache_free(void*, void* ptr, size_t size) { array_cache::release(ptr, size)
 NumpyHandler handler = {
     "pyfastdl_array_cache", 1, {nullptr, cache_malloc, cache_calloc, cache_realloc, cache_free}};
 PyObject* handler_capsule = nullptr;  // created once, never freed (arrays hold references)
+// The handler the first install replaced: the cache's one backing allocator, kept for good. A
+// context with another handler in force is left alone (its blocks and the cache's would
+// otherwise be freed by the wrong allocator).
+PyObject* backing_capsule = nullptr;
 
 // NumPy's C-API table, or nullptr.
 void** numpy_api() {
@@ -54,8 +58,8 @@ void** numpy_api() {
   return nullptr;
 }
 
-// Installs the cache for the calling context; false when NumPy's handler API is missing or the
-// handler in force is not one of version 1.
+// Installs the cache for the calling context; false when NumPy's handler API is missing, or the
+// handler in force is not one of version 1 or not the one the first install replaced.
 bool install() {
   void** api = numpy_api();
   if (api == nullptr) return false;
@@ -67,14 +71,23 @@ bool install() {
     Py_DECREF(current);
     return true;
   }
+  if (backing_capsule != nullptr && current != backing_capsule) {
+    Py_DECREF(current);
+    return false;
+  }
   auto* backing = static_cast<NumpyHandler*>(PyCapsule_GetPointer(current, kCapsuleName));
   if (backing == nullptr || backing->version != 1) {
     PyErr_Clear();
     Py_DECREF(current);
     return false;
   }
-  // The handler replaced serves the cache's misses: its reference is kept for good.
-  array_cache::set_backing(backing->allocator);
+  if (backing_capsule == nullptr) {
+    // The handler replaced serves the cache's misses: its reference is kept for good.
+    array_cache::set_backing(backing->allocator);
+    backing_capsule = current;
+  } else {
+    Py_DECREF(current);
+  }
   if (handler_capsule == nullptr) {
     handler_capsule = PyCapsule_New(&handler, kCapsuleName, nullptr);
     if (handler_capsule == nullptr) throw py::error_already_set();
