@@ -48,6 +48,14 @@
 #include "pyfastdl/parallel.h"
 
 namespace pyfastdl {
+namespace {
+
+// 4 floats / 4 int32 in one SSE register (GCC vector extensions; SSE2 is this file's baseline).
+typedef float v4 __attribute__((vector_size(16)));
+typedef int32_t i4 __attribute__((vector_size(16)));
+
+}  // namespace
+
 namespace detail {
 
 float* conv_scratch(int slot, int64_t n) {
@@ -69,8 +77,6 @@ float* conv_scratch(int slot, int64_t n) {
 // `omp simd` loop it replaces scalar (a max and a finite test per float, about 4 cycles each):
 // a third of the forward time of LeNet's second layer at batch 64, 0.40 against 0.25 ms.
 float abs_max(const float* p, int64_t n) {
-  typedef float v4 __attribute__((vector_size(16)));
-  typedef int32_t i4 __attribute__((vector_size(16)));
   const float big = std::numeric_limits<float>::max();
   const i4 abs_mask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
   const v4 limit = {big, big, big, big};
@@ -102,7 +108,6 @@ float abs_max(const float* p, int64_t n) {
 // x - x is 0 for a finite x and NaN for NaN and +-Inf, and NaN stays NaN through the sums: one
 // subtraction and one addition per 4 floats, about 3x faster than abs_max's test.
 bool all_finite(const float* p, int64_t n) {
-  typedef float v4 __attribute__((vector_size(16)));
   v4 acc[4] = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -210,9 +215,6 @@ void valid_range(int64_t iw0, int64_t stride, int64_t W, int64_t OW, int64_t* lo
   *hi = h;
 }
 
-typedef float v4 __attribute__((vector_size(16)));
-typedef int32_t i4 __attribute__((vector_size(16)));
-
 // d[k] = src[2 k] for k < n: the rows of stride-2 layers (ResNet's stem and its stride-2 3x3
 // layers) in two loads and one shuffle per 4 floats, where the scalar loop took a quarter of
 // the stem's forward. The vector loop reads src[2 k .. 2 k + 7] only while 2 k + 7 < 2 (n - 1),
@@ -311,15 +313,13 @@ void col2im_channel(const Conv2dShape& s, const float* src, int64_t ld, float* g
 // 256 -> 512 stride 2 from 4x4 N8: forward 0.78 / 0.46.
 constexpr int64_t kSmallMap = 64;
 
-// Whether im2col and col2im of a layer go through small_map_taps (its offsets are int32).
-bool uses_tap_table(const Dims& d) {
-  return d.P <= kSmallMap && d.HW <= std::numeric_limits<int32_t>::max();
-}
-
 // For each tap t and output pixel p of a small map, the offset in the channel's H x W plane of
-// the input pixel it reads, or -1 for the padding: table[t P + p].
-std::vector<int32_t> small_map_taps(const Conv2dShape& s) {
-  const int64_t P = s.OH * s.OW;
+// the input pixel it reads, or -1 for the padding: table[t P + p]. Empty (the row copies) for maps
+// of more than kSmallMap pixels, and for planes whose offsets do not fit int32. Built once per
+// call and shared by its chunks, groups and threads.
+std::vector<int32_t> small_map_taps(const Conv2dShape& s, const Dims& d) {
+  if (d.P > kSmallMap || d.HW > std::numeric_limits<int32_t>::max()) return {};
+  const int64_t P = d.P;
   std::vector<int32_t> table(static_cast<size_t>(s.KH * s.KW * P));
   for (int64_t i = 0; i < s.KH; ++i)
     for (int64_t j = 0; j < s.KW; ++j)
@@ -334,12 +334,11 @@ std::vector<int32_t> small_map_taps(const Conv2dShape& s) {
   return table;
 }
 
-// im2col of group g of images [n0, n0 + b) into cols (K, b P).
-void im2col_chunk(const Conv2dShape& s, const Dims& d, const float* x, int64_t n0, int64_t b,
-                  int64_t g, float* cols, int max_threads) {
+// im2col of group g of images [n0, n0 + b) into cols (K, b P); `table`: small_map_taps(s, d).
+void im2col_chunk(const Conv2dShape& s, const Dims& d, const std::vector<int32_t>& table,
+                  const float* x, int64_t n0, int64_t b, int64_t g, float* cols, int max_threads) {
   const int64_t ld = b * d.P, taps = s.KH * s.KW;
   const int threads = std::min(max_threads, threads_for(b * d.K * d.P, int64_t{1} << 15));
-  const std::vector<int32_t> table = uses_tap_table(d) ? small_map_taps(s) : std::vector<int32_t>();
   parallel_for(b * d.Cg, threads, [&](int64_t lo, int64_t hi) {
     for (int64_t u = lo; u < hi; ++u) {
       const int64_t bi = u / d.Cg, c = u % d.Cg;
@@ -557,12 +556,13 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   // One GEMM over the chunk, (Og, b P) = W_g @ cols, into `wide` (then scattered to the images):
   // W is packed once per chunk rather than once per image, and small images still give a long N.
   const int64_t flops = 2 * s.N * s.O * d.P * d.K;
+  const std::vector<int32_t> table = small_map_taps(s, d);
   over_chunks(s.N, (d.K + d.Og) * d.P, s.O * d.K, flops, [&](int64_t n0, int64_t b, int threads) {
     const int64_t ld = b * d.P;
     float* cols = scratch(std::max<int64_t>((d.K + d.Og) * ld, 1));
     float* wide = cols + d.K * ld;
     for (int64_t g = 0; g < s.groups; ++g) {
-      im2col_chunk(s, d, x, n0, b, g, cols, threads);
+      im2col_chunk(s, d, table, x, n0, b, g, cols, threads);
       const MatrixView W{const_cast<float*>(w) + g * d.Og * d.K, d.K, 1, 0};
       if (b == 1) {
         gemm(1, d.Og, d.P, d.K, 1.0f, W, {cols, ld, 1, 0}, 0.0f,
@@ -612,7 +612,7 @@ void conv2d_backward_input(const Conv2dShape& s, const float* grad_out, const fl
   }
   // cols (K, b P) = W_g^T @ G, G (Og, b P) the chunk's grad_out side by side (one wide GEMM).
   const int64_t taps = s.KH * s.KW, flops = 2 * s.N * s.O * d.P * d.K;
-  const std::vector<int32_t> table = uses_tap_table(d) ? small_map_taps(s) : std::vector<int32_t>();
+  const std::vector<int32_t> table = small_map_taps(s, d);
   over_chunks(s.N, (d.K + d.Og) * d.P, s.O * d.K, flops, [&](int64_t n0, int64_t b, int threads) {
     const int64_t ld = b * d.P;
     float* cols = scratch(std::max<int64_t>((d.K + d.Og) * ld, 1));
@@ -678,6 +678,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* g
     return;
   }
   const int64_t OP = s.O * d.P, OK = s.O * d.K;
+  const std::vector<int32_t> table = small_map_taps(s, d);
   // grad_w (or a partial sum) over images [lo, hi), chunk by chunk, `threads` inside each chunk.
   auto accumulate = [&](int64_t lo, int64_t hi, float* dst, int threads) {
     const int64_t B = chunk_images(hi - lo, (d.K + d.Og) * d.P, threads, s.O * d.K);
@@ -686,7 +687,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* g
     for (int64_t n0 = lo; n0 < hi; n0 += B) {
       const int64_t b = std::min(B, hi - n0), ld = b * d.P;
       for (int64_t g = 0; g < s.groups; ++g) {
-        im2col_chunk(s, d, x, n0, b, g, cols, threads);
+        im2col_chunk(s, d, table, x, n0, b, g, cols, threads);
         MatrixView A{const_cast<float*>(grad_out) + n0 * OP + g * d.Og * d.P, d.P, 1, 0};
         if (b > 1) {  // the chunk's grad_out rows side by side: G (Og, b P)
           gather_rows<true>(gbuf, const_cast<float*>(grad_out), s.O, d.Og, g, n0, b, d.P, threads);
