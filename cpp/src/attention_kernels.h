@@ -63,12 +63,7 @@ struct Table {
   template <CpuPath P>
   static const Table& build();
 };
-template <>
-const Table& Table::build<CpuPath::Generic>();
-template <>
-const Table& Table::build<CpuPath::Avx2>();
-template <>
-const Table& Table::build<CpuPath::Avx512>();
+PYFASTDL_DECLARE_ISA_BUILDS(Table);
 
 }  // namespace pyfastdl::attention_isa
 
@@ -165,7 +160,7 @@ struct Kernels {
     const int mr = ks.mr;
     const int64_t nr = ks.nr;
     for (int64_t i = 0; i < m; i += mr) {
-      const detail::StridedAKernel kern = ks.strided_rows[imin(mr, m - i)];
+      const detail::StridedAKernel kern = ks.strided_rows()[imin(mr, m - i)];
       for (int64_t j = 0; j < n; j += nr)
         kern(kc, a + i * rsa, rsa, csa, b + j, rsb, c + i * ldc + j, ldc, alpha, beta);
     }
@@ -179,7 +174,7 @@ struct Kernels {
     const int mr = ks.mr;
     const int64_t nr = ks.nr;
     for (int64_t i = 0; i < m; i += mr) {
-      const detail::StridedAKernel kern = ks.strided_rows[imin(mr, m - i)];
+      const detail::StridedAKernel kern = ks.strided_rows()[imin(mr, m - i)];
       for (int64_t j = 0; j < n_pad; j += nr)
         kern(kc, a + i * rsa, rsa, 1, bt + j * kc, nr, c + i * ldc + j, ldc, alpha, 0.0f);
     }

@@ -14,14 +14,15 @@
 // nothing extra. The first K block writes alpha*AB + beta*C (beta == 0: C is not read, so NaN in
 // C does not propagate), the others add alpha*AB, and after the last K block the epilogue (bias,
 // activation) runs once on the tile while it is still in L1. Tiles of m < MR rows run an m-row
-// kernel (one per m, KernelSet::strided_rows) straight on C; tiles narrower than NR (and any C
-// without unit column stride) are computed in a temporary tile (B zero-padded by packing) and
-// merged. Packing is per instruction set where it transposes (B = W.T, row-major A): the vector
-// files transpose 16 x 16 (AVX-512) or 8 x 8 (AVX2) blocks in registers. Small problems skip
-// packing: when M <= 128 a B with unit column stride is read in place (its partial last panel is
-// packed) and the loops run jr outside ir, so each B micro-panel is reused back to back while it is
-// in L1/L2 (rows 4 KiB apart would otherwise conflict in the caches); A is read in place when N is
-// too small for packing to pay.
+// kernel (one per m, KernelSet::narrow_rows) straight on C; tiles narrower than NR run on the
+// vectors their columns need (KernelSet::narrow, narrow_rows); those whose width is no multiple
+// of a vector (and any C without unit column stride) are computed in a temporary tile (B
+// zero-padded by packing) and merged. Packing is per instruction set where it transposes (B = W.T,
+// row-major A): the vector files transpose 16 x 16 (AVX-512) or 8 x 8 (AVX2) blocks in registers.
+// Small problems skip packing: when M <= 128 a B with unit column stride is read in place (its
+// partial last panel is packed) and the loops run jr outside ir, so each B micro-panel is reused
+// back to back while it is in L1/L2 (rows 4 KiB apart would otherwise conflict in the caches); A is
+// read in place when N is too small for packing to pay.
 //
 // Threads: the C matrices (batch x M x N) are split into one part per thread along the dimension
 // with more tiles; each thread packs its own panels (B is packed once per thread when splitting
@@ -173,8 +174,6 @@ const KernelSet& KernelSet::build<CpuPath::Generic>() {
                              64,
                              256,
                              256,
-                             &microkernel_packed<VGeneric, 4, 2>,
-                             strided_rows_table<VGeneric, 4, 2>(),
                              &epilogue_vector<VGeneric>,
                              &pack_a_panel,
                              &pack_b_panel,
@@ -324,8 +323,7 @@ void run_blocked(const KernelSet& ks, const Problem& p) {
           const float alpha = direct ? p.alpha : 1.0f, beta_k = direct ? beta : 0.0f;
           const float* ap = a_inplace ? ablock + ir * p.rsa : apack + ir * kc;
           const int64_t rsa = a_inplace ? p.rsa : 1, csa = a_inplace ? p.csa : MR;
-          if (packed)
-            (n == NR ? ks.packed_a : ks.narrow[vectors])(kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
+          if (packed) ks.narrow[vectors](kc, ap, bp, rsb, dst, ldd, alpha, beta_k);
           else ks.narrow_rows[vectors][m](kc, ap, rsa, csa, bp, rsb, dst, ldd, alpha, beta_k);
           if (!direct) {
             // Merge the temporary tile: C = alpha * tile + beta * C (C not read if beta == 0).

@@ -83,8 +83,6 @@ const KernelSet& KernelSet::build<CpuPath::Avx2>() {
                              120,
                              256,
                              384,
-                             &microkernel_packed<V256, kMR, kNV>,
-                             strided_rows_table<V256, kMR, kNV>(),
                              &epilogue_vector<V256>,
                              &pack_a_panel,
                              &pack_b_avx2,

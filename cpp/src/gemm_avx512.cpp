@@ -134,8 +134,6 @@ const KernelSet& KernelSet::build<CpuPath::Avx512>() {
                              336,
                              256,
                              1024,
-                             &microkernel_packed<V512, kMR, kNV>,
-                             strided_rows_table<V512, kMR, kNV>(),
                              &epilogue_vector<V512>,
                              &pack_a_avx512,
                              &pack_b_avx512,

@@ -59,32 +59,28 @@ void pack_b_panel(int nr, int64_t n, int64_t kc, const float* b, int64_t rsb, in
 struct KernelSet {
   int mr, nr;          // register tile
   int64_t mc, kc, nc;  // cache blocks: A block mc x kc, B block kc x nc
-  PackedAKernel packed_a;
-  // strided_rows[m], m = 1 .. mr: the strided-A kernel on an m-row tile (edges of M, and A
-  // read in place).
-  const StridedAKernel* strided_rows;
   EpilogueKernel epilogue;
   PackAKernel pack_a;
   PackBKernel pack_b;
   // narrow[v], v = 1 .. nr / width: the packed-A kernel on the first v vectors (of `width`
-  // floats) of the tile, for the last panel of a C whose width is no multiple of nr (N = 96 on
-  // AVX-512's 64-wide tiles: the second tile's FMAs were half on zero padding); entry 0 unused.
+  // floats) of the tile; narrow[nr / width] is the whole tile. The last panel of a C whose width
+  // is no multiple of nr runs on the vectors it needs (N = 96 on AVX-512's 64-wide tiles: the
+  // second tile's FMAs were half on zero padding); entry 0 unused.
   int width;
   const PackedAKernel* narrow;
-  // narrow_rows[v][m]: the strided-A kernel on m rows and the first v vectors (A read in place,
-  // the small problems); narrow_rows[nr / width] is strided_rows.
+  // narrow_rows[v][m], m = 1 .. mr: the strided-A kernel on m rows and the first v vectors (A
+  // read in place, the small problems, and the edges of M).
   const StridedAKernel* const* narrow_rows;
+  // The packed-A kernel on the whole tile.
+  PackedAKernel packed_a() const { return narrow[nr / width]; }
+  // strided_rows()[m], m = 1 .. mr: the strided-A kernel on m rows of the whole tile width.
+  const StridedAKernel* strided_rows() const { return narrow_rows[nr / width]; }
   // Specialised by gemm.cpp, gemm_avx2.cpp and gemm_avx512.cpp; for_path() (isa_dispatch.h)
   // picks one.
   template <CpuPath P>
   static const KernelSet& build();
 };
-template <>
-const KernelSet& KernelSet::build<CpuPath::Generic>();
-template <>
-const KernelSet& KernelSet::build<CpuPath::Avx2>();
-template <>
-const KernelSet& KernelSet::build<CpuPath::Avx512>();
+PYFASTDL_DECLARE_ISA_BUILDS(KernelSet);
 
 // The micro-kernel template (see the file comment). kPackedA: a is a packed panel.
 template <class V, int MR, int NV, bool kPackedA>

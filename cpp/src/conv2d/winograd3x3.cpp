@@ -130,8 +130,8 @@ void forward_packed(const Conv2dShape& s, const float* x, const float* Up, const
             float* c = M + xi * m_xs + (p * MR - o0) * kBlock;
             for (int64_t q = 0; q < nq; ++q) {
               const float* b = V + xi * v_xs + q * s.C * NR;
-              if (m == MR) ks.packed_a(s.C, a, b, NR, c + q * NR, kBlock, 1.0f, 0.0f);
-              else ks.strided_rows[m](s.C, a, 1, MR, b, NR, c + q * NR, kBlock, 1.0f, 0.0f);
+              if (m == MR) ks.packed_a()(s.C, a, b, NR, c + q * NR, kBlock, 1.0f, 0.0f);
+              else ks.strided_rows()[m](s.C, a, 1, MR, b, NR, c + q * NR, kBlock, 1.0f, 0.0f);
             }
           }
         for (int64_t ol = 0; ol < ob; ++ol)
