@@ -59,6 +59,12 @@ def binary(
     `slow(self, other)` (the full op). `swap`: a reflected operator (``2.0 * t``). `function`:
     the op's Function, recorded through :func:`record` when an operand requires grad."""
 
+    def recorded(self: Tensor, other: Any) -> Any:
+        out = None
+        if function is not None:
+            out = record(function, (other, self) if swap else (self, other))
+        return out if out is not None else slow(self, other)
+
     def method(self: Tensor, other: Any) -> Any:
         if _trace.listening:
             return slow(self, other)
@@ -71,10 +77,7 @@ def binary(
             y = other.array
             if type(y) is _ndarray and y.dtype == x.dtype:
                 if recording and (self.requires_grad or other.requires_grad):
-                    out = None
-                    if function is not None:
-                        out = record(function, (other, self) if swap else (self, other))
-                    return out if out is not None else slow(self, other)
+                    return recorded(self, other)
                 try:
                     out = compute(y, x) if swap else compute(x, y)
                 except ValueError:  # shapes that do not broadcast: the named error
@@ -82,10 +85,7 @@ def binary(
                 return _from_op(out, None, 0)
         elif (kind is float or kind is int) and x.dtype.kind == "f":
             if recording and self.requires_grad:
-                out = None
-                if function is not None:
-                    out = record(function, (other, self) if swap else (self, other))
-                return out if out is not None else slow(self, other)
+                return recorded(self, other)
             return _from_op(compute(other, x) if swap else compute(x, other), None, 0)
         return slow(self, other)
 
