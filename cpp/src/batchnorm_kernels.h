@@ -39,12 +39,7 @@ struct Table {
   template <CpuPath P>
   static const Table& build();
 };
-template <>
-const Table& Table::build<CpuPath::Generic>();
-template <>
-const Table& Table::build<CpuPath::Avx2>();
-template <>
-const Table& Table::build<CpuPath::Avx512>();
+PYFASTDL_DECLARE_ISA_BUILDS(Table);
 
 }  // namespace pyfastdl::batchnorm_isa
 

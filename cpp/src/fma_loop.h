@@ -18,11 +18,6 @@ struct FmaLoop {
   template <CpuPath P>
   static const FmaLoop& build();
 };
-template <>
-const FmaLoop& FmaLoop::build<CpuPath::Generic>();
-template <>
-const FmaLoop& FmaLoop::build<CpuPath::Avx2>();
-template <>
-const FmaLoop& FmaLoop::build<CpuPath::Avx512>();
+PYFASTDL_DECLARE_ISA_BUILDS(FmaLoop);
 
 }  // namespace pyfastdl::detail

@@ -11,8 +11,7 @@
 //     template <CpuPath P>
 //     static const Table& build();
 //   };
-//   template <>
-//   const Table& Table::build<CpuPath::Generic>();      // ... and Avx2, Avx512
+//   PYFASTDL_DECLARE_ISA_BUILDS(Table);                 // Table::build<Generic>, <Avx2>, <Avx512>
 //
 //   template <>                                         // the kernel source, once per build
 //   const Table& Table::build<Isa::path>() {
@@ -36,6 +35,17 @@
 #pragma once
 
 #include "pyfastdl/cpu_features.h"
+
+// Declares the three builds of a family's table type T: the explicit specialisations
+// T::build<CpuPath::Generic>, <Avx2> and <Avx512>, each defined by one build of the family's
+// source.
+#define PYFASTDL_DECLARE_ISA_BUILDS(T)               \
+  template <>                                        \
+  const T& T::build<::pyfastdl::CpuPath::Generic>(); \
+  template <>                                        \
+  const T& T::build<::pyfastdl::CpuPath::Avx2>();    \
+  template <>                                        \
+  const T& T::build<::pyfastdl::CpuPath::Avx512>()
 
 #if defined(PYFASTDL_ISA_GENERIC) + defined(PYFASTDL_ISA_AVX2) + defined(PYFASTDL_ISA_AVX512) > 1
 #error "a kernel build defines one of PYFASTDL_ISA_GENERIC, PYFASTDL_ISA_AVX2, PYFASTDL_ISA_AVX512"

@@ -60,12 +60,7 @@ struct Table {
   template <CpuPath P>
   static const Table& build();
 };
-template <>
-const Table& Table::build<CpuPath::Generic>();
-template <>
-const Table& Table::build<CpuPath::Avx2>();
-template <>
-const Table& Table::build<CpuPath::Avx512>();
+PYFASTDL_DECLARE_ISA_BUILDS(Table);
 
 template <class Isa, int L, int R1, int V1, int R2, int V2, int MO, int KB>
 struct Kernels : FloatVec<Isa, L> {

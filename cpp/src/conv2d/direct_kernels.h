@@ -93,12 +93,7 @@ struct Table {
   template <CpuPath P>
   static const Table& build();
 };
-template <>
-const Table& Table::build<CpuPath::Generic>();
-template <>
-const Table& Table::build<CpuPath::Avx2>();
-template <>
-const Table& Table::build<CpuPath::Avx512>();
+PYFASTDL_DECLARE_ISA_BUILDS(Table);
 
 template <class Isa, int Width, int MR, int NV, int MR2, int NV2, int MO, int KB, int RW, int RV>
 struct Kernels : FloatVec<Isa, Width> {

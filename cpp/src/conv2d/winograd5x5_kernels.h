@@ -64,12 +64,7 @@ struct Table {
   template <CpuPath P>
   static const Table& build();
 };
-template <>
-const Table& Table::build<CpuPath::Generic>();
-template <>
-const Table& Table::build<CpuPath::Avx2>();
-template <>
-const Table& Table::build<CpuPath::Avx512>();
+PYFASTDL_DECLARE_ISA_BUILDS(Table);
 
 template <class Isa, int L, int R, int T>
 struct Kernels : FloatVec<Isa, L> {
